@@ -1,0 +1,1 @@
+//! Helpers shared by goro's benchmark programs.

@@ -1,0 +1,2 @@
+//! Coroutine stacks (placeholder; replaced by the slab allocator).
+#![allow(dead_code)]
