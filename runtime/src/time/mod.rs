@@ -34,7 +34,10 @@ impl Timer {
                 f()
             }
         });
-        Timer { cancelled, deadline }
+        Timer {
+            cancelled,
+            deadline,
+        }
     }
     /// Runs `f` after `dur`.
     pub fn after<F: FnOnce() + Send + 'static>(dur: Duration, f: F) -> Timer {
