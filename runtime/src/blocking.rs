@@ -65,17 +65,12 @@ where
     F: FnOnce() -> R + Send,
     R: Send,
 {
-    if !in_coroutine() {
+    if !crate::in_coroutine() {
+        // A plain thread (including a pool thread running a nested `blocking`): blocking it
+        // stalls no coroutine.
         return f();
     }
     run_on(global(), f)
-}
-
-/// Whether the caller runs on a coroutine (then `blocking` must hand off).
-fn in_coroutine() -> bool {
-    // Until the scheduler's `current()` exists every caller takes the handoff path, which the
-    // park API serves on plain threads too.
-    true
 }
 
 /// The handoff: queue `f` on `pool`, park until it has run, return its result.
