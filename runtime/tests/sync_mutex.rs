@@ -1,9 +1,16 @@
-//! goro::sync::Mutex: mutual exclusion, try_lock, waiting across a park, fairness, no poisoning.
-use goro::sync::Mutex;
+//! goro::sync::Mutex: mutual exclusion, try_lock, waiting across a park, fairness, no poisoning,
+//! on coroutines, on OS threads, and on both at once.
+use goro::sync::{Mutex, WaitGroup};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Once};
 use std::thread;
 use std::time::Duration;
+
+/// Every test in this file (one process) runs on the same 2-worker runtime.
+fn runtime() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| goro::Config::new().workers(2).init().expect("runtime starts once"));
+}
 
 /// Two fields updated in two steps: a second holder inside the critical section would see
 /// them differ.
@@ -168,4 +175,144 @@ fn unsized_and_debug() {
     let held = Mutex::new(1);
     let _g = held.lock();
     assert_eq!(format!("{held:?}"), "Mutex { data: <locked>, .. }");
+}
+
+#[test]
+fn coroutines_100k_increments_across_all_workers() {
+    runtime();
+    within(Duration::from_secs(120), || {
+        let m = Arc::new(Mutex::new(Pair::default()));
+        let wg = Arc::new(WaitGroup::new());
+        for _ in 0..100_000 {
+            wg.add(1);
+            let (m, wg) = (Arc::clone(&m), Arc::clone(&wg));
+            goro::go!(move || {
+                bump(&m);
+                wg.done();
+            });
+        }
+        wg.wait();
+        let g = m.lock();
+        assert_eq!((g.a, g.b), (100_000, 100_000));
+    });
+}
+
+#[test]
+fn coroutines_contend_while_the_holder_yields() {
+    // Every holder yields inside the critical section, so the lock is always contended and
+    // waiters really park; the invariant check in `bump` catches a second holder.
+    runtime();
+    within(Duration::from_secs(60), || {
+        let m = Arc::new(Mutex::new(Pair::default()));
+        let hs: Vec<_> = (0..200)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                goro::spawn(move || {
+                    for _ in 0..20 {
+                        let mut g = m.lock();
+                        assert_eq!(g.a, g.b);
+                        g.a += 1;
+                        goro::yield_now();
+                        g.b += 1;
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(m.lock().a, 4000);
+    });
+}
+
+#[test]
+fn a_parked_locker_does_not_block_its_worker() {
+    // More lockers than workers wait on a held lock; if `lock` blocked the worker thread, the
+    // holder (and the probe coroutine) could never run and this would hang.
+    runtime();
+    within(Duration::from_secs(30), || {
+        let m = Arc::new(Mutex::new(0u32));
+        let holding = Arc::new(AtomicBool::new(false));
+        let holder = {
+            let (m, holding) = (Arc::clone(&m), Arc::clone(&holding));
+            goro::spawn(move || {
+                let mut g = m.lock();
+                holding.store(true, Ordering::SeqCst);
+                // Held across a park point (a timer sleep) while the others queue.
+                goro::time::sleep(Duration::from_millis(50));
+                *g += 1;
+            })
+        };
+        while !holding.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        let lockers: Vec<_> = (0..16)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                goro::spawn(move || *m.lock() += 1)
+            })
+            .collect();
+        let probe = goro::spawn(|| 7).join().unwrap();
+        assert_eq!(probe, 7);
+        holder.join().unwrap();
+        lockers.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(*m.lock(), 17);
+    });
+}
+
+#[test]
+fn guard_held_across_sleep_in_a_coroutine_keeps_others_out() {
+    runtime();
+    within(Duration::from_secs(30), || {
+        let m = Arc::new(Mutex::new(Vec::new()));
+        let m2 = Arc::clone(&m);
+        let holder = goro::spawn(move || {
+            let mut g = m2.lock();
+            g.push("holder-start");
+            goro::time::sleep(Duration::from_millis(30));
+            goro::yield_now();
+            g.push("holder-end");
+        });
+        while m.try_lock().map_or(true, |g| g.is_empty()) {
+            thread::yield_now();
+        }
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                goro::spawn(move || m.lock().push("waiter"))
+            })
+            .collect();
+        holder.join().unwrap();
+        waiters.into_iter().for_each(|h| h.join().unwrap());
+        let log = m.lock().clone();
+        assert_eq!(&log[..2], ["holder-start", "holder-end"]);
+        assert_eq!(log.len(), 6);
+    });
+}
+
+#[test]
+fn threads_and_coroutines_contend_on_one_mutex() {
+    runtime();
+    within(Duration::from_secs(120), || {
+        let m = Arc::new(Mutex::new(Pair::default()));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                thread::spawn(move || (0..5_000).for_each(|_| bump(&m)))
+            })
+            .collect();
+        let coroutines: Vec<_> = (0..1_000)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                goro::spawn(move || {
+                    for _ in 0..20 {
+                        bump(&m);
+                        goro::yield_now();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|h| h.join().unwrap());
+        coroutines.into_iter().for_each(|h| h.join().unwrap());
+        let g = m.lock();
+        assert_eq!((g.a, g.b), (40_000, 40_000));
+    });
 }
