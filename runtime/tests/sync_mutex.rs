@@ -9,7 +9,12 @@ use std::time::Duration;
 /// Every test in this file (one process) runs on the same 2-worker runtime.
 fn runtime() {
     static INIT: Once = Once::new();
-    INIT.call_once(|| goro::Config::new().workers(2).init().expect("runtime starts once"));
+    INIT.call_once(|| {
+        goro::Config::new()
+            .workers(2)
+            .init()
+            .expect("runtime starts once")
+    });
 }
 
 /// Two fields updated in two steps: a second holder inside the critical section would see

@@ -1,9 +1,20 @@
 //! goro::sync::Semaphore: bounded holders, try_acquire, timeouts, FIFO handoff.
 use goro::sync::Semaphore;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex as StdMutex};
+use std::sync::{mpsc, Arc, Mutex as StdMutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// Every test in this file (one process) runs on the same 2-worker runtime.
+fn runtime() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        goro::Config::new()
+            .workers(2)
+            .init()
+            .expect("runtime starts once")
+    });
+}
 
 /// Fails the test if `f` does not finish within `limit` (a hang is a lost wakeup).
 fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -164,5 +175,95 @@ fn add_permits_releases_several_waiters_at_once() {
         sem.add_permits(7);
         hs.into_iter().for_each(|h| h.join().unwrap());
         assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+#[test]
+fn coroutines_never_exceed_n_holders_while_parking_inside() {
+    runtime();
+    within(Duration::from_secs(60), || {
+        let sem = Arc::new(Semaphore::new(4));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..2_000u64)
+            .map(|i| {
+                let (sem, inside, max) = (Arc::clone(&sem), Arc::clone(&inside), Arc::clone(&max));
+                goro::spawn(move || {
+                    let _p = sem.acquire();
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(now, Ordering::SeqCst);
+                    // Park while holding the permit: others must queue, not overtake.
+                    if i % 2 == 0 {
+                        goro::yield_now();
+                    } else {
+                        goro::time::sleep(Duration::from_micros(200));
+                    }
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        let max = max.load(Ordering::SeqCst);
+        assert!(max <= 4, "max holders {max}");
+        assert_eq!(sem.available_permits(), 4);
+    });
+}
+
+#[test]
+fn coroutine_acquire_timeout_expires_and_succeeds() {
+    runtime();
+    within(Duration::from_secs(30), || {
+        let sem = Arc::new(Semaphore::new(0));
+        let s2 = Arc::clone(&sem);
+        let timed_out = goro::spawn(move || {
+            let t0 = Instant::now();
+            let got = s2.acquire_timeout(Duration::from_millis(40)).is_some();
+            (got, t0.elapsed())
+        })
+        .join()
+        .unwrap();
+        assert!(!timed_out.0);
+        assert!(
+            timed_out.1 >= Duration::from_millis(40),
+            "returned before its deadline"
+        );
+        assert_eq!(queued(&sem), 0);
+        let s2 = Arc::clone(&sem);
+        let h = goro::spawn(move || {
+            s2.acquire_timeout(Duration::from_secs(20))
+                .map(|p| p.forget())
+        });
+        while queued(&sem) == 0 {
+            thread::yield_now();
+        }
+        sem.add_permits(1);
+        assert!(h.join().unwrap().is_some());
+        assert_eq!(sem.available_permits(), 0);
+    });
+}
+
+#[test]
+fn coroutine_waiters_are_served_in_fifo_order() {
+    runtime();
+    within(Duration::from_secs(30), || {
+        let sem = Arc::new(Semaphore::new(0));
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        let mut hs = Vec::new();
+        for i in 0..50 {
+            let (sem2, order2) = (Arc::clone(&sem), Arc::clone(&order));
+            hs.push(goro::spawn(move || {
+                let p = sem2.acquire();
+                order2.lock().unwrap().push(i);
+                drop(p); // hands the permit straight to the next in line
+            }));
+            while queued(&sem) < i + 1 {
+                thread::yield_now();
+            }
+        }
+        // One permit travels down the queue by handoff: the recorded order is the queue order.
+        sem.add_permits(1);
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(*order.lock().unwrap(), (0..50).collect::<Vec<_>>());
+        assert_eq!(sem.available_permits(), 1);
     });
 }

@@ -1,9 +1,20 @@
 //! goro::sync::WaitGroup: one and many waiters, zero count, reuse, negative counter.
 use goro::sync::WaitGroup;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Once};
 use std::thread;
 use std::time::Duration;
+
+/// Every test in this file (one process) runs on the same 2-worker runtime.
+fn runtime() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        goro::Config::new()
+            .workers(2)
+            .init()
+            .expect("runtime starts once")
+    });
+}
 
 /// Fails the test if `f` does not finish within `limit` (a hang is a lost wakeup).
 fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -132,4 +143,95 @@ fn add_overflow_panics() {
     let wg = WaitGroup::new();
     wg.add(usize::MAX);
     wg.add(1);
+}
+
+#[test]
+fn coroutines_100k_done_and_one_thread_waiter() {
+    runtime();
+    within(Duration::from_secs(120), || {
+        let wg = Arc::new(WaitGroup::new());
+        let work = Arc::new(AtomicUsize::new(0));
+        wg.add(100_000);
+        for _ in 0..100_000 {
+            let (wg, work) = (Arc::clone(&wg), Arc::clone(&work));
+            goro::go!(move || {
+                work.fetch_add(1, Ordering::Relaxed);
+                wg.done();
+            });
+        }
+        wg.wait();
+        assert_eq!(work.load(Ordering::Relaxed), 100_000);
+    });
+}
+
+#[test]
+fn a_coroutine_waiter_for_coroutines_that_sleep() {
+    runtime();
+    within(Duration::from_secs(60), || {
+        let waiter = goro::spawn(|| {
+            let wg = Arc::new(WaitGroup::new());
+            let work = Arc::new(AtomicUsize::new(0));
+            for i in 0..1_000u64 {
+                wg.add(1);
+                let (wg, work) = (Arc::clone(&wg), Arc::clone(&work));
+                goro::go!(move || {
+                    goro::time::sleep(Duration::from_millis(i % 20));
+                    work.fetch_add(1, Ordering::Relaxed);
+                    wg.done();
+                });
+            }
+            wg.wait();
+            work.load(Ordering::Relaxed)
+        });
+        assert_eq!(waiter.join().unwrap(), 1_000);
+    });
+}
+
+#[test]
+fn many_coroutine_waiters_and_thread_waiters_at_once() {
+    runtime();
+    within(Duration::from_secs(60), || {
+        let wg = Arc::new(WaitGroup::new());
+        wg.add(1);
+        let released = Arc::new(AtomicUsize::new(0));
+        let coroutines: Vec<_> = (0..1_000)
+            .map(|_| {
+                let (wg, released) = (Arc::clone(&wg), Arc::clone(&released));
+                goro::spawn(move || {
+                    wg.wait();
+                    released.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (wg, released) = (Arc::clone(&wg), Arc::clone(&released));
+                thread::spawn(move || {
+                    wg.wait();
+                    released.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(30));
+        assert_eq!(released.load(Ordering::SeqCst), 0, "released before done()");
+        // The last done() comes from a coroutine.
+        let wg2 = Arc::clone(&wg);
+        goro::spawn(move || wg2.done()).join().unwrap();
+        coroutines.into_iter().for_each(|h| h.join().unwrap());
+        threads.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(released.load(Ordering::SeqCst), 1_004);
+    });
+}
+
+#[test]
+fn negative_counter_panic_in_a_coroutine_reaches_its_join_handle() {
+    runtime();
+    let r = goro::spawn(|| WaitGroup::new().done()).join();
+    let payload = r.expect_err("done() on a zero counter must panic");
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(msg.contains("negative counter"), "{msg}");
 }
