@@ -51,14 +51,19 @@ const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Example
 ///
 /// ```
-/// let mut lines = Vec::new();
-/// let n = goro::blocking(|| {
-///     // Pretend this is a blocking read.
-///     lines.push(String::from("hello"));
-///     lines.len()
-/// });
-/// assert_eq!(n, 1);
-/// assert_eq!(lines, ["hello"]);
+/// use std::io::Read;
+///
+/// let text = goro::spawn(|| {
+///     // A buffer on the coroutine's stack, filled by a blocking read on a pool thread.
+///     let mut buf = String::new();
+///     let n = goro::blocking(|| std::fs::File::open("Cargo.toml")?.read_to_string(&mut buf))
+///         .expect("read Cargo.toml");
+///     assert_eq!(n, buf.len());
+///     buf
+/// })
+/// .join()
+/// .unwrap();
+/// assert!(text.contains("[package]"));
 /// ```
 pub fn blocking<F, R>(f: F) -> R
 where

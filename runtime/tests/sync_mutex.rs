@@ -276,7 +276,8 @@ fn guard_held_across_sleep_in_a_coroutine_keeps_others_out() {
             goro::yield_now();
             g.push("holder-end");
         });
-        while m.try_lock().map_or(true, |g| g.is_empty()) {
+        // Wait until the holder has the lock (rust-version 1.80: no `Option::is_none_or`).
+        while !matches!(m.try_lock(), Some(g) if !g.is_empty()) {
             thread::yield_now();
         }
         let waiters: Vec<_> = (0..4)

@@ -56,12 +56,14 @@ const STARVATION: Duration = Duration::from_millis(1);
 /// use std::sync::Arc;
 ///
 /// let counter = Arc::new(Mutex::new(0));
-/// let handles: Vec<_> = (0..4)
+/// let handles: Vec<_> = (0..100)
 ///     .map(|_| {
 ///         let counter = Arc::clone(&counter);
-///         std::thread::spawn(move || {
-///             for _ in 0..1000 {
-///                 *counter.lock() += 1;
+///         goro::spawn(move || {
+///             for _ in 0..100 {
+///                 let mut n = counter.lock();
+///                 *n += 1;
+///                 goro::yield_now(); // holding the guard across a park point is fine
 ///             }
 ///         })
 ///     })
@@ -69,7 +71,8 @@ const STARVATION: Duration = Duration::from_millis(1);
 /// for h in handles {
 ///     h.join().unwrap();
 /// }
-/// assert_eq!(*counter.lock(), 4000);
+/// // Plain threads (here: main) can share the same lock.
+/// assert_eq!(*counter.lock(), 10_000);
 /// ```
 pub struct Mutex<T: ?Sized> {
     /// `LOCKED | QUEUED`; see the table in `sync/mod.rs`.

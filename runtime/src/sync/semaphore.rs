@@ -27,18 +27,25 @@ use super::waiter::{self, Waiter, GRANTED, WAITING};
 /// ```
 /// use goro::sync::Semaphore;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
 ///
-/// let sem = Semaphore::new(2);
-/// let inside = AtomicUsize::new(0);
-/// std::thread::scope(|s| {
-///     for _ in 0..8 {
-///         s.spawn(|| {
-///             let _permit = sem.acquire();
+/// // At most 2 of the 100 coroutines are inside at any instant.
+/// let sem = Arc::new(Semaphore::new(2));
+/// let inside = Arc::new(AtomicUsize::new(0));
+/// let handles: Vec<_> = (0..100)
+///     .map(|_| {
+///         let (sem, inside) = (Arc::clone(&sem), Arc::clone(&inside));
+///         goro::spawn(move || {
+///             let _permit = sem.acquire(); // released when dropped
 ///             assert!(inside.fetch_add(1, Ordering::SeqCst) < 2);
+///             goro::yield_now();
 ///             inside.fetch_sub(1, Ordering::SeqCst);
-///         });
-///     }
-/// });
+///         })
+///     })
+///     .collect();
+/// for h in handles {
+///     h.join().unwrap();
+/// }
 /// assert_eq!(sem.available_permits(), 2);
 /// ```
 pub struct Semaphore {

@@ -28,15 +28,15 @@ use super::waiter::{self, Waiter, GRANTED};
 /// use std::sync::Arc;
 ///
 /// let wg = Arc::new(WaitGroup::new());
-/// for _ in 0..8 {
+/// for i in 0..1000 {
 ///     wg.add(1);
 ///     let wg = Arc::clone(&wg);
-///     std::thread::spawn(move || {
-///         // ... work ...
+///     goro::go!(move || {
+///         goro::time::sleep(std::time::Duration::from_millis(i % 10));
 ///         wg.done();
 ///     });
 /// }
-/// wg.wait();
+/// wg.wait(); // from main (a thread) or from a coroutine alike
 /// assert_eq!(wg.count(), 0);
 /// ```
 pub struct WaitGroup {
