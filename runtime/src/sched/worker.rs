@@ -117,13 +117,16 @@ impl WorkerLocal {
             self.home.borrow_mut().push_back(t);
         }
         self.runnext_streak.set(0);
-        if let Some(t) = self.home.borrow_mut().pop_front() {
-            return Some(t);
-        }
-        if let Some(t) = self.deque.pop() {
-            return Some(t);
-        }
-        self.steal_global()
+        // Started (home) and unstarted (deque) tasks take turns going first, so coroutines
+        // that keep yielding cannot starve ones that have not started, nor the reverse.
+        let from_home = || self.home.borrow_mut().pop_front();
+        let from_deque = || self.deque.pop();
+        let t = if tick & 1 == 0 {
+            from_home().or_else(from_deque)
+        } else {
+            from_deque().or_else(from_home)
+        };
+        t.or_else(|| self.steal_global())
     }
 
     /// Steals half of a random victim's unstarted work (a few rounds over all victims).
