@@ -99,13 +99,13 @@ impl WorkerLocal {
 
     /// The next task this worker can run without looking at other workers.
     fn find_local(&self, tick: u32) -> Option<Arc<Task>> {
-        if tick % GLOBAL_EVERY == 0 {
+        if tick.is_multiple_of(GLOBAL_EVERY) {
             if let Some(t) = self.steal_global() {
                 return Some(t);
             }
         }
         self.drain_inbox();
-        if tick % TIMERS_EVERY == 0 {
+        if tick.is_multiple_of(TIMERS_EVERY) {
             self.run_timers();
         }
         if let Some(t) = self.runnext.take() {
@@ -369,7 +369,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
     loop {
         let tick = local.tick.get().wrapping_add(1);
         local.tick.set(tick);
-        if tick % NETPOLL_EVERY == 0 {
+        if tick.is_multiple_of(NETPOLL_EVERY) {
             local.poll_network(&mut events);
         }
         let mut task = local.find_local(tick);
