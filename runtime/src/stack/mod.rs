@@ -90,6 +90,13 @@
 //! threads. Any other fault is passed on to the handler that was installed before ours (Rust's
 //! own, which reports thread stack overflows), so other faults keep their behaviour.
 //!
+//! # Files
+//!
+//! - `mod.rs`: this essay and [`Stack`], the type the scheduler holds.
+//! - `pool.rs`: size classes, the per-thread cache, the global warm/cold pool, [`trim`], [`stats`].
+//! - `slab.rs`: the syscalls: slab `mmap`, guard install (and its fallback), `MADV_DONTNEED`.
+//! - `overflow.rs`: the `SIGSEGV`/`SIGBUS` handler and the per-thread "running coroutine" cells.
+//!
 //! # Invariants
 //!
 //! 1. A slot is in exactly one state of the table above; only a [`Stack`] hands it out to a
@@ -104,6 +111,7 @@
 
 pub(crate) mod overflow;
 mod pool;
+mod slab;
 
 use std::io;
 
@@ -148,7 +156,7 @@ impl Stack {
 
     /// `[lo, hi)` of the guard page below the usable stack.
     pub(crate) fn guard(&self) -> (usize, usize) {
-        (self.lo, self.lo + pool::page_size())
+        (self.lo, self.lo + slab::page_size())
     }
 }
 
@@ -162,7 +170,7 @@ impl Stack {
 unsafe impl corosensei::stack::Stack for Stack {
     #[inline]
     fn base(&self) -> StackPointer {
-        StackPointer::new(self.lo + pool::page_size() + self.size).expect("stack top is non-null")
+        StackPointer::new(self.lo + slab::page_size() + self.size).expect("stack top is non-null")
     }
 
     #[inline]
@@ -179,7 +187,7 @@ impl Drop for Stack {
 
 /// Rounds a requested usable size up to whole pages, at least [`MIN_STACK_SIZE`].
 fn round_size(size: usize) -> io::Result<usize> {
-    let page = pool::page_size();
+    let page = slab::page_size();
     size.max(MIN_STACK_SIZE)
         .checked_next_multiple_of(page)
         // The slot adds a guard page and must stay addressable: refuse sizes near usize::MAX.
@@ -244,7 +252,7 @@ mod tests {
 
     #[test]
     fn stack_sizes_are_rounded_to_pages_with_a_minimum() {
-        let page = pool::page_size();
+        let page = slab::page_size();
         assert_eq!(round_size(0).unwrap(), MIN_STACK_SIZE);
         assert_eq!(round_size(1).unwrap(), MIN_STACK_SIZE);
         assert_eq!(
@@ -259,7 +267,7 @@ mod tests {
 
     #[test]
     fn stack_bounds_guard_and_usable_bytes() {
-        let page = pool::page_size();
+        let page = slab::page_size();
         // A size class of its own (see pool tests), not a multiple of the page size.
         let stack = Stack::new(40 * 1024 + 100).unwrap();
         assert_eq!(stack.size(), 44 * 1024);
@@ -300,6 +308,41 @@ mod tests {
         assert_eq!(after.carved, before.carved, "no new slot carved");
         let all = stats();
         assert!(all.live >= 1 && all.slabs >= 1, "{all:?}");
+    }
+
+    #[test]
+    fn stack_parked_coroutine_costs_one_resident_page() {
+        use corosensei::{Coroutine, CoroutineResult};
+        // The default size plus one page: default behaviour, a class of its own.
+        let size = DEFAULT_STACK_SIZE + slab::page_size();
+        const N: usize = 2_000;
+        let mut parked = Vec::with_capacity(N);
+        for i in 0..N {
+            let stack = Stack::new(size).unwrap();
+            let (guard_hi, top) = (stack.guard().1, stack.base().get());
+            let mut co = Coroutine::with_stack(stack, move |y, ()| {
+                y.suspend(i);
+            });
+            assert!(matches!(co.resume(()), CoroutineResult::Yield(j) if j == i));
+            parked.push((co, guard_hi, top));
+        }
+        let page = slab::page_size();
+        let mut worst = 0;
+        for (_, lo, hi) in &parked {
+            let mut vec = vec![0u8; (hi - lo) / page];
+            // SAFETY: the usable range of a live stack; `vec` has one byte per page.
+            let rc = unsafe { libc::mincore(*lo as *mut libc::c_void, hi - lo, vec.as_mut_ptr()) };
+            assert_eq!(rc, 0);
+            let resident = vec.iter().filter(|&&b| b & 1 != 0).count();
+            assert_eq!(
+                vec.last().map(|b| b & 1),
+                Some(1),
+                "the top page holds the frames"
+            );
+            worst = worst.max(resident);
+        }
+        assert_eq!(worst, 1, "a parked coroutine's stack costs one 4 KiB page");
+        drop(parked); // unwinds each suspended coroutine, then frees its stack
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub(crate) fn init_thread() {
         "goro: sigaltstack query failed: {}",
         std::io::Error::last_os_error()
     );
+    // Touch the thread-local the handler reads, so its storage exists before any fault.
+    std::hint::black_box(CURRENT.get());
     if current.ss_flags & libc::SS_DISABLE == 0 {
         return;
     }
@@ -128,7 +130,10 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // SIGBUS `si_addr` is the faulting address.
     let addr = unsafe { (*info).si_addr() } as usize;
     // `CURRENT` is const-initialised with no destructor: this is a plain thread-local load,
-    // with no lazy initialisation or registration that could allocate or lock.
+    // with no lazy initialisation or registration that could allocate or lock. (In an
+    // executable it is an %fs-relative load. Were goro in a dlopen'ed library, glibc could
+    // allocate the TLS block on a thread's first access; `init_thread` touches `CURRENT` so a
+    // worker's block exists before any coroutine runs on it.)
     let current = CURRENT.get();
     if current.guard_lo <= addr && addr < current.guard_hi {
         report(&current);
@@ -278,7 +283,7 @@ struct AltStack {
 
 impl AltStack {
     fn new() -> AltStack {
-        let page = super::pool::page_size();
+        let page = super::slab::page_size();
         // SAFETY: getauxval has no preconditions; 0 means "not provided".
         let min = unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) } as usize;
         let size = min
@@ -337,7 +342,7 @@ impl Drop for AltStack {
         let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
         // SAFETY: query only.
         unsafe { libc::sigaltstack(ptr::null(), &mut current) };
-        let ours = self.map as usize + super::pool::page_size();
+        let ours = self.map as usize + super::slab::page_size();
         if current.ss_flags & libc::SS_DISABLE == 0 && current.ss_sp as usize == ours {
             let off = libc::stack_t {
                 ss_sp: ptr::null_mut(),

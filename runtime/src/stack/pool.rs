@@ -1,40 +1,28 @@
 //! Stack slabs, size classes, the per-thread cache and the global pool.
 //!
 //! The design (slot states, why slabs, why this trimming) is in the module essay of
-//! `stack/mod.rs`; this file is the mechanism. Syscalls that are expected to succeed have their
-//! errno asserted; the ones the kernel may refuse (`mmap`, guard install) return `io::Error`.
+//! `stack/mod.rs`; this file is the bookkeeping, `slab.rs` holds the syscalls.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
 
+use super::slab::{self, install_guard, page_size};
+
 /// Target size of one slab mapping.
-pub(super) const SLAB_BYTES: usize = 64 << 20;
+pub(crate) const SLAB_BYTES: usize = 64 << 20;
 /// Per-thread cache bound, per size class.
-const CACHE_MAX: usize = 64;
+pub(super) const CACHE_MAX: usize = 64;
 /// Slots moved between a thread cache and the global pool at once.
 const BATCH: usize = CACHE_MAX / 2;
 /// Warm slots the global pool keeps per class before `MADV_DONTNEED`ing the oldest.
 const GLOBAL_WARM_MAX: usize = 1024;
 /// Warm slots per class that survive a [`trim`].
 pub(super) const TRIM_KEEP: usize = BATCH;
-
-/// `madvise` advice that installs guard markers in the page tables without splitting the VMA
-/// (`include/uapi/asm-generic/mman-common.h`, Linux ≥ 6.13). The libc crate does not define it
-/// yet. Faults on a guard marker raise `SIGSEGV`, as a `PROT_NONE` page does.
-const MADV_GUARD_INSTALL: libc::c_int = 102;
-
-/// How guard pages are installed; decided by the first install and remembered.
-static GUARD_MODE: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
-const GUARD_UNKNOWN: u8 = 0;
-/// `madvise(MADV_GUARD_INSTALL)` works: guards cost no VMA.
-pub(super) const GUARD_MADVISE: u8 = 1;
-/// The kernel predates it (`EINVAL`): `mprotect(PROT_NONE)`, two VMAs per stack.
-pub(super) const GUARD_MPROTECT: u8 = 2;
 
 /// Aggregate counters, a snapshot (exact when no thread is allocating or freeing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,40 +94,6 @@ impl Global {
         };
         &mut self.classes[i]
     }
-}
-
-/// The system page size, read once.
-pub(super) fn page_size() -> usize {
-    static PAGE: AtomicUsize = AtomicUsize::new(0);
-    match PAGE.load(Ordering::Relaxed) {
-        0 => {
-            // SAFETY: sysconf has no memory-safety preconditions.
-            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            assert!(page > 0, "goro: sysconf(_SC_PAGESIZE) failed");
-            PAGE.store(page as usize, Ordering::Relaxed);
-            page as usize
-        }
-        page => page,
-    }
-}
-
-fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Wraps a refusal by the kernel in an error that says what to raise.
-fn refused(what: &str, err: io::Error) -> io::Error {
-    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned());
-    io::Error::new(
-        err.kind(),
-        format!(
-            "goro: cannot {what}: {err}; the kernel refused a memory mapping: raise \
-             `vm.max_map_count` (now {max}; e.g. `sysctl -w vm.max_map_count=1048576`) or make \
-             memory available (`vm.overcommit_memory`, `ulimit -v`, cgroup memory limit)"
-        ),
-    )
 }
 
 // ---- per-thread cache ----------------------------------------------------------------------
@@ -325,20 +279,13 @@ fn put(size: usize, slots: Vec<usize>) {
     }
 }
 
-/// `MADV_DONTNEED`s the usable part of each slot (outside the lock) and files them as cold.
+/// Gives back the memory of each slot's usable part (outside the lock) and files them as cold.
 fn make_cold(size: usize, slots: Vec<usize>) {
     let page = page_size();
     for &slot in &slots {
-        let usable = (slot + page) as *mut libc::c_void;
-        // SAFETY: the slot is free and owned by us (taken off the warm list), inside a slab that
-        // is never unmapped; DONTNEED on private anonymous memory just drops its pages.
-        let rc = unsafe { libc::madvise(usable, size, libc::MADV_DONTNEED) };
-        assert_eq!(
-            rc,
-            0,
-            "goro: madvise(MADV_DONTNEED) on a stack failed: errno {}",
-            errno()
-        );
+        // SAFETY: the slot was taken off the warm list, so no `Stack` and no list refers to it
+        // until it is filed as cold below: nobody uses its memory.
+        unsafe { slab::release(slot + page, size) };
     }
     global().class(size).cold.extend(slots);
 }
@@ -387,7 +334,7 @@ pub(crate) fn stats() -> StackStats {
     s
 }
 
-// ---- syscalls ------------------------------------------------------------------------------
+// ---- slabs ---------------------------------------------------------------------------------
 
 fn slab_len(slot: usize) -> usize {
     (SLAB_BYTES / slot).max(1) * slot
@@ -397,34 +344,9 @@ fn slab_len(slot: usize) -> usize {
 /// (rare: once per ~64 MiB of stacks), so two threads never map a slab for the same need.
 fn new_slab(class: &mut Class) -> io::Result<()> {
     let len = slab_len(class.slot);
-    // SAFETY: a fresh anonymous mapping at an address the kernel picks; it aliases nothing.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        let err = io::Error::last_os_error();
-        return Err(refused(
-            &format!("map a {} MiB coroutine stack slab", len >> 20),
-            err,
-        ));
-    }
-    // SAFETY: `base..base+len` is the mapping just made; the advice only changes THP policy.
-    let rc = unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
-    // EINVAL: a kernel built without transparent huge pages, where there is nothing to avoid.
-    assert!(
-        rc == 0 || errno() == libc::EINVAL,
-        "goro: madvise(MADV_NOHUGEPAGE): {}",
-        errno()
-    );
-    class.bump = base as usize;
-    class.bump_end = base as usize + len;
+    let base = slab::map(len)?;
+    class.bump = base;
+    class.bump_end = base + len;
     class.slabs += 1;
     tracing::debug!(
         stack_size = class.size,
@@ -434,57 +356,6 @@ fn new_slab(class: &mut Class) -> io::Result<()> {
         "mapped coroutine stack slab"
     );
     Ok(())
-}
-
-/// Makes `[lo, lo+len)` a guard region: any access faults with `SIGSEGV`.
-fn install_guard(lo: usize, len: usize) -> io::Result<()> {
-    let addr = lo as *mut libc::c_void;
-    if GUARD_MODE.load(Ordering::Relaxed) != GUARD_MPROTECT {
-        loop {
-            // SAFETY: `lo` is a page-aligned, never-used slot start inside one of our slabs; guard
-            // markers only make those pages inaccessible, which nothing relies on yet.
-            let rc = unsafe { libc::madvise(addr, len, MADV_GUARD_INSTALL) };
-            if rc == 0 {
-                GUARD_MODE.store(GUARD_MADVISE, Ordering::Relaxed);
-                return Ok(());
-            }
-            match errno() {
-                libc::EINTR | libc::EAGAIN => continue,
-                libc::EINVAL if GUARD_MODE.load(Ordering::Relaxed) == GUARD_UNKNOWN => {
-                    tracing::debug!("MADV_GUARD_INSTALL unsupported; guard pages use mprotect");
-                    GUARD_MODE.store(GUARD_MPROTECT, Ordering::Relaxed);
-                    break;
-                }
-                libc::ENOMEM => {
-                    return Err(refused(
-                        "install a stack guard page",
-                        io::Error::last_os_error(),
-                    ))
-                }
-                e => panic!("goro: madvise(MADV_GUARD_INSTALL) failed unexpectedly: errno {e}"),
-            }
-        }
-    }
-    // SAFETY: as above; PROT_NONE on a slot's guard page, which no live stack uses.
-    let rc = unsafe { libc::mprotect(addr, len, libc::PROT_NONE) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
-    assert_eq!(
-        errno(),
-        libc::ENOMEM,
-        "goro: mprotect(PROT_NONE) on a guard page: {err}"
-    );
-    Err(refused(
-        "install a stack guard page (2 mappings per stack on this kernel)",
-        err,
-    ))
-}
-
-#[cfg(test)]
-pub(super) fn guard_mode() -> u8 {
-    GUARD_MODE.load(Ordering::Relaxed)
 }
 
 /// Per-class counters for tests, which use a size class each to stay independent.
@@ -653,119 +524,6 @@ mod tests {
             rss_pooled >> 10,
             rss_trimmed >> 10,
             N * TOUCH
-        );
-    }
-
-    #[test]
-    fn stack_slab_refusal_is_an_error_naming_the_limits() {
-        // 1 EiB of address space cannot be mapped: mmap fails with ENOMEM, as it would at the
-        // map-count or overcommit limit.
-        let err = Stack::new(1 << 60).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{err}");
-        let msg = err.to_string();
-        assert!(
-            msg.contains("vm.max_map_count") && msg.contains("overcommit"),
-            "{msg}"
-        );
-        assert!(msg.contains("stack slab"), "{msg}");
-        // And nothing is wedged: the class still works for ordinary sizes.
-        Stack::new(32 * 1024).unwrap();
-    }
-
-    #[test]
-    fn stack_mprotect_fallback_hits_map_count_with_clear_error() {
-        if child::is_child() {
-            // Pretend the kernel lacks MADV_GUARD_INSTALL.
-            GUARD_MODE.store(GUARD_MPROTECT, Ordering::Relaxed);
-            let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
-            let mut stacks = Vec::new();
-            let err = loop {
-                match Stack::new(16 * 1024) {
-                    Ok(s) => stacks.push(s),
-                    Err(e) => break e,
-                }
-                assert!(
-                    stacks.len() <= max,
-                    "mprotect guards never hit the map count"
-                );
-            };
-            assert!(stacks.len() > max / 4, "only {} stacks", stacks.len());
-            let msg = err.to_string();
-            assert!(
-                msg.contains("vm.max_map_count") && msg.contains("guard page"),
-                "{msg}"
-            );
-            eprintln!(
-                "child: {} mprotect-guarded stacks, then: {msg}",
-                stacks.len()
-            );
-            // Freed stacks are reusable, and a retry after the failure neither hangs nor crashes.
-            drop(stacks.pop());
-            Stack::new(16 * 1024).unwrap();
-            return;
-        }
-        let out = child::run(
-            module_path!(),
-            "stack_mprotect_fallback_hits_map_count_with_clear_error",
-        );
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{:?}\n{err}", out.status);
-        assert!(err.contains("mprotect-guarded stacks"), "{err}");
-    }
-
-    #[test]
-    fn stack_million_guarded_stacks_fit_under_max_map_count() {
-        const N: usize = 1_000_000;
-        drop(Stack::new(DEFAULT_STACK_SIZE).unwrap());
-        if guard_mode() != GUARD_MADVISE {
-            eprintln!(
-                "SKIPPED stack_million_guarded_stacks: this kernel lacks MADV_GUARD_INSTALL \
-                 (Linux >= 6.13); guards fall back to mprotect, two VMAs per stack"
-            );
-            return;
-        }
-        let vmas_before = count_vmas();
-        let before = class_stats(DEFAULT_STACK_SIZE).unwrap();
-        let mut stacks = Vec::with_capacity(N);
-        for i in 0..N {
-            match Stack::new(DEFAULT_STACK_SIZE) {
-                Ok(s) => stacks.push(s),
-                Err(e) => panic!("stack {i} of {N}: {e}"),
-            }
-        }
-        let vmas_after = count_vmas();
-        let during = class_stats(DEFAULT_STACK_SIZE).unwrap();
-        let new_slabs = during.slabs - before.slabs;
-        let per_slab = SLAB_BYTES / (DEFAULT_STACK_SIZE + page_size());
-        assert!(
-            new_slabs >= (N - before.carved) / per_slab,
-            "{new_slabs} slabs"
-        );
-        // Guards did not split VMAs: at most one VMA per new slab (plus noise from other tests).
-        assert!(
-            vmas_after <= vmas_before + new_slabs + 256,
-            "VMAs {vmas_before} -> {vmas_after} for {new_slabs} slabs"
-        );
-        // Every stack is a distinct slot.
-        let mut los: Vec<usize> = stacks.iter().map(|s| s.guard().0).collect();
-        los.sort_unstable();
-        assert!(los
-            .windows(2)
-            .all(|w| w[1] - w[0] >= DEFAULT_STACK_SIZE + page_size()));
-        eprintln!(
-            "{N} guarded stacks: {new_slabs} new slabs, VMAs {vmas_before} -> {vmas_after}, \
-             stats {:?}",
-            stats()
-        );
-        drop(stacks);
-        let after = class_stats(DEFAULT_STACK_SIZE).unwrap();
-        assert!(
-            after.carved - after.warm - after.cold <= CACHE_MAX,
-            "all freed: {after:?}"
         );
     }
 }
