@@ -381,9 +381,17 @@ pub(super) fn class_stats(size: usize) -> Option<ClassStats> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::stack::{child, Stack, DEFAULT_STACK_SIZE};
+
+    /// Held by tests that count a class's warm/cold slots: `trim` (from the trim test) moves
+    /// slots of every class and, while it `MADV_DONTNEED`s them, they are on no list.
+    pub(crate) static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    pub(crate) fn counting() -> std::sync::MutexGuard<'static, ()> {
+        COUNTING.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
     /// Resident pages of `[addr, addr+len)` (page-aligned), from mincore(2).
     fn resident_pages(addr: usize, len: usize) -> usize {
@@ -420,6 +428,7 @@ mod tests {
 
     #[test]
     fn stack_pool_thread_cache_spills_half_and_returns_on_exit() {
+        let _serial = counting();
         const SIZE: usize = 20 * 1024; // a class of its own
         std::thread::spawn(|| {
             let stacks: Vec<Stack> = (0..100).map(|_| Stack::new(SIZE).unwrap()).collect();
@@ -448,6 +457,7 @@ mod tests {
 
     #[test]
     fn stack_pool_beyond_warm_max_goes_cold_and_is_reused() {
+        let _serial = counting();
         const SIZE: usize = 24 * 1024;
         const N: usize = GLOBAL_WARM_MAX + CACHE_MAX + 200;
         let slots: Vec<usize> = std::thread::spawn(|| {
@@ -481,6 +491,7 @@ mod tests {
 
     #[test]
     fn stack_trim_returns_memory_of_pooled_stacks() {
+        let _serial = counting();
         const SIZE: usize = 28 * 1024;
         const N: usize = 200;
         const TOUCH: usize = 4; // pages per stack, 16 KiB

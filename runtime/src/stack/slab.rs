@@ -228,6 +228,7 @@ mod tests {
 
     #[test]
     fn stack_million_guarded_stacks_fit_under_max_map_count() {
+        let _serial = crate::stack::pool::tests::counting();
         const N: usize = 1_000_000;
         drop(Stack::new(DEFAULT_STACK_SIZE).unwrap());
         if guard_mode() != GUARD_MADVISE {
