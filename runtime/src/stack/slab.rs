@@ -271,7 +271,11 @@ mod tests {
              stats {:?}",
             stats()
         );
+        let live = stats().live;
+        assert!(live >= N, "stats count every held stack as live: {live}");
         drop(stacks);
+        let live = stats().live;
+        assert!(live < 10_000, "freed stacks are no longer live: {live}");
         let after = class_stats(DEFAULT_STACK_SIZE).unwrap();
         assert!(
             after.carved - after.warm - after.cold <= CACHE_MAX,
