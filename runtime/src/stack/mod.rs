@@ -67,6 +67,7 @@
 //! | live       | inside a [`Stack`]            | the `Stack` (the coroutine running on it) | as touched |
 //! | cached     | a thread's cache              | that thread                      | as last touched |
 //! | warm       | `Class::warm`                 | global lock                      | as last touched |
+//! | cooling    | a local list in `trim`/`put`  | that call (counted in `Class::cooling`) | being dropped |
 //! | cold       | `Class::cold`                 | global lock                      | none (DONTNEED) |
 //!
 //! # Rejected designs
@@ -178,6 +179,12 @@ unsafe impl corosensei::stack::Stack for Stack {
         StackPointer::new(self.lo).expect("stack limit is non-null")
     }
 }
+
+// `Stack` must be `Send`: an unstarted coroutine, stack included, may be stolen.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Stack>();
+};
 
 impl Drop for Stack {
     fn drop(&mut self) {

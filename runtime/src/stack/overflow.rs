@@ -143,68 +143,64 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     chain(sig, info, ctx);
 }
 
-/// Writes the overflow message to stderr with one `writev(2)`: no allocation, no locks.
+/// Writes the overflow message to stderr with `write(2)`/`writev(2)`: no allocation, no locks.
 fn report(current: &Current) {
     let mut id_buf = [0u8; 20];
     let mut size_buf = [0u8; 20];
-    let id = decimal(current.id, &mut id_buf);
     let size = decimal((current.stack_size / 1024) as u64, &mut size_buf);
-    let (name, mid): (&[u8], &[u8]) = if current.name_ptr == 0 {
-        (b"<unnamed>' (id ", b")")
-    } else {
-        (b"", b"'")
-    };
-    let iov = |p: *const u8, len: usize| libc::iovec {
-        iov_base: p as *mut libc::c_void,
-        iov_len: len,
-    };
-    let parts = [
-        iov(b"coroutine '".as_ptr(), 11),
-        // SAFETY (of passing a possibly stale pointer): the name bytes are handed to the kernel,
-        // never read by Rust code. `set_current`'s caller keeps the name alive while the
-        // coroutine runs, so it is valid whenever a fault in that coroutine's guard arrives; if a
-        // caller forgot `clear_current` and the name was freed, the kernel either copies stale
-        // but mapped bytes (a garbled name) or fails with EFAULT, which is handled below. No
-        // reference to the bytes is ever formed, so there is no undefined behaviour either way.
-        iov(
-            current.name_ptr as *const u8,
-            if current.name_ptr == 0 {
-                0
-            } else {
-                current.name_len
-            },
-        ),
-        iov(name.as_ptr(), name.len()),
-        iov(
-            id.as_ptr(),
-            if current.name_ptr == 0 { id.len() } else { 0 },
-        ),
-        iov(mid.as_ptr(), mid.len()),
-        iov(b" has overflowed its stack (stack size ".as_ptr(), 38),
-        iov(size.as_ptr(), size.len()),
-        iov(b" KiB)\nfatal runtime error: stack overflow\n".as_ptr(), 42),
-    ];
-    // SAFETY: every iovec points at a live stack buffer or static, except the name, argued above.
-    let n = unsafe {
-        libc::writev(
-            libc::STDERR_FILENO,
-            parts.as_ptr(),
-            parts.len() as libc::c_int,
-        )
-    };
-    if n < 0 {
-        // The name was unreadable (EFAULT): say so rather than nothing.
-        let mut parts = parts;
-        parts[1] = iov(b"<name unreadable>".as_ptr(), 17);
-        // SAFETY: all iovecs now point at live stack buffers or statics.
-        unsafe {
-            libc::writev(
+    let mut head: &[u8] = b"coroutine '";
+    let mut tail_head: &[u8] = b"'";
+    let mut id: &[u8] = b"";
+    let mut id_end: &[u8] = b"";
+    if current.name_ptr == 0 {
+        head = b"coroutine '<unnamed>";
+        tail_head = b"' (id ";
+        id = decimal(current.id, &mut id_buf);
+        id_end = b")";
+    }
+    write_all(&[head]);
+    if current.name_ptr != 0 {
+        // SAFETY: the name bytes go to the kernel and are never read by Rust code, so no
+        // reference to them is formed. `set_current`'s caller keeps the name alive while the
+        // coroutine runs, so it is valid when a fault in that coroutine's guard arrives. Were it
+        // stale (a caller that forgot `clear_current`), the kernel copies stale-but-mapped bytes
+        // (a garbled name) or fails with EFAULT, handled here; no undefined behaviour either way.
+        let n = unsafe {
+            libc::write(
                 libc::STDERR_FILENO,
-                parts.as_ptr(),
-                parts.len() as libc::c_int,
+                current.name_ptr as *const libc::c_void,
+                current.name_len,
             )
         };
+        if n < 0 {
+            write_all(&[b"<name unreadable>"]);
+        }
     }
+    write_all(&[
+        tail_head,
+        id,
+        id_end,
+        b" has overflowed its stack (stack size ",
+        size,
+        b" KiB)\nfatal runtime error: stack overflow\n",
+    ]);
+}
+
+/// One `writev(2)` of `parts` to stderr; best effort (the process is about to abort).
+fn write_all(parts: &[&[u8]]) {
+    let mut iov = [libc::iovec {
+        iov_base: ptr::null_mut(),
+        iov_len: 0,
+    }; 8];
+    for (v, part) in iov.iter_mut().zip(parts) {
+        *v = libc::iovec {
+            iov_base: part.as_ptr() as *mut libc::c_void,
+            iov_len: part.len(),
+        };
+    }
+    let count = parts.len().min(iov.len()) as libc::c_int;
+    // SAFETY: each iovec points at a live slice of `parts` (the kernel only reads them).
+    unsafe { libc::writev(libc::STDERR_FILENO, iov.as_ptr(), count) };
 }
 
 /// Formats `n` in decimal at the end of `buf`; returns the digits.

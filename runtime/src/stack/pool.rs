@@ -49,6 +49,9 @@ struct Class {
     warm: VecDeque<usize>,
     /// Free slots whose usable memory was `MADV_DONTNEED`ed.
     cold: Vec<usize>,
+    /// Slots taken off `warm` to be `MADV_DONTNEED`ed outside the lock, not yet on `cold`.
+    /// Counted so `stats` does not report them as live meanwhile.
+    cooling: usize,
     /// Carved slots whose guard install failed (`ENOMEM`); retried before carving more.
     unguarded: Vec<usize>,
     /// Next uncarved slot in the current slab, and the end of that slab.
@@ -83,6 +86,7 @@ impl Global {
                     slot: size + page_size(),
                     warm: VecDeque::new(),
                     cold: Vec::new(),
+                    cooling: 0,
                     unguarded: Vec::new(),
                     bump: 0,
                     bump_end: 0,
@@ -272,6 +276,7 @@ fn put(size: usize, slots: Vec<usize>) {
         let class = g.class(size);
         class.warm.extend(slots);
         let over = class.warm.len().saturating_sub(GLOBAL_WARM_MAX);
+        class.cooling += over;
         class.warm.drain(..over).collect()
     };
     if !excess.is_empty() {
@@ -280,6 +285,7 @@ fn put(size: usize, slots: Vec<usize>) {
 }
 
 /// Gives back the memory of each slot's usable part (outside the lock) and files them as cold.
+/// The caller took them off `warm` and added them to `cooling`.
 fn make_cold(size: usize, slots: Vec<usize>) {
     let page = page_size();
     for &slot in &slots {
@@ -287,7 +293,10 @@ fn make_cold(size: usize, slots: Vec<usize>) {
         // until it is filed as cold below: nobody uses its memory.
         unsafe { slab::release(slot + page, size) };
     }
-    global().class(size).cold.extend(slots);
+    let mut g = global();
+    let class = g.class(size);
+    class.cooling -= slots.len();
+    class.cold.extend(slots);
 }
 
 /// Gives back the memory of idle pooled stacks: all but [`TRIM_KEEP`] warm slots per class go
@@ -299,6 +308,7 @@ pub(crate) fn trim() {
         for class in &mut g.classes {
             let over = class.warm.len().saturating_sub(TRIM_KEEP);
             if over > 0 {
+                class.cooling += over;
                 work.push((class.size, class.warm.drain(..over).collect::<Vec<_>>()));
             }
         }
@@ -325,8 +335,8 @@ pub(crate) fn stats() -> StackStats {
     for class in &g.classes {
         s.slabs += class.slabs;
         s.reserved_bytes += class.slabs * slab_len(class.slot);
-        s.cold += class.cold.len();
-        s.pooled += class.warm.len() + class.cold.len();
+        s.cold += class.cold.len() + class.cooling;
+        s.pooled += class.warm.len() + class.cold.len() + class.cooling;
         carved += class.carved;
     }
     s.pooled += cached;
@@ -381,9 +391,17 @@ pub(super) fn class_stats(size: usize) -> Option<ClassStats> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::stack::{child, Stack, DEFAULT_STACK_SIZE};
+
+    /// Held by tests that count a class's warm/cold slots: `trim` (from the trim test) moves
+    /// slots of every class and, while it `MADV_DONTNEED`s them, they are on no list.
+    pub(crate) static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    pub(crate) fn counting() -> std::sync::MutexGuard<'static, ()> {
+        COUNTING.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
     /// Resident pages of `[addr, addr+len)` (page-aligned), from mincore(2).
     fn resident_pages(addr: usize, len: usize) -> usize {
@@ -420,6 +438,7 @@ mod tests {
 
     #[test]
     fn stack_pool_thread_cache_spills_half_and_returns_on_exit() {
+        let _serial = counting();
         const SIZE: usize = 20 * 1024; // a class of its own
         std::thread::spawn(|| {
             let stacks: Vec<Stack> = (0..100).map(|_| Stack::new(SIZE).unwrap()).collect();
@@ -448,6 +467,7 @@ mod tests {
 
     #[test]
     fn stack_pool_beyond_warm_max_goes_cold_and_is_reused() {
+        let _serial = counting();
         const SIZE: usize = 24 * 1024;
         const N: usize = GLOBAL_WARM_MAX + CACHE_MAX + 200;
         let slots: Vec<usize> = std::thread::spawn(|| {
@@ -481,6 +501,7 @@ mod tests {
 
     #[test]
     fn stack_trim_returns_memory_of_pooled_stacks() {
+        let _serial = counting();
         const SIZE: usize = 28 * 1024;
         const N: usize = 200;
         const TOUCH: usize = 4; // pages per stack, 16 KiB

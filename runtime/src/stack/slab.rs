@@ -228,6 +228,7 @@ mod tests {
 
     #[test]
     fn stack_million_guarded_stacks_fit_under_max_map_count() {
+        let _serial = crate::stack::pool::tests::counting();
         const N: usize = 1_000_000;
         drop(Stack::new(DEFAULT_STACK_SIZE).unwrap());
         if guard_mode() != GUARD_MADVISE {
@@ -270,7 +271,11 @@ mod tests {
              stats {:?}",
             stats()
         );
+        let live = stats().live;
+        assert!(live >= N, "stats count every held stack as live: {live}");
         drop(stacks);
+        let live = stats().live;
+        assert!(live < 10_000, "freed stacks are no longer live: {live}");
         let after = class_stats(DEFAULT_STACK_SIZE).unwrap();
         assert!(
             after.carved - after.warm - after.cold <= CACHE_MAX,
