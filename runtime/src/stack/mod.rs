@@ -108,7 +108,6 @@
 
 // The scheduler in `main` is this module's caller; until the branches meet nothing in the
 // crate calls in. Remove at merge.
-#![allow(dead_code, unused_imports)]
 
 pub(crate) mod overflow;
 mod pool;
@@ -118,7 +117,7 @@ use std::io;
 
 use corosensei::stack::StackPointer;
 
-pub(crate) use pool::{stats, trim, StackStats};
+pub(crate) use pool::{stats, trim};
 
 /// Usable bytes of a coroutine stack unless the builder or `GORO_STACK_SIZE` says otherwise.
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
