@@ -25,6 +25,20 @@ pub(crate) use epoll::Poller;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 compile_error!("goro: no netpoll backend for this target yet (epoll on Linux is implemented)");
 
+/// Handles one readiness event reported by a worker's poller (any token but [`WAKE_TOKEN`]).
+///
+/// Called on the worker's scheduler stack; it must only wake waiters (unpark), never block.
+pub(crate) fn dispatch(token: u64) {
+    unreachable!("goro: no netpoll sources are registered yet (token {token})");
+}
+
+/// True if any fd is registered with a waiter, so an idle worker should poll the network
+/// before it steals or sleeps (Go's `netpollAnyWaiters`). Must be one cheap load.
+#[inline]
+pub(crate) fn has_waiters() -> bool {
+    false
+}
+
 /// Token of the poller's own wake-up source.
 pub(crate) const WAKE_TOKEN: u64 = 0;
 

@@ -12,7 +12,7 @@ use super::processor::Counters;
 use super::{runtime, Processor, Runtime};
 use crate::context;
 use crate::coroutine::{Suspend, Task};
-use crate::netpoll::{Events, WAKE_TOKEN};
+use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
 use crate::time::heap::Action;
 
@@ -99,13 +99,13 @@ impl WorkerLocal {
 
     /// The next task this worker can run without looking at other workers.
     fn find_local(&self, tick: u32) -> Option<Arc<Task>> {
-        if tick % GLOBAL_EVERY == 0 {
+        if tick.is_multiple_of(GLOBAL_EVERY) {
             if let Some(t) = self.steal_global() {
                 return Some(t);
             }
         }
         self.drain_inbox();
-        if tick % TIMERS_EVERY == 0 {
+        if tick.is_multiple_of(TIMERS_EVERY) {
             self.run_timers();
         }
         if let Some(t) = self.runnext.take() {
@@ -117,13 +117,16 @@ impl WorkerLocal {
             self.home.borrow_mut().push_back(t);
         }
         self.runnext_streak.set(0);
-        if let Some(t) = self.home.borrow_mut().pop_front() {
-            return Some(t);
-        }
-        if let Some(t) = self.deque.pop() {
-            return Some(t);
-        }
-        self.steal_global()
+        // Started (home) and unstarted (deque) tasks take turns going first, so coroutines
+        // that keep yielding cannot starve ones that have not started, nor the reverse.
+        let from_home = || self.home.borrow_mut().pop_front();
+        let from_deque = || self.deque.pop();
+        let t = if tick & 1 == 0 {
+            from_home().or_else(from_deque)
+        } else {
+            from_deque().or_else(from_home)
+        };
+        t.or_else(|| self.steal_global())
     }
 
     /// Steals half of a random victim's unstarted work (a few rounds over all victims).
@@ -214,6 +217,19 @@ impl WorkerLocal {
             .any(|w| w.index != self.index && !w.stealer.is_empty())
     }
 
+    /// Polls this worker's network sources without blocking; returns true if any event came.
+    fn poll_network(&self, events: &mut Events) -> bool {
+        if !netpoll::has_waiters() {
+            return false;
+        }
+        if let Err(e) = self.shared().poller.wait(events, Some(Duration::ZERO)) {
+            panic!("goro: epoll_wait failed on worker {}: {e}", self.index);
+        }
+        let any = !events.tokens.is_empty();
+        dispatch_events(events);
+        any
+    }
+
     /// Blocks in the poller until woken, a timer is due, or the network has events.
     /// Returns true if woken to spin.
     fn sleep(&self, events: &mut Events) -> bool {
@@ -234,11 +250,7 @@ impl WorkerLocal {
         super::sysmon::worker_wakes();
         // Acquire: pairs with the Release store in `Idle::wake_one`.
         let spin = p.spin_token.swap(false, Ordering::Acquire);
-        for &token in &events.tokens {
-            if token != WAKE_TOKEN {
-                unreachable!("goro: no netpoll sources are registered yet (token {token})");
-            }
-        }
+        dispatch_events(events);
         spin
     }
 
@@ -323,6 +335,18 @@ impl WorkerLocal {
     }
 }
 
+/// Hands every readiness event to netpoll (which wakes the waiting coroutines).
+fn dispatch_events(events: &Events) {
+    for &token in &events.tokens {
+        if token != WAKE_TOKEN {
+            netpoll::dispatch(token);
+        }
+    }
+}
+
+/// Network sources are polled this often on a busy worker (always when idle).
+const NETPOLL_EVERY: u32 = 61;
+
 /// A worker thread's life: set up, then the schedule loop forever.
 pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
     let rt = runtime();
@@ -345,8 +369,11 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
     loop {
         let tick = local.tick.get().wrapping_add(1);
         local.tick.set(tick);
+        if tick.is_multiple_of(NETPOLL_EVERY) {
+            local.poll_network(&mut events);
+        }
         let mut task = local.find_local(tick);
-        if task.is_none() && local.run_timers() > 0 {
+        if task.is_none() && (local.run_timers() > 0 || local.poll_network(&mut events)) {
             continue;
         }
         if task.is_none() {
