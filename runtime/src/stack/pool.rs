@@ -393,7 +393,7 @@ pub(super) fn class_stats(size: usize) -> Option<ClassStats> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::stack::{child, Stack, DEFAULT_STACK_SIZE};
+    use crate::stack::Stack;
 
     /// Held by tests that count a class's warm/cold slots: `trim` (from the trim test) moves
     /// slots of every class and, while it `MADV_DONTNEED`s them, they are on no list.
@@ -411,13 +411,6 @@ pub(super) mod tests {
         let rc = unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr()) };
         assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
         vec.iter().filter(|&&b| b & 1 != 0).count()
-    }
-
-    fn count_vmas() -> usize {
-        std::fs::read_to_string("/proc/self/maps")
-            .unwrap()
-            .lines()
-            .count()
     }
 
     fn rss_bytes() -> usize {
