@@ -121,12 +121,14 @@ fn spawn_from_many_threads_at_once() {
 fn stats_count_spawns_and_coroutines() {
     let before = goro::stats();
     let gate = Arc::new(AtomicUsize::new(0));
+    let slept = Arc::new(AtomicUsize::new(0));
     let hs: Vec<_> = (0..50)
         .map(|_| {
-            let gate = gate.clone();
+            let (gate, slept) = (gate.clone(), slept.clone());
             goro::spawn(move || {
                 while gate.load(Ordering::Acquire) == 0 {
                     goro::time::sleep(std::time::Duration::from_millis(1));
+                    slept.fetch_add(1, Ordering::Relaxed);
                 }
             })
         })
@@ -134,7 +136,10 @@ fn stats_count_spawns_and_coroutines() {
     let during = goro::stats();
     assert!(during.spawns >= before.spawns + 50);
     assert!(during.coroutines >= 50, "{during:?}");
+    while slept.load(Ordering::Relaxed) < 50 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(goro::stats().parks >= before.parks + 50);
     gate.store(1, Ordering::Release);
     hs.into_iter().for_each(|h| h.join().unwrap());
-    assert!(goro::stats().parks > before.parks);
 }
