@@ -1,5 +1,7 @@
 //! Spawning coroutines: [`spawn`], [`Builder`], and `yield_now`.
+use std::any::Any;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -7,7 +9,7 @@ use corosensei::Yielder;
 
 use crate::context;
 use crate::coroutine::{Body, Start, Suspend, Task};
-use crate::join::{JoinHandle, Packet};
+use crate::join::JoinHandle;
 use crate::sched;
 use crate::stack::Stack;
 
@@ -139,31 +141,19 @@ impl Builder {
         // The stack itself is taken when the coroutine first runs, on the worker that runs
         // it; this only reports a refusal by the kernel (or an absurd size) right here.
         let stack_size = Stack::check(self.stack_size.unwrap_or(rt.settings.stack_size))?;
-        let packet = Arc::new(Packet::new());
-        let result_slot = packet.clone();
-        let start: Start = Box::new(move |stack: io::Result<Stack>| match stack {
-            Ok(stack) => Some(Body::with_stack(
-                stack,
-                move |yielder: &Yielder<(), Suspend>, ()| {
-                    let t = context::task();
-                    // SAFETY: the worker set the running task before resuming us and holds an
-                    // `Arc` to it for as long as this body runs.
-                    let task = unsafe { &*t };
-                    task.set_yielder(yielder);
-                    let result = panic::catch_unwind(AssertUnwindSafe(f));
-                    // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
-                    task.drop_locals();
-                    result_slot.complete(result);
-                },
-            )),
-            Err(e) => {
-                let msg = format!(
-                    "goro: the coroutine could not get a stack when it was first scheduled: {e}"
-                );
-                tracing::error!("{msg}");
-                result_slot.complete(Err(Box::new(msg)));
-                None
-            }
+        let start: Start = Box::new(move |stack: Stack| {
+            Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
+                let t = context::task();
+                // SAFETY: the worker set the running task before resuming us and holds an
+                // `Arc` to it for as long as this body runs.
+                let task = unsafe { &*t };
+                task.set_yielder(yielder);
+                let result = panic::catch_unwind(AssertUnwindSafe(f))
+                    .map(|value| Box::new(value) as Box<dyn Any + Send>);
+                // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
+                task.drop_locals();
+                task.join.complete(result);
+            })
         });
         let task = Arc::new(Task::new(
             self.name.map(String::into_boxed_str),
@@ -181,7 +171,10 @@ impl Builder {
         }
         tracing::trace!(coroutine = %task.id, name = task.name.as_deref(), "spawn");
         sched::submit(task.clone());
-        Ok(JoinHandle { task, packet })
+        Ok(JoinHandle {
+            task,
+            marker: PhantomData,
+        })
     }
 }
 

@@ -16,13 +16,13 @@
 //! the worker that resumes it writes itself in before each resume).
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
-use std::io;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use corosensei::{Coroutine as Coro, Yielder};
 
+use crate::join::JoinSlot;
 use crate::local::LocalMap;
 use crate::stack::Stack;
 
@@ -39,9 +39,8 @@ pub(crate) enum Suspend {
 pub(crate) type Body = Coro<(), Suspend, (), Stack>;
 
 /// Builds a task's body on its first run, once a stack is at hand (queued coroutines hold no
-/// stack). Given an error instead of a stack, it reports the failure to the `JoinHandle` and
-/// returns `None`.
-pub(crate) type Start = Box<dyn FnOnce(io::Result<Stack>) -> Option<Body> + Send>;
+/// stack).
+pub(crate) type Start = Box<dyn FnOnce(Stack) -> Body + Send>;
 
 /// `home` before the first resume: any worker may take the task.
 pub(crate) const NO_HOME: usize = usize::MAX;
@@ -72,6 +71,8 @@ pub(crate) struct Task {
     pub(crate) was_parked: Cell<bool>,
     /// `coroutine_local!` values; touched only by the running body.
     pub(crate) locals: LocalMap,
+    /// The result for the `JoinHandle`.
+    pub(crate) join: JoinSlot,
 }
 
 // SAFETY: the fields that are not `Sync` (`start`, `body`, `guard`, `yielder`, `was_parked`,
@@ -107,6 +108,7 @@ impl Task {
             yielder: Cell::new(std::ptr::null()),
             was_parked: Cell::new(false),
             locals: LocalMap::default(),
+            join: JoinSlot::new(),
         }
     }
 

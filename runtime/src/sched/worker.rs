@@ -256,21 +256,27 @@ impl WorkerLocal {
     }
 
     /// First run: takes a stack from this thread's cache and builds the body on it. False if
-    /// no stack could be had (the failure went to the `JoinHandle`).
+    /// no stack could be had; the failure then goes to the `JoinHandle` as a panic payload.
     fn start(&self, task: &Task) -> bool {
         // SAFETY: the caller owns the task.
         let start = unsafe { task.take_start() }.expect("goro: a task with neither body nor start");
-        let stack = Stack::new(task.stack_size);
-        if let Ok(s) = &stack {
-            task.guard.set(s.guard());
-        }
-        match start(stack) {
-            Some(body) => {
+        match Stack::new(task.stack_size) {
+            Ok(stack) => {
+                task.guard.set(stack.guard());
                 // SAFETY: still the owner.
-                *unsafe { task.body_mut() } = Some(body);
+                *unsafe { task.body_mut() } = Some(start(stack));
                 true
             }
-            None => false,
+            Err(e) => {
+                let msg = format!(
+                    "goro: coroutine {} could not get a stack when it was first scheduled: {e}",
+                    task.id
+                );
+                tracing::error!("{msg}");
+                drop(start);
+                task.join.complete(Err(Box::new(msg)));
+                false
+            }
         }
     }
 
