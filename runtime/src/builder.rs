@@ -141,7 +141,7 @@ impl Builder {
         // The stack itself is taken when the coroutine first runs, on the worker that runs
         // it; this only reports a refusal by the kernel (or an absurd size) right here.
         let stack_size = Stack::check(self.stack_size.unwrap_or(rt.settings.stack_size))?;
-        let start: Start = Box::new(move |stack: Stack| {
+        let start = Start::new(move |stack: Stack| {
             Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
                 let t = context::task();
                 // SAFETY: the worker set the running task before resuming us and holds an

@@ -40,7 +40,7 @@ pub(crate) type Body = Coro<(), Suspend, (), Stack>;
 
 /// Builds a task's body on its first run, once a stack is at hand (queued coroutines hold no
 /// stack).
-pub(crate) type Start = Box<dyn FnOnce(Stack) -> Body + Send>;
+pub(crate) use crate::start::StartFn as Start;
 
 /// `home` before the first resume: any worker may take the task.
 pub(crate) const NO_HOME: usize = usize::MAX;

@@ -57,6 +57,7 @@ mod panic;
 pub mod park;
 mod sched;
 mod stack;
+mod start;
 mod stats;
 pub mod sync;
 pub mod time;

@@ -264,7 +264,7 @@ impl WorkerLocal {
             Ok(stack) => {
                 task.guard.set(stack.guard());
                 // SAFETY: still the owner.
-                *unsafe { task.body_mut() } = Some(start(stack));
+                *unsafe { task.body_mut() } = Some(start.call(stack));
                 true
             }
             Err(e) => {

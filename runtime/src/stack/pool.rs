@@ -138,6 +138,10 @@ impl Cache {
     }
 
     fn list(&mut self, size: usize) -> &mut Vec<usize> {
+        // Fast path: nearly every program uses one stack size, the first class.
+        if self.classes.first().is_some_and(|(s, _)| *s == size) {
+            return &mut self.classes[0].1;
+        }
         let i = match self.classes.iter().position(|(s, _)| *s == size) {
             Some(i) => i,
             None => {
@@ -148,9 +152,10 @@ impl Cache {
         &mut self.classes[i].1
     }
 
-    fn publish(&self) {
-        let n = self.classes.iter().map(|(_, l)| l.len()).sum();
+    /// Adjusts the statistics mirror by the change in one list's length.
+    fn publish(&self, before: usize, after: usize) {
         // Relaxed: a statistics mirror; only this thread writes it.
+        let n = self.count.load(Ordering::Relaxed) + after - before;
         self.count.store(n, Ordering::Relaxed);
     }
 }
@@ -201,6 +206,7 @@ fn alloc_inner(size: usize) -> io::Result<usize> {
     let cached = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
         let list = cache.list(size);
+        let before = list.len();
         let slot = match list.pop() {
             Some(slot) => slot,
             None => {
@@ -208,7 +214,8 @@ fn alloc_inner(size: usize) -> io::Result<usize> {
                 list.pop().expect("take returns at least one slot")
             }
         };
-        cache.publish();
+        let after = list.len();
+        cache.publish(before, after);
         Ok(slot)
     });
     match cached {
@@ -230,6 +237,7 @@ pub(super) fn free(size: usize, slot: usize) {
     let spilled = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
         let list = cache.list(size);
+        let before = list.len();
         let spill = if list.len() >= CACHE_MAX {
             // The oldest half: the newest slots are the likeliest to be in the CPU cache.
             Some(list.drain(..BATCH).collect::<Vec<_>>())
@@ -237,7 +245,8 @@ pub(super) fn free(size: usize, slot: usize) {
             None
         };
         list.push(slot);
-        cache.publish();
+        let after = list.len();
+        cache.publish(before, after);
         spill
     });
     match spilled {
