@@ -70,7 +70,11 @@ impl StartFn {
         // SAFETY: `buf` is large and aligned enough for `F` (asserted above) and
         // uninitialised; ownership of `f` moves into it.
         unsafe { ptr::write(buf.0.as_mut_ptr().cast::<F>(), f) };
-        StartFn { buf, call: Some(call_inline::<F>), drop: drop_inline::<F> }
+        StartFn {
+            buf,
+            call: Some(call_inline::<F>),
+            drop: drop_inline::<F>,
+        }
     }
 
     /// Runs the closure (once).

@@ -11,7 +11,7 @@ use crossbeam_deque::{Steal, Worker};
 use super::processor::Counters;
 use super::{runtime, Processor, Runtime};
 use crate::context;
-use crate::coroutine::{Suspend, Task};
+use crate::coroutine::{Run, Suspend, Task};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
 use crate::stack::Stack;
@@ -259,12 +259,14 @@ impl WorkerLocal {
     /// no stack could be had; the failure then goes to the `JoinHandle` as a panic payload.
     fn start(&self, task: &Task) -> bool {
         // SAFETY: the caller owns the task.
-        let start = unsafe { task.take_start() }.expect("goro: a task with neither body nor start");
+        let run = unsafe { task.run_mut() };
+        let Run::Start(start) = std::mem::replace(run, Run::Done) else {
+            unreachable!("goro: started a task twice");
+        };
         match Stack::new(task.stack_size) {
             Ok(stack) => {
                 task.guard.set(stack.guard());
-                // SAFETY: still the owner.
-                *unsafe { task.body_mut() } = Some(start.call(stack));
+                *run = Run::Body(start.call(stack));
                 true
             }
             Err(e) => {
@@ -291,7 +293,7 @@ impl WorkerLocal {
             Counters::bump(&p.counters.wakes);
         }
         // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table).
-        if unsafe { task.body_mut() }.is_none() && !self.start(&task) {
+        if matches!(unsafe { task.run_mut() }, Run::Start(_)) && !self.start(&task) {
             Counters::bump(&p.counters.completed);
             return;
         }
@@ -307,9 +309,9 @@ impl WorkerLocal {
             );
             // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table),
             // and the reference is not used after ownership is given away below.
-            let body = unsafe { task.body_mut() }
-                .as_mut()
-                .expect("goro: resumed a finished coroutine");
+            let Run::Body(body) = (unsafe { task.run_mut() }) else {
+                unreachable!("goro: resumed a coroutine that is not running");
+            };
             let result = body.resume(());
             crate::stack::overflow::clear_current();
             context::set_task(std::ptr::null());
@@ -353,9 +355,10 @@ impl WorkerLocal {
                 }
                 CoroutineResult::Return(()) => {
                     // SAFETY: still the owner; nothing else can reach a finished body.
-                    let body = unsafe { task.body_mut() }
-                        .take()
-                        .expect("goro: body vanished");
+                    let Run::Body(body) = std::mem::replace(unsafe { task.run_mut() }, Run::Done)
+                    else {
+                        unreachable!("goro: body vanished");
+                    };
                     drop(body.into_stack()); // back to this thread's stack cache
                     Counters::bump(&p.counters.completed);
                     tracing::trace!(coroutine = %task.id, "done");
