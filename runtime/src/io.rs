@@ -333,7 +333,7 @@ impl PollFd {
             if flags & CLOSING != 0 || self.closed.load(Ordering::Relaxed) {
                 return Err(closed_error());
             }
-            if flags & dir.ready_bit() != 0 {
+            if flags & dir.ready_mask() != 0 {
                 return Ok(());
             }
             let deadline = self.deadline(dir, started, extra);

@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::poll_desc::{with_readiness, EV_READ, EV_WRITE};
+use super::poll_desc::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
 use super::{timeout_ms, Events, WAKE_TOKEN};
 
 /// One epoll instance and its wake-up eventfd.
@@ -98,18 +98,17 @@ impl Poller {
             }
             let bits = ev.events as libc::c_int;
             let mut ready = 0;
-            if bits
-                & (libc::EPOLLIN
-                    | libc::EPOLLRDHUP
-                    | libc::EPOLLHUP
-                    | libc::EPOLLERR
-                    | libc::EPOLLPRI)
-                != 0
-            {
+            if bits & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
                 ready |= EV_READ;
             }
-            if bits & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+            if bits & libc::EPOLLOUT != 0 {
                 ready |= EV_WRITE;
+            }
+            if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                ready |= EV_RHUP;
+            }
+            if bits & (libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                ready |= EV_WHUP;
             }
             events.tokens.push(with_readiness(token, ready));
         }

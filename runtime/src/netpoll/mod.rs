@@ -64,8 +64,9 @@
 //!   timeout (`None` = forever, `Some(ZERO)` = poll); fills `events` with tokens; retries
 //!   `EINTR`; a wake-up appears as [`WAKE_TOKEN`] and is already drained. Every other token is
 //!   a registered token with readiness bits added (`poll_desc::with_readiness`): `EV_READ`
-//!   for readable/EOF/error, `EV_WRITE` for writable/error. Reporting too much is allowed
-//!   (a waiter retries its syscall); missing an edge is not.
+//!   readable, `EV_WRITE` writable, `EV_RHUP` read side finished (peer's FIN, hang-up,
+//!   error; sticky), `EV_WHUP` write side finished (hang-up, error; sticky). Reporting too
+//!   much is allowed (a waiter retries its syscall); missing an edge, or a hang-up, is not.
 //! - `register(&self, fd, token)`: edge-triggered interest in both directions, from now until
 //!   `deregister`; if the fd is ready at registration an event is reported.
 //! - `deregister(&self, fd)`: called with the fd still open, before it is closed.

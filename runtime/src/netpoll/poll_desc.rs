@@ -16,6 +16,13 @@
 //! | `R_WAIT`  | a reader is (or is about to be) in the read slot         | the reader, holding the slot lock | whoever empties the slot, holding the lock |
 //! | `W_WAIT`  | the same for the write slot                              | the writer, holding the lock    | as for `R_WAIT` |
 //! | `CLOSING` | the fd is being closed: every wait fails at once          | `close` (any thread)            | `release` (the new life starts clean) |
+//! | `R_HUP`   | the read side is finished (FIN, hang-up, error): reads never block again | the poller | `release` only (sticky) |
+//! | `W_HUP`   | the write side is finished (hang-up, error)              | the poller                      | `release` only (sticky) |
+//!
+//! The `*_HUP` bits are why the one-read-per-message rule (a short read on a stream means the
+//! socket was drained) is sound: data and the peer's FIN can arrive before one edge is
+//! reported, and then the short read leaves the FIN behind with no edge to come. A sticky
+//! `R_HUP` makes every later read try the syscall, which returns the EOF.
 //!
 //! Who owns what: the waiter slots (an [`Unparker`] per direction, plus a rarely used list
 //! for a second concurrent waiter) are behind a small mutex; a waker empties a slot under the
@@ -39,12 +46,18 @@ use crate::park::Unparker;
 pub(crate) const EV_READ: u8 = 1;
 /// Readiness bit of a token: the fd is (or may be) writable.
 pub(crate) const EV_WRITE: u8 = 2;
+/// Readiness bit of a token: the read side is finished for good (peer's FIN, hang-up, error).
+pub(crate) const EV_RHUP: u8 = 4;
+/// Readiness bit of a token: the write side is finished for good (hang-up, error).
+pub(crate) const EV_WHUP: u8 = 8;
 
 pub(crate) const R_READY: u64 = 1 << 0;
 pub(crate) const W_READY: u64 = 1 << 1;
 const R_WAIT: u64 = 1 << 2;
 const W_WAIT: u64 = 1 << 3;
 pub(crate) const CLOSING: u64 = 1 << 4;
+const R_HUP: u64 = 1 << 5;
+const W_HUP: u64 = 1 << 6;
 
 /// Bits of the sequence number carried in a token (the rest of a token is the arena index and
 /// the readiness bits).
@@ -62,6 +75,13 @@ impl Dir {
         match self {
             Dir::Read => R_READY,
             Dir::Write => W_READY,
+        }
+    }
+    /// The ready bit and the sticky hang-up bit: either means "try the syscall".
+    pub(crate) fn ready_mask(self) -> u64 {
+        match self {
+            Dir::Read => R_READY | R_HUP,
+            Dir::Write => W_READY | W_HUP,
         }
     }
     fn wait_bit(self) -> u64 {
@@ -181,7 +201,7 @@ impl PollDesc {
         self.state.load(Ordering::Acquire) & 0xffff_ffff
     }
 
-    /// Clears `dir`'s ready bit and returns whether it was set.
+    /// Clears `dir`'s ready bit and returns whether it (or the sticky hang-up bit) was set.
     ///
     /// A reader calls this right before its syscall: an edge that arrives from now on is
     /// remembered, so if the syscall then drains the fd, a later read may park at once.
@@ -189,7 +209,7 @@ impl PollDesc {
     pub(crate) fn take_ready(&self, dir: Dir) -> bool {
         // AcqRel: Acquire pairs with the poller's Release CAS (as in `flags`); Release is for
         // symmetry with the waiter's fetch_or, both being RMWs on the one word.
-        self.state.fetch_and(!dir.ready_bit(), Ordering::AcqRel) & dir.ready_bit() != 0
+        self.state.fetch_and(!dir.ready_bit(), Ordering::AcqRel) & dir.ready_mask() != 0
     }
 
     /// Sets `dir`'s ready bit (the fd may still have data: a full read, an error, EOF).
@@ -209,6 +229,12 @@ impl PollDesc {
         }
         if ev & EV_WRITE != 0 {
             bits |= W_READY;
+        }
+        if ev & EV_RHUP != 0 {
+            bits |= R_READY | R_HUP;
+        }
+        if ev & EV_WHUP != 0 {
+            bits |= W_READY | W_HUP;
         }
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
@@ -274,7 +300,7 @@ impl PollDesc {
         // AcqRel: the slot write above is released to the poller whose CAS reads this bit;
         // Acquire sees a READY/CLOSING set by a poller just before (module doc).
         let prev = self.state.fetch_or(dir.wait_bit(), Ordering::AcqRel);
-        if prev & (dir.ready_bit() | CLOSING) != 0 {
+        if prev & (dir.ready_mask() | CLOSING) != 0 {
             self.disarm_locked(&mut slots, dir, me);
             return false;
         }
@@ -419,4 +445,53 @@ pub(crate) fn free(pd: &'static PollDesc) {
         .unwrap_or_else(|e| e.into_inner())
         .free
         .push(pd.index);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arena is global: these tests take turns so the LIFO reuse below is deterministic.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn stale_token_never_touches_the_next_life() {
+        let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let pd = alloc();
+        let old = pd.token();
+        let (_, old_seq, _) = split_token(old);
+        assert!(pd.ready(old_seq, EV_READ));
+        assert_ne!(pd.flags() & R_READY, 0);
+        free(pd);
+        // The same slot is handed out again (LIFO free list), in a new life.
+        let again = alloc();
+        assert!(std::ptr::eq(pd, again));
+        assert_eq!(again.flags(), 0, "a new life starts with clean flags");
+        assert!(
+            !again.ready(old_seq, EV_READ | EV_WRITE),
+            "stale event accepted"
+        );
+        assert_eq!(again.flags(), 0);
+        let (_, seq, _) = split_token(again.token());
+        assert!(again.ready(seq, EV_WRITE));
+        assert_eq!(again.flags(), W_READY);
+        free(again);
+    }
+
+    #[test]
+    fn waiter_and_poller_race_never_loses_the_edge() {
+        // arm() after ready(): the waiter sees READY and must not stay armed.
+        let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let pd = alloc();
+        let (_, seq, _) = split_token(pd.token());
+        pd.ready(seq, EV_READ);
+        let me = crate::park::unparker();
+        assert!(!pd.arm(Dir::Read, &me), "armed although ready");
+        // ready() after arm(): the poller takes the waiter out (and unparks this thread).
+        assert!(pd.take_ready(Dir::Read));
+        assert!(pd.arm(Dir::Read, &me));
+        pd.ready(seq, EV_READ);
+        assert_eq!(pd.flags(), R_READY, "wait bit left behind");
+        free(pd);
+    }
 }
