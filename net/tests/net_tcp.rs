@@ -295,3 +295,13 @@ fn peek_try_clone_ttl_and_std_conversions() {
     });
     h.join().unwrap();
 }
+
+#[test]
+fn backend_is_the_one_this_build_asked_for() {
+    let want = if cfg!(feature = "kqueue-emulation") {
+        "kqueue (emulated on epoll, test-only)"
+    } else {
+        "epoll"
+    };
+    assert_eq!(goro::io::backend(), want);
+}

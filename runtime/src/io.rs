@@ -470,6 +470,12 @@ impl std::fmt::Debug for PollFd {
     }
 }
 
+/// The OS readiness backend this build uses: `"epoll"`, `"kqueue"`, or, with the test-only
+/// `kqueue-emulation` feature, the kqueue backend over an epoll emulation.
+pub fn backend() -> &'static str {
+    crate::netpoll::BACKEND
+}
+
 fn cvt_size(r: isize) -> io::Result<usize> {
     if r < 0 {
         Err(io::Error::last_os_error())

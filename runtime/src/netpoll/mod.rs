@@ -139,6 +139,15 @@ compile_error!("goro: the `kqueue-emulation` feature is a Linux test aid; use th
 
 use poll_desc::PollDesc;
 
+/// The name of the OS poller backend this build uses.
+pub(crate) const BACKEND: &str = if cfg!(feature = "kqueue-emulation") {
+    "kqueue (emulated on epoll, test-only)"
+} else if cfg!(any(target_os = "linux", target_os = "android")) {
+    "epoll"
+} else {
+    "kqueue"
+};
+
 /// Handles one readiness event reported by a worker's poller (any token but [`WAKE_TOKEN`]).
 ///
 /// Called on the worker's scheduler stack; it only unparks, never blocks.
