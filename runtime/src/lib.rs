@@ -45,6 +45,7 @@
 //! [`spawn`] and `docs/CAVEATS.md`.
 #![warn(missing_docs)]
 
+mod blocking;
 mod builder;
 mod config;
 mod context;
@@ -59,8 +60,10 @@ pub mod park;
 mod sched;
 mod stack;
 mod stats;
+pub mod sync;
 pub mod time;
 
+pub use blocking::blocking;
 pub use builder::{spawn, yield_now, Builder};
 pub use config::Config;
 pub use coroutine::{current, in_coroutine, Coroutine, CoroutineId};

@@ -11,13 +11,7 @@ use std::io::Write;
 use std::panic::{self, PanicHookInfo};
 
 fn message<'a>(info: &'a PanicHookInfo<'_>) -> &'a str {
-    if let Some(s) = info.payload().downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = info.payload().downcast_ref::<String>() {
-        s
-    } else {
-        "Box<dyn Any>"
-    }
+    info.payload_as_str().unwrap_or("Box<dyn Any>")
 }
 
 pub(crate) fn install_hook() {

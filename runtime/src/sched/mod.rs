@@ -38,7 +38,7 @@
 //! loop {
 //!   every 61st tick: one task from the global queue first (fairness)
 //!   drain inbox -> home; every 16th tick: run due timers
-//!   runnext (at most RUNNEXT_BUDGET times in a row) || home || deque || global (batch)
+//!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating) || global
 //!   nothing: run due timers; poll the network without blocking; become a spinner (if fewer
 //!   than half the busy workers spin) and steal half of a random victim's deque;
 //!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)

@@ -14,6 +14,7 @@ use crate::context;
 use crate::coroutine::{Suspend, Task};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
+use crate::stack::Stack;
 use crate::time::heap::Action;
 
 /// How many times in a row `runnext` may be taken before the home queue gets a turn: two
@@ -99,13 +100,13 @@ impl WorkerLocal {
 
     /// The next task this worker can run without looking at other workers.
     fn find_local(&self, tick: u32) -> Option<Arc<Task>> {
-        if tick % GLOBAL_EVERY == 0 {
+        if tick.is_multiple_of(GLOBAL_EVERY) {
             if let Some(t) = self.steal_global() {
                 return Some(t);
             }
         }
         self.drain_inbox();
-        if tick % TIMERS_EVERY == 0 {
+        if tick.is_multiple_of(TIMERS_EVERY) {
             self.run_timers();
         }
         if let Some(t) = self.runnext.take() {
@@ -117,13 +118,16 @@ impl WorkerLocal {
             self.home.borrow_mut().push_back(t);
         }
         self.runnext_streak.set(0);
-        if let Some(t) = self.home.borrow_mut().pop_front() {
-            return Some(t);
-        }
-        if let Some(t) = self.deque.pop() {
-            return Some(t);
-        }
-        self.steal_global()
+        // Started (home) and unstarted (deque) tasks take turns going first, so coroutines
+        // that keep yielding cannot starve ones that have not started, nor the reverse.
+        let from_home = || self.home.borrow_mut().pop_front();
+        let from_deque = || self.deque.pop();
+        let t = if tick & 1 == 0 {
+            from_home().or_else(from_deque)
+        } else {
+            from_deque().or_else(from_home)
+        };
+        t.or_else(|| self.steal_global())
     }
 
     /// Steals half of a random victim's unstarted work (a few rounds over all victims).
@@ -251,6 +255,25 @@ impl WorkerLocal {
         spin
     }
 
+    /// First run: takes a stack from this thread's cache and builds the body on it. False if
+    /// no stack could be had (the failure went to the `JoinHandle`).
+    fn start(&self, task: &Task) -> bool {
+        // SAFETY: the caller owns the task.
+        let start = unsafe { task.take_start() }.expect("goro: a task with neither body nor start");
+        let stack = Stack::new(task.stack_size);
+        if let Ok(s) = &stack {
+            task.guard.set(s.guard());
+        }
+        match start(stack) {
+            Some(body) => {
+                // SAFETY: still the owner.
+                *unsafe { task.body_mut() } = Some(body);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Runs `task` until it yields, parks or finishes.
     fn execute(&self, task: Arc<Task>) {
         let p = self.shared();
@@ -261,12 +284,17 @@ impl WorkerLocal {
         if task.was_parked.replace(false) {
             Counters::bump(&p.counters.wakes);
         }
+        // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table).
+        if unsafe { task.body_mut() }.is_none() && !self.start(&task) {
+            Counters::bump(&p.counters.completed);
+            return;
+        }
         loop {
             Counters::bump(&p.counters.switches);
             p.running.store(task.id.as_u64().get(), Ordering::Relaxed);
             context::set_task(Arc::as_ptr(&task));
             crate::stack::overflow::set_current(
-                task.guard,
+                task.guard.get(),
                 task.name.as_deref(),
                 task.id.as_u64().get(),
                 task.stack_size,
@@ -366,7 +394,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
     loop {
         let tick = local.tick.get().wrapping_add(1);
         local.tick.set(tick);
-        if tick % NETPOLL_EVERY == 0 {
+        if tick.is_multiple_of(NETPOLL_EVERY) {
             local.poll_network(&mut events);
         }
         let mut task = local.find_local(tick);
