@@ -52,7 +52,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 impl TcpListener {
     /// Binds to `addr` (each resolved address in turn) and listens with the system's maximum
     /// backlog. `SO_REUSEADDR` is set, as std and Go do on Unix.
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+    pub fn bind<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<TcpListener> {
         each_addr(addr, |a| {
             let fd = sys::socket(sys::domain(a), libc::SOCK_STREAM)?;
             let raw = fd.as_raw_fd();
@@ -174,7 +174,7 @@ impl TcpStream {
     }
 
     /// Connects to `addr` (each resolved address in turn), parking while the handshake runs.
-    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+    pub fn connect<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<TcpStream> {
         each_addr(addr, |a| TcpStream::connect_inner(a, None))
     }
 

@@ -36,7 +36,7 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to `addr` (each resolved address in turn).
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+    pub fn bind<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<UdpSocket> {
         each_addr(addr, |a| {
             let fd = sys::socket(sys::domain(a), libc::SOCK_DGRAM)?;
             let (st, len) = sys::sockaddr(a);
@@ -55,7 +55,7 @@ impl UdpSocket {
     }
 
     /// Sets the default peer for `send`/`recv` and filters datagrams from others.
-    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+    pub fn connect<A: ToSocketAddrs + Sync>(&self, addr: A) -> io::Result<()> {
         each_addr(addr, |a| self.std().connect(a))
     }
 
@@ -70,7 +70,7 @@ impl UdpSocket {
     }
 
     /// Sends to `addr` (its first resolved address).
-    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+    pub fn send_to<A: ToSocketAddrs + Sync>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let a = resolve(addr)?[0];
         self.inner.write_with(|_| self.std().send_to(buf, a))
     }
