@@ -73,6 +73,7 @@ where
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    worker: Option<usize>,
 }
 
 impl Builder {
@@ -91,6 +92,16 @@ impl Builder {
     /// `GORO_STACK_SIZE`). Only touched pages cost memory.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Placement hint: start the coroutine on worker `index` (modulo the worker count)
+    /// instead of letting any worker take it. It is queued on that worker only and never
+    /// stolen. Used by [`io::spawn_balanced`](crate::io::spawn_balanced) to place new
+    /// connections; ignored by `spawn_unpinned`.
+    #[doc(hidden)]
+    pub fn worker_hint(mut self, index: usize) -> Builder {
+        self.worker = Some(index);
         self
     }
 
@@ -170,7 +181,17 @@ impl Builder {
             }
         }
         tracing::trace!(coroutine = %task.id, name = task.name.as_deref(), "spawn");
-        sched::submit(task.clone());
+        match self.worker {
+            Some(i) if pinned => {
+                // Placed: it becomes the task's home before its first run, and it goes where
+                // woken pinned tasks go (that worker's run queue or inbox), which no one
+                // steals from.
+                task.home
+                    .store(i % rt.workers.len(), std::sync::atomic::Ordering::Relaxed);
+                sched::ready(task.clone());
+            }
+            _ => sched::submit(task.clone()),
+        }
         Ok(JoinHandle {
             task,
             marker: PhantomData,
