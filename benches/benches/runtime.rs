@@ -109,7 +109,8 @@ fn park_unpark_ping_pong(c: &mut Criterion) {
 fn timers(c: &mut Criterion) {
     let mut g = c.benchmark_group("timers");
     g.sample_size(10);
-    for n in [100_000u64] {
+    {
+        let n = 100_000u64;
         g.throughput(Throughput::Elements(n));
         g.bench_with_input(BenchmarkId::new("sleepers_1ms", n), &n, |b, &n| {
             b.iter(|| {
