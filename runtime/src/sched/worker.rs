@@ -267,6 +267,7 @@ impl WorkerLocal {
         };
         match Stack::new(task.stack_size) {
             Ok(stack) => {
+                Counters::bump(&self.shared().counters.starts);
                 task.guard.set(stack.guard());
                 *run = Run::Body(start.call(stack));
                 true
