@@ -136,3 +136,48 @@ fn an_idle_runtime_uses_no_cpu() {
     let outs = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "child failed: {err}{outs}");
 }
+
+#[test]
+fn stack_overflow_names_the_coroutine_and_aborts() {
+    if is_child("stack_overflow_names_the_coroutine_and_aborts") {
+        #[inline(never)]
+        fn recurse(depth: u64, pad: &mut [u8; 512]) -> u64 {
+            let mut mine = [0u8; 512];
+            mine[0] = pad[511].wrapping_add(1);
+            std::hint::black_box(&mut mine);
+            recurse(depth + 1, &mut mine) + u64::from(mine[0])
+        }
+        let h = goro::Builder::new()
+            .name("deep-recursion")
+            .stack_size(64 * 1024)
+            .spawn(|| recurse(0, &mut [0u8; 512]))
+            .unwrap();
+        let _ = h.join();
+        unreachable!("the overflow must abort the process");
+    }
+    let out = run_child("stack_overflow_names_the_coroutine_and_aborts", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(6),
+        "expected SIGABRT: {:?} {err}",
+        out.status
+    );
+    assert!(
+        err.contains("coroutine 'deep-recursion' has overflowed its stack"),
+        "{err}"
+    );
+    assert!(err.contains("64 KiB"), "{err}");
+}
+
+#[test]
+fn an_absurd_stack_size_is_an_error_not_a_crash() {
+    let e = goro::Builder::new()
+        .stack_size(usize::MAX / 2)
+        .spawn(|| ())
+        .unwrap_err();
+    assert!(!e.to_string().is_empty());
+    // The runtime is fine afterwards.
+    assert_eq!(goro::spawn(|| 3).join().unwrap(), 3);
+}
