@@ -106,3 +106,26 @@ fn a_sleeping_coroutine_holds_no_thread() {
         t.elapsed()
     );
 }
+
+#[test]
+fn a_panicking_timer_callback_does_not_kill_its_worker() {
+    let fired = Arc::new(AtomicUsize::new(0));
+    // Panic in callbacks on every worker (round-robin placement from a plain thread).
+    let workers = goro::stats().workers;
+    for _ in 0..2 * workers {
+        let _t = Timer::after(Duration::from_millis(1), || panic!("callback bug"));
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    // Every worker still runs coroutines and timers.
+    let hs: Vec<_> = (0..64)
+        .map(|_| {
+            let f = fired.clone();
+            goro::spawn(move || {
+                sleep(Duration::from_millis(2));
+                f.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(fired.load(Ordering::SeqCst), 64);
+}

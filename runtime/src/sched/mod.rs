@@ -150,7 +150,23 @@ fn start() -> &'static Runtime {
         for (i, deque) in deques.into_iter().enumerate() {
             std::thread::Builder::new()
                 .name(format!("goro-worker-{i}"))
-                .spawn(move || worker::run(i, deque))
+                .spawn(move || {
+                    // User code never unwinds into the schedule loop (coroutine bodies and
+                    // timer callbacks catch their panics), so a panic here is a broken
+                    // invariant: the coroutines homed on this worker could never run again.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        worker::run(i, deque)
+                    }));
+                    if r.is_err() {
+                        tracing::error!(worker = i, "goro: a worker thread panicked; aborting");
+                        let _ = std::io::Write::write_all(
+                            &mut std::io::stderr(),
+                            format!("goro: worker {i} panicked (a runtime bug); aborting\n")
+                                .as_bytes(),
+                        );
+                        std::process::abort();
+                    }
+                })
                 .unwrap_or_else(|e| panic!("goro: cannot start worker thread {i}: {e}"));
         }
         sysmon::start(rt);

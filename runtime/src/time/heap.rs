@@ -19,7 +19,13 @@ impl Action {
     pub(crate) fn run(self) {
         match self {
             Action::Unpark(u) => u.unpark(),
-            Action::Call(f) => f(),
+            Action::Call(f) => {
+                // A panicking callback must not take its worker (and every coroutine homed
+                // there) down with it: report it and go on, as a panicking coroutine would.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+                    tracing::error!("goro: a Timer callback panicked; the timer is dropped");
+                }
+            }
         }
     }
 }
