@@ -146,7 +146,10 @@ macro_rules! select {
         let __goro_handles: &mut [$crate::__private::Handle<'_>] =
             &mut [$($crate::__private::Handle::$kind($h, $i)),*];
         let __goro_timeout = $crate::select!(@timeout $($($mode)+)?);
-        match $crate::__private::run(__goro_handles, __goro_timeout) {
+        // Bound to locals, not left as temporaries of the block's tail expression: those
+        // would outlive the channel bindings above, which they borrow.
+        let __goro_selected = $crate::__private::run(__goro_handles, __goro_timeout);
+        let __goro_result = match __goro_selected {
             ::core::option::Option::Some(__goro_op) => {
                 let __goro_i = __goro_op.index();
                 $(
@@ -162,7 +165,8 @@ macro_rules! select {
             ::core::option::Option::None => {
                 $crate::select!(@default $($def)?)
             }
-        }
+        };
+        __goro_result
     }};
 
     (@timeout) => { $crate::__private::Timeout::Never };

@@ -119,7 +119,8 @@ unsafe impl<T: Send> Sync for Channel<T> {}
 /// else will touch them).
 ///
 /// # Safety
-/// Every entry's packet must be a `Packet<T>` of this channel.
+/// Every entry's packet must be a `Packet<T>` of this channel, and the caller must hold
+/// the channel's lock (stack packets are live only while their owner cannot return).
 unsafe fn free_drained<T>(entries: &[Entry]) {
     for e in entries {
         let p = e.packet as *mut Packet<T>;
@@ -385,15 +386,19 @@ impl<T> Channel<T> {
                 return false;
             }
             inner.disconnected = true;
-            (inner.senders.disconnect(), inner.receivers.disconnect())
+            let (s, r) = (inner.senders.disconnect(), inner.receivers.disconnect());
+            // Under the lock: once it is released, a waiter that timed out may unregister
+            // (finding nothing) and return, ending the stack frame its packet lives in, so
+            // packets must be classified and freed before that.
+            // SAFETY: all entries of this channel carry `Packet<T>`s, and we hold the lock.
+            unsafe {
+                free_drained::<T>(&s);
+                free_drained::<T>(&r);
+            }
+            (s, r)
         };
         for e in s.iter().chain(r.iter()) {
             e.cx.unpark();
-        }
-        // SAFETY: all entries of this channel carry `Packet<T>`s.
-        unsafe {
-            free_drained::<T>(&s);
-            free_drained::<T>(&r);
         }
         true
     }
