@@ -1,36 +1,224 @@
-//! Park and unpark: the one waiting protocol (placeholder: thread path only).
+//! Park and unpark: the one waiting protocol every goro primitive is built on.
+//!
+//! A waiting primitive (channel, mutex, join, timer, netpoll) does three things:
+//!
+//! 1. registers an [`Unparker`] for the current coroutine or thread where its waker will
+//!    find it (a waiter queue, a poll descriptor, a timer),
+//! 2. calls [`park`] in a loop until its own condition holds (`park` may return spuriously),
+//! 3. and the waker, on any thread, makes the condition true and calls [`Unparker::unpark`].
+//!
+//! The waker may run at any moment, in particular between step 1 and the moment the parking
+//! coroutine has actually switched off its stack. That window is closed with a state word per
+//! coroutine and by committing the park on the *scheduler's* stack, after the switch, as Go
+//! runs `park_m`'s unlock function after `mcall`:
+//!
+//! | state      | meaning                                         | who may change it                       | who owns the stack |
+//! |------------|-------------------------------------------------|-----------------------------------------|--------------------|
+//! | `RUNNING`  | running, or queued to run                       | unpark: -> `NOTIFIED`; worker: -> `PARKED` after the switch | the worker running or popping it |
+//! | `NOTIFIED` | running, and an unpark arrived (a token)        | park: -> `RUNNING` (consumes the token); worker: -> `RUNNING` when the commit fails | the worker |
+//! | `PARKED`   | switched off its stack and waiting              | the first unpark: -> `RUNNING`, and it must enqueue the task | nobody |
+//!
+//! The racy transition, step by step:
+//!
+//! 1. `park()` on the coroutine: if the state is `NOTIFIED`, swap it to `RUNNING` and return
+//!    at once (an unpark already came).
+//! 2. Otherwise suspend to the worker with `Suspend::Park`. The coroutine's stack is now
+//!    frozen; the state is still `RUNNING`.
+//! 3. The worker, on its own stack, CASes `RUNNING -> PARKED`. If that fails the state is
+//!    `NOTIFIED`: an unpark landed during steps 1-3. The worker stores `RUNNING` and resumes
+//!    the coroutine at once; `park()` returns.
+//! 4. `unpark()` on any thread: `RUNNING -> NOTIFIED` leaves a token (step 1 or 3 will see it);
+//!    `NOTIFIED` stays; `PARKED -> RUNNING` makes the caller the owner, which hands the task
+//!    to its home worker (a local push on that worker's thread; otherwise its inbox, waking
+//!    the worker only if it sleeps).
+//!
+//! So an unpark is never lost, and a coroutine is enqueued only by the single CAS that takes
+//! it out of `PARKED`, which happens strictly after its stack was switched off: it cannot be
+//! resumed twice, and a finished coroutine is never `PARKED`, so it is never resumed after
+//! death. A spare token (an unpark that arrives after the waiter already saw its condition)
+//! only makes a later `park` return early, which is why `park` is documented as spurious.
+//!
+//! Outside a coroutine (a plain OS thread such as `main`) the same calls use
+//! `std::thread::park`, which has the same token semantics, so every primitive works from
+//! both worlds.
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-/// Wakes a parked coroutine or thread.
-#[derive(Clone, Debug)]
-pub struct Unparker(std::thread::Thread);
+use crate::context;
+use crate::coroutine::{Suspend, Task};
+
+/// Park state: running or queued, no token.
+pub(crate) const RUNNING: u8 = 0;
+/// Park state: running, with one unpark token.
+pub(crate) const NOTIFIED: u8 = 1;
+/// Park state: suspended and waiting; the next unpark enqueues it.
+pub(crate) const PARKED: u8 = 2;
+
+/// Wakes one parked coroutine or thread.
+///
+/// Cheap to clone (an `Arc` or a `Thread`), `Send` and `Sync`. Calling
+/// [`unpark`](Unparker::unpark) on a coroutine or thread that is not parked makes its next
+/// [`park`] return at once (one token, like [`std::thread::Thread::unpark`]).
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let flag = Arc::new(AtomicBool::new(false));
+/// let waiter = {
+///     let flag = flag.clone();
+///     goro::spawn(move || {
+///         while !flag.load(Ordering::Acquire) {
+///             goro::park::park(); // may wake spuriously: re-check the condition
+///         }
+///     })
+/// };
+/// let u = waiter.coroutine().unparker();
+/// flag.store(true, Ordering::Release);
+/// u.unpark();
+/// waiter.join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Unparker(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Coroutine(Arc<Task>),
+    Thread(Thread),
+}
 
 impl Unparker {
-    /// Wakes the coroutine or thread, or makes its next park return at once.
+    pub(crate) fn for_task(task: Arc<Task>) -> Unparker {
+        Unparker(Inner::Coroutine(task))
+    }
+
+    /// Wakes the coroutine or thread, or leaves it a token if it is not parked.
     pub fn unpark(&self) {
-        self.0.unpark()
+        match &self.0 {
+            Inner::Coroutine(task) => unpark_task(task),
+            Inner::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// True if both unparkers wake the same coroutine or thread.
+    pub fn will_wake(&self, other: &Unparker) -> bool {
+        match (&self.0, &other.0) {
+            (Inner::Coroutine(a), Inner::Coroutine(b)) => Arc::ptr_eq(a, b),
+            (Inner::Thread(a), Inner::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
     }
 }
 
-/// The current coroutine's (or thread's) unparker.
+impl fmt::Debug for Unparker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Coroutine(t) => f.debug_tuple("Unparker").field(&t.id).finish(),
+            Inner::Thread(t) => f.debug_tuple("Unparker").field(&t.id()).finish(),
+        }
+    }
+}
+
+/// The unparker of the current coroutine, or of the current thread outside a coroutine.
 pub fn unparker() -> Unparker {
-    Unparker(std::thread::current())
+    match crate::current() {
+        Some(c) => Unparker(Inner::Coroutine(c.task)),
+        None => Unparker(Inner::Thread(std::thread::current())),
+    }
 }
 
-/// Parks until unparked. May return spuriously.
+/// Parks the current coroutine (or blocks the current thread) until it is unparked.
+///
+/// May return spuriously: callers wait for their own condition in a loop.
 pub fn park() {
-    std::thread::park()
+    let t = context::task();
+    if t.is_null() {
+        std::thread::park();
+        return;
+    }
+    // SAFETY: `t` is the running task, kept alive by its worker while its body runs, and we
+    // are that body.
+    let task = unsafe { &*t };
+    // Step 1: consume a token that is already there. Acquire pairs with the unparker's
+    // Release so whatever it published before unparking is visible.
+    if task
+        .state
+        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return;
+    }
+    tracing::trace!(coroutine = %task.id, "park");
+    // Step 2: switch to the worker, which commits the park (step 3).
+    // SAFETY: we are the running body of `task`.
+    unsafe { task.suspend(Suspend::Park) };
+    // Resumed: an unpark took us out of PARKED (or the commit failed); the state is RUNNING.
+    // Acquire-pairs with the unparker through the run queue that delivered us.
 }
 
-/// Parks until unparked or `dur` has passed. May return spuriously.
+/// Parks until unparked or until `dur` has passed. May return early or spuriously.
 pub fn park_timeout(dur: Duration) {
-    std::thread::park_timeout(dur)
+    match Instant::now().checked_add(dur) {
+        Some(deadline) => park_deadline(deadline),
+        None => park(),
+    }
 }
 
-/// Parks until unparked or `deadline`. May return spuriously.
+/// Parks until unparked or until `deadline`. May return early or spuriously.
 pub fn park_deadline(deadline: Instant) {
-    let now = Instant::now();
-    if deadline > now {
-        std::thread::park_timeout(deadline - now)
+    let t = context::task();
+    if t.is_null() {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::park_timeout(deadline - now);
+        }
+        return;
+    }
+    if deadline <= Instant::now() {
+        return;
+    }
+    // SAFETY: as in `park`: the running task is alive while its body runs.
+    let task = unsafe { &*t };
+    // Fast path for a token that is already there: no timer needed.
+    if task
+        .state
+        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return;
+    }
+    let key = crate::time::insert_unpark(deadline, unparker());
+    park();
+    crate::time::cancel(key);
+}
+
+/// The waker's half of the protocol (step 4 of the module doc).
+fn unpark_task(task: &Arc<Task>) {
+    let mut s = task.state.load(Ordering::Relaxed);
+    loop {
+        let next = match s {
+            RUNNING => NOTIFIED,
+            NOTIFIED => return,
+            PARKED => RUNNING,
+            _ => unreachable!("goro: corrupt park state {s}"),
+        };
+        // Release: the token/ownership carries what the waker wrote before unparking.
+        // Acquire (on PARKED -> RUNNING): pairs with the worker's Release commit, so the
+        // switch off the stack happened before we hand the task to a queue.
+        match task
+            .state
+            .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+        {
+            Ok(_) if s == PARKED => {
+                tracing::trace!(coroutine = %task.id, "unpark");
+                crate::sched::ready(task.clone());
+                return;
+            }
+            Ok(_) => return,
+            Err(actual) => s = actual,
+        }
     }
 }

@@ -1,51 +1,219 @@
-//! Timers (placeholder).
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+//! Timers: `sleep`, `sleep_until`, cancellable [`Timer`]s and the deadlines of timed parks.
+//!
+//! # Design
+//!
+//! As in Go, every worker (P) owns a timer heap ([`heap::TimerHeap`]); a coroutine's timers go
+//! into its home worker's heap, so arming and firing them needs no cross-thread traffic. The
+//! worker checks its heap between coroutine switches (every few switches, and always before it
+//! sleeps), and bounds its blocking `epoll_wait` by the nearest deadline. A sleeping coroutine
+//! holds no thread: it is a parked coroutine plus one heap entry (a slot of about 40 bytes).
+//!
+//! Timers armed from a plain thread go to a worker chosen round-robin; if the new timer is
+//! that worker's earliest, the worker is woken so it shortens its sleep.
+//!
+//! Each heap sits behind a `Mutex` that is almost always taken by its own worker (uncontended:
+//! one CAS each way). Other threads take it only to arm or cancel a timer there. The heap's
+//! earliest deadline is mirrored in an atomic so the worker's per-switch check is a single load.
+//!
+//! Deadlines are nanoseconds since a process-wide epoch (`Instant` at first use); they are
+//! rounded up to whole milliseconds only where the OS wait takes milliseconds, so a timer may
+//! fire up to a millisecond late and never early.
+//!
+//! Timer callbacks ([`Timer::at`]) run on a worker's scheduler stack, between coroutines, like
+//! Go's `time.AfterFunc` would if it did not spawn: they must be short and must not park or
+//! block. Spawn a coroutine from the callback for anything longer.
+pub(crate) mod heap;
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Sleeps for `dur`.
-pub fn sleep(dur: Duration) {
-    std::thread::sleep(dur)
+use crate::park::Unparker;
+use crate::sched;
+use heap::Action;
+
+/// The process-wide time origin of timer deadlines.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
-/// Sleeps until `deadline`.
-pub fn sleep_until(deadline: Instant) {
-    let now = Instant::now();
-    if deadline > now {
-        std::thread::sleep(deadline - now)
+/// `t` as nanoseconds since [`epoch`] (instants before it count as 0).
+pub(crate) fn nanos(t: Instant) -> u64 {
+    let d = t.saturating_duration_since(epoch());
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Nanoseconds since the epoch, now.
+pub(crate) fn now_nanos() -> u64 {
+    nanos(Instant::now())
+}
+
+/// Identifies one armed timer: the worker whose heap holds it and its slot there.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimerKey {
+    worker: u32,
+    slot: u32,
+    gen: u32,
+}
+
+/// Arms `action` at `deadline` on the current worker's heap (or a round-robin one off-worker).
+fn insert(deadline: Instant, action: Action) -> TimerKey {
+    let rt = sched::runtime();
+    let worker = match crate::context::worker() {
+        Some(w) => w.index,
+        None => {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            NEXT.fetch_add(1, Ordering::Relaxed) % rt.workers.len()
+        }
+    };
+    let p = &rt.workers[worker];
+    let when = nanos(deadline);
+    let (slot, gen, earliest) = {
+        let mut heap = p.timers.lock().unwrap_or_else(|e| e.into_inner());
+        let (slot, gen) = heap.insert(when, action);
+        let earliest = heap.next() == Some(when);
+        if earliest {
+            // Relaxed: the worker re-reads the heap under its lock before acting on it.
+            p.timer_next.store(when, Ordering::Relaxed);
+        }
+        (slot, gen, earliest)
+    };
+    if earliest && crate::context::worker().map(|w| w.index) != Some(worker) {
+        // Another worker may be asleep with a later timeout: make it recompute.
+        sched::notify(worker);
+    }
+    TimerKey {
+        worker: worker as u32,
+        slot,
+        gen,
     }
 }
 
-/// A one-shot timer that runs a callback at its deadline unless cancelled.
-#[derive(Debug)]
+/// Arms an unpark at `deadline` (timed parks).
+pub(crate) fn insert_unpark(deadline: Instant, u: Unparker) -> TimerKey {
+    insert(deadline, Action::Unpark(u))
+}
+
+/// Disarms a timer; true if it had not fired. Its action is dropped outside the heap lock.
+pub(crate) fn cancel(key: TimerKey) -> bool {
+    let p = &sched::runtime().workers[key.worker as usize];
+    let action = {
+        let mut heap = p.timers.lock().unwrap_or_else(|e| e.into_inner());
+        heap.cancel(key.slot, key.gen)
+    };
+    action.is_some()
+}
+
+/// Puts the current coroutine to sleep for `dur` (blocks the thread outside a coroutine).
+///
+/// The coroutine holds no thread while it sleeps; 1,000,000 sleepers cost about one stack
+/// page and one timer slot each.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let t = Instant::now();
+/// goro::spawn(|| goro::time::sleep(Duration::from_millis(20))).join().unwrap();
+/// assert!(t.elapsed() >= Duration::from_millis(20));
+/// ```
+pub fn sleep(dur: Duration) {
+    match Instant::now().checked_add(dur) {
+        Some(deadline) => sleep_until(deadline),
+        None => loop {
+            crate::park::park();
+        },
+    }
+}
+
+/// Puts the current coroutine to sleep until `deadline` (blocks the thread outside one).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let deadline = Instant::now() + Duration::from_millis(10);
+/// goro::spawn(move || goro::time::sleep_until(deadline)).join().unwrap();
+/// assert!(Instant::now() >= deadline);
+/// ```
+pub fn sleep_until(deadline: Instant) {
+    if !crate::in_coroutine() {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        return;
+    }
+    if deadline <= Instant::now() {
+        return;
+    }
+    let key = insert_unpark(deadline, crate::park::unparker());
+    // A spurious wake (a stale token) before the deadline parks again; the timer is still
+    // armed and will wake us.
+    loop {
+        crate::park::park();
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    // Normally a no-op: the timer fired. It can still be armed if a stale token woke us right
+    // after the deadline, before the worker ran its timers.
+    cancel(key);
+}
+
+/// A one-shot timer that runs a callback at its deadline unless cancelled first
+/// (Go's `time.AfterFunc`).
+///
+/// The callback runs on a goro worker thread, between coroutines. It must be short and must
+/// not park or block (spawn a coroutine from it for longer work). Dropping a `Timer` does
+/// not cancel it; call [`cancel`](Timer::cancel).
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// let (tx, rx) = mpsc::channel();
+/// let _t = goro::time::Timer::after(Duration::from_millis(5), move || tx.send("fired").unwrap());
+/// assert_eq!(rx.recv().unwrap(), "fired");
+///
+/// let stopped = goro::time::Timer::after(Duration::from_secs(60), || unreachable!());
+/// assert!(stopped.cancel()); // true: it had not fired
+/// assert!(!stopped.cancel()); // already stopped
+/// ```
 pub struct Timer {
-    cancelled: Arc<AtomicBool>,
+    key: TimerKey,
     deadline: Instant,
 }
 
 impl Timer {
-    /// Runs `f` at `deadline`.
+    /// Arms a timer that calls `f` at `deadline`.
     pub fn at<F: FnOnce() + Send + 'static>(deadline: Instant, f: F) -> Timer {
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let c = cancelled.clone();
-        std::thread::spawn(move || {
-            sleep_until(deadline);
-            if !c.swap(true, Ordering::AcqRel) {
-                f()
-            }
-        });
-        Timer { cancelled, deadline }
+        let key = insert(deadline, Action::Call(Box::new(f)));
+        Timer { key, deadline }
     }
-    /// Runs `f` after `dur`.
+
+    /// Arms a timer that calls `f` after `dur`.
     pub fn after<F: FnOnce() + Send + 'static>(dur: Duration, f: F) -> Timer {
-        Self::at(Instant::now() + dur, f)
+        let deadline = Instant::now()
+            .checked_add(dur)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
+        Timer::at(deadline, f)
     }
-    /// Stops the timer; true if it had not fired yet.
+
+    /// Stops the timer. Returns true if it had not fired (the callback will never run), false
+    /// if it already fired or was already cancelled (Go's `Timer.Stop`).
     pub fn cancel(&self) -> bool {
-        !self.cancelled.swap(true, Ordering::AcqRel)
+        cancel(self.key)
     }
-    /// The deadline.
+
+    /// When the timer fires (or would have).
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("deadline", &self.deadline)
+            .finish()
     }
 }

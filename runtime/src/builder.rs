@@ -1,0 +1,196 @@
+//! Spawning coroutines: [`spawn`], [`Builder`], and `yield_now`.
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use corosensei::Yielder;
+
+use crate::context;
+use crate::coroutine::{Body, Suspend, Task};
+use crate::join::{JoinHandle, Packet};
+use crate::sched;
+use crate::stack::Stack;
+
+/// Spawns a coroutine and returns a handle to join it (Go's `go f()`).
+///
+/// The coroutine starts on any worker (an idle worker may steal it before its first run) and,
+/// once started, always runs on that worker (its *home*).
+///
+/// # Panics
+///
+/// If the OS refuses a stack (see [`Builder::spawn`] for the error, which names the limit to
+/// raise). Use `Builder::spawn` to handle that error.
+///
+/// # Send
+///
+/// `f` and its result must be `Send`: the closure may move to another worker before it starts,
+/// and the result travels to the joiner. Nothing else needs to be `Send`: values created
+/// *inside* the coroutine (an `Rc`, a `RefCell` borrow of a `thread_local!`, a `MutexGuard`)
+/// may be held across park points, because a started coroutine never leaves its home worker
+/// thread. That is the difference from `may`, whose `go!` hides an `unsafe` spawn.
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// let h = goro::spawn(|| {
+///     let shared = Rc::new(5); // not Send, but it never leaves this coroutine's thread
+///     goro::yield_now();       // a park point
+///     *shared + 1
+/// });
+/// assert_eq!(h.join().unwrap(), 6);
+/// ```
+///
+/// A closure that is not `Send` does not compile:
+///
+/// ```compile_fail
+/// use std::rc::Rc;
+/// let rc = Rc::new(1);
+/// goro::spawn(move || *rc + 1); // error: `Rc<i32>` cannot be sent between threads safely
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("goro: failed to spawn a coroutine: {e}"))
+}
+
+/// Coroutine factory: name and stack size (like `std::thread::Builder`).
+///
+/// ```
+/// let h = goro::Builder::new()
+///     .name("fetcher")
+///     .stack_size(64 * 1024)
+///     .spawn(|| goro::current().unwrap().name().unwrap().len())
+///     .unwrap();
+/// assert_eq!(h.join().unwrap(), 7);
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with the runtime's defaults.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the coroutine (shown in panic and stack-overflow messages and in traces).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The coroutine's stack size in bytes (rounded up to whole pages; default 256 KiB or
+    /// `GORO_STACK_SIZE`). Only touched pages cost memory.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns the coroutine; see [`spawn`] for the `Send` argument.
+    ///
+    /// # Errors
+    ///
+    /// When the OS refuses the stack's memory or mapping (`vm.max_map_count`, overcommit, or
+    /// address-space limits), the error says which limit to raise. It never crashes or hangs.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_inner(f, true)
+    }
+
+    /// Spawns a coroutine that may migrate to another worker at any park point.
+    ///
+    /// Unpinned coroutines are balanced like Go's goroutines: a woken one runs on whichever
+    /// worker gets to it first. Prefer [`spawn`](Builder::spawn) unless a measurement says
+    /// the balance matters.
+    ///
+    /// # Safety
+    ///
+    /// The caller promises that the coroutine never holds a thread-affine value across a park
+    /// point (any call that may park: channel operations, socket I/O, `sleep`, `yield_now`,
+    /// `Mutex::lock`, `join`, ...). Thread-affine values include references into a
+    /// `thread_local!`, `RefCell` borrows of thread-locals, `std::sync::MutexGuard` (must be
+    /// unlocked on the locking thread), `Rc`s shared with thread-local state, and any `!Send`
+    /// value whose soundness relies on staying on one OS thread. `coroutine_local!` values
+    /// travel with the coroutine and must be `Send` in spirit too. Values that are `Send` may
+    /// be held freely.
+    pub unsafe fn spawn_unpinned<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_inner(f, false)
+    }
+
+    fn spawn_inner<F, T>(self, f: F, pinned: bool) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let rt = sched::runtime();
+        let stack = Stack::new(self.stack_size.unwrap_or(rt.settings.stack_size))?;
+        let task = Arc::new(Task::new(
+            self.name.map(String::into_boxed_str),
+            pinned,
+            stack.size(),
+            stack.guard(),
+        ));
+        let packet = Arc::new(Packet::new());
+        let result_slot = packet.clone();
+        let body = Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
+            let t = context::task();
+            // SAFETY: the worker set the running task before resuming us and holds an `Arc`
+            // to it for as long as this body runs.
+            let task = unsafe { &*t };
+            task.set_yielder(yielder);
+            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
+            task.drop_locals();
+            result_slot.complete(result);
+        });
+        task.set_body(body);
+        match context::worker() {
+            Some(w) => w.count_spawn(),
+            None => {
+                rt.foreign
+                    .spawns
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        tracing::trace!(coroutine = %task.id, name = task.name.as_deref(), "spawn");
+        sched::submit(task.clone());
+        Ok(JoinHandle { task, packet })
+    }
+}
+
+/// Lets the other runnable coroutines of this worker run, then continues (Go's
+/// `runtime.Gosched`). On a plain thread it is `std::thread::yield_now`.
+///
+/// goro does not preempt: a coroutine in a long CPU loop should call this now and then.
+///
+/// ```
+/// let h = goro::spawn(|| {
+///     for _ in 0..3 {
+///         goro::yield_now();
+///     }
+///     "done"
+/// });
+/// assert_eq!(h.join().unwrap(), "done");
+/// ```
+pub fn yield_now() {
+    let t = context::task();
+    if t.is_null() {
+        std::thread::yield_now();
+        return;
+    }
+    // SAFETY: the running task is alive while its body runs, and we are that body.
+    unsafe { (*t).suspend(Suspend::Yield) };
+}

@@ -1,0 +1,271 @@
+//! The coroutine (Go's G): its park state, its home worker and its suspended stack.
+//!
+//! A [`Task`] is shared through `Arc`: the run queues, the [`JoinHandle`](crate::JoinHandle),
+//! every [`Unparker`](crate::park::Unparker) and timers hold one. Only the *owner* may touch
+//! the suspended corosensei coroutine inside it; ownership passes through the run queues:
+//!
+//! | holder of the task                        | may resume it? | how it got it                            |
+//! |-------------------------------------------|----------------|------------------------------------------|
+//! | a run queue (runnext, home, local, inbox, global) | no     | spawn, yield, or the unparker that won `PARKED -> RUNNING` |
+//! | the worker that popped it                 | yes            | popped it from a queue                   |
+//! | nobody (state `PARKED`)                   | no             | the worker committed the park            |
+//!
+//! The park word (`state`) is described in [`crate::park`]. The `home` word is written once,
+//! by the worker that first resumes the task, before the first resume; afterwards only that
+//! worker resumes it (unless the task is unpinned, see `Builder::spawn_unpinned`, in which case
+//! the worker that resumes it writes itself in before each resume).
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use corosensei::{Coroutine as Coro, Yielder};
+
+use crate::local::LocalMap;
+use crate::stack::Stack;
+
+/// Why a coroutine handed control back to its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Suspend {
+    /// Runnable again at once: requeue at the back of the home queue.
+    Yield,
+    /// Waiting: commit the park (see [`crate::park`]).
+    Park,
+}
+
+/// The corosensei coroutine type every task runs in.
+pub(crate) type Body = Coro<(), Suspend, (), Stack>;
+
+/// `home` before the first resume: any worker may take the task.
+pub(crate) const NO_HOME: usize = usize::MAX;
+
+/// A coroutine: identity, park state, home worker and suspended stack.
+pub(crate) struct Task {
+    pub(crate) id: CoroutineId,
+    pub(crate) name: Option<Box<str>>,
+    /// Park state word; see the table in [`crate::park`].
+    pub(crate) state: AtomicU8,
+    /// Index of the home worker, or [`NO_HOME`] before the first resume.
+    pub(crate) home: AtomicUsize,
+    /// False for `spawn_unpinned` tasks, which may resume on any worker.
+    pub(crate) pinned: bool,
+    /// Usable stack bytes (for the overflow message and stats).
+    pub(crate) stack_size: usize,
+    /// `[lo, hi)` of the stack's guard page, for the overflow handler.
+    pub(crate) guard: (usize, usize),
+    /// The suspended coroutine; `None` once it has returned. Owner-only (module table).
+    body: UnsafeCell<Option<Body>>,
+    /// The corosensei yielder of the running body, written by the body itself on its first
+    /// resume and read by `park`/`yield_now` while the body runs.
+    yielder: Cell<*const Yielder<(), Suspend>>,
+    /// Set when the worker commits a park, cleared when it next resumes (for `stats()`).
+    pub(crate) was_parked: Cell<bool>,
+    /// `coroutine_local!` values; touched only by the running body.
+    pub(crate) locals: LocalMap,
+}
+
+// SAFETY: the fields that are not `Sync` (`body`, `yielder`, `was_parked`, `locals`) are touched only by
+// the task's current owner, and ownership moves between threads only through the run queues
+// (crossbeam's queues and the state CAS give the happens-before edge). The corosensei
+// coroutine is `!Send` because its stack may hold thread-affine values; a *started* pinned
+// task is only ever resumed on its home worker thread, and before the first resume the stack
+// holds nothing but the spawned closure, which is `Send` by `spawn`'s bound.
+unsafe impl Send for Task {}
+// SAFETY: see the `Send` impl: shared access from other threads is limited to the atomics
+// (`state`, `home`) and the immutable fields (`id`, `name`, `pinned`, `stack_size`).
+unsafe impl Sync for Task {}
+
+impl Task {
+    pub(crate) fn new(
+        name: Option<Box<str>>,
+        pinned: bool,
+        stack_size: usize,
+        guard: (usize, usize),
+    ) -> Task {
+        Task {
+            id: CoroutineId::next(),
+            name,
+            state: AtomicU8::new(crate::park::RUNNING),
+            home: AtomicUsize::new(NO_HOME),
+            pinned,
+            stack_size,
+            guard,
+            body: UnsafeCell::new(None),
+            yielder: Cell::new(std::ptr::null()),
+            was_parked: Cell::new(false),
+            locals: LocalMap::default(),
+        }
+    }
+
+    /// Installs the body; called once, before the task is published to any queue.
+    pub(crate) fn set_body(&self, body: Body) {
+        // SAFETY: the task has not been published yet, so the caller is its only owner.
+        unsafe { *self.body.get() = Some(body) };
+    }
+
+    /// The body, for the owner that is about to resume it.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own the task (module table) and must not hold the reference past the
+    /// point where it gives ownership away (requeue, or park commit).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn body_mut(&self) -> &mut Option<Body> {
+        // SAFETY: ownership is exclusive by the caller's contract.
+        unsafe { &mut *self.body.get() }
+    }
+
+    /// Records the running body's yielder (called on the coroutine's own stack).
+    pub(crate) fn set_yielder(&self, y: &Yielder<(), Suspend>) {
+        self.yielder.set(y);
+    }
+
+    /// Switches from the running body back to its worker.
+    ///
+    /// # Safety
+    ///
+    /// Must be called by the body of this task, on its own stack, while it runs.
+    pub(crate) unsafe fn suspend(&self, why: Suspend) {
+        let y = self.yielder.get();
+        debug_assert!(!y.is_null(), "goro: suspend before the body started");
+        // SAFETY: the yielder lives in the body's root frame, which outlives every call made
+        // by the body, and the caller is that body (contract above).
+        unsafe { (*y).suspend(why) };
+    }
+
+    /// Drops the coroutine-locals; called by the body after the user function returned.
+    pub(crate) fn drop_locals(&self) {
+        // A panicking destructor must not unwind out of the coroutine's root frame.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.locals.clear())).is_err() {
+            tracing::warn!(coroutine = %self.id, "goro: a coroutine_local destructor panicked");
+        }
+    }
+
+    pub(crate) fn name_or_unnamed(&self) -> &str {
+        self.name.as_deref().unwrap_or("<unnamed>")
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if let Some(body) = self.body.get_mut().take() {
+            if body.started() && !body.done() {
+                // A started coroutine that can never be woken again (nothing references it).
+                // Unwinding it here could run its destructors on a thread that is not its
+                // home, so it is leaked instead, stack and all, like a goroutine blocked
+                // forever (docs/CAVEATS.md).
+                tracing::debug!(coroutine = %self.id, "leaking a parked coroutine nobody can wake");
+                std::mem::forget(body);
+            }
+            // An unstarted body holds only the spawned `Send` closure; dropping it drops the
+            // closure on this thread, which `Send` allows.
+        }
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// A unique, never reused identifier of a coroutine (like `std::thread::ThreadId`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CoroutineId(NonZeroU64);
+
+impl CoroutineId {
+    fn next() -> CoroutineId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        CoroutineId(NonZeroU64::new(id).expect("goro: coroutine id counter overflowed"))
+    }
+
+    /// The id as a number (ids start at 1 and are never reused).
+    pub fn as_u64(self) -> NonZeroU64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for CoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CoroutineId({})", self.0)
+    }
+}
+
+impl fmt::Display for CoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A handle to a coroutine: its id and name (like `std::thread::Thread`).
+///
+/// Obtained from [`current`](crate::current) or [`JoinHandle::coroutine`](crate::JoinHandle::coroutine).
+///
+/// ```
+/// let h = goro::Builder::new().name("worker-1").spawn(|| {
+///     let me = goro::current().expect("inside a coroutine");
+///     me.name().map(str::to_owned)
+/// }).unwrap();
+/// assert_eq!(h.join().unwrap().as_deref(), Some("worker-1"));
+/// ```
+#[derive(Clone)]
+pub struct Coroutine {
+    pub(crate) task: Arc<Task>,
+}
+
+impl Coroutine {
+    /// The coroutine's unique id.
+    pub fn id(&self) -> CoroutineId {
+        self.task.id
+    }
+
+    /// The name given with [`Builder::name`](crate::Builder::name), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.task.name.as_deref()
+    }
+
+    /// An [`Unparker`](crate::park::Unparker) that wakes this coroutine.
+    pub fn unparker(&self) -> crate::park::Unparker {
+        crate::park::Unparker::for_task(self.task.clone())
+    }
+}
+
+impl fmt::Debug for Coroutine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .finish()
+    }
+}
+
+/// The coroutine this code runs in, or `None` on a plain OS thread.
+///
+/// ```
+/// assert!(goro::current().is_none()); // doctests run on a plain thread
+/// let id = goro::spawn(|| goro::current().unwrap().id()).join().unwrap();
+/// assert!(id.as_u64().get() >= 1);
+/// ```
+pub fn current() -> Option<Coroutine> {
+    let t = crate::context::task();
+    if t.is_null() {
+        return None;
+    }
+    // SAFETY: the worker keeps the running task alive (it holds an `Arc`) while the task's
+    // body runs, and `t` is that task; incrementing the count hands us our own reference.
+    let task = unsafe {
+        Arc::increment_strong_count(t);
+        Arc::from_raw(t)
+    };
+    Some(Coroutine { task })
+}
+
+/// True when called from inside a goro coroutine.
+pub fn in_coroutine() -> bool {
+    !crate::context::task().is_null()
+}

@@ -1,0 +1,120 @@
+//! Spinning and sleeping workers: who wakes whom, and why no wake-up is lost.
+//!
+//! Two counters and one flag per worker (after Go's `nmspinning`/`npidle`):
+//!
+//! | word                    | meaning                                     | changed by                                   |
+//! |-------------------------|---------------------------------------------|----------------------------------------------|
+//! | `spinning`              | workers looking for work to steal           | a worker starting/stopping to spin; `wake_one_if_needed` (+1 on behalf of the worker it wakes) |
+//! | `sleeping_count`        | workers inside their sleep section          | the worker itself, on entry and exit         |
+//! | `Processor::sleeping`   | this worker is blocked (or about to block) in `epoll_wait` | the worker sets it; a waker that swaps it to false owns the wake-up (eventfd write) |
+//!
+//! **Stealable work** (a spawn, an unpinned wake): the submitter pushes, issues a SeqCst
+//! fence, and if no worker spins, reserves a spinner slot (`spinning` 0 -> 1) and wakes one
+//! sleeping worker with `spin_token` set. A spinner that stops spinning decrements `spinning`,
+//! fences, then re-checks every queue before it sleeps. Dekker's argument: either the
+//! submitter saw `spinning > 0` and the spinner's post-decrement re-check sees the push, or
+//! the submitter saw 0 and wakes someone.
+//!
+//! **Targeted work** (a wake-up for a started coroutine, a timer armed from another thread):
+//! the waker pushes to the worker's inbox (or heap), fences, and writes the eventfd only if it
+//! swaps that worker's `sleeping` flag from true to false. The sleeper stores `sleeping =
+//! true`, fences, and re-checks inbox, timers and the global and steal queues before it
+//! blocks: either it sees the work, or the waker sees the flag.
+//!
+//! Spinning is bounded: a worker becomes a spinner only while spinners are fewer than half of
+//! the busy workers, and spins for a fixed number of steal rounds.
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
+
+use super::Runtime;
+
+pub(crate) struct Idle {
+    spinning: AtomicUsize,
+    sleeping_count: AtomicUsize,
+    workers: usize,
+}
+
+impl Idle {
+    pub(crate) fn new(workers: usize) -> Idle {
+        Idle {
+            spinning: AtomicUsize::new(0),
+            sleeping_count: AtomicUsize::new(0),
+            workers,
+        }
+    }
+
+    pub(crate) fn spinning(&self) -> usize {
+        self.spinning.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn sleeping(&self) -> usize {
+        self.sleeping_count.load(Ordering::Relaxed)
+    }
+
+    /// After pushing stealable work: make sure some idle worker will look for it.
+    #[inline]
+    pub(crate) fn wake_one_if_needed(&self, rt: &Runtime) {
+        // SeqCst fence: pairs with the fence in `stop_spinning`/the sleep section (module doc).
+        fence(Ordering::SeqCst);
+        if self.spinning.load(Ordering::Relaxed) != 0
+            || self.sleeping_count.load(Ordering::Relaxed) == 0
+        {
+            return;
+        }
+        self.wake_one(rt);
+    }
+
+    #[cold]
+    fn wake_one(&self, rt: &Runtime) {
+        // Reserve the spinner slot for the worker we are about to wake.
+        if self
+            .spinning
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        for p in rt.workers.iter() {
+            if p.sleeping.load(Ordering::Relaxed) && p.sleeping.swap(false, Ordering::AcqRel) {
+                // Release: the woken worker's swap of `spin_token` (Acquire) sees it.
+                p.spin_token.store(true, Ordering::Release);
+                tracing::trace!(worker = p.index, "wake worker to spin");
+                p.poller.wake();
+                return;
+            }
+        }
+        // Everyone is awake after all; they will find the work.
+        self.spinning.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// A worker with nothing to run asks to spin; false if enough workers spin already.
+    pub(crate) fn try_start_spinning(&self) -> bool {
+        let busy = self.workers - self.sleeping_count.load(Ordering::Relaxed);
+        let spinning = self.spinning.load(Ordering::Relaxed);
+        if 2 * spinning >= busy.max(1) {
+            return false;
+        }
+        self.spinning.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// A spinner found work. If it was the last spinner, another worker is woken to keep
+    /// looking (there may be more work), as Go's `resetspinning` does.
+    pub(crate) fn spinner_found_work(&self, rt: &Runtime) {
+        if self.spinning.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.wake_one_if_needed(rt);
+        }
+    }
+
+    /// A spinner gives up; the caller must re-check all queues afterwards (sleep section).
+    pub(crate) fn stop_spinning(&self) {
+        self.spinning.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn enter_sleep(&self) {
+        self.sleeping_count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn leave_sleep(&self) {
+        self.sleeping_count.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,200 @@
+//! The scheduler: Go's G/M/P, with one rule added for soundness.
+//!
+//! # Concepts
+//!
+//! - **G** is a coroutine ([`Task`]): a corosensei coroutine on its own stack, a park state
+//!   word and a *home* worker.
+//! - **M + P** are fused into a *worker*: one OS thread per processor, for the life of the
+//!   process (`GORO_MAXPROCS`, default: the available cores). Its private half
+//!   ([`WorkerLocal`]) lives on its own thread; its shared half ([`Processor`]) is what other
+//!   threads may touch: the stealer end of its deque, its inbox, its poller, its timer heap,
+//!   its sleep flag and its counters.
+//! - The **global queue** is a crossbeam `Injector` for coroutines spawned from plain threads.
+//!
+//! # The rule that makes `spawn` safe
+//!
+//! A coroutine may hold thread-affine values across a park point (`thread_local!`
+//! references, `RefCell` borrows, `MutexGuard`s, `Rc`s shared with thread-local state). If it
+//! then resumed on another thread, safe code would have undefined behaviour. So: **a
+//! coroutine may be stolen only before its first resume; once started it resumes only on its
+//! home worker.** Started coroutines on one worker interleave like tasks on a
+//! single-threaded executor. Balance comes from stealing *unstarted* coroutines (how
+//! `for i in 0..n { go!(..) }` spreads over all cores) and, in goro-net, from placing new
+//! connections on the least-loaded worker. `Builder::spawn_unpinned` is the `unsafe` opt-in
+//! to free migration.
+//!
+//! # Queues of a worker
+//!
+//! | queue      | holds                                  | pushed by                    | popped by                 |
+//! |------------|----------------------------------------|------------------------------|---------------------------|
+//! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
+//! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
+//! | `inbox`    | started tasks woken by other threads   | any thread (`ready`)         | this worker (drained into `home`) |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker; other workers steal half |
+//!
+//! # The schedule loop (worker.rs)
+//!
+//! ```text
+//! loop {
+//!   every 61st tick: one task from the global queue first (fairness)
+//!   drain inbox -> home; every 16th tick: run due timers
+//!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating) || global
+//!   nothing: run due timers; poll the network without blocking; become a spinner (if fewer
+//!   than half the busy workers spin) and steal half of a random victim's deque;
+//!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)
+//! }
+//! resume the task; on return: Yield -> back of home; Park -> commit (park.rs); Done -> recycle
+//! ```
+//!
+//! # Waking idle workers without a syscall per operation
+//!
+//! On this kind of machine a cross-CPU wake-up costs tens of microseconds, so nothing on the
+//! fast path makes one (idle.rs has the protocol and its proof):
+//!
+//! - New stealable work (a spawn) wakes a sleeping worker only if no worker is spinning; the
+//!   woken worker starts as a spinner, and a spinner that finds work wakes the next one only
+//!   if it was the last spinner (Go's `wakep`/`resetspinning`).
+//! - A wake-up for a started coroutine goes to its home worker's inbox; the eventfd is written
+//!   only if that worker announced it is going to sleep.
+//! - An idle runtime blocks every worker in `epoll_wait` and the sysmon thread on a condvar:
+//!   no CPU is used.
+mod idle;
+mod processor;
+mod sysmon;
+mod worker;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Worker};
+
+use crate::config::Settings;
+use crate::context;
+use crate::coroutine::{Task, NO_HOME};
+
+pub(crate) use idle::Idle;
+pub(crate) use processor::Processor;
+pub(crate) use worker::WorkerLocal;
+
+/// The process-wide runtime: every worker's shared half and the global queue.
+pub(crate) struct Runtime {
+    pub(crate) workers: Box<[Processor]>,
+    pub(crate) injector: Injector<Arc<Task>>,
+    pub(crate) idle: Idle,
+    pub(crate) settings: Settings,
+    pub(crate) started: Instant,
+    /// Counters for work that happens off the workers (spawns from plain threads).
+    pub(crate) foreign: processor::Counters,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+/// Settings given by `Config::init` before the runtime starts.
+pub(crate) static PENDING: Mutex<Option<Settings>> = Mutex::new(None);
+
+/// The runtime, started on first use.
+pub(crate) fn runtime() -> &'static Runtime {
+    match RUNTIME.get() {
+        Some(rt) => rt,
+        None => start(),
+    }
+}
+
+/// The runtime if it has started.
+pub(crate) fn try_runtime() -> Option<&'static Runtime> {
+    RUNTIME.get()
+}
+
+#[cold]
+fn start() -> &'static Runtime {
+    let mut locals = None;
+    let rt = RUNTIME.get_or_init(|| {
+        let settings = PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(Settings::from_env);
+        let n = settings.workers;
+        let mut deques = Vec::with_capacity(n);
+        let workers = (0..n)
+            .map(|i| {
+                let deque = Worker::new_fifo();
+                let p = Processor::new(i, deque.stealer()).unwrap_or_else(|e| {
+                    panic!("goro: cannot create the poller of worker {i}: {e}")
+                });
+                deques.push(deque);
+                p
+            })
+            .collect();
+        locals = Some(deques);
+        Runtime {
+            workers,
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            settings,
+            started: Instant::now(),
+            foreign: processor::Counters::default(),
+        }
+    });
+    if let Some(deques) = locals {
+        // We won the race to start: launch the threads (after the OnceLock is set, so they
+        // can read it).
+        crate::stack::overflow::install();
+        crate::panic::install_hook();
+        tracing::debug!(
+            workers = deques.len(),
+            stack_size = rt.settings.stack_size,
+            "goro: runtime starting"
+        );
+        for (i, deque) in deques.into_iter().enumerate() {
+            std::thread::Builder::new()
+                .name(format!("goro-worker-{i}"))
+                .spawn(move || worker::run(i, deque))
+                .unwrap_or_else(|e| panic!("goro: cannot start worker thread {i}: {e}"));
+        }
+        sysmon::start(rt);
+    }
+    rt
+}
+
+/// Queues a runnable task that any worker may take: a new coroutine, or an unpinned one.
+pub(crate) fn submit(task: Arc<Task>) {
+    let rt = runtime();
+    match context::worker() {
+        Some(w) => w.push_stealable(task),
+        None => rt.injector.push(task),
+    }
+    rt.idle.wake_one_if_needed(rt);
+}
+
+/// Hands a task that an unparker took out of `PARKED` to the worker that will run it
+/// (step 4 of the park protocol).
+pub(crate) fn ready(task: Arc<Task>) {
+    if !task.pinned {
+        return submit(task);
+    }
+    let home = task.home.load(Ordering::Relaxed);
+    debug_assert_ne!(home, NO_HOME, "goro: a parked task always has a home");
+    match context::worker() {
+        Some(w) if w.index == home => w.ready_local(task),
+        _ => {
+            let rt = runtime();
+            rt.workers[home].inbox.push(task);
+            notify(home);
+        }
+    }
+}
+
+/// Makes worker `i` look at its inbox and timers: wakes it only if it announced sleep.
+pub(crate) fn notify(i: usize) {
+    let rt = runtime();
+    let p = &rt.workers[i];
+    // SeqCst fence: Dekker with the sleeper, which stores `sleeping = true`, fences, then
+    // re-checks its inbox and timers (idle.rs). Either it sees what we pushed, or we see its
+    // flag and wake it.
+    std::sync::atomic::fence(Ordering::SeqCst);
+    if p.sleeping.load(Ordering::Relaxed) && p.sleeping.swap(false, Ordering::AcqRel) {
+        tracing::trace!(worker = i, "wake worker (inbox)");
+        p.poller.wake();
+    }
+}

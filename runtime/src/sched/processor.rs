@@ -1,0 +1,75 @@
+//! The shared half of a worker (Go's P as other threads see it).
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
+
+use crate::coroutine::Task;
+use crate::netpoll::Poller;
+use crate::time::heap::TimerHeap;
+
+/// Event counters of one worker. Each is written by one thread only (the worker, or for
+/// [`Runtime::foreign`](super::Runtime) under its own atomics), so a bump is a load and a
+/// store, not a locked read-modify-write; readers (`stats()`, sysmon) see a recent value.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) spawns: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) wakes: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) switches: AtomicU64,
+}
+
+impl Counters {
+    /// Adds one to a counter this thread alone writes.
+    #[inline]
+    pub(crate) fn bump(c: &AtomicU64) {
+        c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+}
+
+/// What other threads may touch of a worker.
+pub(crate) struct Processor {
+    pub(crate) index: usize,
+    /// Steal end of the worker's deque of unstarted (and unpinned) tasks.
+    pub(crate) stealer: Stealer<Arc<Task>>,
+    /// Started tasks of this worker woken by other threads.
+    pub(crate) inbox: Injector<Arc<Task>>,
+    /// The worker's epoll instance: where it sleeps, and where its sockets are registered.
+    pub(crate) poller: Poller,
+    /// The worker announced it is about to block in `poller.wait` (see idle.rs).
+    pub(crate) sleeping: CachePadded<AtomicBool>,
+    /// Set by `wake_one_if_needed` before waking this worker: it starts as a spinner.
+    pub(crate) spin_token: AtomicBool,
+    /// This worker's timers.
+    pub(crate) timers: Mutex<TimerHeap>,
+    /// Earliest deadline in `timers` (ns since the time epoch), or `u64::MAX`: lets the worker
+    /// check for due timers with one load.
+    pub(crate) timer_next: AtomicU64,
+    /// Id of the coroutine running now, or 0 (for sysmon).
+    pub(crate) running: AtomicU64,
+    /// Set by sysmon when the current run is too long; the worker reports it on return.
+    pub(crate) long_run: AtomicBool,
+    pub(crate) counters: CachePadded<Counters>,
+}
+
+impl Processor {
+    pub(crate) fn new(index: usize, stealer: Stealer<Arc<Task>>) -> io::Result<Processor> {
+        Ok(Processor {
+            index,
+            stealer,
+            inbox: Injector::new(),
+            poller: Poller::new()?,
+            sleeping: CachePadded::new(AtomicBool::new(false)),
+            spin_token: AtomicBool::new(false),
+            timers: Mutex::new(TimerHeap::new()),
+            timer_next: AtomicU64::new(u64::MAX),
+            running: AtomicU64::new(0),
+            long_run: AtomicBool::new(false),
+            counters: CachePadded::new(Counters::default()),
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! sysmon: the runtime's watchdog thread (Go's `sysmon`).
+//!
+//! It runs beside the workers, never runs coroutines, and wakes every 10 ms while any worker
+//! is busy:
+//!
+//! - **long runs**: a worker whose switch counter has not moved for a whole interval while a
+//!   coroutine is running has been held by one coroutine for more than 10 ms (a CPU loop
+//!   without `yield_now`, or a blocking std call). sysmon emits a tracing warning naming the
+//!   worker and coroutine id right away and flags the worker, which repeats the warning with
+//!   the coroutine's name once it gets control back.
+//! - **pool trimming**: every few seconds it gives idle stack memory back to the OS.
+//! - **schedtrace**: with `GORO_SCHEDTRACE=<ms>` it prints one line of scheduler state per
+//!   interval to stderr, like Go's `GODEBUG=schedtrace`.
+//!
+//! When every worker sleeps (and no schedtrace is asked for) sysmon blocks on a condvar, so an
+//! idle runtime uses no CPU. A worker leaving its sleep wakes it (`worker_wakes`), with the
+//! same Dekker pattern as idle.rs: sysmon stores `parked`, fences and re-counts sleepers; the
+//! worker decrements the sleeper count, fences and reads `parked`.
+use std::io::Write;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::Runtime;
+
+const TICK: Duration = Duration::from_millis(10);
+const TRIM_EVERY: Duration = Duration::from_secs(5);
+
+struct Park {
+    parked: AtomicBool,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+static PARK: Park = Park {
+    parked: AtomicBool::new(false),
+    lock: Mutex::new(()),
+    cv: Condvar::new(),
+};
+
+/// Called by a worker right after it left its sleep section.
+#[inline]
+pub(super) fn worker_wakes() {
+    // SeqCst fence: pairs with sysmon's fence between storing `parked` and counting sleepers.
+    fence(Ordering::SeqCst);
+    if PARK.parked.load(Ordering::Relaxed) {
+        let _g = PARK.lock.lock().unwrap_or_else(|e| e.into_inner());
+        PARK.parked.store(false, Ordering::Relaxed);
+        PARK.cv.notify_one();
+    }
+}
+
+pub(super) fn start(rt: &'static Runtime) {
+    std::thread::Builder::new()
+        .name("goro-sysmon".into())
+        .spawn(move || run(rt))
+        .unwrap_or_else(|e| panic!("goro: cannot start the sysmon thread: {e}"));
+}
+
+fn run(rt: &'static Runtime) -> ! {
+    let n = rt.workers.len();
+    let mut last_switches = vec![0u64; n];
+    let mut warned = vec![false; n];
+    let mut last_trim = Instant::now();
+    let schedtrace = rt.settings.schedtrace;
+    let mut next_trace = schedtrace.map(|d| Instant::now() + d);
+    loop {
+        if schedtrace.is_none() && rt.idle.sleeping() == n {
+            park_while_idle(rt);
+        }
+        std::thread::sleep(TICK);
+        for (i, p) in rt.workers.iter().enumerate() {
+            let s = p.counters.switches.load(Ordering::Relaxed);
+            let running = p.running.load(Ordering::Relaxed);
+            if running != 0 && s == last_switches[i] {
+                if !warned[i] {
+                    warned[i] = true;
+                    p.long_run.store(true, Ordering::Relaxed);
+                    tracing::warn!(
+                        worker = i,
+                        coroutine = running,
+                        "goro: coroutine {running} has run for more than 10ms on worker {i} without a switch; other coroutines of that worker are waiting (CPU loop without goro::yield_now, or a blocking std call that should go through goro::blocking?)"
+                    );
+                }
+            } else {
+                warned[i] = false;
+            }
+            last_switches[i] = s;
+        }
+        if last_trim.elapsed() >= TRIM_EVERY {
+            last_trim = Instant::now();
+            crate::stack::trim();
+        }
+        if let (Some(d), Some(at)) = (schedtrace, next_trace) {
+            if Instant::now() >= at {
+                next_trace = Some(at + d);
+                print_schedtrace(rt);
+            }
+        }
+    }
+}
+
+fn park_while_idle(rt: &Runtime) {
+    let n = rt.workers.len();
+    let mut g = PARK.lock.lock().unwrap_or_else(|e| e.into_inner());
+    PARK.parked.store(true, Ordering::Relaxed);
+    // SeqCst fence: pairs with `worker_wakes`.
+    fence(Ordering::SeqCst);
+    if rt.idle.sleeping() != n {
+        PARK.parked.store(false, Ordering::Relaxed);
+        return;
+    }
+    crate::stack::trim();
+    tracing::trace!("sysmon: all workers idle, parking");
+    while PARK.parked.load(Ordering::Relaxed) {
+        g = PARK.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+fn print_schedtrace(rt: &Runtime) {
+    let s = crate::stats();
+    let mut line = format!(
+        "goro: schedtrace {}ms: workers={} spinning={} idle={} coroutines={} runnable~{} parked={} spawns={} parks={} steals={} switches={} timers={} stacks={}",
+        rt.started.elapsed().as_millis(),
+        s.workers,
+        s.spinning,
+        s.sleeping,
+        s.coroutines,
+        s.runnable,
+        s.parked,
+        s.spawns,
+        s.parks,
+        s.steals,
+        s.switches,
+        s.timers,
+        s.stacks,
+    );
+    line.push_str(" [");
+    for (i, w) in s.per_worker.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(&format!("w{i}: queued={} timers={}", w.queued, w.timers));
+    }
+    line.push_str("]\n");
+    // schedtrace is an explicit request for stderr output, as GODEBUG=schedtrace is in Go.
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}

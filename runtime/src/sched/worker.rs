@@ -1,0 +1,402 @@
+//! The private half of a worker (Go's M running its P) and its schedule loop.
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use corosensei::CoroutineResult;
+use crossbeam_deque::{Steal, Worker};
+
+use super::processor::Counters;
+use super::{runtime, Processor, Runtime};
+use crate::context;
+use crate::coroutine::{Suspend, Task};
+use crate::netpoll::{self, Events, WAKE_TOKEN};
+use crate::park::{NOTIFIED, PARKED, RUNNING};
+use crate::time::heap::Action;
+
+/// How many times in a row `runnext` may be taken before the home queue gets a turn: two
+/// coroutines that wake each other cannot starve the rest.
+const RUNNEXT_BUDGET: u32 = 32;
+/// The global queue is checked first every this many ticks (Go's 61).
+const GLOBAL_EVERY: u32 = 61;
+/// Due timers are checked every this many ticks on a busy worker (always when idle).
+const TIMERS_EVERY: u32 = 16;
+/// Rounds over all victims a spinner makes before it gives up.
+const STEAL_ROUNDS: usize = 4;
+
+/// The worker's own state; only its thread touches it.
+pub(crate) struct WorkerLocal {
+    pub(crate) index: usize,
+    rt: &'static Runtime,
+    deque: Worker<Arc<Task>>,
+    home: RefCell<VecDeque<Arc<Task>>>,
+    runnext: Cell<Option<Arc<Task>>>,
+    runnext_streak: Cell<u32>,
+    tick: Cell<u32>,
+    rng: Cell<u64>,
+    expired: RefCell<Vec<Action>>,
+}
+
+impl WorkerLocal {
+    fn shared(&self) -> &'static Processor {
+        &self.rt.workers[self.index]
+    }
+
+    /// Queues a task any worker may steal (spawns on this worker).
+    pub(crate) fn push_stealable(&self, task: Arc<Task>) {
+        self.deque.push(task);
+    }
+
+    /// Queues a task woken on its own home worker: it runs next (Go's `runnext`), the one it
+    /// displaces goes to the back of the home queue.
+    pub(crate) fn ready_local(&self, task: Arc<Task>) {
+        if let Some(old) = self.runnext.replace(Some(task)) {
+            self.home.borrow_mut().push_back(old);
+        }
+    }
+
+    /// Counts a spawn made on this worker.
+    pub(crate) fn count_spawn(&self) {
+        Counters::bump(&self.shared().counters.spawns);
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*: victim selection only.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn drain_inbox(&self) {
+        let p = self.shared();
+        if p.inbox.is_empty() {
+            return;
+        }
+        let mut home = self.home.borrow_mut();
+        loop {
+            match p.inbox.steal() {
+                Steal::Success(t) => home.push_back(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+
+    fn steal_global(&self) -> Option<Arc<Task>> {
+        loop {
+            match self.rt.injector.steal_batch_and_pop(&self.deque) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    /// The next task this worker can run without looking at other workers.
+    fn find_local(&self, tick: u32) -> Option<Arc<Task>> {
+        if tick.is_multiple_of(GLOBAL_EVERY) {
+            if let Some(t) = self.steal_global() {
+                return Some(t);
+            }
+        }
+        self.drain_inbox();
+        if tick.is_multiple_of(TIMERS_EVERY) {
+            self.run_timers();
+        }
+        if let Some(t) = self.runnext.take() {
+            let streak = self.runnext_streak.get();
+            if streak < RUNNEXT_BUDGET {
+                self.runnext_streak.set(streak + 1);
+                return Some(t);
+            }
+            self.home.borrow_mut().push_back(t);
+        }
+        self.runnext_streak.set(0);
+        // Started (home) and unstarted (deque) tasks take turns going first, so coroutines
+        // that keep yielding cannot starve ones that have not started, nor the reverse.
+        let from_home = || self.home.borrow_mut().pop_front();
+        let from_deque = || self.deque.pop();
+        let t = if tick & 1 == 0 {
+            from_home().or_else(from_deque)
+        } else {
+            from_deque().or_else(from_home)
+        };
+        t.or_else(|| self.steal_global())
+    }
+
+    /// Steals half of a random victim's unstarted work (a few rounds over all victims).
+    fn steal(&self) -> Option<Arc<Task>> {
+        let n = self.rt.workers.len();
+        if n < 2 {
+            return None;
+        }
+        for _ in 0..STEAL_ROUNDS {
+            let start = (self.next_random() % n as u64) as usize;
+            for k in 0..n {
+                let v = (start + k) % n;
+                if v == self.index {
+                    continue;
+                }
+                loop {
+                    match self.rt.workers[v].stealer.steal_batch_and_pop(&self.deque) {
+                        Steal::Success(t) => {
+                            Counters::bump(&self.shared().counters.steals);
+                            tracing::trace!(worker = self.index, victim = v, "steal");
+                            return Some(t);
+                        }
+                        Steal::Retry => continue,
+                        Steal::Empty => break,
+                    }
+                }
+            }
+            if let Some(t) = self.steal_global() {
+                return Some(t);
+            }
+            std::hint::spin_loop();
+        }
+        None
+    }
+
+    /// Fires due timers; returns how many fired.
+    fn run_timers(&self) -> usize {
+        let p = self.shared();
+        let next = p.timer_next.load(Ordering::Relaxed);
+        if next == u64::MAX {
+            return 0;
+        }
+        let now = crate::time::now_nanos();
+        if next > now {
+            return 0;
+        }
+        let mut expired = self.expired.borrow_mut();
+        {
+            let mut heap = p.timers.lock().unwrap_or_else(|e| e.into_inner());
+            heap.pop_expired(now, &mut expired);
+            p.timer_next
+                .store(heap.next().unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        let n = expired.len();
+        // Run the actions outside the heap lock (they may arm new timers).
+        let mut batch = std::mem::take(&mut *expired);
+        drop(expired);
+        for a in batch.drain(..) {
+            a.run();
+        }
+        *self.expired.borrow_mut() = batch;
+        n
+    }
+
+    /// Time until the next timer, for the sleep's timeout.
+    fn timer_timeout(&self) -> Option<Duration> {
+        let next = self.shared().timer_next.load(Ordering::Relaxed);
+        if next == u64::MAX {
+            return None;
+        }
+        Some(Duration::from_nanos(
+            next.saturating_sub(crate::time::now_nanos()),
+        ))
+    }
+
+    /// True if there is anything this worker could run or steal right now.
+    fn work_visible(&self) -> bool {
+        let p = self.shared();
+        if !p.inbox.is_empty() || !self.deque.is_empty() || !self.rt.injector.is_empty() {
+            return true;
+        }
+        if p.timer_next.load(Ordering::Relaxed) <= crate::time::now_nanos() {
+            return true;
+        }
+        self.rt
+            .workers
+            .iter()
+            .any(|w| w.index != self.index && !w.stealer.is_empty())
+    }
+
+    /// Polls this worker's network sources without blocking; returns true if any event came.
+    fn poll_network(&self, events: &mut Events) -> bool {
+        if !netpoll::has_waiters() {
+            return false;
+        }
+        if let Err(e) = self.shared().poller.wait(events, Some(Duration::ZERO)) {
+            panic!("goro: epoll_wait failed on worker {}: {e}", self.index);
+        }
+        let any = !events.tokens.is_empty();
+        dispatch_events(events);
+        any
+    }
+
+    /// Blocks in the poller until woken, a timer is due, or the network has events.
+    /// Returns true if woken to spin.
+    fn sleep(&self, events: &mut Events) -> bool {
+        let p = self.shared();
+        let idle = &self.rt.idle;
+        idle.enter_sleep();
+        p.sleeping.store(true, Ordering::Relaxed);
+        // SeqCst fence: the sleeper's half of the Dekker pairs in idle.rs.
+        fence(Ordering::SeqCst);
+        if !self.work_visible() {
+            tracing::trace!(worker = self.index, "sleep");
+            if let Err(e) = p.poller.wait(events, self.timer_timeout()) {
+                panic!("goro: epoll_wait failed on worker {}: {e}", self.index);
+            }
+        }
+        p.sleeping.store(false, Ordering::Relaxed);
+        idle.leave_sleep();
+        super::sysmon::worker_wakes();
+        // Acquire: pairs with the Release store in `Idle::wake_one`.
+        let spin = p.spin_token.swap(false, Ordering::Acquire);
+        dispatch_events(events);
+        spin
+    }
+
+    /// Runs `task` until it yields, parks or finishes.
+    fn execute(&self, task: Arc<Task>) {
+        let p = self.shared();
+        if !task.pinned || task.home.load(Ordering::Relaxed) != self.index {
+            // First resume (or an unpinned task moving): this worker becomes its home.
+            task.home.store(self.index, Ordering::Relaxed);
+        }
+        if task.was_parked.replace(false) {
+            Counters::bump(&p.counters.wakes);
+        }
+        loop {
+            Counters::bump(&p.counters.switches);
+            p.running.store(task.id.as_u64().get(), Ordering::Relaxed);
+            context::set_task(Arc::as_ptr(&task));
+            crate::stack::overflow::set_current(
+                task.guard,
+                task.name.as_deref(),
+                task.id.as_u64().get(),
+                task.stack_size,
+            );
+            // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table),
+            // and the reference is not used after ownership is given away below.
+            let body = unsafe { task.body_mut() }
+                .as_mut()
+                .expect("goro: resumed a finished coroutine");
+            let result = body.resume(());
+            crate::stack::overflow::clear_current();
+            context::set_task(std::ptr::null());
+            p.running.store(0, Ordering::Relaxed);
+            if p.long_run.swap(false, Ordering::Relaxed) {
+                tracing::warn!(
+                    coroutine = %task.id,
+                    name = task.name_or_unnamed(),
+                    worker = self.index,
+                    "goro: coroutine ran >10ms without a switch; it held worker {} (CPU loop without yield_now, or a blocking std call?)",
+                    self.index
+                );
+            }
+            match result {
+                CoroutineResult::Yield(Suspend::Yield) => {
+                    self.home.borrow_mut().push_back(task);
+                    return;
+                }
+                CoroutineResult::Yield(Suspend::Park) => {
+                    // Step 3 of the park protocol (park.rs).
+                    task.was_parked.set(true);
+                    // Release: the switch off the stack (and everything the coroutine wrote)
+                    // happens-before the unparker's Acquire CAS out of PARKED.
+                    match task.state.compare_exchange(
+                        RUNNING,
+                        PARKED,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            Counters::bump(&p.counters.parks);
+                            return;
+                        }
+                        Err(s) => {
+                            debug_assert_eq!(s, NOTIFIED);
+                            task.was_parked.set(false);
+                            task.state.store(RUNNING, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                }
+                CoroutineResult::Return(()) => {
+                    // SAFETY: still the owner; nothing else can reach a finished body.
+                    let body = unsafe { task.body_mut() }
+                        .take()
+                        .expect("goro: body vanished");
+                    drop(body.into_stack()); // back to this thread's stack cache
+                    Counters::bump(&p.counters.completed);
+                    tracing::trace!(coroutine = %task.id, "done");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Hands every readiness event to netpoll (which wakes the waiting coroutines).
+fn dispatch_events(events: &Events) {
+    for &token in &events.tokens {
+        if token != WAKE_TOKEN {
+            netpoll::dispatch(token);
+        }
+    }
+}
+
+/// Network sources are polled this often on a busy worker (always when idle).
+const NETPOLL_EVERY: u32 = 61;
+
+/// A worker thread's life: set up, then the schedule loop forever.
+pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
+    let rt = runtime();
+    crate::stack::overflow::init_thread();
+    let local: &'static WorkerLocal = Box::leak(Box::new(WorkerLocal {
+        index,
+        rt,
+        deque,
+        home: RefCell::new(VecDeque::new()),
+        runnext: Cell::new(None),
+        runnext_streak: Cell::new(0),
+        tick: Cell::new(0),
+        rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
+        expired: RefCell::new(Vec::new()),
+    }));
+    context::set_worker(local);
+    tracing::debug!(worker = index, "worker started");
+    let mut events = Events::with_capacity(256);
+    let mut spinning = false;
+    loop {
+        let tick = local.tick.get().wrapping_add(1);
+        local.tick.set(tick);
+        if tick.is_multiple_of(NETPOLL_EVERY) {
+            local.poll_network(&mut events);
+        }
+        let mut task = local.find_local(tick);
+        if task.is_none() && (local.run_timers() > 0 || local.poll_network(&mut events)) {
+            continue;
+        }
+        if task.is_none() {
+            if !spinning {
+                spinning = rt.idle.try_start_spinning();
+            }
+            if spinning {
+                task = local.steal();
+                if task.is_none() {
+                    spinning = false;
+                    rt.idle.stop_spinning();
+                }
+            }
+        }
+        match task {
+            Some(t) => {
+                if spinning {
+                    spinning = false;
+                    rt.idle.spinner_found_work(rt);
+                }
+                local.execute(t);
+            }
+            None => spinning = local.sleep(&mut events),
+        }
+    }
+}

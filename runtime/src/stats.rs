@@ -1,0 +1,94 @@
+//! `goro::stats()`: a snapshot of the scheduler (Go's `runtime.NumGoroutine` and schedtrace).
+use std::sync::atomic::Ordering;
+
+/// Scheduler counters at one moment.
+///
+/// Counters are read without stopping the workers, so a snapshot taken while coroutines run
+/// is approximate (each number is recent, they are not taken at one instant).
+///
+/// ```
+/// let s0 = goro::stats();
+/// goro::spawn(|| ()).join().unwrap();
+/// let s1 = goro::stats();
+/// assert!(s1.spawns > s0.spawns);
+/// assert!(s1.workers >= 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Worker threads (Go's GOMAXPROCS).
+    pub workers: usize,
+    /// Coroutines spawned and not yet finished.
+    pub coroutines: u64,
+    /// Coroutines queued to run (approximate: queues that other threads can see).
+    pub runnable: u64,
+    /// Coroutines parked (waiting on a channel, timer, socket, lock, join...).
+    pub parked: u64,
+    /// Coroutines spawned since start.
+    pub spawns: u64,
+    /// Parks committed since start.
+    pub parks: u64,
+    /// Successful steals of unstarted coroutines by idle workers.
+    pub steals: u64,
+    /// Coroutine resumes since start.
+    pub switches: u64,
+    /// Workers spinning for work now.
+    pub spinning: usize,
+    /// Workers sleeping in the poller now.
+    pub sleeping: usize,
+    /// Armed timers (sleeps, deadlines, `Timer`s).
+    pub timers: usize,
+    /// Coroutine stacks allocated (in use or pooled).
+    pub stacks: usize,
+    /// Per-worker detail, indexed by worker.
+    pub per_worker: Vec<WorkerStats>,
+}
+
+/// One worker's share of [`Stats`].
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Coroutines waiting in this worker's stealable deque and inbox.
+    pub queued: u64,
+    /// Armed timers in this worker's heap.
+    pub timers: usize,
+    /// Coroutines started on this worker and not finished (it is their home).
+    pub homed: u64,
+}
+
+/// Takes a snapshot of the runtime's counters (starting the runtime if needed).
+pub fn stats() -> Stats {
+    let rt = crate::sched::runtime();
+    let mut s = Stats {
+        workers: rt.workers.len(),
+        spinning: rt.idle.spinning(),
+        sleeping: rt.idle.sleeping(),
+        ..Stats::default()
+    };
+    s.spawns = rt.foreign.spawns.load(Ordering::Relaxed);
+    let mut completed = 0;
+    let mut wakes = 0;
+    s.runnable = rt.injector.len() as u64;
+    for p in rt.workers.iter() {
+        let c = &p.counters;
+        s.spawns += c.spawns.load(Ordering::Relaxed);
+        completed += c.completed.load(Ordering::Relaxed);
+        s.parks += c.parks.load(Ordering::Relaxed);
+        wakes += c.wakes.load(Ordering::Relaxed);
+        s.steals += c.steals.load(Ordering::Relaxed);
+        s.switches += c.switches.load(Ordering::Relaxed);
+        let queued = (p.stealer.len() + p.inbox.len()) as u64;
+        s.runnable += queued;
+        let timers = p.timers.lock().unwrap_or_else(|e| e.into_inner()).len();
+        s.timers += timers;
+        s.per_worker.push(WorkerStats {
+            queued,
+            timers,
+            homed: 0,
+        });
+    }
+    s.coroutines = s.spawns.saturating_sub(completed);
+    s.parked = s.parks.saturating_sub(wakes);
+    s.stacks = crate::stack::stats().live + crate::stack::stats().pooled;
+    s
+}

@@ -1,0 +1,170 @@
+//! Spawning and joining: from threads and coroutines, deep chains, wide fan-outs, panics.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[test]
+fn join_from_thread_and_from_coroutine() {
+    let h = goro::spawn(|| 40 + 2);
+    assert_eq!(h.join().unwrap(), 42);
+
+    let outer = goro::spawn(|| {
+        let inner = goro::spawn(|| "inner");
+        assert!(goro::in_coroutine());
+        inner.join().unwrap()
+    });
+    assert_eq!(outer.join().unwrap(), "inner");
+    assert!(!goro::in_coroutine());
+}
+
+#[test]
+fn ten_thousand_deep_spawn_chain() {
+    fn chain(depth: u32) -> u32 {
+        if depth == 0 {
+            return 0;
+        }
+        // Each link spawns the next and waits for it: 10k coroutines parked at once.
+        goro::spawn(move || chain(depth - 1)).join().unwrap() + 1
+    }
+    let h = goro::Builder::new()
+        .name("chain-root")
+        .spawn(|| chain(10_000))
+        .unwrap();
+    assert_eq!(h.join().unwrap(), 10_000);
+}
+
+#[test]
+fn hundred_thousand_wide_fan_out() {
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let root = goro::spawn(move || {
+        let handles: Vec<_> = (0..100_000u64)
+            .map(|i| {
+                let d = d.clone();
+                goro::spawn(move || {
+                    d.fetch_add(1, Ordering::Relaxed);
+                    i
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(root.join().unwrap(), 99_999 * 100_000 / 2);
+    assert_eq!(done.load(Ordering::Relaxed), 100_000);
+}
+
+#[test]
+fn fan_out_spreads_over_workers() {
+    // Unstarted coroutines are stolen by idle workers, so CPU-bound work spawned from one
+    // coroutine ends up on more than one worker thread (when there is more than one).
+    if goro::stats().workers < 2 {
+        return;
+    }
+    let root = goro::spawn(|| {
+        let handles: Vec<_> = (0..64)
+            .map(|_| {
+                goro::spawn(|| {
+                    let t = std::time::Instant::now();
+                    while t.elapsed() < std::time::Duration::from_millis(2) {
+                        std::hint::spin_loop();
+                    }
+                    std::thread::current().id()
+                })
+            })
+            .collect();
+        let mut ids: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        ids.sort_by_key(|id| format!("{id:?}"));
+        ids.dedup();
+        ids.len()
+    });
+    assert!(
+        root.join().unwrap() >= 2,
+        "no coroutine was stolen by another worker"
+    );
+}
+
+#[test]
+fn panic_goes_to_join_handle_and_runtime_goes_on() {
+    let n = std::hint::black_box(7);
+    let h = goro::Builder::new()
+        .name("doomed")
+        .spawn(move || -> u8 { panic!("boom {n}") })
+        .unwrap();
+    let err = h.join().unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<String>().map(String::as_str),
+        Some("boom 7")
+    );
+    // Other coroutines are unaffected.
+    let ok: Vec<_> = (0..100).map(|i| goro::spawn(move || i)).collect();
+    assert_eq!(ok.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 4950);
+}
+
+#[test]
+fn handle_reports_identity_and_finish() {
+    let gate = Arc::new(AtomicUsize::new(0));
+    let g = gate.clone();
+    let h = goro::Builder::new()
+        .name("ident")
+        .spawn(move || {
+            while g.load(Ordering::Acquire) == 0 {
+                goro::yield_now();
+            }
+            goro::current().map(|c| (c.id(), c.name().map(str::to_owned)))
+        })
+        .unwrap();
+    assert!(!h.is_finished());
+    let id = h.id();
+    assert_eq!(h.coroutine().name(), Some("ident"));
+    gate.store(1, Ordering::Release);
+    while !h.is_finished() {
+        std::thread::yield_now();
+    }
+    let (seen_id, name) = h.join().unwrap().unwrap();
+    assert_eq!(seen_id, id);
+    assert_eq!(name.as_deref(), Some("ident"));
+}
+
+#[test]
+fn spawn_from_many_threads_at_once() {
+    let total = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let total = total.clone();
+            std::thread::spawn(move || {
+                let hs: Vec<_> = (0..2_000)
+                    .map(|_| {
+                        let total = total.clone();
+                        goro::spawn(move || total.fetch_add(1, Ordering::Relaxed))
+                    })
+                    .collect();
+                hs.into_iter().for_each(|h| {
+                    h.join().unwrap();
+                });
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(total.load(Ordering::Relaxed), 8_000);
+}
+
+#[test]
+fn stats_count_spawns_and_coroutines() {
+    let before = goro::stats();
+    let gate = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..50)
+        .map(|_| {
+            let gate = gate.clone();
+            goro::spawn(move || {
+                while gate.load(Ordering::Acquire) == 0 {
+                    goro::time::sleep(std::time::Duration::from_millis(1));
+                }
+            })
+        })
+        .collect();
+    let during = goro::stats();
+    assert!(during.spawns >= before.spawns + 50);
+    assert!(during.coroutines >= 50, "{during:?}");
+    gate.store(1, Ordering::Release);
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    assert!(goro::stats().parks > before.parks);
+}
