@@ -19,7 +19,9 @@ pub fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
             a.strip_prefix(&format!("{key}=")).map(str::to_owned)
         };
         if let Some(v) = value {
-            return v.parse().unwrap_or_else(|_| panic!("bad value for {key}: {v:?}"));
+            return v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value for {key}: {v:?}"));
         }
     }
     default

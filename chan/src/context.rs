@@ -164,15 +164,18 @@ impl Context {
     /// Parks until the slot leaves Waiting, or the deadline passes (then the owner claims
     /// its own slot with Aborted, unless someone else claimed it first).
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Selected {
-        // A short spin first: a peer on another worker often answers within a few hundred
-        // nanoseconds, far less than a park/unpark round trip. Bounded, and without yielding
-        // the OS thread (that would stall a whole worker).
-        for _ in 0..SPINS {
-            let sel = self.selected();
-            if sel != Selected::Waiting {
-                return sel;
+        // Threads spin briefly first: a peer on another core often answers within a few
+        // hundred nanoseconds, far less than a futex sleep and wake. Coroutines do not: a
+        // peer on the same worker cannot run while we spin, and parking a coroutine is
+        // only a stack switch (Go's channels do not spin either).
+        if !goro::in_coroutine() {
+            for _ in 0..THREAD_SPINS {
+                let sel = self.selected();
+                if sel != Selected::Waiting {
+                    return sel;
+                }
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
         }
         loop {
             let sel = self.selected();
@@ -195,5 +198,5 @@ impl Context {
     }
 }
 
-/// How many times `wait_until` polls its slot before parking.
-const SPINS: u32 = 64;
+/// How many times `wait_until` polls its slot before parking an OS thread.
+pub(crate) const THREAD_SPINS: u32 = 64;

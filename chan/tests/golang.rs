@@ -28,7 +28,11 @@ fn recv_blocks_until_send() {
             v
         });
         thread::sleep(ms(20));
-        assert_eq!(done.load(Ordering::SeqCst), 0, "cap={cap}: recv did not block");
+        assert_eq!(
+            done.load(Ordering::SeqCst),
+            0,
+            "cap={cap}: recv did not block"
+        );
         tx.send(7).unwrap();
         assert_eq!(h.join().unwrap(), 7);
     }
@@ -49,7 +53,11 @@ fn send_blocks_when_full() {
             d.store(1, Ordering::SeqCst);
         });
         thread::sleep(ms(20));
-        assert_eq!(done.load(Ordering::SeqCst), 0, "cap={cap}: send did not block");
+        assert_eq!(
+            done.load(Ordering::SeqCst),
+            0,
+            "cap={cap}: send did not block"
+        );
         for i in 0..cap {
             assert_eq!(rx.recv(), Ok(i));
         }
@@ -70,7 +78,11 @@ fn unbuffered_send_waits_for_receiver() {
         s.store(1, Ordering::SeqCst);
     });
     thread::sleep(ms(30));
-    assert_eq!(sent.load(Ordering::SeqCst), 0, "unbuffered send completed alone");
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        0,
+        "unbuffered send completed alone"
+    );
     assert_eq!(rx.len(), 0);
     assert_eq!(rx.recv(), Ok(1));
     h.join().unwrap();
@@ -264,7 +276,10 @@ fn close_wakes_all_parked() {
             .collect();
         thread::sleep(ms(20));
         tx.close();
-        let mut back: Vec<u8> = hs.into_iter().map(|h| h.join().unwrap().unwrap_err()).collect();
+        let mut back: Vec<u8> = hs
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap_err())
+            .collect();
         back.sort();
         assert_eq!(back, (0..8).collect::<Vec<_>>());
         drop(rx);

@@ -84,12 +84,17 @@ impl<T> Packet<T> {
 
     /// Parks until the peer set `ready` (it wakes us after setting it).
     fn wait_ready(&self) {
-        for _ in 0..64 {
-            // Acquire pairs with the Release store of whoever completed the exchange.
-            if self.ready.load(Ordering::Acquire) {
-                return;
+        // The peer is between its claim and `ready`, a few instructions away, unless it
+        // is a select that still has to wake up (case c). Threads spin a little first
+        // (see `Context::wait_until`); coroutines park at once.
+        if !goro::in_coroutine() {
+            for _ in 0..crate::context::THREAD_SPINS {
+                // Acquire pairs with the Release store of whoever completed the exchange.
+                if self.ready.load(Ordering::Acquire) {
+                    return;
+                }
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
         }
         while !self.ready.load(Ordering::Acquire) {
             park::park();
