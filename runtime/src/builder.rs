@@ -6,7 +6,7 @@ use std::sync::Arc;
 use corosensei::Yielder;
 
 use crate::context;
-use crate::coroutine::{Body, Suspend, Task};
+use crate::coroutine::{Body, Start, Suspend, Task};
 use crate::join::{JoinHandle, Packet};
 use crate::sched;
 use crate::stack::Stack;
@@ -136,27 +136,41 @@ impl Builder {
         T: Send + 'static,
     {
         let rt = sched::runtime();
-        let stack = Stack::new(self.stack_size.unwrap_or(rt.settings.stack_size))?;
+        // The stack itself is taken when the coroutine first runs, on the worker that runs
+        // it; this only reports a refusal by the kernel (or an absurd size) right here.
+        let stack_size = Stack::check(self.stack_size.unwrap_or(rt.settings.stack_size))?;
+        let packet = Arc::new(Packet::new());
+        let result_slot = packet.clone();
+        let start: Start = Box::new(move |stack: io::Result<Stack>| match stack {
+            Ok(stack) => Some(Body::with_stack(
+                stack,
+                move |yielder: &Yielder<(), Suspend>, ()| {
+                    let t = context::task();
+                    // SAFETY: the worker set the running task before resuming us and holds an
+                    // `Arc` to it for as long as this body runs.
+                    let task = unsafe { &*t };
+                    task.set_yielder(yielder);
+                    let result = panic::catch_unwind(AssertUnwindSafe(f));
+                    // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
+                    task.drop_locals();
+                    result_slot.complete(result);
+                },
+            )),
+            Err(e) => {
+                let msg = format!(
+                    "goro: the coroutine could not get a stack when it was first scheduled: {e}"
+                );
+                tracing::error!("{msg}");
+                result_slot.complete(Err(Box::new(msg)));
+                None
+            }
+        });
         let task = Arc::new(Task::new(
             self.name.map(String::into_boxed_str),
             pinned,
-            stack.size(),
-            stack.guard(),
+            stack_size,
+            start,
         ));
-        let packet = Arc::new(Packet::new());
-        let result_slot = packet.clone();
-        let body = Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
-            let t = context::task();
-            // SAFETY: the worker set the running task before resuming us and holds an `Arc`
-            // to it for as long as this body runs.
-            let task = unsafe { &*t };
-            task.set_yielder(yielder);
-            let result = panic::catch_unwind(AssertUnwindSafe(f));
-            // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
-            task.drop_locals();
-            result_slot.complete(result);
-        });
-        task.set_body(body);
         match context::worker() {
             Some(w) => w.count_spawn(),
             None => {

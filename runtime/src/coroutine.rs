@@ -16,6 +16,7 @@
 //! the worker that resumes it writes itself in before each resume).
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
+use std::io;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -37,6 +38,11 @@ pub(crate) enum Suspend {
 /// The corosensei coroutine type every task runs in.
 pub(crate) type Body = Coro<(), Suspend, (), Stack>;
 
+/// Builds a task's body on its first run, once a stack is at hand (queued coroutines hold no
+/// stack). Given an error instead of a stack, it reports the failure to the `JoinHandle` and
+/// returns `None`.
+pub(crate) type Start = Box<dyn FnOnce(io::Result<Stack>) -> Option<Body> + Send>;
+
 /// `home` before the first resume: any worker may take the task.
 pub(crate) const NO_HOME: usize = usize::MAX;
 
@@ -52,9 +58,12 @@ pub(crate) struct Task {
     pub(crate) pinned: bool,
     /// Usable stack bytes (for the overflow message and stats).
     pub(crate) stack_size: usize,
-    /// `[lo, hi)` of the stack's guard page, for the overflow handler.
-    pub(crate) guard: (usize, usize),
-    /// The suspended coroutine; `None` once it has returned. Owner-only (module table).
+    /// `[lo, hi)` of the stack's guard page, for the overflow handler (set on first run).
+    pub(crate) guard: Cell<(usize, usize)>,
+    /// The spawned closure, until the first run turns it into `body`. Owner-only.
+    start: UnsafeCell<Option<Start>>,
+    /// The suspended coroutine; `None` before the first run and once it has returned.
+    /// Owner-only (module table).
     body: UnsafeCell<Option<Body>>,
     /// The corosensei yielder of the running body, written by the body itself on its first
     /// resume and read by `park`/`yield_now` while the body runs.
@@ -65,12 +74,14 @@ pub(crate) struct Task {
     pub(crate) locals: LocalMap,
 }
 
-// SAFETY: the fields that are not `Sync` (`body`, `yielder`, `was_parked`, `locals`) are touched only by
+// SAFETY: the fields that are not `Sync` (`start`, `body`, `guard`, `yielder`, `was_parked`,
+// `locals`) are touched only by
 // the task's current owner, and ownership moves between threads only through the run queues
 // (crossbeam's queues and the state CAS give the happens-before edge). The corosensei
 // coroutine is `!Send` because its stack may hold thread-affine values; a *started* pinned
 // task is only ever resumed on its home worker thread, and before the first resume the stack
-// holds nothing but the spawned closure, which is `Send` by `spawn`'s bound.
+// holds nothing but the spawned closure, which is `Send` by `spawn`'s bound (before the first
+// run there is not even a stack: `start` is a `Send` box).
 unsafe impl Send for Task {}
 // SAFETY: see the `Send` impl: shared access from other threads is limited to the atomics
 // (`state`, `home`) and the immutable fields (`id`, `name`, `pinned`, `stack_size`).
@@ -81,7 +92,7 @@ impl Task {
         name: Option<Box<str>>,
         pinned: bool,
         stack_size: usize,
-        guard: (usize, usize),
+        start: Start,
     ) -> Task {
         Task {
             id: CoroutineId::next(),
@@ -90,7 +101,8 @@ impl Task {
             home: AtomicUsize::new(NO_HOME),
             pinned,
             stack_size,
-            guard,
+            guard: Cell::new((0, 0)),
+            start: UnsafeCell::new(Some(start)),
             body: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
             was_parked: Cell::new(false),
@@ -98,10 +110,14 @@ impl Task {
         }
     }
 
-    /// Installs the body; called once, before the task is published to any queue.
-    pub(crate) fn set_body(&self, body: Body) {
-        // SAFETY: the task has not been published yet, so the caller is its only owner.
-        unsafe { *self.body.get() = Some(body) };
+    /// Takes the spawned closure for the first run.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own the task (module table).
+    pub(crate) unsafe fn take_start(&self) -> Option<Start> {
+        // SAFETY: ownership is exclusive by the caller's contract.
+        unsafe { (*self.start.get()).take() }
     }
 
     /// The body, for the owner that is about to resume it.

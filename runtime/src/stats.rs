@@ -65,16 +65,25 @@ pub fn stats() -> Stats {
         sleeping: rt.idle.sleeping(),
         ..Stats::default()
     };
+    // Completions and wake-ups are read before spawns and parks: a coroutine is always
+    // counted as spawned before it is counted as completed (parked before woken), so the
+    // differences below never undercount while other threads keep counting.
+    let completed: u64 = rt
+        .workers
+        .iter()
+        .map(|p| p.counters.completed.load(Ordering::Relaxed))
+        .sum();
+    let wakes: u64 = rt
+        .workers
+        .iter()
+        .map(|p| p.counters.wakes.load(Ordering::Relaxed))
+        .sum();
     s.spawns = rt.foreign.spawns.load(Ordering::Relaxed);
-    let mut completed = 0;
-    let mut wakes = 0;
     s.runnable = rt.injector.len() as u64;
     for p in rt.workers.iter() {
         let c = &p.counters;
         s.spawns += c.spawns.load(Ordering::Relaxed);
-        completed += c.completed.load(Ordering::Relaxed);
         s.parks += c.parks.load(Ordering::Relaxed);
-        wakes += c.wakes.load(Ordering::Relaxed);
         s.steals += c.steals.load(Ordering::Relaxed);
         s.switches += c.switches.load(Ordering::Relaxed);
         let queued = (p.stealer.len() + p.inbox.len()) as u64;
@@ -89,6 +98,7 @@ pub fn stats() -> Stats {
     }
     s.coroutines = s.spawns.saturating_sub(completed);
     s.parked = s.parks.saturating_sub(wakes);
-    s.stacks = crate::stack::stats().live + crate::stack::stats().pooled;
+    let stacks = crate::stack::stats();
+    s.stacks = stacks.live + stacks.pooled;
     s
 }

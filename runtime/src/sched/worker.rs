@@ -14,6 +14,7 @@ use crate::context;
 use crate::coroutine::{Suspend, Task};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
+use crate::stack::Stack;
 use crate::time::heap::Action;
 
 /// How many times in a row `runnext` may be taken before the home queue gets a turn: two
@@ -254,6 +255,25 @@ impl WorkerLocal {
         spin
     }
 
+    /// First run: takes a stack from this thread's cache and builds the body on it. False if
+    /// no stack could be had (the failure went to the `JoinHandle`).
+    fn start(&self, task: &Task) -> bool {
+        // SAFETY: the caller owns the task.
+        let start = unsafe { task.take_start() }.expect("goro: a task with neither body nor start");
+        let stack = Stack::new(task.stack_size);
+        if let Ok(s) = &stack {
+            task.guard.set(s.guard());
+        }
+        match start(stack) {
+            Some(body) => {
+                // SAFETY: still the owner.
+                *unsafe { task.body_mut() } = Some(body);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Runs `task` until it yields, parks or finishes.
     fn execute(&self, task: Arc<Task>) {
         let p = self.shared();
@@ -264,12 +284,17 @@ impl WorkerLocal {
         if task.was_parked.replace(false) {
             Counters::bump(&p.counters.wakes);
         }
+        // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table).
+        if unsafe { task.body_mut() }.is_none() && !self.start(&task) {
+            Counters::bump(&p.counters.completed);
+            return;
+        }
         loop {
             Counters::bump(&p.counters.switches);
             p.running.store(task.id.as_u64().get(), Ordering::Relaxed);
             context::set_task(Arc::as_ptr(&task));
             crate::stack::overflow::set_current(
-                task.guard,
+                task.guard.get(),
                 task.name.as_deref(),
                 task.id.as_u64().get(),
                 task.stack_size,

@@ -149,7 +149,18 @@ impl Stack {
         Ok(Stack { lo, size })
     }
 
+    /// Checks, before a coroutine is queued, that a stack of `size` can be had; returns the
+    /// rounded size. Stacks are taken lazily, when the coroutine first runs (so queued
+    /// coroutines hold none); this reports the kernel's refusal at spawn time instead.
+    /// After the kernel refused a stack it re-tries for real, otherwise it is one load.
+    pub(crate) fn check(size: usize) -> io::Result<usize> {
+        let size = round_size(size)?;
+        pool::check(size)?;
+        Ok(size)
+    }
+
     /// Usable bytes (excluding the guard page).
+    #[allow(dead_code)] // used by tests and kept as the natural accessor
     pub(crate) fn size(&self) -> usize {
         self.size
     }

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
@@ -171,9 +171,33 @@ impl Drop for Cache {
 
 // ---- allocation and free -------------------------------------------------------------------
 
+/// Set when the kernel refused memory or a mapping for a stack; cleared when a stack is freed.
+/// Lets `check` answer "a stack can be had" with one load in the common case.
+static EXHAUSTED: AtomicBool = AtomicBool::new(false);
+
+/// Fails if a stack of class `size` cannot be had right now (the kernel refused the last
+/// attempt and nothing was freed since). Cheap unless the pool is exhausted.
+pub(super) fn check(size: usize) -> io::Result<()> {
+    if !EXHAUSTED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    // Exhausted before: try for real (this maps a slab if the kernel now allows it).
+    let slot = alloc(size)?;
+    free(size, slot);
+    Ok(())
+}
+
 /// Hands out one slot of usable size `size` (page-rounded), guard installed. Returns its low
 /// address (the start of the guard page).
 pub(super) fn alloc(size: usize) -> io::Result<usize> {
+    let r = alloc_inner(size);
+    if r.is_err() {
+        EXHAUSTED.store(true, Ordering::Relaxed);
+    }
+    r
+}
+
+fn alloc_inner(size: usize) -> io::Result<usize> {
     let cached = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
         let list = cache.list(size);
@@ -200,6 +224,9 @@ pub(super) fn alloc(size: usize) -> io::Result<usize> {
 
 /// Returns a slot that [`alloc`] handed out.
 pub(super) fn free(size: usize, slot: usize) {
+    if EXHAUSTED.load(Ordering::Relaxed) {
+        EXHAUSTED.store(false, Ordering::Relaxed);
+    }
     let spilled = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
         let list = cache.list(size);
@@ -393,7 +420,7 @@ pub(super) fn class_stats(size: usize) -> Option<ClassStats> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::stack::{child, Stack, DEFAULT_STACK_SIZE};
+    use crate::stack::Stack;
 
     /// Held by tests that count a class's warm/cold slots: `trim` (from the trim test) moves
     /// slots of every class and, while it `MADV_DONTNEED`s them, they are on no list.
@@ -411,13 +438,6 @@ pub(super) mod tests {
         let rc = unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr()) };
         assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
         vec.iter().filter(|&&b| b & 1 != 0).count()
-    }
-
-    fn count_vmas() -> usize {
-        std::fs::read_to_string("/proc/self/maps")
-            .unwrap()
-            .lines()
-            .count()
     }
 
     fn rss_bytes() -> usize {

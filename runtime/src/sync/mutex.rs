@@ -226,7 +226,7 @@ impl<T: ?Sized> Mutex<T> {
         false
     }
 
-    /// Contended lock: queue up and park (steps L1–L5 in `sync/mod.rs`).
+    /// Contended lock: queue up and park (protocol steps 1–3 of `sync/mod.rs`; L1–L5 below).
     #[cold]
     fn lock_slow(&self) {
         // Created on the first enqueue and reused if we are woken and lose the race, so a
@@ -295,7 +295,7 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
-    /// Contended unlock: wake or hand off to the oldest waiter (steps U1–U4 in `sync/mod.rs`).
+    /// Contended unlock: wake or hand off to the oldest waiter (protocol steps 4–5; U1–U4 below).
     #[cold]
     fn unlock_slow(&self) {
         let mut queue = waiter::lock(&self.queue);

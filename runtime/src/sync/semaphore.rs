@@ -103,7 +103,7 @@ impl Semaphore {
         let Some(me) = self.acquire_or_enqueue() else {
             return SemaphorePermit { sem: self };
         };
-        // S3: park until `release` hands us a permit.
+        // Protocol step 3: park until `release` hands us a permit.
         let d = me.wait();
         debug_assert_eq!(d, GRANTED);
         SemaphorePermit { sem: self }
@@ -151,7 +151,7 @@ impl Semaphore {
         if me.wait_deadline(deadline) == GRANTED {
             return Some(SemaphorePermit { sem: self });
         }
-        // S4: timed out; only under the lock is the answer final. A `release` that decided
+        // Protocol step 6: timed out; only under the lock is the answer final. A `release` that decided
         // for us before we got here already handed us its permit: keep it.
         let mut st = waiter::lock(&self.state);
         if me.decision() == WAITING {
@@ -205,7 +205,7 @@ impl Semaphore {
         waiter::lock(&self.state).permits
     }
 
-    /// S1–S2: take a free permit (`None`) or queue a waiter (returned, to park on).
+    /// Protocol steps 1–2: take a free permit (`None`) or queue a waiter (returned, to park on).
     fn acquire_or_enqueue(&self) -> Option<Arc<Waiter>> {
         let mut st = waiter::lock(&self.state);
         if st.permits > 0 {
@@ -217,7 +217,7 @@ impl Semaphore {
         Some(me)
     }
 
-    /// R1–R3: give one permit back: to the oldest waiter if any, else to the count.
+    /// Protocol steps 4–5: give one permit back: to the oldest waiter if any, else to the count.
     fn release(&self) {
         let mut st = waiter::lock(&self.state);
         match st.waiters.pop_front() {

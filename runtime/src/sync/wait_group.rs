@@ -123,7 +123,7 @@ impl WaitGroup {
         }
     }
 
-    /// The `done` that may bring the counter to zero (D1–D3 in `sync/mod.rs`). The 1 → 0 step
+    /// The `done` that may bring the counter to zero (protocol steps 4–5 of `sync/mod.rs`). The 1 → 0 step
     /// happens under the queue lock, so it and the release of exactly the waiters queued before
     /// it are one atomic event: a `wait` of a next round (after a new `add`) can never be
     /// released by this round's zero.
@@ -172,7 +172,7 @@ impl WaitGroup {
         if self.count.load(Ordering::Acquire) == 0 {
             return;
         }
-        // W1: under the queue lock, look again: the 1 -> 0 step happens under this lock too, so
+        // Protocol step 2: under the queue lock, look again: the 1 -> 0 step happens under this lock too, so
         // either we see zero here or the zero-reaching `done` finds us in the queue.
         let mut waiters = waiter::lock(&self.waiters);
         if self.count.load(Ordering::Acquire) == 0 {
@@ -181,7 +181,7 @@ impl WaitGroup {
         let me = Waiter::new();
         waiters.push_back(Arc::clone(&me));
         drop(waiters);
-        // W2: park until `done_last` decides (GRANTED is the only decision a WaitGroup makes).
+        // Protocol step 3: park until `done_last` decides (GRANTED is the only decision a WaitGroup makes).
         let d = me.wait();
         debug_assert_eq!(d, GRANTED);
     }
