@@ -1,8 +1,38 @@
 //! goro-net: blocking-style sockets for goro coroutines.
 //!
-//! This crate will hold `TcpListener`, `TcpStream`, `UdpSocket`, the Unix socket types, a
-//! `sync.Pool`-style buffer pool and a small HTTP/1.1 server and client, all written so that a
-//! coroutine calling `read` parks on `EAGAIN` instead of blocking its worker thread. The
-//! netpoll they stand on lives in the `goro` crate. Nothing is exported yet: the sockets land
-//! with the netpoll work (see the project's issue tracker).
+//! The types mirror `std::net` and `std::os::unix::net`: [`TcpListener`], [`TcpStream`],
+//! [`UdpSocket`], [`UnixListener`], [`UnixStream`], [`UnixDatagram`]. Inside a goro coroutine
+//! a call that would block (`accept`, `read`, `write` on a full buffer, `connect`) parks only
+//! that coroutine; the worker thread runs others until the kernel reports the socket ready.
+//! From a plain thread (a test, `main`) the same calls block the thread, so one type serves
+//! both.
+//!
+//! Coming from Go's `net`:
+//!
+//! | Go | goro-net |
+//! |----|----------|
+//! | `net.Listen("tcp", a)` | [`TcpListener::bind`]`(a)` (backlog = `somaxconn`, as Go) |
+//! | `ln.Accept()` + `go handle(c)` | [`TcpListener::accept`] / `incoming()` + [`spawn_balanced`] (or `go!`) |
+//! | `net.Dial`, `net.DialTimeout` | [`TcpStream::connect`], [`TcpStream::connect_timeout`] |
+//! | `c.SetReadDeadline(t)` | [`TcpStream::set_read_deadline`]`(Some(t))`; std-style `set_read_timeout` too |
+//! | timeout error (`os.ErrDeadlineExceeded`) | `io::ErrorKind::TimedOut`; the stream stays usable |
+//! | `c.Close()` from another goroutine | [`TcpStream::close`] (wakes parked readers/writers with an error) |
+//! | `(*TCPConn).CloseWrite` | `shutdown(Shutdown::Write)` |
+//! | `sync.Pool` of buffers | [`pool::get`] |
+//!
+//! Name resolution (`ToSocketAddrs`) runs off the worker threads. The fd-level machinery is
+//! `goro::io::PollFd`, public so other crates can build their own coroutine-aware fds.
 #![warn(missing_docs)]
+
+mod addr;
+mod fd;
+pub mod pool;
+mod sys;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use goro::io::spawn_balanced;
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -1,13 +1,14 @@
 //! Spawning coroutines: [`spawn`], [`Builder`], and `yield_now`.
+use std::any::Any;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
 
 use corosensei::Yielder;
 
 use crate::context;
 use crate::coroutine::{Body, Start, Suspend, Task};
-use crate::join::{JoinHandle, Packet};
+use crate::join::JoinHandle;
 use crate::sched;
 use crate::stack::Stack;
 
@@ -71,6 +72,7 @@ where
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    worker: Option<usize>,
 }
 
 impl Builder {
@@ -89,6 +91,16 @@ impl Builder {
     /// `GORO_STACK_SIZE`). Only touched pages cost memory.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Placement hint: start the coroutine on worker `index` (modulo the worker count)
+    /// instead of letting any worker take it. It is queued on that worker only and never
+    /// stolen. Used by [`io::spawn_balanced`](crate::io::spawn_balanced) to place new
+    /// connections; ignored by `spawn_unpinned`.
+    #[doc(hidden)]
+    pub fn worker_hint(mut self, index: usize) -> Builder {
+        self.worker = Some(index);
         self
     }
 
@@ -139,33 +151,21 @@ impl Builder {
         // The stack itself is taken when the coroutine first runs, on the worker that runs
         // it; this only reports a refusal by the kernel (or an absurd size) right here.
         let stack_size = Stack::check(self.stack_size.unwrap_or(rt.settings.stack_size))?;
-        let packet = Arc::new(Packet::new());
-        let result_slot = packet.clone();
-        let start: Start = Box::new(move |stack: io::Result<Stack>| match stack {
-            Ok(stack) => Some(Body::with_stack(
-                stack,
-                move |yielder: &Yielder<(), Suspend>, ()| {
-                    let t = context::task();
-                    // SAFETY: the worker set the running task before resuming us and holds an
-                    // `Arc` to it for as long as this body runs.
-                    let task = unsafe { &*t };
-                    task.set_yielder(yielder);
-                    let result = panic::catch_unwind(AssertUnwindSafe(f));
-                    // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
-                    task.drop_locals();
-                    result_slot.complete(result);
-                },
-            )),
-            Err(e) => {
-                let msg = format!(
-                    "goro: the coroutine could not get a stack when it was first scheduled: {e}"
-                );
-                tracing::error!("{msg}");
-                result_slot.complete(Err(Box::new(msg)));
-                None
-            }
+        let start = Start::new(move |stack: Stack| {
+            Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
+                let t = context::task();
+                // SAFETY: the worker set the running task before resuming us and holds an
+                // `Arc` to it for as long as this body runs.
+                let task = unsafe { &*t };
+                task.set_yielder(yielder);
+                let result = panic::catch_unwind(AssertUnwindSafe(f))
+                    .map(|value| Box::new(value) as Box<dyn Any + Send>);
+                // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
+                task.drop_locals();
+                task.join.complete(result);
+            })
         });
-        let task = Arc::new(Task::new(
+        let task = sched::new_task(Task::new(
             self.name.map(String::into_boxed_str),
             pinned,
             stack_size,
@@ -180,8 +180,21 @@ impl Builder {
             }
         }
         tracing::trace!(coroutine = %task.id, name = task.name.as_deref(), "spawn");
-        sched::submit(task.clone());
-        Ok(JoinHandle { task, packet })
+        match self.worker {
+            Some(i) if pinned => {
+                // Placed: it becomes the task's home before its first run, and it goes where
+                // woken pinned tasks go (that worker's run queue or inbox), which no one
+                // steals from.
+                task.home
+                    .store(i % rt.workers.len(), std::sync::atomic::Ordering::Relaxed);
+                sched::ready(task.clone());
+            }
+            _ => sched::submit(task.clone()),
+        }
+        Ok(JoinHandle {
+            task,
+            marker: PhantomData,
+        })
     }
 }
 

@@ -1,63 +1,97 @@
 //! `JoinHandle`: waiting for a coroutine's result.
+//!
+//! The result lives in the coroutine's own task allocation ([`JoinSlot`]), type-erased, so a
+//! spawn costs no allocation for it (a `()` result boxes to nothing). The slot's state word:
+//!
+//! | state     | meaning                                   | who may change it                       |
+//! |-----------|-------------------------------------------|-----------------------------------------|
+//! | `RUNNING` | no result, nobody waiting                 | joiner: -> `WAITING`; body: -> `DONE`   |
+//! | `WAITING` | no result, the joiner's unparker is stored | body: -> `DONE` (then wakes the joiner) |
+//! | `DONE`    | the result is written                     | nobody                                  |
+//!
+//! The body writes the result, then swaps the state to `DONE` (Release); a joiner that reads
+//! `DONE` (Acquire) owns the result. If the swap returns `WAITING`, the body wakes the stored
+//! unparker outside the lock.
+use std::any::Any;
+use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use crate::coroutine::{Coroutine, CoroutineId, Task};
 use crate::park::{self, Unparker};
 
-/// Where a coroutine leaves its result for its `JoinHandle`.
-pub(crate) struct Packet<T> {
-    inner: Mutex<Slot<T>>,
+const RUNNING: u8 = 0;
+const WAITING: u8 = 1;
+const DONE: u8 = 2;
+
+/// A coroutine's type-erased result and its joiner.
+pub(crate) struct JoinSlot {
+    state: AtomicU8,
+    result: UnsafeCell<Option<thread::Result<Box<dyn Any + Send>>>>,
+    waiter: Mutex<Option<Unparker>>,
 }
 
-struct Slot<T> {
-    done: bool,
-    result: Option<thread::Result<T>>,
-    waiter: Option<Unparker>,
-}
+// SAFETY: `result` is written once by the body before the Release swap to DONE and read only
+// by the single joiner after an Acquire load of DONE (the JoinHandle is not Clone).
+unsafe impl Sync for JoinSlot {}
 
-impl<T> Packet<T> {
-    pub(crate) fn new() -> Packet<T> {
-        Packet {
-            inner: Mutex::new(Slot {
-                done: false,
-                result: None,
-                waiter: None,
-            }),
+impl JoinSlot {
+    pub(crate) fn new() -> JoinSlot {
+        JoinSlot {
+            state: AtomicU8::new(RUNNING),
+            result: UnsafeCell::new(None),
+            waiter: Mutex::new(None),
         }
     }
 
-    /// Stores the result and wakes the joiner (outside the lock).
-    pub(crate) fn complete(&self, result: thread::Result<T>) {
-        let waiter = {
-            let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            s.result = Some(result);
-            s.done = true;
-            s.waiter.take()
-        };
-        if let Some(w) = waiter {
-            w.unpark();
+    /// Stores the result and wakes the joiner. Called once, by the coroutine's body.
+    pub(crate) fn complete(&self, result: thread::Result<Box<dyn Any + Send>>) {
+        // SAFETY: only the body writes, once, and no joiner reads before DONE is published.
+        unsafe { *self.result.get() = Some(result) };
+        // Release: publishes the result; pairs with the joiner's Acquire load of DONE.
+        if self.state.swap(DONE, Ordering::AcqRel) == WAITING {
+            let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(w) = waiter {
+                w.unpark();
+            }
         }
+    }
+
+    /// Drops an unclaimed result (the task's allocation is about to be recycled).
+    pub(crate) fn clear(&mut self) {
+        *self.result.get_mut() = None;
     }
 
     fn is_done(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).done
+        self.state.load(Ordering::Acquire) == DONE
     }
 
-    fn wait(&self) -> thread::Result<T> {
-        loop {
-            {
-                let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-                if s.done {
-                    return s.result.take().expect("goro: coroutine result taken twice");
-                }
-                if s.waiter.is_none() {
-                    s.waiter = Some(park::unparker());
-                }
-            }
+    fn take(&self) -> thread::Result<Box<dyn Any + Send>> {
+        // SAFETY: the caller saw DONE (Acquire), so the body's write is visible and finished;
+        // the single joiner takes it once.
+        unsafe { (*self.result.get()).take() }.expect("goro: coroutine result taken twice")
+    }
+
+    fn wait(&self) -> thread::Result<Box<dyn Any + Send>> {
+        if self.is_done() {
+            return self.take();
+        }
+        *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(park::unparker());
+        // Acquire on failure: if it is DONE already, the result is ours to read.
+        if self
+            .state
+            .compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return self.take();
+        }
+        while !self.is_done() {
             park::park();
         }
+        self.take()
     }
 }
 
@@ -76,19 +110,25 @@ impl<T> Packet<T> {
 /// ```
 pub struct JoinHandle<T> {
     pub(crate) task: Arc<Task>,
-    pub(crate) packet: Arc<Packet<T>>,
+    pub(crate) marker: PhantomData<fn() -> T>,
 }
 
-impl<T> JoinHandle<T> {
+impl<T: 'static> JoinHandle<T> {
     /// Waits for the coroutine to finish and returns its result, or the payload of its
     /// panic. From a coroutine this parks only the caller; from a plain thread it blocks it.
     pub fn join(self) -> thread::Result<T> {
-        self.packet.wait()
+        self.task.join.wait().map(|value| {
+            *value
+                .downcast::<T>()
+                .unwrap_or_else(|_| unreachable!("goro: join result of the wrong type"))
+        })
     }
+}
 
+impl<T> JoinHandle<T> {
     /// True once the coroutine has returned or panicked (`join` will not wait).
     pub fn is_finished(&self) -> bool {
-        self.packet.is_done()
+        self.task.join.is_done()
     }
 
     /// The coroutine's id.

@@ -31,6 +31,7 @@
 //! | `gopark`/`goready` | [`park::park`], [`park::Unparker`] |
 //! | `runtime.NumGoroutine`, `GODEBUG=schedtrace` | [`stats`], `GORO_SCHEDTRACE=ms` |
 //! | `GOMAXPROCS` | `GORO_MAXPROCS`, [`Config`] |
+//! | netpoll (`internal/poll.FD`) | [`io::PollFd`], [`io::spawn_balanced`]; sockets in `goro-net` |
 //!
 //! Every call works from a coroutine (it parks only that coroutine) and from a plain OS thread
 //! such as `main` (it blocks that thread), so a program can start coroutines from `main` and
@@ -49,6 +50,7 @@ mod builder;
 mod config;
 mod context;
 mod coroutine;
+pub mod io;
 mod join;
 mod local;
 mod macros;
@@ -57,6 +59,7 @@ mod panic;
 pub mod park;
 mod sched;
 mod stack;
+mod start;
 mod stats;
 pub mod sync;
 pub mod time;

@@ -67,7 +67,11 @@ impl LocalMap {
     pub(crate) fn clear(&self) {
         // SAFETY: called by the owner when no `with` closure is running (the coroutine body
         // has returned, or the thread is exiting).
-        let slots = std::mem::take(unsafe { &mut *self.slots.get() });
+        let slots = unsafe { &mut *self.slots.get() };
+        if slots.is_empty() {
+            return; // most coroutines never use a coroutine-local
+        }
+        let slots = std::mem::take(slots);
         for p in slots.into_iter().flatten() {
             // SAFETY: each pointer came from `Box::leak` and is freed exactly once, here.
             drop(unsafe { Box::from_raw(p.as_ptr()) });

@@ -54,6 +54,9 @@ pub struct WorkerStats {
     pub timers: usize,
     /// Coroutines started on this worker and not finished (it is their home).
     pub homed: u64,
+    /// Live connections placed on this worker by
+    /// [`io::spawn_balanced`](crate::io::spawn_balanced) (the figure it balances on).
+    pub connections: usize,
 }
 
 /// Takes a snapshot of the runtime's counters (starting the runtime if needed).
@@ -80,6 +83,7 @@ pub fn stats() -> Stats {
         .sum();
     s.spawns = rt.foreign.spawns.load(Ordering::Relaxed);
     s.runnable = rt.injector.len() as u64;
+    let conns = crate::netpoll::connections();
     for p in rt.workers.iter() {
         let c = &p.counters;
         s.spawns += c.spawns.load(Ordering::Relaxed);
@@ -94,6 +98,7 @@ pub fn stats() -> Stats {
             queued,
             timers,
             homed: 0,
+            connections: conns[p.index].load(Ordering::Relaxed),
         });
     }
     s.coroutines = s.spawns.saturating_sub(completed);

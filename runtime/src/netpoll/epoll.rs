@@ -1,8 +1,13 @@
 //! Linux backend: epoll, edge-triggered, with an eventfd for wake-ups.
+//!
+//! Each fd is added once with `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET` and never modified:
+//! edge-triggered events need no re-arming, so a read or write that parks costs no
+//! `epoll_ctl`. The event mask is folded into the token handed to `dispatch`.
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use super::poll_desc::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
 use super::{timeout_ms, Events, WAKE_TOKEN};
 
 /// One epoll instance and its wake-up eventfd.
@@ -88,9 +93,46 @@ impl Poller {
             let token = ev.u64;
             if token == WAKE_TOKEN {
                 self.drain_wake();
+                events.tokens.push(token);
+                continue;
             }
-            events.tokens.push(token);
+            let bits = ev.events as libc::c_int;
+            let mut ready = 0;
+            if bits & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
+                ready |= EV_READ;
+            }
+            if bits & libc::EPOLLOUT != 0 {
+                ready |= EV_WRITE;
+            }
+            if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                ready |= EV_RHUP;
+            }
+            if bits & (libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                ready |= EV_WHUP;
+            }
+            events.tokens.push(with_readiness(token, ready));
         }
+        Ok(())
+    }
+
+    /// Adds `fd` to this instance, edge-triggered for both directions, reporting `token`.
+    pub(crate) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: token,
+        };
+        // SAFETY: `epfd` is our open epoll fd; `ev` is a valid epoll_event for the call. An
+        // invalid `fd` is reported as an error, not undefined behaviour.
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
+        Ok(())
+    }
+
+    /// Removes `fd` from this instance (before it is closed).
+    pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: as in `register`; the event argument is ignored by EPOLL_CTL_DEL but must be
+        // non-null on old kernels.
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })?;
         Ok(())
     }
 
@@ -108,7 +150,7 @@ impl Poller {
         }
     }
 
-    /// The epoll fd, for registering sockets in this instance.
+    /// The epoll fd (for diagnostics).
     #[allow(dead_code)]
     pub(crate) fn raw_fd(&self) -> i32 {
         self.epfd.as_raw_fd()

@@ -1,42 +1,170 @@
-//! Network poller: one readiness-notification instance per worker.
+//! Network poller: readiness of fds, one OS poller per worker (Go's `netpoll.go`).
 //!
-//! Every worker owns one OS poller (epoll on Linux). It is where the worker sleeps when it has
-//! nothing to run: `wait` blocks with the worker's nearest timer as timeout, and any other
-//! thread can end the sleep with `wake` (an eventfd registered in the same instance). Sockets
-//! are registered in the same instance, so one `epoll_wait` reports both "you have mail" and
-//! "this fd became ready".
+//! # What it is for
 //!
-//! Backend contract (each backend is one file, chosen below; backend files hold syscalls only):
+//! A coroutine calls a blocking-looking `read`. The fd is non-blocking, so `read(2)` runs
+//! directly; on `EAGAIN` the coroutine records itself as the fd's read waiter in the fd's
+//! [`PollDesc`](poll_desc::PollDesc) and parks. Its worker runs other coroutines; when it
+//! polls its OS poller (without blocking when it is idle or every 61 ticks when busy, blocking
+//! when it has nothing else to do) the kernel reports the fd, [`dispatch`] takes the waiter
+//! out of the descriptor and unparks it, and the coroutine resumes inside `read` and retries
+//! the syscall. All waiters found by one `epoll_wait` are dispatched before the worker resumes
+//! any of them, so they enter its run queue as one batch.
 //!
-//! - `Poller::new() -> io::Result<Poller>`: a new instance with its wake-up source registered
-//!   under token [`WAKE_TOKEN`].
-//! - `Poller::wake(&self)`: callable from any thread, any number of times; makes a current or
-//!   the next `wait` return. Async-signal-unsafe is fine; it must not block.
-//! - `Poller::wait(&self, events, timeout) -> io::Result<()>`: blocks until an event, a wake or
-//!   the timeout (`None` = forever, `Some(ZERO)` = poll); fills `events` with tokens; retries
-//!   `EINTR` itself; a wake shows up as [`WAKE_TOKEN`] and is already drained.
+//! # Per-worker pollers and where an fd lives
+//!
+//! Every worker owns one OS poller, which is also where it sleeps (its eventfd/EVFILT_USER
+//! wake-up source shares the instance). An fd is registered *once*, in the poller of the
+//! worker on which it first has to wait (lazily: an fd that never sees `EAGAIN` costs no
+//! `epoll_ctl` at all). Since a started coroutine never leaves its home worker, the common
+//! case — one coroutine per connection — finds readiness on the same thread that runs the
+//! coroutine, without cross-thread traffic. Nothing depends on it, though: readiness wakes a
+//! waiter through its [`Unparker`](crate::park::Unparker), which routes to the waiter's home
+//! worker (or thread). So a reader on worker 0 and a writer on worker 1 of one fd registered
+//! on worker 0 are both served, the writer through its home's inbox.
+//!
+//! A plain OS thread (not a worker) that waits registers the fd with a worker chosen
+//! round-robin and blocks in `std::thread::park`; that worker's poller sees the event (it is
+//! in the same epoll set the worker sleeps on, so it is woken by it) and unparks the thread.
+//! The thread never polls anything itself, so one code path serves both worlds.
+//!
+//! # Edge-triggered, registered once, never re-armed
+//!
+//! The fd is added with read, write and hang-up interest in edge-triggered mode and stays
+//! that way until it is closed. Edges are not lost when nobody waits: the descriptor
+//! remembers them as ready bits (state table in `poll_desc.rs`). A reader clears its ready
+//! bit *before* the syscall; if the syscall then drains the fd (`EAGAIN`, or a short read on
+//! a stream socket) any later edge sets the bit again, so the next read may park without a
+//! syscall that would only say `EAGAIN`: one `read` per message in steady state.
+//!
+//! # Stale events and fd reuse
+//!
+//! Descriptors live in a never-freed arena and are recycled. Each life has a sequence number;
+//! the token registered with the OS carries the arena index and (24 bits of) the sequence
+//! number, and the poller's readiness update is a compare-exchange that fails when they
+//! differ. An event fetched just before its fd was closed, and delivered after the number was
+//! reused, changes nothing. Deadline timers are armed per wait on the *waiter* (its
+//! Unparker), never on the fd, so they cannot reach the fd's next owner either.
+//!
+//! Designs not taken: registering at socket creation (Go does) would put an accepted
+//! connection in the listener's worker before it is placed elsewhere; level-triggered or
+//! one-shot registration costs an `epoll_ctl` per wait; storing the waiter as a tagged pointer
+//! in the state word (Go's `rg`/`wg`) needs a raw `Arc` round trip per park for a lock we take
+//! only when someone actually waits.
+//!
+//! # Backend contract
+//!
+//! One file per OS backend, selected below; backend files hold syscalls only. A `Poller`:
+//!
+//! - `new() -> io::Result<Poller>`: a new instance with its wake-up source registered under
+//!   [`WAKE_TOKEN`].
+//! - `wake(&self)`: any thread, any number of times; makes a current or the next `wait` return.
+//!   Must not block.
+//! - `wait(&self, events, timeout) -> io::Result<()>`: blocks until an event, a wake-up or the
+//!   timeout (`None` = forever, `Some(ZERO)` = poll); fills `events` with tokens; retries
+//!   `EINTR`; a wake-up appears as [`WAKE_TOKEN`] and is already drained. Every other token is
+//!   a registered token with readiness bits added (`poll_desc::with_readiness`): `EV_READ`
+//!   readable, `EV_WRITE` writable, `EV_RHUP` read side finished (peer's FIN, hang-up,
+//!   error; sticky), `EV_WHUP` write side finished (hang-up, error; sticky). Reporting too
+//!   much is allowed (a waiter retries its syscall); missing an edge, or a hang-up, is not.
+//! - `register(&self, fd, token)`: edge-triggered interest in both directions, from now until
+//!   `deregister`; if the fd is ready at registration an event is reported.
+//! - `deregister(&self, fd)`: called with the fd still open, before it is closed.
+//!
+//! Backends: `epoll.rs` (Linux, Android) and `kqueue.rs` (macOS, iOS, the BSDs). On Linux the
+//! test-only feature `kqueue-emulation` builds `kqueue.rs` over `kevent_emul.rs`, an
+//! emulation of the kevent calls on top of epoll, so the kqueue backend's logic runs the same
+//! socket tests here. No code in this repository has been run on a real kqueue.
+pub(crate) mod poll_desc;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+use crossbeam_utils::CachePadded;
+
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    not(feature = "kqueue-emulation")
+))]
 mod epoll;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    not(feature = "kqueue-emulation")
+))]
 pub(crate) use epoll::Poller;
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-compile_error!("goro: no netpoll backend for this target yet (epoll on Linux is implemented)");
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    all(target_os = "linux", feature = "kqueue-emulation")
+))]
+mod kqueue;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    all(target_os = "linux", feature = "kqueue-emulation")
+))]
+pub(crate) use kqueue::Poller;
+
+#[cfg(all(target_os = "linux", feature = "kqueue-emulation"))]
+mod kevent_emul;
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+)))]
+compile_error!(
+    "goro: no netpoll backend for this target (epoll on Linux/Android, kqueue on macOS/iOS/BSD)"
+);
+
+#[cfg(all(feature = "kqueue-emulation", not(target_os = "linux")))]
+compile_error!("goro: the `kqueue-emulation` feature is a Linux test aid; use the real kqueue");
+
+use poll_desc::PollDesc;
+
+/// The name of the OS poller backend this build uses.
+pub(crate) const BACKEND: &str = if cfg!(feature = "kqueue-emulation") {
+    "kqueue (emulated on epoll, test-only)"
+} else if cfg!(any(target_os = "linux", target_os = "android")) {
+    "epoll"
+} else {
+    "kqueue"
+};
 
 /// Handles one readiness event reported by a worker's poller (any token but [`WAKE_TOKEN`]).
 ///
-/// Called on the worker's scheduler stack; it must only wake waiters (unpark), never block.
+/// Called on the worker's scheduler stack; it only unparks, never blocks.
 pub(crate) fn dispatch(token: u64) {
-    unreachable!("goro: no netpoll sources are registered yet (token {token})");
+    let (index, seq, ev) = poll_desc::split_token(token);
+    tracing::trace!(index, seq, ev, "netpoll: event");
+    poll_desc::lookup(index).ready(seq, ev);
 }
 
-/// True if any fd is registered with a waiter, so an idle worker should poll the network
-/// before it steals or sleeps (Go's `netpollAnyWaiters`). Must be one cheap load.
+/// True if any fd is registered, so an idle worker should poll the network before it steals
+/// or sleeps (Go's `netpollAnyWaiters`). One load of a counter that changes once per
+/// connection, not once per wait, so it is not a contended line on the hot path. It is a
+/// superset of "someone waits"; the cost of the difference is one non-blocking poll by a
+/// worker that is about to block in the same poller anyway.
 #[inline]
 pub(crate) fn has_waiters() -> bool {
-    false
+    poll_desc::LIVE.load(Ordering::Relaxed) != 0
 }
 
 /// Token of the poller's own wake-up source.
@@ -65,4 +193,51 @@ pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
             ms.min(i32::MAX as u128) as i32
         }
     }
+}
+
+/// Registers `fd` for `pd`'s current life in the poller of the calling worker (or of a worker
+/// chosen round-robin when called from a plain thread). Returns that worker's index.
+pub(crate) fn register(pd: &PollDesc, fd: RawFd) -> io::Result<usize> {
+    let rt = crate::sched::runtime();
+    let worker = match crate::context::worker() {
+        Some(w) => w.index,
+        None => {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            NEXT.fetch_add(1, Ordering::Relaxed) % rt.workers.len()
+        }
+    };
+    let token = pd.token();
+    rt.workers[worker].poller.register(fd, token)?;
+    pd.poller.store(worker, Ordering::Relaxed);
+    tracing::debug!(fd, worker, token, "netpoll: register");
+    Ok(worker)
+}
+
+/// Removes `fd` from the poller `pd` was registered in (if any) and recycles `pd`.
+pub(crate) fn release(pd: &'static PollDesc, fd: RawFd) {
+    let worker = pd.poller.load(Ordering::Relaxed);
+    if worker != usize::MAX {
+        if let Err(e) = crate::sched::runtime().workers[worker]
+            .poller
+            .deregister(fd)
+        {
+            // ENOENT/EBADF: the fd was already closed behind our back (e.g. `into_raw_fd` of a
+            // dup); the sequence number still makes its stale events harmless.
+            tracing::debug!(fd, worker, error = %e, "netpoll: deregister failed");
+        } else {
+            tracing::debug!(fd, worker, "netpoll: deregister");
+        }
+    }
+    poll_desc::free(pd);
+}
+
+/// Live connections per worker (coroutines started with `goro::io::spawn_balanced` that have
+/// not finished), the figure new connections are balanced on.
+pub(crate) fn connections() -> &'static [CachePadded<AtomicUsize>] {
+    static CONNS: OnceLock<Box<[CachePadded<AtomicUsize>]>> = OnceLock::new();
+    CONNS.get_or_init(|| {
+        (0..crate::sched::runtime().workers.len())
+            .map(|_| CachePadded::new(AtomicUsize::new(0)))
+            .collect()
+    })
 }

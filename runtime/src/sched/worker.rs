@@ -9,9 +9,10 @@ use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Worker};
 
 use super::processor::Counters;
+use super::recycle::FreeTasks;
 use super::{runtime, Processor, Runtime};
 use crate::context;
-use crate::coroutine::{Suspend, Task};
+use crate::coroutine::{Run, Suspend, Task};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
 use crate::stack::Stack;
@@ -38,6 +39,7 @@ pub(crate) struct WorkerLocal {
     tick: Cell<u32>,
     rng: Cell<u64>,
     expired: RefCell<Vec<Action>>,
+    pub(crate) free_tasks: FreeTasks,
 }
 
 impl WorkerLocal {
@@ -256,21 +258,29 @@ impl WorkerLocal {
     }
 
     /// First run: takes a stack from this thread's cache and builds the body on it. False if
-    /// no stack could be had (the failure went to the `JoinHandle`).
+    /// no stack could be had; the failure then goes to the `JoinHandle` as a panic payload.
     fn start(&self, task: &Task) -> bool {
         // SAFETY: the caller owns the task.
-        let start = unsafe { task.take_start() }.expect("goro: a task with neither body nor start");
-        let stack = Stack::new(task.stack_size);
-        if let Ok(s) = &stack {
-            task.guard.set(s.guard());
-        }
-        match start(stack) {
-            Some(body) => {
-                // SAFETY: still the owner.
-                *unsafe { task.body_mut() } = Some(body);
+        let run = unsafe { task.run_mut() };
+        let Run::Start(start) = std::mem::replace(run, Run::Done) else {
+            unreachable!("goro: started a task twice");
+        };
+        match Stack::new(task.stack_size) {
+            Ok(stack) => {
+                task.guard.set(stack.guard());
+                *run = Run::Body(start.call(stack));
                 true
             }
-            None => false,
+            Err(e) => {
+                let msg = format!(
+                    "goro: coroutine {} could not get a stack when it was first scheduled: {e}",
+                    task.id
+                );
+                tracing::error!("{msg}");
+                drop(start);
+                task.join.complete(Err(Box::new(msg)));
+                false
+            }
         }
     }
 
@@ -285,7 +295,7 @@ impl WorkerLocal {
             Counters::bump(&p.counters.wakes);
         }
         // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table).
-        if unsafe { task.body_mut() }.is_none() && !self.start(&task) {
+        if matches!(unsafe { task.run_mut() }, Run::Start(_)) && !self.start(&task) {
             Counters::bump(&p.counters.completed);
             return;
         }
@@ -301,9 +311,9 @@ impl WorkerLocal {
             );
             // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table),
             // and the reference is not used after ownership is given away below.
-            let body = unsafe { task.body_mut() }
-                .as_mut()
-                .expect("goro: resumed a finished coroutine");
+            let Run::Body(body) = (unsafe { task.run_mut() }) else {
+                unreachable!("goro: resumed a coroutine that is not running");
+            };
             let result = body.resume(());
             crate::stack::overflow::clear_current();
             context::set_task(std::ptr::null());
@@ -347,12 +357,14 @@ impl WorkerLocal {
                 }
                 CoroutineResult::Return(()) => {
                     // SAFETY: still the owner; nothing else can reach a finished body.
-                    let body = unsafe { task.body_mut() }
-                        .take()
-                        .expect("goro: body vanished");
+                    let Run::Body(body) = std::mem::replace(unsafe { task.run_mut() }, Run::Done)
+                    else {
+                        unreachable!("goro: body vanished");
+                    };
                     drop(body.into_stack()); // back to this thread's stack cache
                     Counters::bump(&p.counters.completed);
                     tracing::trace!(coroutine = %task.id, "done");
+                    self.free_tasks.put(task);
                     return;
                 }
             }
@@ -386,6 +398,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         tick: Cell::new(0),
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
         expired: RefCell::new(Vec::new()),
+        free_tasks: FreeTasks::default(),
     }));
     context::set_worker(local);
     tracing::debug!(worker = index, "worker started");

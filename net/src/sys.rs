@@ -1,0 +1,204 @@
+//! The few socket syscalls std does not offer in non-blocking form: socket creation,
+//! `accept4`, `listen(somaxconn)`, and `sockaddr` conversion.
+use std::io;
+use std::mem::{self, ManuallyDrop};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
+
+pub(crate) fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// A std socket type viewing `fd` without owning it (for std's option setters and getters).
+///
+/// # Safety
+///
+/// `fd` must be an open socket of the kind `T` expects for as long as the view lives; the view
+/// must not be turned into an owned value (it is `ManuallyDrop`, so it never closes `fd`).
+pub(crate) unsafe fn view<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
+    // SAFETY: the caller keeps `fd` open while the view lives, and ManuallyDrop keeps it from
+    // being closed by the view.
+    ManuallyDrop::new(unsafe { T::from_raw_fd(fd) })
+}
+
+/// A new non-blocking, close-on-exec socket.
+pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        let ty = ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: plain syscall; the result is owned at once.
+        let fd = cvt(unsafe { libc::socket(domain, ty, 0) })?;
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        // SAFETY: plain syscall; the result is owned at once.
+        let fd = unsafe { OwnedFd::from_raw_fd(cvt(libc::socket(domain, ty, 0))?) };
+        set_cloexec_nonblock(&fd)?;
+        Ok(fd)
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn set_cloexec_nonblock(fd: &OwnedFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut on: libc::c_int = 1;
+    // SAFETY: fcntl/ioctl on an fd we own, with a live c_int argument.
+    unsafe {
+        cvt(libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC))?;
+        cvt(libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut on))?;
+        #[cfg(any(target_os = "macos", target_os = "ios"))]
+        cvt(libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NOSIGPIPE,
+            (&on as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ))?;
+    }
+    Ok(())
+}
+
+/// `accept` returning a non-blocking, close-on-exec fd and the peer's raw address.
+pub(crate) fn accept(fd: RawFd) -> io::Result<(OwnedFd, libc::sockaddr_storage, libc::socklen_t)> {
+    // SAFETY: an all-zero sockaddr_storage is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut len = mem::size_of_val(&storage) as libc::socklen_t;
+    let out = (&mut storage as *mut libc::sockaddr_storage).cast();
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: `out`/`len` describe a live sockaddr_storage; the new fd is owned at once.
+        let nfd = cvt(unsafe { libc::accept4(fd, out, &mut len, flags) })?;
+        // SAFETY: `nfd` was just created and is owned by nobody else.
+        Ok((unsafe { OwnedFd::from_raw_fd(nfd) }, storage, len))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        // SAFETY: as above.
+        let nfd = unsafe { OwnedFd::from_raw_fd(cvt(libc::accept(fd, out, &mut len))?) };
+        set_cloexec_nonblock(&nfd)?;
+        Ok((nfd, storage, len))
+    }
+}
+
+/// The system's maximum listen backlog (`net.core.somaxconn`), as Go uses.
+pub(crate) fn somaxconn() -> libc::c_int {
+    static V: OnceLock<libc::c_int> = OnceLock::new();
+    *V.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&n: &libc::c_int| n > 0)
+            .unwrap_or(libc::SOMAXCONN)
+    })
+}
+
+/// `addr` as a C socket address.
+pub(crate) fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.ip().octets()),
+            };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6) };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: a.ip().octets(),
+            };
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_scope_id = a.scope_id();
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// A C socket address back as a `SocketAddr`.
+pub(crate) fn to_socket_addr(
+    storage: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> io::Result<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET if len as usize >= mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family and length say the storage holds a sockaddr_in.
+            let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Ok(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)).into())
+        }
+        libc::AF_INET6 if len as usize >= mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: the family and length say the storage holds a sockaddr_in6.
+            let sin6 = unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Ok(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )
+            .into())
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro-net: not an internet socket address",
+        )),
+    }
+}
+
+/// The domain of `addr` for `socket(2)`.
+pub(crate) fn domain(addr: &SocketAddr) -> libc::c_int {
+    match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    }
+}
+
+/// `getsockopt(SO_ERROR)`: the pending error of a socket (a finished non-blocking connect).
+pub(crate) fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
+    let mut err: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `err`/`len` are live and sized for SO_ERROR.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
+}
+
+/// `setsockopt(level, name, 1)`.
+pub(crate) fn set_flag(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: passes one live c_int, sized correctly.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}

@@ -1,0 +1,540 @@
+//! Coroutine-aware file descriptors: the low-level API `goro-net` is built on.
+//!
+//! [`PollFd`] wraps a non-blocking fd. Its operations run the syscall directly and, on
+//! `EAGAIN`, park the calling coroutine until the runtime's network poller reports the fd
+//! ready (or block the calling thread, outside a coroutine). Any crate can make its own fds
+//! coroutine-aware with it: pipes, eventfds, sockets of families `goro-net` does not cover,
+//! terminals.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::os::unix::net::UnixStream;
+//! use goro::io::PollFd;
+//!
+//! let (a, b) = UnixStream::pair().unwrap();
+//! let a = PollFd::new(a.into()).unwrap();
+//! let b = PollFd::new(b.into()).unwrap();
+//! let reader = goro::spawn(move || {
+//!     let mut buf = [0u8; 5];
+//!     let n = a.read(&mut buf).unwrap(); // parks until the writer below runs
+//!     buf[..n].to_vec()
+//! });
+//! b.write(b"hello").unwrap();
+//! assert_eq!(reader.join().unwrap(), b"hello");
+//! ```
+//!
+//! Every wait honours the fd's read or write deadline (absolute, Go's `SetReadDeadline`) and
+//! timeout (per operation, std's `set_read_timeout`), whichever comes first, and fails with
+//! [`ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut); the fd stays usable. [`PollFd::close`]
+//! wakes every waiter with an error, from any thread. See `netpoll/mod.rs` for the design.
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::netpoll::poll_desc::{self, Dir, PollDesc, CLOSING};
+use crate::park::Unparker;
+use crate::JoinHandle;
+
+/// A non-blocking fd whose waits park the calling coroutine (module doc).
+///
+/// `PollFd` is `Sync`: one coroutine may read while another writes, on different workers.
+/// It owns the fd and closes it on drop.
+pub struct PollFd {
+    fd: OwnedFd,
+    /// The fd's descriptor once it first had to wait (null before: it is registered lazily,
+    /// in the poller of the worker where that happens).
+    pd: AtomicPtr<PollDesc>,
+    closed: AtomicBool,
+    /// Absolute deadlines and per-operation timeouts in ns; 0 = none (deadline: time-epoch
+    /// nanos + 1).
+    read_deadline: AtomicU64,
+    write_deadline: AtomicU64,
+    read_timeout: AtomicU64,
+    write_timeout: AtomicU64,
+}
+
+fn closed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "goro: use of a closed file descriptor",
+    )
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "goro: i/o deadline exceeded")
+}
+
+fn encode_deadline(d: Option<Instant>) -> u64 {
+    d.map_or(0, |d| crate::time::nanos(d).saturating_add(1))
+}
+
+fn encode_timeout(d: Option<Duration>) -> io::Result<u64> {
+    match d {
+        None => Ok(0),
+        Some(d) if d.is_zero() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro: a zero timeout is not allowed (as in std)",
+        )),
+        Some(d) => Ok(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)),
+    }
+}
+
+impl PollFd {
+    /// Wraps `fd`, switching it to non-blocking mode.
+    pub fn new(fd: OwnedFd) -> io::Result<PollFd> {
+        let mut on: libc::c_int = 1;
+        // SAFETY: FIONBIO reads one c_int from a live local; `fd` is open (we own it).
+        if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut on) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PollFd::from_nonblocking(fd))
+    }
+
+    /// Wraps an fd that is already non-blocking (e.g. from `accept4(SOCK_NONBLOCK)`), saving
+    /// a syscall. A blocking fd here is not unsafe, but its operations would block the whole
+    /// worker thread.
+    pub fn from_nonblocking(fd: OwnedFd) -> PollFd {
+        PollFd {
+            fd,
+            pd: AtomicPtr::new(std::ptr::null_mut()),
+            closed: AtomicBool::new(false),
+            read_deadline: AtomicU64::new(0),
+            write_deadline: AtomicU64::new(0),
+            read_timeout: AtomicU64::new(0),
+            write_timeout: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads with `read(2)`, parking on `EAGAIN`. For stream fds (stream sockets, pipes): a
+    /// short read is taken to mean the fd was drained, so the next read parks without a
+    /// syscall until the poller reports new data (see `netpoll/mod.rs`). Use
+    /// [`read_with`](PollFd::read_with) for datagram fds.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
+        let fd = self.fd.as_raw_fd();
+        self.read_loop(
+            // SAFETY: `buf` is a live, writable slice of `len` bytes for the whole call.
+            || cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), len) }),
+            |&n| n == len || n == 0,
+        )
+    }
+
+    /// Writes with `send(2)` and `MSG_NOSIGNAL` if the fd is a socket (a closed peer is an
+    /// `EPIPE` error, never a `SIGPIPE`), else `write(2)`; parks on `EAGAIN`.
+    pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let fd = self.fd.as_raw_fd();
+        self.write_with(|_| {
+            // SAFETY: `buf` is a live slice of `buf.len()` bytes for the whole call.
+            let r = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+            if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOTSOCK) {
+                // SAFETY: as above.
+                return cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) });
+            }
+            cvt_size(r)
+        })
+    }
+
+    /// Runs a read-side operation (`recv`, `recvfrom`, `accept`, ...) until it does not
+    /// fail with `WouldBlock`, parking in between. `Interrupted` is retried.
+    pub fn read_with<T>(
+        &self,
+        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let fd = self.fd.as_fd();
+        self.read_loop(|| op(fd), |_| true)
+    }
+
+    /// Runs a write-side operation (`send`, `sendto`, `connect` completion, ...) until it does
+    /// not fail with `WouldBlock`, parking in between. `Interrupted` is retried.
+    pub fn write_with<T>(
+        &self,
+        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let fd = self.fd.as_fd();
+        let mut started = None;
+        let mut cleared = false;
+        loop {
+            if self.closed.load(Ordering::Relaxed) {
+                return Err(closed_error());
+            }
+            match op(fd) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let pd = self.desc()?;
+                    // Clear the ready bit, then try once more: an edge after the clear is
+                    // remembered, so the wait below cannot miss it. Writes rarely block, so
+                    // the fast path above touches no atomics at all.
+                    if cleared {
+                        self.wait(pd, Dir::Write, &mut started, None)?;
+                    }
+                    pd.take_ready(Dir::Write);
+                    cleared = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Parks until the poller reports the fd readable (or it is closed, or a deadline
+    /// passes). Reports are edges: call it after an operation said `WouldBlock`.
+    pub fn wait_readable(&self, deadline: Option<Instant>) -> io::Result<()> {
+        let pd = self.desc()?;
+        self.wait(pd, Dir::Read, &mut None, deadline)?;
+        pd.take_ready(Dir::Read);
+        Ok(())
+    }
+
+    /// Parks until the poller reports the fd writable; see [`wait_readable`](Self::wait_readable).
+    /// A non-blocking `connect` completes with this.
+    pub fn wait_writable(&self, deadline: Option<Instant>) -> io::Result<()> {
+        let pd = self.desc()?;
+        self.wait(pd, Dir::Write, &mut None, deadline)?;
+        pd.take_ready(Dir::Write);
+        Ok(())
+    }
+
+    /// Sets the absolute deadline of reads (`None` clears it), waking a parked reader so it
+    /// re-checks (Go's `SetReadDeadline`). A past deadline fails every wait at once.
+    pub fn set_read_deadline(&self, d: Option<Instant>) {
+        self.read_deadline
+            .store(encode_deadline(d), Ordering::Relaxed);
+        self.kick(Dir::Read);
+    }
+
+    /// Sets the absolute deadline of writes; see [`set_read_deadline`](Self::set_read_deadline).
+    pub fn set_write_deadline(&self, d: Option<Instant>) {
+        self.write_deadline
+            .store(encode_deadline(d), Ordering::Relaxed);
+        self.kick(Dir::Write);
+    }
+
+    /// Sets how long any one read may wait (`None`: forever). A zero duration is an error, as
+    /// in std.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.read_timeout
+            .store(encode_timeout(d)?, Ordering::Relaxed);
+        self.kick(Dir::Read);
+        Ok(())
+    }
+
+    /// Sets how long any one write may wait; see [`set_read_timeout`](Self::set_read_timeout).
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.write_timeout
+            .store(encode_timeout(d)?, Ordering::Relaxed);
+        self.kick(Dir::Write);
+        Ok(())
+    }
+
+    /// The read timeout set by [`set_read_timeout`](Self::set_read_timeout).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        match self.read_timeout.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    /// The write timeout set by [`set_write_timeout`](Self::set_write_timeout).
+    pub fn write_timeout(&self) -> Option<Duration> {
+        match self.write_timeout.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    /// Closes the fd for I/O from any thread (Go's `Conn.Close` from another goroutine):
+    /// coroutines parked on it wake with an error, and every later operation fails. The fd
+    /// number itself is released when the `PollFd` is dropped, so it cannot be reused while
+    /// another coroutine still holds this one.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(pd) = self.desc_if_any() {
+            pd.close();
+        }
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Gives the fd back, deregistered from the poller.
+    pub fn into_fd(self) -> OwnedFd {
+        let me = std::mem::ManuallyDrop::new(self);
+        me.release();
+        // SAFETY: `me` is never dropped, so the fd is moved out exactly once; the other fields
+        // have no destructors that matter (atomics).
+        unsafe { std::ptr::read(&me.fd) }
+    }
+
+    // ---- internals ------------------------------------------------------------------------
+
+    /// The read loop shared by [`read`](Self::read) and [`read_with`](Self::read_with).
+    /// `maybe_more` says whether a successful result may leave data behind.
+    fn read_loop<T>(
+        &self,
+        mut op: impl FnMut() -> io::Result<T>,
+        maybe_more: impl Fn(&T) -> bool,
+    ) -> io::Result<T> {
+        let mut started = None;
+        loop {
+            if self.closed.load(Ordering::Relaxed) {
+                return Err(closed_error());
+            }
+            let pd = self.desc_if_any();
+            if let Some(pd) = pd {
+                // Clear the bit before the syscall (netpoll/mod.rs): if it was already clear,
+                // the last read drained the fd and nothing arrived since, so wait first.
+                if !pd.take_ready(Dir::Read) {
+                    self.wait(pd, Dir::Read, &mut started, None)?;
+                    continue;
+                }
+            }
+            match op() {
+                Ok(v) => {
+                    if let Some(pd) = pd {
+                        if maybe_more(&v) {
+                            pd.set_ready(Dir::Read);
+                        }
+                    }
+                    return Ok(v);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if pd.is_none() {
+                        // First wait: register (a fresh descriptor's bits are clear, and the
+                        // registration reports the fd if it became ready meanwhile).
+                        self.desc()?;
+                    }
+                }
+                Err(e) => {
+                    if let Some(pd) = pd {
+                        pd.set_ready(Dir::Read);
+                    }
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parks until `dir` is ready, the fd is closing, or a deadline passes.
+    fn wait(
+        &self,
+        pd: &PollDesc,
+        dir: Dir,
+        started: &mut Option<Instant>,
+        extra: Option<Instant>,
+    ) -> io::Result<()> {
+        let mut me: Option<Unparker> = None;
+        loop {
+            let flags = pd.flags();
+            if flags & CLOSING != 0 || self.closed.load(Ordering::Relaxed) {
+                return Err(closed_error());
+            }
+            if flags & dir.ready_mask() != 0 {
+                return Ok(());
+            }
+            let deadline = self.deadline(dir, started, extra);
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return Err(timed_out());
+                }
+            }
+            let u = me.get_or_insert_with(crate::park::unparker);
+            if !pd.arm(dir, u) {
+                continue;
+            }
+            match deadline {
+                Some(d) => crate::park::park_deadline(d),
+                None => crate::park::park(),
+            }
+            pd.disarm(dir, u);
+        }
+    }
+
+    /// The earliest of the fd's deadline, this operation's timeout and `extra`.
+    fn deadline(
+        &self,
+        dir: Dir,
+        started: &mut Option<Instant>,
+        extra: Option<Instant>,
+    ) -> Option<Instant> {
+        let (dl, to) = match dir {
+            Dir::Read => (&self.read_deadline, &self.read_timeout),
+            Dir::Write => (&self.write_deadline, &self.write_timeout),
+        };
+        let (dl, to) = (dl.load(Ordering::Relaxed), to.load(Ordering::Relaxed));
+        let mut out = extra;
+        if dl != 0 {
+            // Back from time-epoch nanos to an Instant: `now` plus the distance.
+            let now_ns = crate::time::now_nanos();
+            let now = Instant::now();
+            let d = now + Duration::from_nanos((dl - 1).saturating_sub(now_ns));
+            let d = if dl - 1 <= now_ns { now } else { d };
+            out = Some(out.map_or(d, |o| o.min(d)));
+        }
+        if to != 0 {
+            let start = *started.get_or_insert_with(Instant::now);
+            if let Some(d) = start.checked_add(Duration::from_nanos(to)) {
+                out = Some(out.map_or(d, |o| o.min(d)));
+            }
+        }
+        out
+    }
+
+    fn kick(&self, dir: Dir) {
+        if let Some(pd) = self.desc_if_any() {
+            pd.kick(dir);
+        }
+    }
+
+    fn desc_if_any(&self) -> Option<&'static PollDesc> {
+        // Acquire: pairs with the Release CAS in `desc` that published the descriptor.
+        let p = self.pd.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer is an arena descriptor, which is never freed.
+        unsafe { p.as_ref() }
+    }
+
+    /// The fd's descriptor, allocating and registering it on first use.
+    fn desc(&self) -> io::Result<&'static PollDesc> {
+        if let Some(pd) = self.desc_if_any() {
+            return Ok(pd);
+        }
+        let pd = poll_desc::alloc();
+        let ptr = pd as *const PollDesc as *mut PollDesc;
+        // AcqRel: Release publishes the descriptor to other threads' `desc_if_any`; Acquire
+        // (on failure) sees the winner's descriptor.
+        match self.pd.compare_exchange(
+            std::ptr::null_mut(),
+            ptr,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                if self.closed.load(Ordering::Acquire) {
+                    pd.close();
+                }
+                crate::netpoll::register(pd, self.fd.as_raw_fd())?;
+                Ok(pd)
+            }
+            Err(winner) => {
+                poll_desc::free(pd);
+                // SAFETY: as in `desc_if_any`.
+                Ok(unsafe { &*winner })
+            }
+        }
+    }
+
+    fn release(&self) {
+        let p = self.pd.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: as in `desc_if_any`.
+        if let Some(pd) = unsafe { p.as_ref() } {
+            crate::netpoll::release(pd, self.fd.as_raw_fd());
+        }
+    }
+}
+
+impl Drop for PollFd {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl AsRawFd for PollFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for PollFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl IntoRawFd for PollFd {
+    fn into_raw_fd(self) -> RawFd {
+        self.into_fd().into_raw_fd()
+    }
+}
+
+impl std::fmt::Debug for PollFd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollFd")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("registered", &!self.pd.load(Ordering::Relaxed).is_null())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// The OS readiness backend this build uses: `"epoll"`, `"kqueue"`, or, with the test-only
+/// `kqueue-emulation` feature, the kqueue backend over an epoll emulation.
+pub fn backend() -> &'static str {
+    crate::netpoll::BACKEND
+}
+
+fn cvt_size(r: isize) -> io::Result<usize> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Spawns `f` on the worker with the fewest live connections (Go has no equivalent; this is
+/// goro's poller balancing).
+///
+/// A "connection" is a coroutine started by this function that has not finished: the count
+/// of the chosen worker goes up before the coroutine is queued and down when it returns, so
+/// a burst of accepts is spread at once, before any of the new coroutines has run. Ties go to
+/// the workers in turn. The coroutine starts on that worker and, like every started
+/// coroutine, stays there; the fds it registers live in that worker's poller. Counts are in
+/// [`WorkerStats::connections`](crate::WorkerStats::connections).
+///
+/// ```
+/// let h = goro::io::spawn_balanced(|| 21 * 2);
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+pub fn spawn_balanced<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    struct Conn(usize);
+    impl Drop for Conn {
+        fn drop(&mut self) {
+            crate::netpoll::connections()[self.0].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    static TURN: AtomicUsize = AtomicUsize::new(0);
+    let conns = crate::netpoll::connections();
+    let n = conns.len();
+    let start = TURN.fetch_add(1, Ordering::Relaxed) % n;
+    let mut best = start;
+    let mut best_load = usize::MAX;
+    for k in 0..n {
+        let i = (start + k) % n;
+        let load = conns[i].load(Ordering::Relaxed);
+        if load < best_load {
+            best = i;
+            best_load = load;
+        }
+    }
+    conns[best].fetch_add(1, Ordering::Relaxed);
+    let guard = Conn(best);
+    tracing::trace!(
+        worker = best,
+        load = best_load,
+        "goro: placing a connection"
+    );
+    crate::Builder::new()
+        .worker_hint(best)
+        .spawn(move || {
+            let _conn = guard;
+            f()
+        })
+        .unwrap_or_else(|e| panic!("goro: failed to spawn a coroutine: {e}"))
+}

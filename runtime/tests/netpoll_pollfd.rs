@@ -1,0 +1,169 @@
+//! goro::io::PollFd on real fds (socketpairs): parking reads and writes, deadlines, close from
+//! another coroutine, plain threads, and a reader and a writer homed on different workers.
+use std::io::ErrorKind;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goro::io::PollFd;
+
+fn pair() -> (PollFd, PollFd) {
+    let (a, b) = UnixStream::pair().unwrap();
+    (
+        PollFd::new(OwnedFd::from(a)).unwrap(),
+        PollFd::new(OwnedFd::from(b)).unwrap(),
+    )
+}
+
+#[test]
+fn read_parks_until_the_peer_writes() {
+    let (a, b) = pair();
+    let reader = goro::spawn(move || {
+        let mut buf = [0u8; 8];
+        let mut got = Vec::new();
+        while got.len() < 12 {
+            let n = a.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    });
+    let writer = goro::spawn(move || {
+        for chunk in [&b"hello "[..], b"world!"] {
+            goro::time::sleep(Duration::from_millis(5));
+            assert_eq!(b.write(chunk).unwrap(), chunk.len());
+        }
+        b
+    });
+    assert_eq!(reader.join().unwrap(), b"hello world!");
+    drop(writer.join().unwrap());
+}
+
+#[test]
+fn read_deadline_times_out_and_fd_stays_usable() {
+    let (a, b) = pair();
+    let h = goro::spawn(move || {
+        let mut buf = [0u8; 4];
+        a.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
+        let t = Instant::now();
+        let e = a.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
+        assert!(t.elapsed() >= Duration::from_millis(30), "fired early");
+        a.set_read_timeout(None).unwrap();
+        // An absolute deadline in the past fails at once.
+        a.set_read_deadline(Some(Instant::now()));
+        assert_eq!(a.read(&mut buf).unwrap_err().kind(), ErrorKind::TimedOut);
+        a.set_read_deadline(None);
+        let n = a.read(&mut buf).unwrap(); // succeeds once the peer writes
+        buf[..n].to_vec()
+    });
+    std::thread::sleep(Duration::from_millis(80));
+    b.write(b"late").unwrap();
+    assert_eq!(h.join().unwrap(), b"late");
+}
+
+#[test]
+fn close_wakes_a_parked_reader_with_an_error() {
+    let (a, _b) = pair();
+    let a = Arc::new(a);
+    let a2 = a.clone();
+    let reader = goro::spawn(move || {
+        let mut buf = [0u8; 4];
+        a2.read(&mut buf)
+    });
+    std::thread::sleep(Duration::from_millis(30)); // let it park
+    a.close();
+    let e = reader.join().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotConnected);
+    assert!(a.is_closed());
+}
+
+#[test]
+fn plain_thread_blocks_and_is_woken() {
+    let (a, b) = pair();
+    let t = std::thread::spawn(move || {
+        let mut buf = [0u8; 3];
+        let n = a.read(&mut buf).unwrap(); // a plain thread: blocks this thread
+        buf[..n].to_vec()
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    goro::spawn(move || b.write(b"abc").unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(t.join().unwrap(), b"abc");
+}
+
+#[test]
+fn reader_and_writer_on_different_workers() {
+    let workers = goro::stats().workers;
+    let (a, b) = pair();
+    let a = Arc::new(a);
+    const N: usize = 256 * 1024;
+    // The writer fills the socket buffer and parks on write; the reader, on another worker,
+    // drains it. Both wait on the same descriptor, registered in one worker's poller.
+    let wa = a.clone();
+    let writer = goro::Builder::new()
+        .worker_hint(0)
+        .spawn(move || {
+            let data = vec![7u8; N];
+            let mut off = 0;
+            while off < N {
+                off += wa.write(&data[off..]).unwrap();
+            }
+        })
+        .unwrap();
+    let echo = goro::Builder::new()
+        .worker_hint(1 % workers)
+        .spawn(move || {
+            // Echo everything back from the far end.
+            let mut buf = vec![0u8; 8192];
+            let mut total = 0;
+            while total < N {
+                let n = b.read(&mut buf).unwrap();
+                let mut off = 0;
+                while off < n {
+                    off += b.write(&buf[off..n]).unwrap();
+                }
+                total += n;
+            }
+        })
+        .unwrap();
+    let reader = goro::Builder::new()
+        .worker_hint(1 % workers)
+        .spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            let mut total = 0;
+            while total < N {
+                let n = a.read(&mut buf).unwrap();
+                assert!(buf[..n].iter().all(|&x| x == 7));
+                total += n;
+            }
+            total
+        })
+        .unwrap();
+    writer.join().unwrap();
+    echo.join().unwrap();
+    assert_eq!(reader.join().unwrap(), N);
+}
+
+#[test]
+fn write_parks_while_the_buffer_is_full_and_times_out() {
+    let (a, b) = pair();
+    let h = goro::spawn(move || {
+        a.set_write_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        let data = vec![1u8; 64 * 1024];
+        loop {
+            match a.write(&data) {
+                Ok(_) => continue,
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::TimedOut);
+                    return;
+                }
+            }
+        }
+    });
+    h.join().unwrap();
+    drop(b);
+}
