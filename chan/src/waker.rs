@@ -1,0 +1,202 @@
+//! Wait queues: the waiters registered on one side of a channel.
+//!
+//! A [`Waker`] is a FIFO of entries (operation index, optional packet, context). A peer
+//! claims the oldest entry whose context is still waiting, with the context's CAS; the
+//! claim removes the entry. [`SyncWaker`] wraps a `Waker` in a spin lock plus an
+//! `is_empty` flag so that the common case, "nobody is waiting", costs one load and no
+//! lock. Both return the claimed context instead of waking it, so callers wake *after*
+//! releasing their locks.
+
+use std::collections::VecDeque;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::context::{Context, Operation, Selected};
+use crate::utils::SpinLock;
+
+/// One registered waiter.
+pub(crate) struct Entry {
+    /// The waiter's operation index.
+    pub(crate) oper: Operation,
+    /// Zero flavor: the waiter's packet (`flavors::zero::Packet<T>`); null otherwise.
+    pub(crate) packet: *mut (),
+    /// The waiter.
+    pub(crate) cx: Context,
+}
+
+// SAFETY: `packet` is an address the entry's owner keeps valid while the entry is
+// registered; it is only dereferenced by the zero flavor under the rules written there
+// (only the claimer touches it, only after a successful claim). Moving the pointer value
+// between threads is harmless in itself.
+unsafe impl Send for Entry {}
+
+/// A FIFO of waiters on one side of a channel. Not synchronised: its owner holds a lock.
+pub(crate) struct Waker {
+    entries: VecDeque<Entry>,
+}
+
+impl Waker {
+    pub(crate) fn new() -> Waker {
+        Waker {
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// Registers `cx` waiting for operation `oper`.
+    pub(crate) fn register(&mut self, oper: Operation, cx: &Context) {
+        self.register_with_packet(oper, ptr::null_mut(), cx);
+    }
+
+    /// Registers `cx` waiting for operation `oper` with a packet to exchange a value in.
+    pub(crate) fn register_with_packet(&mut self, oper: Operation, packet: *mut (), cx: &Context) {
+        self.entries.push_back(Entry {
+            oper,
+            packet,
+            cx: cx.clone(),
+        });
+    }
+
+    /// Removes `cx`'s entry for `oper`, if no peer claimed (and removed) it already.
+    pub(crate) fn unregister(&mut self, oper: Operation, cx: &Context) -> Option<Entry> {
+        let id = cx.id();
+        let i = self
+            .entries
+            .iter()
+            .position(|e| e.oper == oper && e.cx.id() == id)?;
+        self.entries.remove(i)
+    }
+
+    /// Claims the oldest waiter that is still waiting, removes it and returns it.
+    ///
+    /// `prepare` runs on each candidate just before its CAS, while the caller holds the
+    /// queue's lock (the zero flavor uses it to leave its unparker in a select's packet).
+    /// The claimed context's packet pointer is published with `store_packet`.
+    pub(crate) fn try_select_with(&mut self, mut prepare: impl FnMut(&Entry)) -> Option<Entry> {
+        let mut i = 0;
+        while i < self.entries.len() {
+            let e = &self.entries[i];
+            prepare(e);
+            if e.cx.try_select(Selected::Operation(e.oper)).is_ok() {
+                e.cx.store_packet(e.packet);
+                return self.entries.remove(i);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// [`try_select_with`](Self::try_select_with) without a hook.
+    pub(crate) fn try_select(&mut self) -> Option<Entry> {
+        self.try_select_with(|_| {})
+    }
+
+    /// Whether some waiter other than `me` could be claimed now.
+    pub(crate) fn can_select(&self, me: &Context) -> bool {
+        let id = me.id();
+        self.entries
+            .iter()
+            .any(|e| e.cx.id() != id && e.cx.selected() == Selected::Waiting)
+    }
+
+    /// Claims every waiter with `Disconnected` and removes all entries. Returns the
+    /// entries; the caller wakes their contexts after unlocking (a context whose CAS failed
+    /// was claimed elsewhere and needs no wake from us, but a spurious one is harmless).
+    pub(crate) fn disconnect(&mut self) -> Vec<Entry> {
+        for e in self.entries.iter() {
+            let _ = e.cx.try_select(Selected::Disconnected);
+        }
+        self.entries.drain(..).collect()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        // Every waiter unregisters (or is claimed) before it returns, and a channel is
+        // dropped only when no handle to it is left, so no waiter can remain here.
+        debug_assert!(
+            self.entries.is_empty(),
+            "goro-chan: waker dropped with waiters"
+        );
+    }
+}
+
+/// A [`Waker`] behind a spin lock, with a lock-free "anyone waiting?" check.
+pub(crate) struct SyncWaker {
+    inner: SpinLock<Waker>,
+    /// True when `inner` has no entries. Written under the lock, read without it.
+    is_empty: AtomicBool,
+}
+
+impl SyncWaker {
+    pub(crate) fn new() -> SyncWaker {
+        SyncWaker {
+            inner: SpinLock::new(Waker::new()),
+            is_empty: AtomicBool::new(true),
+        }
+    }
+
+    /// Registers `cx` for `oper`.
+    ///
+    /// The caller must re-check its condition after this returns (and abort its own wait
+    /// if the condition holds): the SeqCst store of `is_empty` here and the SeqCst load in
+    /// [`notify`](Self::notify) form a Dekker pair with the channel's own SeqCst index
+    /// updates, so either the notifier sees this waiter or the waiter sees the new state.
+    pub(crate) fn register(&self, oper: Operation, cx: &Context) {
+        let mut w = self.inner.lock();
+        w.register(oper, cx);
+        // SeqCst: see the doc comment; pairs with the SeqCst load in `notify`.
+        self.is_empty.store(false, Ordering::SeqCst);
+    }
+
+    /// Removes `cx`'s entry for `oper` if it is still there.
+    pub(crate) fn unregister(&self, oper: Operation, cx: &Context) -> Option<Entry> {
+        let mut w = self.inner.lock();
+        let e = w.unregister(oper, cx);
+        // SeqCst: same total order as in `register`.
+        self.is_empty.store(w.is_empty(), Ordering::SeqCst);
+        e
+    }
+
+    /// Claims one waiter, if any, and wakes it after unlocking.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        // SeqCst pairs with the SeqCst stores in `register`/`unregister` (Dekker pattern
+        // with the caller's SeqCst state change that precedes this call).
+        if !self.is_empty.load(Ordering::SeqCst) {
+            self.notify_slow();
+        }
+    }
+
+    #[cold]
+    fn notify_slow(&self) {
+        let entry = {
+            let mut w = self.inner.lock();
+            if w.is_empty() {
+                return;
+            }
+            let e = w.try_select();
+            self.is_empty.store(w.is_empty(), Ordering::SeqCst);
+            e
+        };
+        if let Some(e) = entry {
+            e.cx.unpark();
+        }
+    }
+
+    /// Claims every waiter with `Disconnected` and wakes them after unlocking.
+    pub(crate) fn disconnect(&self) {
+        let entries = {
+            let mut w = self.inner.lock();
+            let e = w.disconnect();
+            self.is_empty.store(true, Ordering::SeqCst);
+            e
+        };
+        for e in entries {
+            e.cx.unpark();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Per-flavor API behaviour: len/capacity/is_full, iterators, identity, value drops,
+//! auto traits.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use goro_chan::{bounded, never, unbounded, Receiver, Sender, TrySendError};
+
+#[test]
+fn len_capacity_full_empty() {
+    let (tx, rx) = bounded::<u8>(3);
+    assert_eq!((tx.capacity(), rx.capacity()), (Some(3), Some(3)));
+    assert!(tx.is_empty() && !tx.is_full());
+    for i in 0..3 {
+        tx.send(i).unwrap();
+    }
+    assert_eq!((tx.len(), rx.len()), (3, 3));
+    assert!(tx.is_full() && rx.is_full());
+    assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+    // Wrap around the ring many times.
+    for i in 3..1000u32 {
+        assert_eq!(rx.recv().unwrap(), ((i - 3) % 256) as u8);
+        tx.send(i as u8).unwrap();
+    }
+    let (tx0, rx0) = bounded::<u8>(0);
+    assert_eq!(tx0.capacity(), Some(0));
+    assert!(tx0.is_full() && rx0.is_empty());
+    let (txu, rxu) = unbounded::<u8>();
+    assert_eq!(txu.capacity(), None);
+    assert!(!txu.is_full());
+    txu.send(1).unwrap();
+    assert_eq!(rxu.len(), 1);
+}
+
+#[test]
+fn iterators() {
+    let (tx, rx) = unbounded();
+    for i in 0..5 {
+        tx.send(i).unwrap();
+    }
+    assert_eq!(rx.try_iter().take(2).collect::<Vec<_>>(), [0, 1]);
+    drop(tx);
+    assert_eq!((&rx).into_iter().collect::<Vec<_>>(), [2, 3, 4]);
+    assert_eq!(rx.into_iter().count(), 0);
+}
+
+#[test]
+fn same_channel() {
+    let (tx, rx) = bounded::<()>(1);
+    let (tx2, rx2) = bounded::<()>(1);
+    assert!(tx.same_channel(&tx.clone()));
+    assert!(rx.same_channel(&rx.clone()));
+    assert!(!tx.same_channel(&tx2));
+    assert!(!rx.same_channel(&rx2));
+    let n = never::<()>();
+    assert!(!n.same_channel(&n.clone()));
+}
+
+struct Counted(Arc<AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn buffered_values_are_dropped_with_the_channel() {
+    for cap in [1usize, 5, 64] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded(cap);
+        for _ in 0..cap {
+            tx.send(Counted(drops.clone())).unwrap();
+        }
+        drop(rx.recv().unwrap());
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        drop((tx, rx));
+        assert_eq!(drops.load(Ordering::Relaxed), cap, "cap={cap}");
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = unbounded();
+    for _ in 0..10 {
+        tx.send(Counted(drops.clone())).unwrap();
+    }
+    drop((tx, rx));
+    assert_eq!(drops.load(Ordering::Relaxed), 10);
+}
+
+#[test]
+fn failed_sends_hand_the_value_back() {
+    let (tx, rx) = bounded::<String>(0);
+    drop(rx);
+    assert_eq!(tx.send("a".into()).unwrap_err().into_inner(), "a");
+    assert!(tx.is_disconnected());
+    let (tx, rx) = unbounded::<String>();
+    tx.close();
+    assert_eq!(tx.try_send("b".into()).unwrap_err().into_inner(), "b");
+    drop(rx);
+}
+
+#[test]
+fn auto_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Sender<Vec<u8>>>();
+    send_sync::<Receiver<Vec<u8>>>();
+    // `Cell` is Send but not Sync: channels of it are still Send + Sync (values move).
+    send_sync::<Sender<std::cell::Cell<u8>>>();
+    send_sync::<Receiver<std::cell::Cell<u8>>>();
+}
