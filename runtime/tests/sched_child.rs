@@ -140,7 +140,9 @@ fn an_idle_runtime_uses_no_cpu() {
 #[test]
 fn stack_overflow_names_the_coroutine_and_aborts() {
     if is_child("stack_overflow_names_the_coroutine_and_aborts") {
+        // Recursing forever is the point: it must hit the guard page.
         #[inline(never)]
+        #[allow(unconditional_recursion, clippy::only_used_in_recursion)]
         fn recurse(depth: u64, pad: &mut [u8; 512]) -> u64 {
             let mut mine = [0u8; 512];
             mine[0] = pad[511].wrapping_add(1);
