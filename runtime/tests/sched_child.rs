@@ -142,17 +142,17 @@ fn stack_overflow_names_the_coroutine_and_aborts() {
     if is_child("stack_overflow_names_the_coroutine_and_aborts") {
         // Recursing forever is the point: it must hit the guard page.
         #[inline(never)]
-        #[allow(unconditional_recursion, clippy::only_used_in_recursion)]
-        fn recurse(depth: u64, pad: &mut [u8; 512]) -> u64 {
+        #[allow(unconditional_recursion)]
+        fn recurse(pad: &mut [u8; 512]) -> u64 {
             let mut mine = [0u8; 512];
             mine[0] = pad[511].wrapping_add(1);
             std::hint::black_box(&mut mine);
-            recurse(depth + 1, &mut mine) + u64::from(mine[0])
+            recurse(&mut mine) + u64::from(mine[0])
         }
         let h = goro::Builder::new()
             .name("deep-recursion")
             .stack_size(64 * 1024)
-            .spawn(|| recurse(0, &mut [0u8; 512]))
+            .spawn(|| recurse(&mut [0u8; 512]))
             .unwrap();
         let _ = h.join();
         unreachable!("the overflow must abort the process");
