@@ -280,7 +280,7 @@ fn one(
         // client that was never told to send it, or reading a lot.
         keep = !b.continue_pending && b.drain(MAX_DRAIN);
     }
-    keep &= !b.broken;
+    keep &= !b.broken && !srv.shutting_down();
     if !keep {
         w.close = true;
     }
