@@ -88,7 +88,7 @@ mod server;
 use std::io;
 use std::net::ToSocketAddrs;
 
-// CLIENT pub use client::{Client, ClientBuilder, ClientResponse};
+pub use client::{Client, ClientBuilder, ClientResponse};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use request::{Body, Request};
 pub use response::{reason, ResponseWriter};
