@@ -3,7 +3,6 @@ use std::any::Any;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
 
 use corosensei::Yielder;
 
@@ -166,7 +165,7 @@ impl Builder {
                 task.join.complete(result);
             })
         });
-        let task = Arc::new(Task::new(
+        let task = sched::new_task(Task::new(
             self.name.map(String::into_boxed_str),
             pinned,
             stack_size,

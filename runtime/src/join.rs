@@ -60,6 +60,11 @@ impl JoinSlot {
         }
     }
 
+    /// Drops an unclaimed result (the task's allocation is about to be recycled).
+    pub(crate) fn clear(&mut self) {
+        *self.result.get_mut() = None;
+    }
+
     fn is_done(&self) -> bool {
         self.state.load(Ordering::Acquire) == DONE
     }

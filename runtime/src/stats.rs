@@ -86,6 +86,9 @@ pub fn stats() -> Stats {
     let conns = crate::netpoll::connections();
     for p in rt.workers.iter() {
         let c = &p.counters;
+        // Completions first, as above: `homed` may overcount a moment, never undercount.
+        let done_here = c.completed.load(Ordering::Relaxed);
+        let homed = c.starts.load(Ordering::Relaxed).saturating_sub(done_here);
         s.spawns += c.spawns.load(Ordering::Relaxed);
         s.parks += c.parks.load(Ordering::Relaxed);
         s.steals += c.steals.load(Ordering::Relaxed);
@@ -97,7 +100,7 @@ pub fn stats() -> Stats {
         s.per_worker.push(WorkerStats {
             queued,
             timers,
-            homed: 0,
+            homed,
             connections: conns[p.index].load(Ordering::Relaxed),
         });
     }

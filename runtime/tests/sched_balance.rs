@@ -2,7 +2,8 @@
 //! unstarted coroutines spawned on one worker are stolen by the idle one.
 #[test]
 fn fan_out_spreads_over_workers() {
-    goro::Config::new().workers(2).init().unwrap();
+    let _ = goro::Config::new().workers(2).init();
+    assert_eq!(goro::stats().workers, 2);
     let root = goro::spawn(|| {
         let handles: Vec<_> = (0..64)
             .map(|_| {
@@ -26,4 +27,32 @@ fn fan_out_spreads_over_workers() {
         "no coroutine was stolen by the idle worker"
     );
     assert!(goro::stats().steals > 0);
+}
+
+#[test]
+fn stats_show_where_coroutines_live() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let _ = goro::Config::new().workers(2).init();
+    let gate = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..20)
+        .map(|_| {
+            let (gate, started) = (gate.clone(), started.clone());
+            goro::spawn(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                while !gate.load(Ordering::Acquire) {
+                    goro::time::sleep(std::time::Duration::from_millis(1));
+                }
+            })
+        })
+        .collect();
+    while started.load(Ordering::SeqCst) < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let s = goro::stats();
+    let homed: u64 = s.per_worker.iter().map(|w| w.homed).sum();
+    assert!(homed >= 20, "{s:?}");
+    gate.store(true, Ordering::Release);
+    hs.into_iter().for_each(|h| h.join().unwrap());
 }

@@ -82,7 +82,7 @@ fn sysmon_warns_about_a_coroutine_hogging_its_worker() {
             .name("busy-loop")
             .spawn(|| {
                 let t = std::time::Instant::now();
-                while t.elapsed() < Duration::from_millis(60) {
+                while t.elapsed() < Duration::from_millis(300) {
                     std::hint::spin_loop();
                 }
             })

@@ -143,3 +143,30 @@ fn stats_count_spawns_and_coroutines() {
     gate.store(1, Ordering::Release);
     hs.into_iter().for_each(|h| h.join().unwrap());
 }
+
+#[test]
+fn a_detached_coroutines_result_is_dropped_when_it_finishes() {
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for _ in 0..100 {
+        drop(goro::spawn(|| Loud)); // detached: nobody will take the result
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while DROPPED.load(Ordering::SeqCst) < 100 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "results were kept alive"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // Joined results are handed over, not dropped by the runtime.
+    let before = DROPPED.load(Ordering::SeqCst);
+    let kept = goro::spawn(|| Loud).join().unwrap();
+    assert_eq!(DROPPED.load(Ordering::SeqCst), before);
+    drop(kept);
+}

@@ -60,6 +60,7 @@
 //!   no CPU is used.
 mod idle;
 mod processor;
+mod recycle;
 mod sysmon;
 mod worker;
 
@@ -155,6 +156,14 @@ fn start() -> &'static Runtime {
         sysmon::start(rt);
     }
     rt
+}
+
+/// Allocates a new task (a recycled allocation on a worker, see recycle.rs).
+pub(crate) fn new_task(value: Task) -> Arc<Task> {
+    match context::worker() {
+        Some(w) => w.free_tasks.make(value),
+        None => Arc::new(value),
+    }
 }
 
 /// Queues a runnable task that any worker may take: a new coroutine, or an unpinned one.

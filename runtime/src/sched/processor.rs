@@ -17,6 +17,8 @@ use crate::time::heap::TimerHeap;
 pub(crate) struct Counters {
     pub(crate) spawns: AtomicU64,
     pub(crate) completed: AtomicU64,
+    /// First resumes on this worker (it became their home).
+    pub(crate) starts: AtomicU64,
     pub(crate) parks: AtomicU64,
     pub(crate) wakes: AtomicU64,
     pub(crate) steals: AtomicU64,

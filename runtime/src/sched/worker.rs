@@ -9,6 +9,7 @@ use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Worker};
 
 use super::processor::Counters;
+use super::recycle::FreeTasks;
 use super::{runtime, Processor, Runtime};
 use crate::context;
 use crate::coroutine::{Run, Suspend, Task};
@@ -38,6 +39,7 @@ pub(crate) struct WorkerLocal {
     tick: Cell<u32>,
     rng: Cell<u64>,
     expired: RefCell<Vec<Action>>,
+    pub(crate) free_tasks: FreeTasks,
 }
 
 impl WorkerLocal {
@@ -265,6 +267,7 @@ impl WorkerLocal {
         };
         match Stack::new(task.stack_size) {
             Ok(stack) => {
+                Counters::bump(&self.shared().counters.starts);
                 task.guard.set(stack.guard());
                 *run = Run::Body(start.call(stack));
                 true
@@ -362,6 +365,7 @@ impl WorkerLocal {
                     drop(body.into_stack()); // back to this thread's stack cache
                     Counters::bump(&p.counters.completed);
                     tracing::trace!(coroutine = %task.id, "done");
+                    self.free_tasks.put(task);
                     return;
                 }
             }
@@ -395,6 +399,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         tick: Cell::new(0),
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
         expired: RefCell::new(Vec::new()),
+        free_tasks: FreeTasks::default(),
     }));
     context::set_worker(local);
     tracing::debug!(worker = index, "worker started");

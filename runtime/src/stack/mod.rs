@@ -117,7 +117,7 @@ use std::io;
 
 use corosensei::stack::StackPointer;
 
-pub(crate) use pool::{stats, trim};
+pub(crate) use pool::{stats, trim, trim_excess};
 
 /// Usable bytes of a coroutine stack unless the builder or `GORO_STACK_SIZE` says otherwise.
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;

@@ -304,30 +304,43 @@ fn take(size: usize, out: &mut Vec<usize>, n: usize) -> io::Result<()> {
     }
 }
 
-/// Gives free slots of class `size` to the global pool; beyond [`GLOBAL_WARM_MAX`], the oldest
-/// are `MADV_DONTNEED`ed and kept cold.
+/// Set when a warm list grew past [`GLOBAL_WARM_MAX`]: sysmon then trims it back within a
+/// tick (10 ms), off the hot path.
+static OVER_WARM_MAX: AtomicBool = AtomicBool::new(false);
+
+/// Gives free slots of class `size` to the global pool. No syscall here: a warm list that
+/// grows past [`GLOBAL_WARM_MAX`] is trimmed back by sysmon (`trim_excess`), so a burst of
+/// coroutines finishing at once does not pay an `madvise` (and a TLB shootdown) each.
 fn put(size: usize, slots: Vec<usize>) {
-    let excess: Vec<usize> = {
-        let mut g = global();
-        let class = g.class(size);
-        class.warm.extend(slots);
-        let over = class.warm.len().saturating_sub(GLOBAL_WARM_MAX);
-        class.cooling += over;
-        class.warm.drain(..over).collect()
-    };
-    if !excess.is_empty() {
-        make_cold(size, excess);
+    let mut g = global();
+    let class = g.class(size);
+    class.warm.extend(slots);
+    if class.warm.len() > GLOBAL_WARM_MAX && !OVER_WARM_MAX.load(Ordering::Relaxed) {
+        OVER_WARM_MAX.store(true, Ordering::Relaxed);
     }
 }
 
 /// Gives back the memory of each slot's usable part (outside the lock) and files them as cold.
-/// The caller took them off `warm` and added them to `cooling`.
-fn make_cold(size: usize, slots: Vec<usize>) {
+/// The caller took them off `warm` and added them to `cooling`. Adjacent slots (the guard
+/// pages between them included: guards survive `MADV_DONTNEED`) go in one `madvise`.
+fn make_cold(size: usize, mut slots: Vec<usize>) {
     let page = page_size();
-    for &slot in &slots {
-        // SAFETY: the slot was taken off the warm list, so no `Stack` and no list refers to it
-        // until it is filed as cold below: nobody uses its memory.
-        unsafe { slab::release(slot + page, size) };
+    let stride = size + page;
+    slots.sort_unstable();
+    let mut i = 0;
+    while i < slots.len() {
+        let mut j = i + 1;
+        while j < slots.len() && slots[j] == slots[j - 1] + stride {
+            j += 1;
+        }
+        // From the first slot's usable memory to the end of the last slot of the run.
+        let lo = slots[i] + page;
+        let hi = slots[j - 1] + stride;
+        // SAFETY: the slots were taken off the warm list, so no `Stack` and no list refers to
+        // them until they are filed as cold below: nobody uses their memory. The range covers
+        // exactly these slots (and the guard pages between them), all inside our slabs.
+        unsafe { slab::release(lo, hi - lo) };
+        i = j;
     }
     let mut g = global();
     let class = g.class(size);
@@ -335,14 +348,28 @@ fn make_cold(size: usize, slots: Vec<usize>) {
     class.cold.extend(slots);
 }
 
-/// Gives back the memory of idle pooled stacks: all but [`TRIM_KEEP`] warm slots per class go
-/// cold. Called by sysmon every few seconds.
+/// Trims warm lists that grew past [`GLOBAL_WARM_MAX`] back to it (sysmon, every tick, when
+/// `put` flagged it). Returns true if there was anything to do.
+pub(crate) fn trim_excess() -> bool {
+    if !OVER_WARM_MAX.swap(false, Ordering::Relaxed) {
+        return false;
+    }
+    trim_to(GLOBAL_WARM_MAX);
+    true
+}
+
+/// Gives back the memory of all but a few warm stacks per class (sysmon, every few seconds and
+/// when the runtime goes idle).
 pub(crate) fn trim() {
+    trim_to(TRIM_KEEP);
+}
+
+fn trim_to(keep: usize) {
     let mut work = Vec::new();
     {
         let mut g = global();
         for class in &mut g.classes {
-            let over = class.warm.len().saturating_sub(TRIM_KEEP);
+            let over = class.warm.len().saturating_sub(keep);
             if over > 0 {
                 class.cooling += over;
                 work.push((class.size, class.warm.drain(..over).collect::<Vec<_>>()));
@@ -506,6 +533,9 @@ pub(super) mod tests {
         })
         .join()
         .unwrap();
+        // Freeing makes no syscall; the excess goes cold at sysmon's next tick.
+        assert!(class_stats(SIZE).unwrap().warm > GLOBAL_WARM_MAX);
+        trim_excess();
         let c = class_stats(SIZE).unwrap();
         assert_eq!(c.warm, GLOBAL_WARM_MAX, "{c:?}");
         assert_eq!(c.warm + c.cold, c.carved, "every slot is back: {c:?}");
