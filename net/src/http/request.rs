@@ -12,7 +12,7 @@ use crate::TcpStream;
 /// [`Read`]er ([`Request::body`]) that decodes `Content-Length` and `chunked` framing.
 ///
 /// ```
-/// use std::io::Read;
+/// use std::io::{Read, Write};
 /// use goro_net::http::{Request, ResponseWriter};
 ///
 /// fn echo(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
