@@ -25,7 +25,9 @@
 #![warn(missing_docs)]
 
 mod addr;
+pub mod connpool;
 mod fd;
+pub mod http;
 pub mod pool;
 mod sys;
 mod tcp;

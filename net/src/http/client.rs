@@ -1,0 +1,457 @@
+//! [`Client`]: HTTP/1.1 requests with keep-alive connections pooled per host.
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::connpool::{self, Pool};
+use crate::TcpStream;
+
+/// Configures a [`Client`] (Go's `http.Transport` settings).
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    connect_timeout: Duration,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    max_idle_per_host: usize,
+    max_active_per_host: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Some(Duration::from_secs(30)),
+            write_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(90)),
+            max_idle_per_host: 32,
+            max_active_per_host: 0,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// How long a TCP connect may take (default 5 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// How long any one read of the response may wait (default 30 s; `None`: forever).
+    pub fn read_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
+        self.read_timeout = d.into();
+        self
+    }
+
+    /// How long any one write of the request may wait (default 30 s).
+    pub fn write_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
+        self.write_timeout = d.into();
+        self
+    }
+
+    /// Idle keep-alive connections older than this are not reused (default 90 s).
+    pub fn idle_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = d.into();
+        self
+    }
+
+    /// Idle connections kept per host (default 32).
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Connections open at once per host; more requests wait (default 0: no limit).
+    pub fn max_active_per_host(mut self, n: usize) -> Self {
+        self.max_active_per_host = n;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client {
+        Client {
+            cfg: Arc::new(self),
+            pools: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// An HTTP/1.1 client with a keep-alive [`connpool`] per `host:port` (Go's `http.Client`).
+/// Cheap to clone; clones share the pools. `http://` URLs only.
+///
+/// ```
+/// use std::io::Write;
+/// use goro_net::{http, TcpListener};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+///     let _ = write!(w, "you asked for {}", r.path());
+/// });
+/// let s = server.clone();
+/// goro::spawn(move || s.serve(listener));
+///
+/// let client = http::Client::new();
+/// for _ in 0..3 {
+///     let resp = client.get(&format!("http://{addr}/x")).unwrap();
+///     assert_eq!(resp.status, 200);
+///     assert_eq!(resp.body, b"you asked for /x");
+/// }
+/// assert_eq!(client.pool_stats().dials, 1); // one keep-alive connection served all three
+/// server.shutdown(std::time::Duration::from_secs(1));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    cfg: Arc<ClientBuilder>,
+    pools: Arc<Mutex<HashMap<String, Pool<TcpStream>>>>,
+}
+
+/// A complete response read by the [`Client`].
+#[derive(Clone, Debug, Default)]
+pub struct ClientResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order, as sent.
+    pub headers: Vec<(String, String)>,
+    /// The whole body (chunked framing removed).
+    pub body: Vec<u8>,
+}
+
+impl ClientResponse {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the default timeouts.
+    pub fn new() -> Client {
+        ClientBuilder::default().build()
+    }
+
+    /// A builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// `GET url`.
+    pub fn get(&self, url: &str) -> io::Result<ClientResponse> {
+        self.request("GET", url, &[], &[])
+    }
+
+    /// `POST url` with a body of `content_type`.
+    pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> io::Result<ClientResponse> {
+        self.request("POST", url, &[("Content-Type", content_type)], body)
+    }
+
+    /// Sends any request. `headers` are added as given (a `Host` there replaces the one from
+    /// the URL). Timeouts fail with `TimedOut`; a refused connection with its OS error.
+    pub fn request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<ClientResponse> {
+        let (authority, target) = split_url(url)?;
+        let pool = self.pool(authority);
+        let mut head = Vec::with_capacity(256 + body.len());
+        write!(head, "{method} {target} HTTP/1.1\r\n")?;
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            write!(head, "Host: {authority}\r\n")?;
+        }
+        for (n, v) in headers {
+            if !n.eq_ignore_ascii_case("content-length") {
+                write!(head, "{n}: {v}\r\n")?;
+            }
+        }
+        if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+            write!(head, "Content-Length: {}\r\n", body.len())?;
+        }
+        head.extend_from_slice(b"\r\n");
+        head.extend_from_slice(body);
+        // A reused connection may have been closed by the server meanwhile: if it fails
+        // before any byte of the answer, try once more on a fresh one.
+        for attempt in 0..2 {
+            let mut conn = pool.get()?;
+            let reused = attempt == 0 && conn.reused();
+            match exchange(&conn, &head, method == "HEAD") {
+                Ok((resp, keep)) => {
+                    if !keep {
+                        conn.discard();
+                    }
+                    return Ok(resp);
+                }
+                Err((e, before_answer)) => {
+                    conn.discard();
+                    if !(reused && before_answer) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
+
+    /// Pool counters summed over every host.
+    pub fn pool_stats(&self) -> connpool::Stats {
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = connpool::Stats::default();
+        for p in pools.values() {
+            let s = p.stats();
+            t.idle += s.idle;
+            t.active += s.active;
+            t.waits += s.waits;
+            t.dials += s.dials;
+            t.discarded += s.discarded;
+        }
+        t
+    }
+
+    fn pool(&self, authority: &str) -> Pool<TcpStream> {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = pools.get(authority) {
+            return p.clone();
+        }
+        let cfg = self.cfg.clone();
+        let host = authority.to_string();
+        let p = Pool::builder()
+            .max_idle(cfg.max_idle_per_host)
+            .max_active(cfg.max_active_per_host)
+            .idle_timeout(cfg.idle_timeout)
+            .test_on_checkout(|c: &mut TcpStream, _| alive(c))
+            .build(move || dial(&host, &cfg));
+        pools.insert(authority.to_string(), p.clone());
+        p
+    }
+}
+
+fn dial(authority: &str, cfg: &ClientBuilder) -> io::Result<TcpStream> {
+    let host = authority.to_string();
+    let addrs: Vec<SocketAddr> =
+        goro::blocking(move || host.to_socket_addrs().map(Iterator::collect))?;
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "goro-net http: no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, cfg.connect_timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                s.set_read_timeout(cfg.read_timeout)?;
+                s.set_write_timeout(cfg.write_timeout)?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// An idle keep-alive socket is usable if reading it would block: no EOF, no stray bytes.
+fn alive(c: &TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    // SAFETY: `b` is a live one-byte buffer; the fd is open while `c` is borrowed.
+    let r = unsafe {
+        libc::recv(
+            c.as_raw_fd(),
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
+/// `http://host[:port]/path?q` -> (`host:port`, `/path?q`).
+fn split_url(url: &str) -> io::Result<(&str, &str)> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro-net http: only http:// URLs",
+        )
+    })?;
+    let (auth, target) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], &rest[i..]),
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if auth.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro-net http: URL without a host",
+        ));
+    }
+    Ok((auth, target))
+}
+
+/// Writes the request and reads the answer; the error says whether no byte came back.
+fn exchange(
+    c: &TcpStream,
+    req: &[u8],
+    head_only: bool,
+) -> Result<(ClientResponse, bool), (io::Error, bool)> {
+    (&*c).write_all(req).map_err(|e| (e, true))?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    let (resp, head_len, keep, framing) = loop {
+        let n = (&*c).read(&mut chunk).map_err(|e| (e, buf.is_empty()))?;
+        if n == 0 {
+            return Err((
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "goro-net http: connection closed before the answer",
+                ),
+                buf.is_empty(),
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut hs = [httparse::EMPTY_HEADER; 64];
+        let mut r = httparse::Response::new(&mut hs);
+        match r.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = r.code.unwrap_or(0);
+                let minor = r.version.unwrap_or(1);
+                let mut resp = ClientResponse {
+                    status,
+                    headers: Vec::with_capacity(r.headers.len()),
+                    body: Vec::new(),
+                };
+                let mut keep = minor == 1;
+                let mut framing = Framing::UntilClose;
+                for h in r.headers.iter() {
+                    let v = String::from_utf8_lossy(h.value).into_owned();
+                    if h.name.eq_ignore_ascii_case("content-length") {
+                        framing = Framing::Length(
+                            v.trim()
+                                .parse()
+                                .map_err(|_| (bad("bad Content-Length"), false))?,
+                        );
+                    } else if h.name.eq_ignore_ascii_case("transfer-encoding")
+                        && v.to_ascii_lowercase().contains("chunked")
+                    {
+                        framing = Framing::Chunked;
+                    } else if h.name.eq_ignore_ascii_case("connection") {
+                        let v = v.to_ascii_lowercase();
+                        keep = if v.contains("close") {
+                            false
+                        } else {
+                            keep || v.contains("keep-alive")
+                        };
+                    }
+                    resp.headers.push((h.name.to_string(), v));
+                }
+                if head_only || status / 100 == 1 || status == 204 || status == 304 {
+                    framing = Framing::Length(0);
+                }
+                break (resp, len, keep, framing);
+            }
+            Ok(httparse::Status::Partial) if buf.len() < 64 << 10 => {}
+            Ok(httparse::Status::Partial) => return Err((bad("response head too large"), false)),
+            Err(e) => return Err((bad(&e.to_string()), false)),
+        }
+    };
+    let mut resp = resp;
+    buf.drain(..head_len);
+    let mut src = Src { c, buf, pos: 0 };
+    let keep = match framing {
+        Framing::Length(n) => {
+            src.take(n as usize, &mut resp.body)
+                .map_err(|e| (e, false))?;
+            keep && src.pos == src.buf.len()
+        }
+        Framing::Chunked => {
+            read_chunked(&mut src, &mut resp.body).map_err(|e| (e, false))?;
+            keep && src.pos == src.buf.len()
+        }
+        Framing::UntilClose => {
+            resp.body.extend_from_slice(&src.buf[src.pos..]);
+            (&*c).read_to_end(&mut resp.body).map_err(|e| (e, false))?;
+            false
+        }
+    };
+    Ok((resp, keep))
+}
+
+enum Framing {
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// Response bytes already read (`buf[pos..]`), then the socket.
+struct Src<'a> {
+    c: &'a TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Src<'_> {
+    fn more(&mut self) -> io::Result<()> {
+        let mut chunk = [0u8; 8192];
+        let n = (&*self.c).read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "goro-net http: answer cut short",
+            ));
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        while self.buf.len() - self.pos < n {
+            self.more()?;
+        }
+        out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(())
+    }
+
+    fn line(&mut self) -> io::Result<usize> {
+        loop {
+            if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
+                return Ok(i + 1);
+            }
+            self.more()?;
+        }
+    }
+}
+
+fn read_chunked(src: &mut Src<'_>, out: &mut Vec<u8>) -> io::Result<()> {
+    loop {
+        let n = src.line()?;
+        let size = match httparse::parse_chunk_size(&src.buf[src.pos..src.pos + n]) {
+            Ok(httparse::Status::Complete((_, s))) => s,
+            _ => return Err(bad("bad chunk size")),
+        };
+        src.pos += n;
+        if size == 0 {
+            loop {
+                let n = src.line()?;
+                src.pos += n;
+                if n <= 2 {
+                    return Ok(());
+                }
+            }
+        }
+        src.take(size as usize, out)?;
+        let n = src.line()?;
+        src.pos += n;
+    }
+}
+
+fn bad(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("goro-net http: {msg}"))
+}

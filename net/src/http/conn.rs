@@ -1,0 +1,358 @@
+//! One server connection: read a batch, answer every complete request in it, write once.
+use std::io::Read;
+use std::mem::MaybeUninit;
+use std::net::{Shutdown, SocketAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use super::request::{Body, Chunk, Kind, Request};
+use super::response::{Out, ResponseWriter};
+use super::server::{Shared, Slot};
+use crate::pool::{self, PooledBuf};
+
+/// Most headers one request may carry (more: 431).
+const MAX_HEADERS: usize = 100;
+/// Unread body a connection drains to stay reusable after a handler ignored it.
+const MAX_DRAIN: u64 = 256 << 10;
+/// First size of a connection's read buffer.
+const READ_SIZE: usize = 4096;
+
+/// What one parse-and-answer step did.
+enum Step {
+    /// The buffer holds only part of a head: read more.
+    Partial,
+    /// A request was answered; `used` buffer bytes belonged to it.
+    Done {
+        used: usize,
+        keep: bool,
+        leftover: Option<(PooledBuf, usize, usize)>,
+    },
+    /// The connection must end (an error response is queued, or the socket failed).
+    Close,
+}
+
+/// Serves one accepted connection until the client leaves, an error, a timeout or shutdown.
+pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
+    let stream = &slot.stream;
+    let cfg = &srv.cfg;
+    let mut rbuf = pool::get(READ_SIZE);
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut out = Out::default();
+    let mut hdrs = Vec::new();
+    let mut body = Vec::new();
+    // When the head now being read started (coarse ms): the read-header deadline's base.
+    let mut head_since = Some(srv.now_ms());
+    let mut linger = false;
+    'conn: loop {
+        // Answer every complete request already buffered (the pipelining fast path).
+        while start < end {
+            let step = one(
+                srv,
+                slot,
+                &rbuf[start..end],
+                remote,
+                &mut out,
+                &mut hdrs,
+                &mut body,
+            );
+            match step {
+                Step::Partial => {
+                    head_since.get_or_insert_with(|| srv.now_ms());
+                    break;
+                }
+                Step::Done {
+                    used,
+                    keep,
+                    leftover,
+                } => {
+                    start += used;
+                    head_since = None;
+                    if let Some((extra, lo, hi)) = leftover {
+                        // The body reader read past the body: that is the next request.
+                        debug_assert_eq!(start, end);
+                        if rbuf.len() < hi - lo {
+                            rbuf = pool::get(hi - lo);
+                        }
+                        rbuf[..hi - lo].copy_from_slice(&extra[lo..hi]);
+                        (start, end) = (0, hi - lo);
+                    }
+                    if !keep {
+                        break 'conn;
+                    }
+                }
+                Step::Close => {
+                    linger = true;
+                    break 'conn;
+                }
+            }
+        }
+        if let Err(e) = out.flush(stream) {
+            tracing::debug!(%remote, error = %e, "goro-net http: write failed");
+            return;
+        }
+        if start == end {
+            (start, end) = (0, 0);
+            if srv.shutting_down() {
+                return;
+            }
+            slot.set_idle(srv.deadline(cfg.idle_timeout, srv.now_ms()));
+        } else {
+            rbuf.copy_within(start..end, 0);
+            (end, start) = (end - start, 0);
+            if end == rbuf.len() {
+                // A head longer than the buffer: grow it (the limit check is in `one`).
+                let mut bigger = pool::get((rbuf.len() * 4).min(cfg.max_header_bytes + 1));
+                bigger[..end].copy_from_slice(&rbuf[..end]);
+                rbuf = bigger;
+            }
+            let since = *head_since.get_or_insert_with(|| srv.now_ms());
+            slot.set_busy(srv.deadline(cfg.read_header_timeout, since));
+        }
+        match (&*stream).read(&mut rbuf[end..]) {
+            Ok(0) => {
+                if start < end {
+                    tracing::debug!(%remote, "goro-net http: client closed inside a request head");
+                }
+                return;
+            }
+            Ok(n) => end += n,
+            Err(e) => {
+                if slot.timed_out() {
+                    tracing::debug!(%remote, "goro-net http: connection timed out");
+                } else {
+                    tracing::debug!(%remote, error = %e, "goro-net http: read failed");
+                }
+                return;
+            }
+        }
+    }
+    if let Err(e) = out.flush(stream) {
+        tracing::debug!(%remote, error = %e, "goro-net http: write failed");
+        return;
+    }
+    if linger {
+        linger_close(stream);
+    }
+}
+
+/// Parses one request at the start of `buf` and answers it into `out`.
+fn one(
+    srv: &Shared,
+    slot: &Slot,
+    buf: &[u8],
+    remote: SocketAddr,
+    out: &mut Out,
+    hdrs: &mut Vec<u8>,
+    body_buf: &mut Vec<u8>,
+) -> Step {
+    let cfg = &srv.cfg;
+    let stream = &slot.stream;
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(buf, &mut storage) {
+        Ok(httparse::Status::Complete(n)) if n <= cfg.max_header_bytes => n,
+        Ok(httparse::Status::Complete(_)) => {
+            return fail(srv, slot, out, 431, remote, "head too large")
+        }
+        Ok(httparse::Status::Partial) if buf.len() > cfg.max_header_bytes => {
+            return fail(srv, slot, out, 431, remote, "head too large")
+        }
+        Ok(httparse::Status::Partial) => return Step::Partial,
+        Err(httparse::Error::TooManyHeaders) => {
+            return fail(srv, slot, out, 431, remote, "too many headers")
+        }
+        Err(e) => return fail(srv, slot, out, 400, remote, &e.to_string()),
+    };
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return fail(srv, slot, out, 400, remote, "incomplete request line");
+    };
+    let headers: &[httparse::Header<'_>] = req.headers;
+
+    // Framing and connection semantics, in one pass over the headers.
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut close = minor == 0;
+    let mut expect_continue = false;
+    for h in headers {
+        match h.name.len() {
+            14 if h.name.eq_ignore_ascii_case("content-length") => {
+                let Some(n) = parse_len(h.value) else {
+                    return fail(srv, slot, out, 400, remote, "bad Content-Length");
+                };
+                if length.is_some_and(|l| l != n) {
+                    return fail(srv, slot, out, 400, remote, "conflicting Content-Length");
+                }
+                length = Some(n);
+            }
+            17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
+                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+                if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") || minor == 0 {
+                    return fail(srv, slot, out, 400, remote, "unsupported Transfer-Encoding");
+                }
+                chunked = true;
+            }
+            10 if h.name.eq_ignore_ascii_case("connection") => {
+                for t in h.value.split(|&b| b == b',') {
+                    let t = t.trim_ascii();
+                    if t.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if t.eq_ignore_ascii_case(b"keep-alive") && minor == 0 {
+                        close = false;
+                    }
+                }
+            }
+            6 if h.name.eq_ignore_ascii_case("expect") => {
+                if h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+                    expect_continue = minor == 1;
+                } else {
+                    return fail(srv, slot, out, 417, remote, "unsupported Expect");
+                }
+            }
+            _ => {}
+        }
+    }
+    if chunked && length.is_some() {
+        return fail(
+            srv,
+            slot,
+            out,
+            400,
+            remote,
+            "both Content-Length and chunked",
+        );
+    }
+    if length.is_some_and(|l| l > cfg.max_body_bytes) {
+        return fail(srv, slot, out, 413, remote, "body too large");
+    }
+    let kind = if chunked {
+        Kind::Chunked(Chunk::Size)
+    } else {
+        Kind::Length(length.unwrap_or(0))
+    };
+    let rest = &buf[head_len..];
+    let in_buffer = matches!(kind, Kind::Length(n) if n <= rest.len() as u64);
+    if !in_buffer {
+        // The handler will read from the socket: earlier pipelined answers go first (and
+        // before any `100 Continue`), and the body read gets its own deadline.
+        if out.flush(stream).is_err() {
+            return Step::Close;
+        }
+        slot.set_busy(srv.deadline(cfg.read_timeout, srv.now_ms()));
+    } else {
+        slot.set_busy(0);
+    }
+
+    let date = srv.date.get();
+    let mut r = Request {
+        method,
+        target,
+        minor,
+        headers,
+        remote,
+        body: Body::new(kind, rest, stream, cfg.max_body_bytes, expect_continue),
+    };
+    let mut w = ResponseWriter::new(out, stream, hdrs, body_buf, &date);
+    w.head_only = method == "HEAD";
+    w.http10 = minor == 0;
+    w.ka10 = minor == 0 && !close;
+    w.close = close || srv.shutting_down();
+    let panicked =
+        catch_unwind(AssertUnwindSafe(|| srv.handler.serve_http(&mut w, &mut r))).is_err();
+    let b = &mut r.body;
+    if panicked {
+        tracing::error!(%remote, method, target, "goro-net http: handler panicked");
+        w.close = true;
+        if !w.committed() {
+            w.reset(500);
+        }
+    } else if b.too_large && !w.committed() {
+        w.reset(413);
+        w.close = true;
+    } else if b.broken {
+        w.close = true;
+        if !w.committed() {
+            w.reset(400);
+        }
+    }
+    let mut keep = !w.close;
+    if keep && !b.is_done() {
+        // Unread body: skip it to reach the next request, unless that means waiting for a
+        // client that was never told to send it, or reading a lot.
+        keep = !b.continue_pending && b.drain(MAX_DRAIN);
+    }
+    keep &= !b.broken && !srv.shutting_down();
+    if !keep {
+        w.close = true;
+    }
+    match w.finish() {
+        Ok(reusable) => keep &= reusable,
+        Err(e) => {
+            tracing::debug!(%remote, error = %e, "goro-net http: write failed");
+            return Step::Close;
+        }
+    }
+    let used = head_len + b.consumed();
+    let leftover = if keep { b.take_leftover() } else { None };
+    Step::Done {
+        used,
+        keep,
+        leftover,
+    }
+}
+
+/// Queues a canned error response and ends the connection.
+fn fail(
+    srv: &Shared,
+    slot: &Slot,
+    out: &mut Out,
+    status: u16,
+    remote: SocketAddr,
+    why: &str,
+) -> Step {
+    tracing::debug!(%remote, status, reason = why, "goro-net http: bad request");
+    srv.stats_bad_request();
+    let msg: &[u8] = match status {
+        400 => b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 16\r\n\r\n400 Bad Request\n",
+        413 => b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 22\r\n\r\n413 Content Too Large\n",
+        417 => b"HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 23\r\n\r\n417 Expectation Failed\n",
+        _ => b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 36\r\n\r\n431 Request Header Fields Too Large\n",
+    };
+    let _ = out.push(&slot.stream, msg);
+    Step::Close
+}
+
+/// `Content-Length` digits (no sign, no spaces inside; at most 19 digits).
+fn parse_len(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// Closes after an error response without losing it: half-close, then read and drop what
+/// the client still sends for a moment, so the kernel does not answer unread data with a
+/// reset that would destroy the response in flight.
+fn linger_close(stream: &crate::TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    stream.set_read_deadline(Some(Instant::now() + Duration::from_millis(500)));
+    let mut scratch = [0u8; 1024];
+    let mut budget = 64usize << 10;
+    while let Ok(n @ 1..) = (&*stream).read(&mut scratch) {
+        budget = budget.saturating_sub(n);
+        if budget == 0 {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn content_length_digits() {
+        assert_eq!(super::parse_len(b" 42 "), Some(42));
+        assert_eq!(super::parse_len(b"+1"), None);
+        assert_eq!(super::parse_len(b""), None);
+        assert_eq!(super::parse_len(b"99999999999999999999"), None);
+    }
+}

@@ -1,0 +1,135 @@
+//! HTTP/1.1 for goro: a server in the shape of Go's `net/http`, and a keep-alive client.
+//!
+//! ```no_run
+//! use std::io::Write;
+//! use goro_net::http;
+//!
+//! http::handle_func("/", |w, _r| {
+//!     let _ = w.write_all(b"Hello from Go I/O!\n");
+//! });
+//! http::listen_and_serve("127.0.0.1:8080", http::DefaultServeMux).unwrap();
+//! ```
+//!
+//! | Go `net/http` | goro-net `http` |
+//! |---|---|
+//! | `http.HandleFunc(p, f)`, `http.Handle` | [`handle_func`], [`handle`] (the default mux) |
+//! | `http.ListenAndServe(a, nil)` | [`listen_and_serve`]`(a, `[`DefaultServeMux`]`)` |
+//! | `http.Handler`, `http.HandlerFunc` | [`Handler`], implemented for closures `\|w, r\|` |
+//! | `http.NewServeMux()` | [`ServeMux::new`] |
+//! | `&http.Server{ReadHeaderTimeout: ..}`, `srv.Serve(ln)`, `srv.Shutdown(ctx)` | [`Server::builder`], [`Server::serve`], [`Server::shutdown`] |
+//! | `w.Header().Set(k, v)`, `w.WriteHeader(c)`, `w.Write(b)`, `Flusher` | [`ResponseWriter::header_set`], [`ResponseWriter::write_header`], `Write::write`, `Write::flush` |
+//! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |
+//! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool) |
+//!
+//! # Design
+//!
+//! **A coroutine per connection, blocking-style code.** As in Go, the accept loop hands each
+//! connection to a coroutine of its own ([`spawn_balanced`](crate::spawn_balanced) puts it
+//! on the worker with the fewest connections), and that coroutine reads, calls the handler
+//! and writes with plain blocking calls. A handler may sleep, read a database, call another
+//! server: only its coroutine parks. 2,000 handlers sleeping 2 s cost 2,000 parked
+//! coroutines, no threads.
+//!
+//! **One read and one write per batch.** The connection loop (`conn.rs`) reads whatever
+//! the socket has into a pooled buffer, then parses and answers *every* complete request
+//! in it before it touches the socket again: answers accumulate in a pooled output buffer
+//! that goes out in one `write`. A keep-alive client with one request in flight costs one
+//! `read` and one `write` per request; a pipelining client costs the same per batch.
+//! Requests are answered strictly in order. Two cases flush early so order and liveness
+//! hold: a handler that must read its body from the socket (the client may be waiting for
+//! earlier answers, or for `100 Continue`), and an explicit `flush`.
+//!
+//! **Nothing allocated per request.** `httparse` parses the head in place into an array
+//! of header views on the coroutine's stack; [`Request`] borrows everything from the read
+//! buffer. [`ResponseWriter`] builds the head in a stack buffer and keeps handler headers
+//! and a short body in two vectors the connection reuses. The `Date` header is formatted
+//! once per second by the server's ticker and copied from a sequence lock (`date.rs`).
+//! Buffers come from [`pool`](crate::pool) and the output buffer goes back between
+//! batches, so an idle keep-alive connection holds only its read buffer and its stack.
+//!
+//! **Timeouts without a timer per request.** Arming a runtime timer for every read would
+//! cost a heap insert and a cancel per request. Instead each connection publishes its
+//! current deadline and whether it is idle in one atomic word (`server.rs`, `Slot`), at
+//! most two relaxed stores per batch against a coarse clock. The server's ticker wakes
+//! every `min(timeout)/8` (between 5 and 500 ms), advances the clock, refreshes `Date`,
+//! and closes connections whose deadline passed: the parked reader wakes with an error and
+//! the coroutine ends. So a timeout fires within one tick of its deadline, never before.
+//! Rejected: per-read socket timeouts (a timer per park on the hot path) and a timer per
+//! connection re-armed per request (the same cost, plus cancellation races). Write
+//! timeouts *are* per-operation socket timeouts: a write parks only when the client stops
+//! reading, so that timer costs nothing in the common case.
+//!
+//! | deadline word | meaning | who writes | who acts |
+//! |---|---|---|---|
+//! | `d << 1 \| 1` | waiting for the next request until `d` (0: forever) | connection | ticker closes at `d`; shutdown closes at once |
+//! | `d << 1` | inside a request (head, handler, body) until `d` (0: no limit) | connection | ticker closes at `d` |
+//!
+//! **Bad input ends one connection.** A malformed head gets `400`, an oversized head `431`,
+//! an oversized body `413`, an unknown expectation `417`, each with `Connection: close`; the
+//! connection then half-closes and drains the client for a moment so the answer is not
+//! lost to a reset. A handler panic is caught and logged, answered with 500 if nothing was
+//! sent yet, and ends only its connection. Every such event is a `tracing` event.
+//!
+//! **Graceful shutdown.** [`Server::shutdown`] closes the listeners, closes idle
+//! connections, marks the rest to send `Connection: close` after their current answer, and
+//! waits for the registry to empty; past the grace period it closes what is left.
+//!
+//! **Limits.** Head size ([`Builder::max_header_bytes`]), 100 headers, body size, and
+//! concurrent connections (a semaphore in the accept loop: beyond it clients wait in the
+//! `somaxconn` backlog rather than being accepted and dropped).
+mod client;
+mod conn;
+mod date;
+mod mux;
+mod request;
+mod response;
+mod server;
+
+use std::io;
+use std::net::ToSocketAddrs;
+
+pub use client::{Client, ClientBuilder, ClientResponse};
+pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
+pub use request::{Body, Request};
+pub use response::{reason, ResponseWriter};
+pub use server::{Builder, Server, ServerStats};
+
+/// Answers requests (Go's `http.Handler`). Implemented for every closure
+/// `Fn(&mut ResponseWriter, &mut Request)` that is `Send + Sync + 'static`, and for
+/// [`ServeMux`].
+///
+/// ```
+/// use std::io::Write;
+/// use goro_net::http::{Handler, Request, ResponseWriter};
+///
+/// struct Greeter(&'static str);
+/// impl Handler for Greeter {
+///     fn serve_http(&self, w: &mut ResponseWriter<'_>, _r: &mut Request<'_>) {
+///         let _ = w.write_all(self.0.as_bytes());
+///     }
+/// }
+/// let _server = goro_net::http::Server::new(Greeter("hello\n"));
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Writes the response to `r` into `w`. Runs in the connection's coroutine.
+    fn serve_http(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>);
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&mut ResponseWriter<'_>, &mut Request<'_>) + Send + Sync + 'static,
+{
+    fn serve_http(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
+        self(w, r)
+    }
+}
+
+/// Serves `handler` on `addr` with the default limits until an accept error (Go's
+/// `http.ListenAndServe`); pass [`DefaultServeMux`] for Go's `nil`.
+pub fn listen_and_serve<A, H>(addr: A, handler: H) -> io::Result<()>
+where
+    A: ToSocketAddrs + Sync,
+    H: Handler,
+{
+    Server::new(handler).listen_and_serve(addr)
+}

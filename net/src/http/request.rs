@@ -1,0 +1,450 @@
+//! The server's view of one request: [`Request`] and its [`Body`] reader.
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+
+use crate::pool::{self, PooledBuf};
+use crate::TcpStream;
+
+/// An HTTP request received by the server (Go's `*http.Request`).
+///
+/// Everything borrows from the connection's read buffer: the method, path, query and headers
+/// are `&str`/`&[u8]` views, so parsing a request allocates nothing. The body is a
+/// [`Read`]er ([`Request::body`]) that decodes `Content-Length` and `chunked` framing.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use goro_net::http::{Request, ResponseWriter};
+///
+/// fn echo(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
+///     let mut body = Vec::new();
+///     if r.body().read_to_end(&mut body).is_err() {
+///         w.write_header(400);
+///         return;
+///     }
+///     w.header_set("Content-Type", "application/octet-stream");
+///     let _ = w.write(&body);
+/// }
+/// # let _ = echo;
+/// ```
+pub struct Request<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) target: &'a str,
+    pub(crate) minor: u8,
+    pub(crate) headers: &'a [httparse::Header<'a>],
+    pub(crate) remote: SocketAddr,
+    pub(crate) body: Body<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// The method (`GET`, `POST`, ...).
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request target as sent (`/path?query`; Go's `RequestURI`).
+    pub fn uri(&self) -> &'a str {
+        self.target
+    }
+
+    /// The path part of the target (before `?`), not percent-decoded.
+    pub fn path(&self) -> &'a str {
+        self.target.split_once('?').map_or(self.target, |(p, _)| p)
+    }
+
+    /// The query string after `?` (empty if none), not decoded.
+    pub fn query(&self) -> &'a str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
+
+    /// The value of query parameter `key` (first match, not percent-decoded).
+    pub fn query_value(&self, key: &str) -> Option<&'a str> {
+        self.query().split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == key).then_some(v)
+        })
+    }
+
+    /// `(1, 0)` or `(1, 1)`.
+    pub fn version(&self) -> (u8, u8) {
+        (1, self.minor)
+    }
+
+    /// The first header named `name` (case-insensitive) as text; `None` if it is missing or
+    /// not valid UTF-8 (see [`header_bytes`](Self::header_bytes)).
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.header_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The first header named `name` (case-insensitive), raw.
+    pub fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
+        find_header(self.headers, name)
+    }
+
+    /// Every header in order, as `(name, value)`.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.headers.iter().map(|h| (h.name, h.value))
+    }
+
+    /// The `Host` header (empty if missing).
+    pub fn host(&self) -> &'a str {
+        self.header("host").unwrap_or("")
+    }
+
+    /// The client's address (Go's `RemoteAddr`).
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// The declared body length, if the request has a `Content-Length`.
+    pub fn content_length(&self) -> Option<u64> {
+        match self.body.kind {
+            Kind::Length(_) => Some(self.body.declared),
+            _ => None,
+        }
+    }
+
+    /// The body, read with [`Read`]. Reads past the server's body limit fail with
+    /// `InvalidData` (the server then answers 413 if the handler has not written yet).
+    pub fn body(&mut self) -> &mut Body<'a> {
+        &mut self.body
+    }
+}
+
+pub(crate) fn find_header<'a>(headers: &[httparse::Header<'a>], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+/// How the body is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `Content-Length`, with the bytes still to read.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked(Chunk),
+}
+
+/// Where the chunked decoder is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Chunk {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside a chunk, with this many data bytes left.
+    Data(u64),
+    /// After a chunk's data: expecting its CRLF.
+    DataEnd,
+    /// After the last chunk: skipping trailer lines up to the empty one.
+    Trailers,
+    /// The terminating empty line was read.
+    Done,
+}
+
+/// A request body (Go's `Request.Body`): `Content-Length` or `chunked`, as [`Read`].
+///
+/// Bytes that arrived with the request head are served from the connection's buffer; the
+/// rest is read from the socket on demand, so a handler that does not read the body costs
+/// nothing (the server skips or drains it afterwards). With `Expect: 100-continue` the
+/// `100 Continue` interim response is sent on the first read that needs the socket.
+pub struct Body<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) declared: u64,
+    /// Bytes of the connection buffer after the head (may hold later pipelined requests).
+    buffered: &'a [u8],
+    pos: usize,
+    /// Overflow buffer for chunked framing read from the socket: `extra[lo..hi]` unread.
+    extra: Option<PooledBuf>,
+    lo: usize,
+    hi: usize,
+    stream: &'a TcpStream,
+    limit: u64,
+    total: u64,
+    pub(crate) continue_pending: bool,
+    pub(crate) too_large: bool,
+    pub(crate) broken: bool,
+}
+
+impl<'a> Body<'a> {
+    pub(crate) fn new(
+        kind: Kind,
+        buffered: &'a [u8],
+        stream: &'a TcpStream,
+        limit: u64,
+        expect_continue: bool,
+    ) -> Body<'a> {
+        let declared = match kind {
+            Kind::Length(n) => n,
+            Kind::Chunked(_) => 0,
+        };
+        Body {
+            kind,
+            declared,
+            buffered,
+            pos: 0,
+            extra: None,
+            lo: 0,
+            hi: 0,
+            stream,
+            limit,
+            total: 0,
+            continue_pending: expect_continue && kind != Kind::Length(0),
+            too_large: false,
+            broken: false,
+        }
+    }
+
+    /// True once the whole body has been read.
+    pub fn is_done(&self) -> bool {
+        matches!(self.kind, Kind::Length(0) | Kind::Chunked(Chunk::Done))
+    }
+
+    /// How many bytes of the connection buffer the body used.
+    pub(crate) fn consumed(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes read from the socket past the body (the start of a pipelined request).
+    pub(crate) fn leftover(&self) -> &[u8] {
+        match &self.extra {
+            Some(b) => &b[self.lo..self.hi],
+            None => &[],
+        }
+    }
+
+    /// Takes the bytes read from the socket past the body, with their range.
+    pub(crate) fn take_leftover(&mut self) -> Option<(PooledBuf, usize, usize)> {
+        let b = self.extra.take()?;
+        (self.lo < self.hi).then_some((b, self.lo, self.hi))
+    }
+
+    /// Reads and discards the rest of the body, up to `max` bytes; true if it ended.
+    pub(crate) fn drain(&mut self, max: u64) -> bool {
+        let mut scratch = [0u8; 2048];
+        let mut n = 0u64;
+        while !self.is_done() {
+            match self.read(&mut scratch) {
+                Ok(0) | Err(_) => return false,
+                Ok(k) => n += k as u64,
+            }
+            if n > max {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn avail(&self) -> &[u8] {
+        if self.pos < self.buffered.len() {
+            &self.buffered[self.pos..]
+        } else {
+            self.leftover()
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.pos < self.buffered.len() {
+            self.pos += n;
+        } else {
+            self.lo += n;
+        }
+    }
+
+    fn send_continue(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.continue_pending) {
+            (&*self.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        Ok(())
+    }
+
+    /// Copies available bytes or reads the socket straight into `buf`.
+    fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let a = self.avail();
+        if !a.is_empty() {
+            let n = a.len().min(buf.len());
+            buf[..n].copy_from_slice(&a[..n]);
+            self.consume(n);
+            return Ok(n);
+        }
+        self.send_continue()?;
+        (&*self.stream).read(buf)
+    }
+
+    /// Makes more bytes available contiguously (for chunk-size lines); false at EOF.
+    fn fill(&mut self) -> io::Result<bool> {
+        let tail_len = self.buffered.len() - self.pos;
+        let mut extra = match self.extra.take() {
+            Some(b) if b.len() > tail_len => b,
+            _ => pool::get((tail_len + 1024).max(4096)),
+        };
+        if tail_len > 0 {
+            // Move the tail of the connection buffer over, so the line is contiguous.
+            extra[..tail_len].copy_from_slice(&self.buffered[self.pos..]);
+            self.pos = self.buffered.len();
+            (self.lo, self.hi) = (0, tail_len);
+        } else if self.lo > 0 {
+            extra.copy_within(self.lo..self.hi, 0);
+            (self.lo, self.hi) = (0, self.hi - self.lo);
+        }
+        if self.hi == extra.len() {
+            self.extra = Some(extra);
+            return Err(bad("chunk framing line too long"));
+        }
+        let r = self
+            .send_continue()
+            .and_then(|_| (&*self.stream).read(&mut extra[self.hi..]));
+        let got = match r {
+            Ok(n) => n,
+            Err(e) => {
+                self.extra = Some(extra);
+                return Err(e);
+            }
+        };
+        self.hi += got;
+        self.extra = Some(extra);
+        Ok(got > 0)
+    }
+
+    /// Reads one CRLF-terminated line's length (up to and including CRLF) once available.
+    fn line(&mut self) -> io::Result<usize> {
+        loop {
+            if let Some(i) = self.avail().iter().position(|&b| b == b'\n') {
+                return Ok(i + 1);
+            }
+            if !self.fill()? {
+                return Err(eof());
+            }
+        }
+    }
+
+    fn read_chunked(&mut self, buf: &mut [u8], st: Chunk) -> io::Result<usize> {
+        let mut st = st;
+        loop {
+            match st {
+                Chunk::Done => {
+                    self.kind = Kind::Chunked(st);
+                    return Ok(0);
+                }
+                Chunk::Size => {
+                    let n = self.line()?;
+                    let size = match httparse::parse_chunk_size(&self.avail()[..n]) {
+                        Ok(httparse::Status::Complete((_, size))) => size,
+                        _ => return Err(bad("malformed chunk size")),
+                    };
+                    self.consume(n);
+                    st = if size == 0 {
+                        Chunk::Trailers
+                    } else {
+                        Chunk::Data(size)
+                    };
+                }
+                Chunk::Data(left) => {
+                    let want = buf.len().min(left.min(usize::MAX as u64) as usize);
+                    let n = self.read_raw(&mut buf[..want])?;
+                    if n == 0 {
+                        return Err(eof());
+                    }
+                    let left = left - n as u64;
+                    self.kind = Kind::Chunked(if left == 0 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left)
+                    });
+                    return Ok(n);
+                }
+                Chunk::DataEnd => {
+                    let n = self.line()?;
+                    if n > 2 || (n == 2 && self.avail()[0] != b'\r') {
+                        return Err(bad("chunk data longer than its size"));
+                    }
+                    self.consume(n);
+                    st = Chunk::Size;
+                }
+                Chunk::Trailers => {
+                    let n = self.line()?;
+                    let empty = n <= 2;
+                    self.consume(n);
+                    if empty {
+                        st = Chunk::Done;
+                    }
+                }
+            }
+            self.kind = Kind::Chunked(st);
+        }
+    }
+}
+
+impl Read for Body<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.broken {
+            return Err(bad("request body unusable after an earlier error"));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let r = match self.kind {
+            Kind::Length(0) => return Ok(0),
+            Kind::Length(left) => {
+                let want = buf.len().min(left.min(usize::MAX as u64) as usize);
+                match self.read_raw(&mut buf[..want]) {
+                    Ok(0) => Err(eof()),
+                    Ok(n) => {
+                        self.kind = Kind::Length(left - n as u64);
+                        Ok(n)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Kind::Chunked(st) => self.read_chunked(buf, st),
+        };
+        match r {
+            Ok(n) => {
+                self.total += n as u64;
+                if self.total > self.limit {
+                    self.too_large = true;
+                    self.broken = true;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "goro-net http: request body too large",
+                    ));
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                self.broken = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Body<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("kind", &self.kind)
+            .field("read", &self.total)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &self.target)
+            .field("remote", &self.remote)
+            .finish()
+    }
+}
+
+fn bad(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("goro-net http: {msg}"))
+}
+
+fn eof() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "goro-net http: connection closed inside the request body",
+    )
+}

@@ -1,0 +1,452 @@
+//! The server's response side: [`ResponseWriter`] and the connection's output buffer.
+use std::io::{self, Write};
+
+use crate::pool::{self, PooledBuf};
+use crate::TcpStream;
+
+/// Body bytes a response buffers before it commits to streaming (chunked, or the handler's
+/// own `Content-Length`). A handler that writes less gets an exact `Content-Length`.
+const BUFFER_LIMIT: usize = 16 << 10;
+/// Size of the pooled output buffer a batch of responses is assembled in.
+const OUT_SIZE: usize = 16 << 10;
+
+/// The connection's output: responses accumulate here and go out in one `write` per batch.
+/// The pooled buffer is taken on the first byte and given back once flushed, so an idle
+/// connection holds none.
+#[derive(Default)]
+pub(crate) struct Out {
+    buf: Option<PooledBuf>,
+    len: usize,
+}
+
+impl Out {
+    pub(crate) fn push(&mut self, stream: &TcpStream, data: &[u8]) -> io::Result<()> {
+        let buf = self.buf.get_or_insert_with(|| pool::get(OUT_SIZE));
+        if self.len + data.len() <= buf.len() {
+            buf[self.len..self.len + data.len()].copy_from_slice(data);
+            self.len += data.len();
+            return Ok(());
+        }
+        self.flush(stream)?;
+        if data.len() >= OUT_SIZE / 2 {
+            return (&*stream).write_all(data);
+        }
+        self.push(stream, data)
+    }
+
+    /// Writes what is buffered and returns the buffer to the pool.
+    pub(crate) fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
+        let len = std::mem::take(&mut self.len);
+        match self.buf.take() {
+            Some(b) if len > 0 => (&*stream).write_all(&b[..len]),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How the body goes on the wire once the head is out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Head not written yet; body bytes are buffered.
+    Buffering,
+    /// Head written with this `Content-Length`.
+    Length,
+    /// Head written with `Transfer-Encoding: chunked`.
+    Chunked,
+    /// HTTP/1.0 without a length: the body ends when the connection closes.
+    UntilClose,
+}
+
+/// Builds the response to one request (Go's `http.ResponseWriter`).
+///
+/// Set headers with [`header_set`](Self::header_set) / [`header_add`](Self::header_add),
+/// optionally the status with [`write_header`](Self::write_header) (default 200), then
+/// write the body through [`std::io::Write`]. A body of up to 16 KiB is buffered and sent
+/// with an exact `Content-Length`; a larger one, or one after [`flush`](Write::flush), is
+/// sent chunked (or with the handler's own `Content-Length` header). `Date` and `Server`
+/// are added. For `HEAD` the body is counted but not sent.
+///
+/// ```
+/// use std::io::Write;
+/// use goro_net::http::{Request, ResponseWriter};
+///
+/// fn not_found(w: &mut ResponseWriter<'_>, _r: &mut Request<'_>) {
+///     w.header_set("Content-Type", "text/plain; charset=utf-8");
+///     w.write_header(404);
+///     let _ = w.write_all(b"404 page not found\n");
+/// }
+/// # let _ = not_found;
+/// ```
+pub struct ResponseWriter<'a> {
+    out: &'a mut Out,
+    stream: &'a TcpStream,
+    hdrs: &'a mut Vec<u8>,
+    body: &'a mut Vec<u8>,
+    date: &'a [u8],
+    status: u16,
+    mode: Mode,
+    declared: Option<u64>,
+    written: u64,
+    pub(crate) head_only: bool,
+    pub(crate) close: bool,
+    pub(crate) http10: bool,
+    pub(crate) ka10: bool,
+}
+
+impl<'a> ResponseWriter<'a> {
+    pub(crate) fn new(
+        out: &'a mut Out,
+        stream: &'a TcpStream,
+        hdrs: &'a mut Vec<u8>,
+        body: &'a mut Vec<u8>,
+        date: &'a [u8],
+    ) -> ResponseWriter<'a> {
+        hdrs.clear();
+        body.clear();
+        ResponseWriter {
+            out,
+            stream,
+            hdrs,
+            body,
+            date,
+            status: 0,
+            mode: Mode::Buffering,
+            declared: None,
+            written: 0,
+            head_only: false,
+            close: false,
+            http10: false,
+            ka10: false,
+        }
+    }
+
+    /// Sets header `name` to `value`, replacing earlier values. Ignored once the head was
+    /// sent. `Content-Length` set here makes the body stream with that length.
+    pub fn header_set(&mut self, name: &str, value: &str) {
+        self.header_del(name);
+        self.header_add(name, value);
+    }
+
+    /// Adds a header line (repeatable headers such as `Set-Cookie`). CR and LF in the name
+    /// or value are replaced by spaces, so a handler cannot split the response.
+    pub fn header_add(&mut self, name: &str, value: &str) {
+        if self.mode != Mode::Buffering {
+            tracing::debug!(name, "goro-net http: header set after the head was sent");
+            return;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            self.declared = value.trim().parse().ok();
+        }
+        let clean = |b: u8| if b == b'\r' || b == b'\n' { b' ' } else { b };
+        self.hdrs.extend(name.bytes().map(clean));
+        self.hdrs.extend_from_slice(b": ");
+        self.hdrs.extend(value.bytes().map(clean));
+        self.hdrs.extend_from_slice(b"\r\n");
+    }
+
+    /// The first value of header `name` set so far.
+    pub fn header_get(&self, name: &str) -> Option<&str> {
+        self.lines()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Removes every value of header `name`.
+    pub fn header_del(&mut self, name: &str) {
+        if name.eq_ignore_ascii_case("content-length") {
+            self.declared = None;
+        }
+        let mut i = 0;
+        while i < self.hdrs.len() {
+            let end = i
+                + self.hdrs[i..]
+                    .windows(2)
+                    .position(|w| w == b"\r\n")
+                    .unwrap_or(0)
+                + 2;
+            let line = &self.hdrs[i..end];
+            let is_it = line.len() > name.len()
+                && line[name.len()] == b':'
+                && line[..name.len()].eq_ignore_ascii_case(name.as_bytes());
+            if is_it {
+                self.hdrs.drain(i..end);
+            } else {
+                i = end;
+            }
+        }
+    }
+
+    fn lines(&self) -> impl Iterator<Item = (&str, &str)> {
+        std::str::from_utf8(self.hdrs)
+            .unwrap_or("")
+            .split("\r\n")
+            .filter_map(|l| l.split_once(": "))
+    }
+
+    /// Sets the status code (Go's `WriteHeader`). Only the first call counts, and only
+    /// before the first body byte.
+    pub fn write_header(&mut self, status: u16) {
+        if self.status == 0 {
+            self.status = status.clamp(100, 999);
+        } else {
+            tracing::debug!(status, "goro-net http: superfluous write_header");
+        }
+    }
+
+    /// The status code that was or will be sent (200 if none was set yet).
+    pub fn status(&self) -> u16 {
+        if self.status == 0 {
+            200
+        } else {
+            self.status
+        }
+    }
+
+    /// Asks the server to close the connection after this response.
+    pub fn close_after(&mut self) {
+        self.close = true;
+    }
+
+    /// True if a byte of the head has been handed to the socket or output buffer.
+    pub(crate) fn committed(&self) -> bool {
+        self.mode != Mode::Buffering
+    }
+
+    /// Throws away whatever the handler prepared (the head was not sent yet).
+    pub(crate) fn reset(&mut self, status: u16) {
+        self.hdrs.clear();
+        self.body.clear();
+        self.declared = None;
+        self.written = 0;
+        self.status = status;
+    }
+
+    fn body_allowed(&self) -> bool {
+        let s = self.status();
+        !(s < 200 || s == 204 || s == 304)
+    }
+
+    /// Writes the status line and headers into the output buffer.
+    fn commit(&mut self, mode: Mode, length: Option<u64>) -> io::Result<()> {
+        self.mode = mode;
+        if self.status == 0 {
+            self.status = 200;
+        }
+        let mut head = [0u8; 256];
+        let mut n = 0;
+        let mut put = |b: &[u8]| {
+            head[n..n + b.len()].copy_from_slice(b);
+            n += b.len();
+        };
+        put(b"HTTP/1.1 ");
+        let mut code = [0u8; 3];
+        let s = self.status;
+        code[0] = b'0' + (s / 100) as u8;
+        code[1] = b'0' + (s / 10 % 10) as u8;
+        code[2] = b'0' + (s % 10) as u8;
+        put(&code);
+        put(b" ");
+        put(reason(s).as_bytes());
+        put(b"\r\nServer: goro\r\nDate: ");
+        put(self.date);
+        put(b"\r\n");
+        match (mode, length) {
+            (Mode::Chunked, _) => put(b"Transfer-Encoding: chunked\r\n"),
+            (_, Some(len)) if self.declared.is_none() && self.body_allowed() => {
+                put(b"Content-Length: ");
+                let mut digits = [0u8; 20];
+                put(itoa(len, &mut digits));
+                put(b"\r\n");
+            }
+            _ => {}
+        }
+        if self.close || mode == Mode::UntilClose {
+            put(b"Connection: close\r\n");
+        } else if self.ka10 {
+            put(b"Connection: keep-alive\r\n");
+        }
+        self.out.push(self.stream, &head[..n])?;
+        self.out.push(self.stream, self.hdrs)?;
+        self.out.push(self.stream, b"\r\n")
+    }
+
+    /// Commits to streaming: the head goes out with the declared length, chunked framing, or
+    /// (HTTP/1.0) close-delimited; buffered body bytes follow.
+    fn start_streaming(&mut self) -> io::Result<()> {
+        let mode = if self.declared.is_some() || self.head_only || !self.body_allowed() {
+            Mode::Length
+        } else if self.http10 {
+            self.close = true;
+            Mode::UntilClose
+        } else {
+            Mode::Chunked
+        };
+        self.commit(mode, None)?;
+        let body = std::mem::take(self.body);
+        let r = self.send(&body);
+        *self.body = body;
+        self.body.clear();
+        r
+    }
+
+    /// Sends body bytes in the committed mode.
+    fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.is_empty() || self.head_only || !self.body_allowed() {
+            return Ok(());
+        }
+        match self.mode {
+            Mode::Chunked => {
+                let mut hex = [0u8; 18];
+                let mut n = 0;
+                let mut v = data.len();
+                let mut digits = [0u8; 16];
+                loop {
+                    digits[n] = b"0123456789abcdef"[v & 15];
+                    n += 1;
+                    v >>= 4;
+                    if v == 0 {
+                        break;
+                    }
+                }
+                for (i, d) in digits[..n].iter().rev().enumerate() {
+                    hex[i] = *d;
+                }
+                hex[n..n + 2].copy_from_slice(b"\r\n");
+                self.out.push(self.stream, &hex[..n + 2])?;
+                self.out.push(self.stream, data)?;
+                self.out.push(self.stream, b"\r\n")
+            }
+            _ => self.out.push(self.stream, data),
+        }
+    }
+
+    /// Completes the response after the handler returned. Returns false if the connection
+    /// cannot be reused (a short declared body, a close-delimited body).
+    pub(crate) fn finish(&mut self) -> io::Result<bool> {
+        match self.mode {
+            Mode::Buffering => {
+                let len = self.declared.unwrap_or(self.written);
+                self.commit(Mode::Length, Some(len))?;
+                if !self.head_only && self.body_allowed() {
+                    let body = std::mem::take(self.body);
+                    let r = self.out.push(self.stream, &body);
+                    *self.body = body;
+                    r?;
+                }
+                Ok(self
+                    .declared
+                    .is_none_or(|d| d == self.written || self.head_only))
+            }
+            Mode::Chunked => {
+                self.out.push(self.stream, b"0\r\n\r\n")?;
+                Ok(true)
+            }
+            Mode::Length => Ok(self
+                .declared
+                .is_none_or(|d| d == self.written || self.head_only)),
+            Mode::UntilClose => Ok(false),
+        }
+    }
+}
+
+impl Write for ResponseWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.status == 0 {
+            self.status = 200;
+        }
+        if !self.body_allowed() {
+            return Err(io::Error::other(
+                "goro-net http: this status does not allow a body",
+            ));
+        }
+        if let Some(d) = self.declared {
+            if self.written + data.len() as u64 > d {
+                return Err(io::Error::other(
+                    "goro-net http: wrote more than the declared Content-Length",
+                ));
+            }
+        }
+        self.written += data.len() as u64;
+        if self.mode == Mode::Buffering {
+            if self.body.len() + data.len() <= BUFFER_LIMIT {
+                if !self.head_only {
+                    self.body.extend_from_slice(data);
+                }
+                return Ok(data.len());
+            }
+            self.start_streaming()?;
+        }
+        self.send(data)?;
+        Ok(data.len())
+    }
+
+    /// Sends the head and everything buffered so far to the client now (Go's `Flusher`).
+    fn flush(&mut self) -> io::Result<()> {
+        if self.mode == Mode::Buffering {
+            self.start_streaming()?;
+        }
+        self.out.flush(self.stream)
+    }
+}
+
+impl std::fmt::Debug for ResponseWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseWriter")
+            .field("status", &self.status())
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+/// Writes `v` in decimal at the end of `buf` and returns the digits.
+pub(crate) fn itoa(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// The reason phrase of a status code (Go's `StatusText`; empty for unknown codes).
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}

@@ -1,0 +1,456 @@
+//! [`Server`]: configuration, the accept loop, the connection registry, timeouts, shutdown.
+use std::io;
+use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use goro::sync::Semaphore;
+
+use super::date::DateCell;
+use super::Handler;
+use crate::{TcpListener, TcpStream};
+
+/// Limits and timeouts (see [`Builder`] for each one's meaning and default).
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) read_header_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            read_header_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(60)),
+            write_timeout: Some(Duration::from_secs(60)),
+            idle_timeout: Some(Duration::from_secs(120)),
+            max_header_bytes: 32 << 10,
+            max_body_bytes: 16 << 20,
+            max_connections: 100_000,
+        }
+    }
+}
+
+/// Builds a [`Server`] (Go's `http.Server{...}` literal). Every setting has a default a
+/// production server can start with.
+///
+/// ```
+/// use std::time::Duration;
+/// use goro_net::http::Server;
+///
+/// let server = Server::builder()
+///     .read_header_timeout(Duration::from_secs(5))
+///     .idle_timeout(None) // keep idle connections forever
+///     .max_connections(10_000)
+///     .build(|w: &mut goro_net::http::ResponseWriter<'_>, _r: &mut goro_net::http::Request<'_>| {
+///         let _ = std::io::Write::write_all(w, b"ok\n");
+///     });
+/// # drop(server);
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    cfg: Config,
+}
+
+impl Builder {
+    /// How long a client may take to send a request head, from its first byte (from the
+    /// accept for a new connection). Default 10 s; the slowloris defence.
+    pub fn read_header_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
+        self.cfg.read_header_timeout = d.into();
+        self
+    }
+
+    /// How long reading a request body may take once the handler runs. Default 60 s.
+    pub fn read_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
+        self.cfg.read_timeout = d.into();
+        self
+    }
+
+    /// How long any one socket write of a response may wait for the client. Default 60 s.
+    pub fn write_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
+        self.cfg.write_timeout = d.into();
+        self
+    }
+
+    /// How long a keep-alive connection may wait for its next request. Default 120 s.
+    pub fn idle_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
+        self.cfg.idle_timeout = d.into();
+        self
+    }
+
+    /// Largest request head (request line + headers); larger gets 431. Default 32 KiB.
+    pub fn max_header_bytes(mut self, n: usize) -> Builder {
+        self.cfg.max_header_bytes = n.max(64);
+        self
+    }
+
+    /// Largest request body; larger gets 413. Default 16 MiB.
+    pub fn max_body_bytes(mut self, n: u64) -> Builder {
+        self.cfg.max_body_bytes = n;
+        self
+    }
+
+    /// Most connections served at once; further clients wait in the listen backlog.
+    /// Default 100,000.
+    pub fn max_connections(mut self, n: usize) -> Builder {
+        self.cfg.max_connections = n.max(1);
+        self
+    }
+
+    /// The server, answering every request with `handler`.
+    pub fn build(self, handler: impl Handler) -> Server {
+        let tick = [
+            self.cfg.read_header_timeout,
+            self.cfg.read_timeout,
+            self.cfg.idle_timeout,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|d| d / 8)
+        .fold(Duration::from_millis(500), Duration::min)
+        .max(Duration::from_millis(5));
+        Server {
+            inner: Arc::new(Shared {
+                handler: Box::new(handler),
+                permits: Semaphore::new(self.cfg.max_connections),
+                cfg: self.cfg,
+                date: DateCell::new(),
+                epoch: Instant::now(),
+                clock: AtomicU64::new(1),
+                tick,
+                conns: Mutex::new(Registry::default()),
+                shutting: AtomicBool::new(false),
+                listeners: Mutex::new(Vec::new()),
+                ticker: AtomicBool::new(false),
+                accepted: AtomicU64::new(0),
+                bad_requests: AtomicU64::new(0),
+                timed_out: AtomicU64::new(0),
+                live: AtomicUsize::new(0),
+            }),
+        }
+    }
+}
+
+/// An HTTP/1.1 server (Go's `http.Server`): one coroutine per connection, placed on the
+/// least-loaded worker. Cheap to clone: clones share the server, so one coroutine can
+/// [`serve`](Server::serve) while another calls [`shutdown`](Server::shutdown).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// use goro_net::{http, TcpListener, TcpStream};
+///
+/// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, _r: &mut http::Request<'_>| {
+///     let _ = w.write_all(b"hi\n");
+/// });
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let s = server.clone();
+/// let serving = goro::spawn(move || s.serve(listener));
+///
+/// let mut c = TcpStream::connect(addr).unwrap();
+/// c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+/// let mut reply = String::new();
+/// c.read_to_string(&mut reply).unwrap();
+/// assert!(reply.starts_with("HTTP/1.1 200 OK\r\n") && reply.ends_with("\r\n\r\nhi\n"));
+///
+/// assert!(server.shutdown(Duration::from_secs(1))); // graceful: nothing in flight
+/// serving.join().unwrap().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Shared>,
+}
+
+/// Counters of a [`Server`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections accepted so far.
+    pub accepted: u64,
+    /// Connections open now.
+    pub active: usize,
+    /// Requests refused as malformed or over a limit (400, 413, 417, 431).
+    pub bad_requests: u64,
+    /// Connections closed by a timeout.
+    pub timed_out: u64,
+}
+
+impl Server {
+    /// A builder with the default limits and timeouts.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A server with the default limits and timeouts.
+    pub fn new(handler: impl Handler) -> Server {
+        Builder::default().build(handler)
+    }
+
+    /// Binds `addr` (backlog = `somaxconn`) and serves until [`shutdown`](Self::shutdown).
+    pub fn listen_and_serve<A: ToSocketAddrs + Sync>(&self, addr: A) -> io::Result<()> {
+        self.serve(TcpListener::bind(addr)?)
+    }
+
+    /// Accepts connections on `listener` and serves each in its own coroutine, until
+    /// [`shutdown`](Self::shutdown) (then `Ok(())`) or an accept error. Parks the calling
+    /// coroutine (or blocks the calling thread).
+    pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        let srv = &self.inner;
+        let ln = Arc::new(listener);
+        lock(&srv.listeners).push(ln.clone());
+        if srv.shutting_down() {
+            return Ok(());
+        }
+        self.start_ticker();
+        loop {
+            srv.permits.acquire().forget();
+            let (stream, peer) = match ln.accept() {
+                Ok(c) => c,
+                Err(e) => {
+                    srv.permits.add_permits(1);
+                    if srv.shutting_down() {
+                        return Ok(());
+                    }
+                    tracing::error!(error = %e, "goro-net http: accept failed");
+                    return Err(e);
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            if let Some(d) = srv.cfg.write_timeout {
+                let _ = stream.set_write_timeout(Some(d));
+            }
+            let slot = Arc::new(Slot {
+                stream,
+                state: AtomicU64::new(srv.deadline(srv.cfg.read_header_timeout, srv.now_ms()) << 1),
+                timed_out: AtomicBool::new(false),
+            });
+            let index = lock(&srv.conns).insert(slot.clone());
+            srv.live.fetch_add(1, Ordering::Relaxed);
+            srv.accepted.fetch_add(1, Ordering::Relaxed);
+            let guard = ConnGuard {
+                srv: srv.clone(),
+                index,
+            };
+            crate::spawn_balanced(move || {
+                super::conn::serve(&guard.srv, &slot, peer);
+            });
+        }
+    }
+
+    /// Graceful shutdown (Go's `Server.Shutdown`): stop accepting, close idle connections,
+    /// let requests in flight finish (their connections close after the response), and
+    /// after `grace` close whatever is left. True if everything finished in time.
+    pub fn shutdown(&self, grace: Duration) -> bool {
+        let srv = &self.inner;
+        srv.shutting.store(true, Ordering::Relaxed);
+        for ln in lock(&srv.listeners).drain(..) {
+            ln.close();
+        }
+        let deadline = Instant::now() + grace;
+        let mut nap = Duration::from_millis(1);
+        loop {
+            srv.sweep(true);
+            if srv.live.load(Ordering::Relaxed) == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                let all: Vec<_> = lock(&srv.conns).slots.iter().flatten().cloned().collect();
+                tracing::warn!(
+                    left = all.len(),
+                    "goro-net http: shutdown grace expired, closing"
+                );
+                for s in all {
+                    s.stream.close();
+                }
+                return false;
+            }
+            goro::time::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> ServerStats {
+        let s = &self.inner;
+        ServerStats {
+            accepted: s.accepted.load(Ordering::Relaxed),
+            active: s.live.load(Ordering::Relaxed),
+            bad_requests: s.bad_requests.load(Ordering::Relaxed),
+            timed_out: s.timed_out.load(Ordering::Relaxed),
+        }
+    }
+
+    fn start_ticker(&self) {
+        if self.inner.ticker.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let srv = self.inner.clone();
+        goro::spawn(move || loop {
+            goro::time::sleep(srv.tick);
+            srv.clock.store(
+                srv.epoch.elapsed().as_millis() as u64 + 1,
+                Ordering::Relaxed,
+            );
+            srv.date.refresh();
+            srv.sweep(false);
+            if srv.shutting_down() && srv.live.load(Ordering::Relaxed) == 0 {
+                srv.ticker.store(false, Ordering::Relaxed);
+                return;
+            }
+        });
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.inner.cfg)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// What the connections of one server share.
+pub(crate) struct Shared {
+    pub(crate) handler: Box<dyn Handler>,
+    pub(crate) cfg: Config,
+    pub(crate) date: DateCell,
+    epoch: Instant,
+    /// Coarse milliseconds since `epoch` (+1), advanced by the ticker every `tick`.
+    clock: AtomicU64,
+    tick: Duration,
+    conns: Mutex<Registry>,
+    shutting: AtomicBool,
+    listeners: Mutex<Vec<Arc<TcpListener>>>,
+    permits: Semaphore,
+    ticker: AtomicBool,
+    accepted: AtomicU64,
+    bad_requests: AtomicU64,
+    timed_out: AtomicU64,
+    live: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
+    }
+
+    /// The deadline `timeout` after `base` in coarse ms (0: none).
+    pub(crate) fn deadline(&self, timeout: Option<Duration>, base: u64) -> u64 {
+        timeout.map_or(0, |d| base + d.as_millis().max(1) as u64)
+    }
+
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutting.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn stats_bad_request(&self) {
+        self.bad_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Closes connections past their deadline, and idle ones if `idle_too`.
+    fn sweep(&self, idle_too: bool) {
+        let now = self.now_ms();
+        let mut doomed = Vec::new();
+        for s in lock(&self.conns).slots.iter().flatten() {
+            let w = s.state.load(Ordering::Relaxed);
+            let (deadline, idle) = (w >> 1, w & 1 == 1);
+            if deadline != 0 && deadline <= now {
+                if !s.timed_out.swap(true, Ordering::Relaxed) {
+                    self.timed_out.fetch_add(1, Ordering::Relaxed);
+                }
+                doomed.push(s.clone());
+            } else if idle && (idle_too || self.shutting_down()) {
+                doomed.push(s.clone());
+            }
+        }
+        // Wake outside the registry lock.
+        for s in doomed {
+            s.stream.close();
+        }
+    }
+}
+
+/// A live connection as the registry and the ticker see it.
+pub(crate) struct Slot {
+    pub(crate) stream: TcpStream,
+    /// `deadline_ms << 1 | idle`: written by the connection's coroutine, read by the ticker
+    /// and `shutdown` (Relaxed both ways: a stale read only moves a close by one tick).
+    state: AtomicU64,
+    timed_out: AtomicBool,
+}
+
+impl Slot {
+    /// Waiting for a new request (shutdown may close it) until `deadline` (0: none).
+    pub(crate) fn set_idle(&self, deadline: u64) {
+        self.set(deadline << 1 | 1);
+    }
+
+    /// Inside a request until `deadline` (0: none).
+    pub(crate) fn set_busy(&self, deadline: u64) {
+        self.set(deadline << 1);
+    }
+
+    fn set(&self, v: u64) {
+        if self.state.load(Ordering::Relaxed) != v {
+            self.state.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// True if the ticker closed the connection for a timeout.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Relaxed)
+    }
+}
+
+/// The live connections of a server, by slot index.
+#[derive(Default)]
+struct Registry {
+    slots: Vec<Option<Arc<Slot>>>,
+    free: Vec<usize>,
+}
+
+impl Registry {
+    fn insert(&mut self, s: Arc<Slot>) -> usize {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(s);
+                i
+            }
+            None => {
+                self.slots.push(Some(s));
+                self.slots.len() - 1
+            }
+        }
+    }
+}
+
+/// Unregisters a connection and frees its permit when its coroutine ends (even by panic).
+struct ConnGuard {
+    srv: Arc<Shared>,
+    index: usize,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        let slot = {
+            let mut r = lock(&self.srv.conns);
+            r.free.push(self.index);
+            r.slots[self.index].take()
+        };
+        drop(slot); // the socket closes here, outside the lock
+        self.srv.live.fetch_sub(1, Ordering::Relaxed);
+        self.srv.permits.add_permits(1);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,167 @@
+//! The `proxy` example's gateway: forwarding, X-Forwarded-For, balancing, 502/504, reuse.
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use goro_net::http::{Client, Request, ResponseWriter, Server};
+use goro_net::TcpListener;
+
+#[allow(dead_code)]
+#[path = "../../examples/proxy.rs"]
+mod proxy;
+
+use proxy::{Gateway, Policy};
+
+fn serve(server: Server) -> SocketAddr {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    goro::spawn(move || server.serve(ln));
+    addr
+}
+
+/// A backend that reports what it received.
+fn backend(id: &'static str) -> SocketAddr {
+    serve(Server::new(
+        move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+            let mut body = String::new();
+            let _ = r.body().read_to_string(&mut body);
+            if r.path() == "/slow" {
+                goro::time::sleep(Duration::from_millis(600));
+            }
+            w.header_set("X-Backend", id);
+            let _ = write!(
+                w,
+                "{id} {} {} host={} xff={} conn={} body={body}",
+                r.method(),
+                r.uri(),
+                r.host(),
+                r.header("x-forwarded-for").unwrap_or("-"),
+                r.header("connection").unwrap_or("-"),
+            );
+        },
+    ))
+}
+
+fn gateway(backends: Vec<String>, policy: Policy, client: Client) -> (SocketAddr, Arc<Gateway>) {
+    let gw = Arc::new(Gateway::new(backends, policy, client));
+    let g = gw.clone();
+    let addr = serve(Server::new(
+        move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| g.serve(w, r),
+    ));
+    (addr, gw)
+}
+
+#[test]
+fn forwards_with_director_rewrites_and_reuses_backend_connections() {
+    let (a, b) = (backend("A"), backend("B"));
+    let (proxy, gw) = gateway(
+        vec![a.to_string(), b.to_string()],
+        Policy::RoundRobin,
+        Gateway::default_client(),
+    );
+    let client = Client::new();
+    let mut seen = Vec::new();
+    for i in 0..20 {
+        let r = client
+            .request(
+                "POST",
+                &format!("http://{proxy}/p/{i}?q=1"),
+                &[
+                    ("X-Forwarded-For", "203.0.113.7"),
+                    ("Connection", "keep-alive"),
+                ],
+                b"payload",
+            )
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8(r.body).unwrap();
+        let id = r
+            .headers
+            .iter()
+            .find(|(n, _)| n == "X-Backend")
+            .unwrap()
+            .1
+            .clone();
+        let host = if id == "A" { a } else { b };
+        assert_eq!(
+            text,
+            format!(
+                "{id} POST /p/{i}?q=1 host={host} xff=203.0.113.7, 127.0.0.1 conn=- body=payload"
+            )
+        );
+        seen.push(id);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] != w[1]),
+        "round-robin alternates: {seen:?}"
+    );
+    let s = gw.client().pool_stats();
+    assert_eq!(s.dials, 2, "one kept-alive connection per backend: {s:?}");
+
+    let h = client.get(&format!("http://{proxy}/healthz")).unwrap();
+    assert_eq!((h.status, h.body.as_slice()), (200, &b"ok\n"[..]));
+}
+
+#[test]
+fn least_connections_avoids_the_busy_backend() {
+    let (a, b) = (backend("A"), backend("B"));
+    let (proxy, _gw) = gateway(
+        vec![a.to_string(), b.to_string()],
+        Policy::LeastConnections,
+        Gateway::default_client(),
+    );
+    // Park one slow request on whichever backend it lands, then the quick ones all go to
+    // the other.
+    let slow = goro::spawn(move || Client::new().get(&format!("http://{proxy}/slow")).unwrap());
+    std::thread::sleep(Duration::from_millis(150));
+    let client = Client::new();
+    let ids: Vec<String> = (0..6)
+        .map(|_| {
+            let r = client.get(&format!("http://{proxy}/q")).unwrap();
+            r.headers
+                .iter()
+                .find(|(n, _)| n == "X-Backend")
+                .unwrap()
+                .1
+                .clone()
+        })
+        .collect();
+    let slow_id = slow
+        .join()
+        .unwrap()
+        .headers
+        .iter()
+        .find(|(n, _)| n == "X-Backend")
+        .unwrap()
+        .1
+        .clone();
+    assert!(
+        ids.iter().all(|id| *id != slow_id),
+        "{ids:?} while {slow_id} was busy"
+    );
+}
+
+#[test]
+fn backend_down_is_502_and_backend_slow_is_504() {
+    let unused = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = unused.local_addr().unwrap();
+    drop(unused);
+    let (proxy, _) = gateway(
+        vec![dead.to_string()],
+        Policy::RoundRobin,
+        Gateway::default_client(),
+    );
+    let r = Client::new().get(&format!("http://{proxy}/x")).unwrap();
+    assert_eq!(r.status, 502);
+
+    let slow = backend("S");
+    let impatient = Client::builder()
+        .read_timeout(Duration::from_millis(200))
+        .build();
+    let (proxy, _) = gateway(vec![slow.to_string()], Policy::RoundRobin, impatient);
+    let r = Client::new().get(&format!("http://{proxy}/slow")).unwrap();
+    assert_eq!(r.status, 504);
+    let r = Client::new().get(&format!("http://{proxy}/fast")).unwrap();
+    assert_eq!(r.status, 200, "the gateway still serves after a timeout");
+}
