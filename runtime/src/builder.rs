@@ -151,6 +151,12 @@ impl Builder {
         // The stack itself is taken when the coroutine first runs, on the worker that runs
         // it; this only reports a refusal by the kernel (or an absurd size) right here.
         let stack_size = Stack::check(self.stack_size.unwrap_or(rt.settings.stack_size))?;
+        let stack_size = u32::try_from(stack_size).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "goro: a coroutine stack must be smaller than 4 GiB",
+            )
+        })?;
         let start = Start::new(move |stack: Stack| {
             Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
                 let t = context::task();
@@ -185,8 +191,7 @@ impl Builder {
                 // Placed: it becomes the task's home before its first run, and it goes where
                 // woken pinned tasks go (that worker's run queue or inbox), which no one
                 // steals from.
-                task.home
-                    .store(i % rt.workers.len(), std::sync::atomic::Ordering::Relaxed);
+                task.set_home(i % rt.workers.len());
                 sched::ready(task.clone());
             }
             _ => sched::submit(task.clone()),

@@ -17,7 +17,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use corosensei::{Coroutine as Coro, Yielder};
@@ -53,7 +53,7 @@ pub(crate) enum Run {
 }
 
 /// `home` before the first resume: any worker may take the task.
-pub(crate) const NO_HOME: usize = usize::MAX;
+pub(crate) const NO_HOME: usize = u32::MAX as usize;
 
 /// A coroutine: identity, park state, home worker and suspended stack.
 pub(crate) struct Task {
@@ -61,14 +61,14 @@ pub(crate) struct Task {
     pub(crate) name: Option<Box<str>>,
     /// Park state word; see the table in [`crate::park`].
     pub(crate) state: AtomicU8,
-    /// Index of the home worker, or [`NO_HOME`] before the first resume.
-    pub(crate) home: AtomicUsize,
+    /// Index of the home worker, or [`NO_HOME`] before the first resume (see `home()`).
+    home: AtomicU32,
     /// False for `spawn_unpinned` tasks, which may resume on any worker.
     pub(crate) pinned: bool,
-    /// Usable stack bytes (for the overflow message and stats).
-    pub(crate) stack_size: usize,
-    /// `[lo, hi)` of the stack's guard page, for the overflow handler (set on first run).
-    pub(crate) guard: Cell<(usize, usize)>,
+    /// Usable stack bytes (for the overflow message and stats; under 4 GiB by `Builder`).
+    pub(crate) stack_size: u32,
+    /// Low address of the stack's guard page, for the overflow handler (set on first run).
+    pub(crate) guard_lo: Cell<usize>,
     /// The closure, then the suspended coroutine. Owner-only (module table).
     run: UnsafeCell<Run>,
     /// The corosensei yielder of the running body, written by the body itself on its first
@@ -76,13 +76,13 @@ pub(crate) struct Task {
     yielder: Cell<*const Yielder<(), Suspend>>,
     /// Set when the worker commits a park, cleared when it next resumes (for `stats()`).
     pub(crate) was_parked: Cell<bool>,
-    /// `coroutine_local!` values; touched only by the running body.
-    pub(crate) locals: LocalMap,
+    /// `coroutine_local!` values, made on first use; touched only by the running body.
+    locals: UnsafeCell<Option<Box<LocalMap>>>,
     /// The result for the `JoinHandle`.
     pub(crate) join: JoinSlot,
 }
 
-// SAFETY: the fields that are not `Sync` (`run`, `guard`, `yielder`, `was_parked`,
+// SAFETY: the fields that are not `Sync` (`run`, `guard_lo`, `yielder`, `was_parked`,
 // `locals`) are touched only by
 // the task's current owner, and ownership moves between threads only through the run queues
 // (crossbeam's queues and the state CAS give the happens-before edge). The corosensei
@@ -96,24 +96,19 @@ unsafe impl Send for Task {}
 unsafe impl Sync for Task {}
 
 impl Task {
-    pub(crate) fn new(
-        name: Option<Box<str>>,
-        pinned: bool,
-        stack_size: usize,
-        start: Start,
-    ) -> Task {
+    pub(crate) fn new(name: Option<Box<str>>, pinned: bool, stack_size: u32, start: Start) -> Task {
         Task {
             id: CoroutineId::next(),
             name,
             state: AtomicU8::new(crate::park::RUNNING),
-            home: AtomicUsize::new(NO_HOME),
+            home: AtomicU32::new(NO_HOME as u32),
             pinned,
             stack_size,
-            guard: Cell::new((0, 0)),
+            guard_lo: Cell::new(0),
             run: UnsafeCell::new(Run::Start(start)),
             yielder: Cell::new(std::ptr::null()),
             was_parked: Cell::new(false),
-            locals: LocalMap::default(),
+            locals: UnsafeCell::new(None),
             join: JoinSlot::new(),
         }
     }
@@ -148,10 +143,36 @@ impl Task {
         unsafe { (*y).suspend(why) };
     }
 
+    /// The home worker's index, or [`NO_HOME`].
+    pub(crate) fn home(&self) -> usize {
+        self.home.load(Ordering::Relaxed) as usize
+    }
+
+    /// Makes worker `i` the task's home (before a resume; see the module doc).
+    pub(crate) fn set_home(&self, i: usize) {
+        self.home.store(i as u32, Ordering::Relaxed);
+    }
+
+    /// The coroutine-local map, made on first use.
+    ///
+    /// # Safety
+    ///
+    /// Only the task's running body may call this (it owns the map while it runs).
+    pub(crate) unsafe fn locals(&self) -> &LocalMap {
+        // SAFETY: only the running body touches `locals` (caller's contract), and it never
+        // holds a `&mut` to it: the box is created once and then only shared.
+        unsafe { (*self.locals.get()).get_or_insert_with(Box::default) }
+    }
+
     /// Drops the coroutine-locals; called by the body after the user function returned.
     pub(crate) fn drop_locals(&self) {
+        // SAFETY: called by the running body, which owns the map, after user code returned
+        // (no reference from `locals()` is alive).
+        let Some(map) = (unsafe { (*self.locals.get()).take() }) else {
+            return; // most coroutines never use a coroutine-local
+        };
         // A panicking destructor must not unwind out of the coroutine's root frame.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.locals.clear())).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(map))).is_err() {
             tracing::warn!(coroutine = %self.id, "goro: a coroutine_local destructor panicked");
         }
     }
@@ -291,8 +312,8 @@ mod tests {
     #[test]
     fn a_task_stays_small() {
         // Every parked coroutine costs one of these plus about one stack page; the parked
-        // benchmark's budget (4,400 bytes all-in) keeps this at 256 bytes or less (240 now).
+        // benchmark's budget (4,400 bytes all-in) keeps this at 192 bytes or less.
         let size = std::mem::size_of::<Task>();
-        assert!(size <= 256, "Task grew to {size} bytes");
+        assert!(size <= 192, "Task grew to {size} bytes");
     }
 }

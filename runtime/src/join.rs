@@ -17,7 +17,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 
 use crate::coroutine::{Coroutine, CoroutineId, Task};
@@ -31,11 +31,15 @@ const DONE: u8 = 2;
 pub(crate) struct JoinSlot {
     state: AtomicU8,
     result: UnsafeCell<Option<thread::Result<Box<dyn Any + Send>>>>,
-    waiter: Mutex<Option<Unparker>>,
+    /// The joiner's unparker: written by the joiner before it publishes `WAITING`, read by
+    /// the body only after its swap returned `WAITING`.
+    waiter: UnsafeCell<Option<Unparker>>,
 }
 
 // SAFETY: `result` is written once by the body before the Release swap to DONE and read only
-// by the single joiner after an Acquire load of DONE (the JoinHandle is not Clone).
+// by the single joiner after an Acquire load of DONE (the JoinHandle is not Clone). `waiter`
+// is written by the single joiner before its Release CAS to WAITING and read by the body only
+// after its AcqRel swap saw WAITING; the joiner never touches it again after that CAS.
 unsafe impl Sync for JoinSlot {}
 
 impl JoinSlot {
@@ -43,7 +47,7 @@ impl JoinSlot {
         JoinSlot {
             state: AtomicU8::new(RUNNING),
             result: UnsafeCell::new(None),
-            waiter: Mutex::new(None),
+            waiter: UnsafeCell::new(None),
         }
     }
 
@@ -53,8 +57,9 @@ impl JoinSlot {
         unsafe { *self.result.get() = Some(result) };
         // Release: publishes the result; pairs with the joiner's Acquire load of DONE.
         if self.state.swap(DONE, Ordering::AcqRel) == WAITING {
-            let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(w) = waiter {
+            // SAFETY: WAITING means the joiner wrote `waiter` before publishing it and will not
+            // touch it again (the `Sync` argument above).
+            if let Some(w) = unsafe { (*self.waiter.get()).take() } {
                 w.unpark();
             }
         }
@@ -79,8 +84,11 @@ impl JoinSlot {
         if self.is_done() {
             return self.take();
         }
-        *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(park::unparker());
-        // Acquire on failure: if it is DONE already, the result is ours to read.
+        // SAFETY: the body reads `waiter` only after it sees WAITING, which we have not
+        // published yet; we are the only joiner.
+        unsafe { *self.waiter.get() = Some(park::unparker()) };
+        // Release: publishes `waiter` to the body's swap. Acquire on failure: if it is DONE
+        // already, the result is ours to read.
         if self
             .state
             .compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire)

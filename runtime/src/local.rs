@@ -131,7 +131,7 @@ impl<T: 'static> LocalKey<T> {
         }
         // SAFETY: the running task outlives its body's calls, and its map is touched only by
         // that body, which is us.
-        let map = unsafe { &(*t).locals };
+        let map = unsafe { (*t).locals() };
         f(map.get_or_init(key, self.init))
     }
 }

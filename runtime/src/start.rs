@@ -13,7 +13,7 @@ use crate::coroutine::Body;
 use crate::stack::Stack;
 
 /// Closures up to this size are stored inline.
-const INLINE: usize = 48;
+const INLINE: usize = 32;
 
 #[repr(C, align(16))]
 struct Buf([MaybeUninit<u8>; INLINE]);

@@ -1,28 +1,11 @@
 //! goro::blocking: blocking work leaves the workers free, runs in parallel, may borrow the
 //! coroutine's stack, and propagates panics; on a plain thread it runs inline.
+mod common;
+use common::{runtime, within};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Once};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Every test in this file (one process) runs on the same 2-worker runtime.
-fn runtime() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        goro::Config::new()
-            .workers(2)
-            .init()
-            .expect("runtime starts once")
-    });
-}
-
-/// Fails the test if `f` does not finish within `limit` (a hang is a lost wakeup).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit)
-        .expect("did not finish: lost wakeup or deadlock")
-}
 
 #[test]
 fn blocking_calls_do_not_stop_the_workers_and_run_in_parallel() {

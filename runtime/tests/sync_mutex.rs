@@ -1,21 +1,12 @@
 //! goro::sync::Mutex: mutual exclusion, try_lock, waiting across a park, fairness, no poisoning,
 //! on coroutines, on OS threads, and on both at once.
+mod common;
+use common::{runtime, within};
 use goro::sync::{Mutex, WaitGroup};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Once};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-
-/// Every test in this file (one process) runs on the same 2-worker runtime.
-fn runtime() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        goro::Config::new()
-            .workers(2)
-            .init()
-            .expect("runtime starts once")
-    });
-}
 
 /// Two fields updated in two steps: a second holder inside the critical section would see
 /// them differ.
@@ -31,15 +22,6 @@ fn bump(m: &Mutex<Pair>) {
     g.a += 1;
     std::hint::spin_loop();
     g.b += 1;
-}
-
-/// Runs `f` on a thread and fails the test if it does not finish within `limit` (a hang is a
-/// lost wakeup, not slowness: the limit is generous).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit)
-        .expect("did not finish: lost wakeup or deadlock")
 }
 
 #[test]

@@ -1,28 +1,11 @@
 //! goro::sync::Semaphore: bounded holders, try_acquire, timeouts, FIFO handoff.
+mod common;
+use common::{runtime, within};
 use goro::sync::Semaphore;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex as StdMutex, Once};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Every test in this file (one process) runs on the same 2-worker runtime.
-fn runtime() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        goro::Config::new()
-            .workers(2)
-            .init()
-            .expect("runtime starts once")
-    });
-}
-
-/// Fails the test if `f` does not finish within `limit` (a hang is a lost wakeup).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit)
-        .expect("did not finish: lost wakeup or deadlock")
-}
 
 /// Number of parked acquirers, read from the Debug output (no public accessor exists).
 fn queued(sem: &Semaphore) -> usize {

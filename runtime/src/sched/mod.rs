@@ -198,7 +198,7 @@ pub(crate) fn ready(task: Arc<Task>) {
     if !task.pinned {
         return submit(task);
     }
-    let home = task.home.load(Ordering::Relaxed);
+    let home = task.home();
     debug_assert_ne!(home, NO_HOME, "goro: a parked task always has a home");
     match context::worker() {
         Some(w) if w.index == home => w.ready_local(task),

@@ -28,10 +28,13 @@ const TIMERS_EVERY: u32 = 16;
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
-/// `epoll_wait`. Waking a blocked worker from another CPU costs tens of microseconds on the
-/// VMs this runs on (an eventfd write, an IPI, a reschedule); a coroutine on another worker
-/// that feeds this one (a pipeline stage, a channel peer) usually sends again sooner than
-/// that, so watching a little longer than one wake-up costs saves a wake-up per message.
+/// `epoll_wait`, when other threads have been handing it work (its inbox). Waking a blocked
+/// worker from another CPU costs tens of microseconds on the VMs this runs on (an eventfd
+/// write, an IPI, a reschedule); a coroutine on another worker that feeds this one (a
+/// pipeline stage, a channel peer) usually sends again sooner than that, so watching a little
+/// longer than one wake-up costs saves a wake-up per batch. A worker fed only by its own
+/// sockets does not watch: the kernel wakes it from `epoll_wait` when data arrives, and
+/// spinning would only burn CPU and delay noticing that data.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 
 /// The worker's own state; only its thread touches it.
@@ -44,6 +47,9 @@ pub(crate) struct WorkerLocal {
     runnext_streak: Cell<u32>,
     tick: Cell<u32>,
     rng: Cell<u64>,
+    /// Tasks other threads handed this worker (its inbox) since it last went idle: the sign
+    /// that watching for more before sleeping pays off.
+    inbox_hits: Cell<u32>,
     expired: RefCell<Vec<Action>>,
     pub(crate) free_tasks: FreeTasks,
 }
@@ -89,7 +95,10 @@ impl WorkerLocal {
         let mut home = self.home.borrow_mut();
         loop {
             match p.inbox.steal() {
-                Steal::Success(t) => home.push_back(t),
+                Steal::Success(t) => {
+                    home.push_back(t);
+                    self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
+                }
                 Steal::Retry => continue,
                 Steal::Empty => break,
             }
@@ -293,10 +302,10 @@ impl WorkerLocal {
         let Run::Start(start) = std::mem::replace(run, Run::Done) else {
             unreachable!("goro: started a task twice");
         };
-        match Stack::new(task.stack_size) {
+        match Stack::new(task.stack_size as usize) {
             Ok(stack) => {
                 Counters::bump(&self.shared().counters.starts);
-                task.guard.set(stack.guard());
+                task.guard_lo.set(stack.guard().0);
                 *run = Run::Body(start.call(stack));
                 true
             }
@@ -316,9 +325,9 @@ impl WorkerLocal {
     /// Runs `task` until it yields, parks or finishes.
     fn execute(&self, task: Arc<Task>) {
         let p = self.shared();
-        if !task.pinned || task.home.load(Ordering::Relaxed) != self.index {
+        if !task.pinned || task.home() != self.index {
             // First resume (or an unpinned task moving): this worker becomes its home.
-            task.home.store(self.index, Ordering::Relaxed);
+            task.set_home(self.index);
         }
         if task.was_parked.replace(false) {
             Counters::bump(&p.counters.wakes);
@@ -333,10 +342,10 @@ impl WorkerLocal {
             p.running.store(task.id.as_u64().get(), Ordering::Relaxed);
             context::set_task(Arc::as_ptr(&task));
             crate::stack::overflow::set_current(
-                task.guard.get(),
+                crate::stack::guard_range(task.guard_lo.get()),
                 task.name.as_deref(),
                 task.id.as_u64().get(),
-                task.stack_size,
+                task.stack_size as usize,
             );
             // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table),
             // and the reference is not used after ownership is given away below.
@@ -426,6 +435,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         runnext_streak: Cell::new(0),
         tick: Cell::new(0),
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
+        inbox_hits: Cell::new(0),
         expired: RefCell::new(Vec::new()),
         free_tasks: FreeTasks::default(),
     }));
@@ -464,7 +474,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
                 local.execute(t);
             }
             None => {
-                if local.spin_for_work() {
+                if local.inbox_hits.replace(0) > 0 && local.spin_for_work() {
                     continue;
                 }
                 spinning = local.sleep(&mut events);

@@ -119,6 +119,11 @@ use corosensei::stack::StackPointer;
 
 pub(crate) use pool::{stats, trim, trim_excess};
 
+/// `[lo, hi)` of the guard page that starts at `lo` (a stack's `guard().0`).
+pub(crate) fn guard_range(lo: usize) -> (usize, usize) {
+    (lo, lo + slab::page_size())
+}
+
 /// Usable bytes of a coroutine stack unless the builder or `GORO_STACK_SIZE` says otherwise.
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
