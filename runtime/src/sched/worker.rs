@@ -12,7 +12,7 @@ use super::processor::Counters;
 use super::recycle::FreeTasks;
 use super::{runtime, Processor, Runtime};
 use crate::context;
-use crate::coroutine::{Run, Suspend, Task};
+use crate::coroutine::{Run, Suspend, Task, NO_HOME};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
 use crate::stack::Stack;
@@ -59,9 +59,27 @@ impl WorkerLocal {
         &self.rt.workers[self.index]
     }
 
-    /// Queues a task any worker may steal (spawns on this worker).
-    pub(crate) fn push_stealable(&self, task: Arc<Task>) {
-        self.deque.push(task);
+    /// Queues a coroutine spawned (or an unpinned one woken) on this worker: it runs next
+    /// (Go's `newproc` puts the new G in `runnext`), and the task it displaces goes where it
+    /// belongs: the stealable deque if it may still move, the home queue if it is started
+    /// and pinned. Returns true if stealable work was added (the caller may wake a worker).
+    ///
+    /// So a coroutine that spawns one partner and then waits for it (a ping-pong, a request
+    /// and its helper) keeps the partner on its own worker instead of handing it to a thief
+    /// and paying a cross-worker wake-up per message; a loop that spawns many still spreads
+    /// them, since all but the last go to the deque.
+    pub(crate) fn push_spawned(&self, task: Arc<Task>) -> bool {
+        match self.runnext.replace(Some(task)) {
+            None => false,
+            Some(old) if !old.pinned || old.home() == NO_HOME => {
+                self.deque.push(old);
+                true
+            }
+            Some(old) => {
+                self.home.borrow_mut().push_back(old);
+                false
+            }
+        }
     }
 
     /// Queues a task woken on its own home worker: it runs next (Go's `runnext`), the one it
@@ -356,7 +374,7 @@ impl WorkerLocal {
             crate::stack::overflow::clear_current();
             context::set_task(std::ptr::null());
             p.running.store(0, Ordering::Relaxed);
-            if p.long_run.swap(false, Ordering::Relaxed) {
+            if p.long_run.load(Ordering::Relaxed) && p.long_run.swap(false, Ordering::Relaxed) {
                 tracing::warn!(
                     coroutine = %task.id,
                     name = task.name_or_unnamed(),
