@@ -27,7 +27,7 @@
 //!
 //! | queue      | holds                                  | pushed by                    | popped by                 |
 //! |------------|----------------------------------------|------------------------------|---------------------------|
-//! | `runnext`  | the task spawned or woken last here    | `spawn`/`ready` on this thread | this worker, budgeted   |
+//! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
 //! | `inbox`    | started tasks woken by other threads   | any thread (`ready`)         | this worker (drained into `home`) |
 //! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker; other workers steal half |
@@ -185,16 +185,11 @@ pub(crate) fn new_task(value: Task) -> Arc<Task> {
 /// Queues a runnable task that any worker may take: a new coroutine, or an unpinned one.
 pub(crate) fn submit(task: Arc<Task>) {
     let rt = runtime();
-    let stealable = match context::worker() {
-        Some(w) => w.push_spawned(task),
-        None => {
-            rt.injector.push(task);
-            true
-        }
-    };
-    if stealable {
-        rt.idle.wake_one_if_needed(rt);
+    match context::worker() {
+        Some(w) => w.push_stealable(task),
+        None => rt.injector.push(task),
     }
+    rt.idle.wake_one_if_needed(rt);
 }
 
 /// Hands a task that an unparker took out of `PARKED` to the worker that will run it

@@ -12,7 +12,7 @@ use super::processor::Counters;
 use super::recycle::FreeTasks;
 use super::{runtime, Processor, Runtime};
 use crate::context;
-use crate::coroutine::{Run, Suspend, Task, NO_HOME};
+use crate::coroutine::{Run, Suspend, Task};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
 use crate::stack::Stack;
@@ -28,7 +28,8 @@ const TIMERS_EVERY: u32 = 16;
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
-/// `epoll_wait`, when other threads have been handing it work (its inbox). Waking a blocked
+/// `epoll_wait`, when it has been getting work from other threads (its inbox, steals, the
+/// global queue). Waking a blocked
 /// worker from another CPU costs tens of microseconds on the VMs this runs on (an eventfd
 /// write, an IPI, a reschedule); a coroutine on another worker that feeds this one (a
 /// pipeline stage, a channel peer) usually sends again sooner than that, so watching a little
@@ -47,8 +48,8 @@ pub(crate) struct WorkerLocal {
     runnext_streak: Cell<u32>,
     tick: Cell<u32>,
     rng: Cell<u64>,
-    /// Tasks other threads handed this worker (its inbox) since it last went idle: the sign
-    /// that watching for more before sleeping pays off.
+    /// Tasks this worker got from other threads (its inbox, steals, the global queue) since
+    /// it last went idle: the sign that watching for more before sleeping pays off.
     inbox_hits: Cell<u32>,
     expired: RefCell<Vec<Action>>,
     pub(crate) free_tasks: FreeTasks,
@@ -59,27 +60,14 @@ impl WorkerLocal {
         &self.rt.workers[self.index]
     }
 
-    /// Queues a coroutine spawned (or an unpinned one woken) on this worker: it runs next
-    /// (Go's `newproc` puts the new G in `runnext`), and the task it displaces goes where it
-    /// belongs: the stealable deque if it may still move, the home queue if it is started
-    /// and pinned. Returns true if stealable work was added (the caller may wake a worker).
+    /// Queues a task any worker may steal (spawns on this worker).
     ///
-    /// So a coroutine that spawns one partner and then waits for it (a ping-pong, a request
-    /// and its helper) keeps the partner on its own worker instead of handing it to a thief
-    /// and paying a cross-worker wake-up per message; a loop that spawns many still spreads
-    /// them, since all but the last go to the deque.
-    pub(crate) fn push_spawned(&self, task: Arc<Task>) -> bool {
-        match self.runnext.replace(Some(task)) {
-            None => false,
-            Some(old) if !old.pinned || old.home() == NO_HOME => {
-                self.deque.push(old);
-                true
-            }
-            Some(old) => {
-                self.home.borrow_mut().push_back(old);
-                false
-            }
-        }
+    /// Not `runnext` (Go puts a new G there): tried, it made a spawned partner stay with its
+    /// spawner (steady channel ping-pong) but it decided the placement of pipeline stages in
+    /// the thieves' favour (stages split over workers: 37M -> 14M msgs/s) and slowed spawn
+    /// bursts; see docs/BENCHMARKS.md.
+    pub(crate) fn push_stealable(&self, task: Arc<Task>) {
+        self.deque.push(task);
     }
 
     /// Queues a task woken on its own home worker: it runs next (Go's `runnext`), the one it
@@ -126,7 +114,10 @@ impl WorkerLocal {
     fn steal_global(&self) -> Option<Arc<Task>> {
         loop {
             match self.rt.injector.steal_batch_and_pop(&self.deque) {
-                Steal::Success(t) => return Some(t),
+                Steal::Success(t) => {
+                    self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
+                    return Some(t);
+                }
                 Steal::Retry => continue,
                 Steal::Empty => return None,
             }
@@ -182,6 +173,7 @@ impl WorkerLocal {
                     match self.rt.workers[v].stealer.steal_batch_and_pop(&self.deque) {
                         Steal::Success(t) => {
                             Counters::bump(&self.shared().counters.steals);
+                            self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
                             tracing::trace!(worker = self.index, victim = v, "steal");
                             return Some(t);
                         }
