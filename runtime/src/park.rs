@@ -142,13 +142,8 @@ pub fn park() {
     // SAFETY: `t` is the running task, kept alive by its worker while its body runs, and we
     // are that body.
     let task = unsafe { &*t };
-    // Step 1: consume a token that is already there. Acquire pairs with the unparker's
-    // Release so whatever it published before unparking is visible.
-    if task
-        .state
-        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-        .is_ok()
-    {
+    // Step 1: consume a token that is already there.
+    if take_token(task) {
         return;
     }
     tracing::trace!(coroutine = %task.id, "park");
@@ -183,16 +178,20 @@ pub fn park_deadline(deadline: Instant) {
     // SAFETY: as in `park`: the running task is alive while its body runs.
     let task = unsafe { &*t };
     // Fast path for a token that is already there: no timer needed.
-    if task
-        .state
-        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-        .is_ok()
-    {
+    if take_token(task) {
         return;
     }
     let key = crate::time::insert_unpark(deadline, unparker());
     park();
     crate::time::cancel(key);
+}
+
+/// Consumes an unpark token if there is one (`NOTIFIED -> RUNNING`). Acquire pairs with the
+/// unparker's Release, so whatever it published before unparking is visible.
+fn take_token(task: &Task) -> bool {
+    task.state
+        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
 }
 
 /// The waker's half of the protocol (step 4 of the module doc).
