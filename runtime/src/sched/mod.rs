@@ -56,8 +56,19 @@
 //!   if it was the last spinner (Go's `wakep`/`resetspinning`).
 //! - A wake-up for a started coroutine goes to its home worker's inbox; the eventfd is written
 //!   only if that worker announced it is going to sleep.
+//! - A worker that ran out of work but has been fed by other threads (inbox, steals, the
+//!   global queue) watches for more for 50 µs before it announces sleep, so a channel peer
+//!   on another worker that sends again soon costs no eventfd write; a worker fed only by its
+//!   own sockets blocks at once.
 //! - An idle runtime blocks every worker in `epoll_wait` and the sysmon thread on a condvar:
 //!   no CPU is used.
+//!
+//! # Allocation per spawn
+//!
+//! One `Arc<Task>` (192 bytes), recycled per worker when the finished task's last reference
+//! is the worker's own (recycle.rs, Go's G free lists); a closure of up to 32 bytes lives
+//! inside it (start.rs). The stack is taken when the coroutine first runs, from the running
+//! worker's cache, so queued coroutines hold none.
 mod idle;
 mod processor;
 mod recycle;
