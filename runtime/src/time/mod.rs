@@ -2,7 +2,7 @@
 //!
 //! # Design
 //!
-//! As in Go, every worker (P) owns a timer heap ([`heap::TimerHeap`]); a coroutine's timers go
+//! As in Go, every worker (P) owns a timer heap (`heap::TimerHeap`); a coroutine's timers go
 //! into its home worker's heap, so arming and firing them needs no cross-thread traffic. The
 //! worker checks its heap between coroutine switches (every few switches, and always before it
 //! sleeps), and bounds its blocking `epoll_wait` by the nearest deadline. A sleeping coroutine
