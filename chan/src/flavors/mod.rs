@@ -18,3 +18,37 @@ pub(crate) mod list;
 pub(crate) mod never;
 pub(crate) mod tick;
 pub(crate) mod zero;
+
+/// The blocking receive shared by the timer flavors (`at`, `tick`): take a value if one is
+/// there, else register as a receiver, re-check readiness (a fire between the two aborts the
+/// wait), and park until woken or `deadline`.
+pub(crate) fn recv_timer_value(
+    receivers: &crate::waker::SyncWaker,
+    deadline: Option<std::time::Instant>,
+    take: impl Fn() -> Option<std::time::Instant>,
+    is_ready: impl Fn() -> bool,
+) -> Result<std::time::Instant, crate::err::RecvTimeoutError> {
+    use crate::context::{Context, Operation, Selected};
+    loop {
+        if let Some(t) = take() {
+            return Ok(t);
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(crate::err::RecvTimeoutError::Timeout);
+        }
+        Context::with(|cx| {
+            let oper = Operation(0);
+            receivers.register(oper, cx);
+            if is_ready() {
+                let _ = cx.try_select(Selected::Aborted);
+            }
+            match cx.wait_until(deadline) {
+                Selected::Waiting => unreachable!("goro-chan: woke while waiting"),
+                Selected::Aborted | Selected::Disconnected => {
+                    receivers.unregister(oper, cx);
+                }
+                Selected::Operation(_) => {}
+            }
+        });
+    }
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use goro::time::Timer;
 
-use crate::context::{Context, Operation, Selected};
+use crate::context::{Context, Operation};
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::select::{SelectHandle, Token};
 use crate::waker::SyncWaker;
@@ -133,28 +133,12 @@ impl Channel {
     }
 
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Instant, RecvTimeoutError> {
-        loop {
-            if let Some(t) = self.take() {
-                return Ok(t);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
-            }
-            Context::with(|cx| {
-                let oper = Operation(0);
-                self.receivers.register(oper, cx);
-                if self.is_ready() {
-                    let _ = cx.try_select(Selected::Aborted);
-                }
-                match cx.wait_until(deadline) {
-                    Selected::Waiting => unreachable!("goro-chan: woke while waiting"),
-                    Selected::Aborted | Selected::Disconnected => {
-                        self.receivers.unregister(oper, cx);
-                    }
-                    Selected::Operation(_) => {}
-                }
-            });
-        }
+        super::recv_timer_value(
+            &self.receivers,
+            deadline,
+            || self.take(),
+            || self.is_ready(),
+        )
     }
 
     pub(crate) fn len(&self) -> usize {
