@@ -57,6 +57,10 @@ pub struct WorkerStats {
     /// Live connections placed on this worker by
     /// [`io::spawn_balanced`](crate::io::spawn_balanced) (the figure it balances on).
     pub connections: usize,
+    /// Share of sysmon's last 10 ms interval this worker was awake (running coroutines or
+    /// looking for work rather than blocked in its poller), per mille: 0 idle, 1000 busy
+    /// throughout. Connection placement packs by it.
+    pub load: u32,
 }
 
 /// Takes a snapshot of the runtime's counters (starting the runtime if needed).
@@ -102,6 +106,7 @@ pub fn stats() -> Stats {
             timers,
             homed,
             connections: conns[p.index].load(Ordering::Relaxed),
+            load: p.load.load(Ordering::Relaxed),
         });
     }
     s.coroutines = s.spawns.saturating_sub(completed);

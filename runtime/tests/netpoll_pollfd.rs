@@ -167,3 +167,39 @@ fn write_parks_while_the_buffer_is_full_and_times_out() {
     h.join().unwrap();
     drop(b);
 }
+
+#[test]
+fn read_and_write_work_on_pipes_too() {
+    // PollFd::read/write use recv/send on sockets and fall back to read/write elsewhere.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a live array of two c_ints for pipe2 to fill.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 just returned these two fds, owned by nothing else.
+    let (r, w) = unsafe {
+        use std::os::fd::FromRawFd;
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    let (r, w) = (PollFd::new(r).unwrap(), PollFd::new(w).unwrap());
+    let reader = goro::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            match r.read(&mut buf).unwrap() {
+                0 => return got,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    let writer = goro::spawn(move || {
+        for i in 0..100u8 {
+            assert_eq!(w.write(&[i; 10]).unwrap(), 10);
+            if i % 10 == 0 {
+                goro::time::sleep(Duration::from_millis(1));
+            }
+        }
+    });
+    writer.join().unwrap();
+    let got = reader.join().unwrap();
+    let want: Vec<u8> = (0..100u8).flat_map(|i| [i; 10]).collect();
+    assert_eq!(got, want);
+}

@@ -1,6 +1,6 @@
 //! The shared half of a worker (Go's P as other threads see it).
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_deque::{Injector, Stealer};
@@ -55,6 +55,13 @@ pub(crate) struct Processor {
     pub(crate) running: AtomicU64,
     /// Set by sysmon when the current run is too long; the worker reports it on return.
     pub(crate) long_run: AtomicBool,
+    /// Nanoseconds this worker has spent blocked in `poller.wait` (written by the worker).
+    pub(crate) slept_ns: AtomicU64,
+    /// When the current blocking wait began (ns since the time epoch), or 0 while awake.
+    pub(crate) asleep_since: AtomicU64,
+    /// Share of sysmon's last interval this worker spent awake, per mille (written by
+    /// sysmon): the "is it busy?" figure connection placement packs by (see `io.rs`).
+    pub(crate) load: AtomicU32,
     pub(crate) counters: CachePadded<Counters>,
 }
 
@@ -71,6 +78,9 @@ impl Processor {
             timer_next: AtomicU64::new(u64::MAX),
             running: AtomicU64::new(0),
             long_run: AtomicBool::new(false),
+            slept_ns: AtomicU64::new(0),
+            asleep_since: AtomicU64::new(0),
+            load: AtomicU32::new(0),
             counters: CachePadded::new(Counters::default()),
         })
     }

@@ -11,6 +11,11 @@
 //! - **pool trimming**: it gives the memory of stacks beyond the warm pool's bound back to the
 //!   OS within a tick of a burst ending, and of all but a few idle stacks every few seconds
 //!   (the free path itself makes no syscall).
+//! - **load**: each tick it sets every worker's `load`, the share of the interval the worker
+//!   was awake (not blocked in its poller), per mille. Connection placement
+//!   (`io::spawn_balanced`) packs new connections onto workers that are not busy by it. A
+//!   parked sysmon leaves the loads as they were; its first tick after waking measures the
+//!   whole parked span, which was idle, and so reads them as low.
 //! - **schedtrace**: with `GORO_SCHEDTRACE=<ms>` it prints one line of scheduler state per
 //!   interval to stderr, like Go's `GODEBUG=schedtrace`.
 //!
@@ -66,11 +71,14 @@ fn run(rt: &'static Runtime) -> ! {
     let mut last_trim = Instant::now();
     let schedtrace = rt.settings.schedtrace;
     let mut next_trace = schedtrace.map(|d| Instant::now() + d);
+    let mut last_slept = vec![0u64; n];
+    let mut last_now = crate::time::now_nanos();
     loop {
         if schedtrace.is_none() && rt.idle.sleeping() == n {
             park_while_idle(rt);
         }
         std::thread::sleep(TICK);
+        last_now = measure_load(rt, &mut last_slept, last_now);
         for (i, p) in rt.workers.iter().enumerate() {
             let s = p.counters.switches.load(Ordering::Relaxed);
             let running = p.running.load(Ordering::Relaxed);
@@ -102,6 +110,29 @@ fn run(rt: &'static Runtime) -> ! {
             }
         }
     }
+}
+
+/// Sets each worker's `load` from the time it slept since the last tick; returns now.
+fn measure_load(rt: &Runtime, last_slept: &mut [u64], last_now: u64) -> u64 {
+    let now = crate::time::now_nanos();
+    let wall = now.saturating_sub(last_now).max(1);
+    for (p, last) in rt.workers.iter().zip(last_slept.iter_mut()) {
+        let since = p.asleep_since.load(Ordering::Relaxed);
+        let ongoing = if since == 0 {
+            0
+        } else {
+            now.saturating_sub(since)
+        };
+        // The worker adds a finished sleep to `slept_ns` just before clearing `asleep_since`,
+        // so a tick between the two counts that sleep twice; keeping `last` monotonic and
+        // clamping to the interval make that a one-tick underestimate of the load.
+        let slept = (p.slept_ns.load(Ordering::Relaxed) + ongoing).max(*last);
+        let asleep = (slept - *last).min(wall);
+        *last = slept;
+        let load = 1000 - asleep * 1000 / wall;
+        p.load.store(load as u32, Ordering::Relaxed);
+    }
+    now
 }
 
 fn park_while_idle(rt: &Runtime) {
@@ -144,7 +175,10 @@ fn print_schedtrace(rt: &Runtime) {
         if i > 0 {
             line.push(' ');
         }
-        line.push_str(&format!("w{i}: queued={} timers={}", w.queued, w.timers));
+        line.push_str(&format!(
+            "w{i}: queued={} timers={} conns={} load={}",
+            w.queued, w.timers, w.connections, w.load
+        ));
     }
     line.push_str("]\n");
     // schedtrace is an explicit request for stderr output, as GODEBUG=schedtrace is in Go.

@@ -291,9 +291,17 @@ impl WorkerLocal {
         fence(Ordering::SeqCst);
         if !self.work_visible() {
             tracing::trace!(worker = self.index, "sleep");
+            let since = crate::time::now_nanos().max(1);
+            p.asleep_since.store(since, Ordering::Relaxed);
             if let Err(e) = p.poller.wait(events, self.timer_timeout()) {
                 panic!("goro: epoll_wait failed on worker {}: {e}", self.index);
             }
+            let slept = crate::time::now_nanos().saturating_sub(since);
+            p.slept_ns.store(
+                p.slept_ns.load(Ordering::Relaxed) + slept,
+                Ordering::Relaxed,
+            );
+            p.asleep_since.store(0, Ordering::Relaxed);
         }
         p.sleeping.store(false, Ordering::Relaxed);
         idle.leave_sleep();
