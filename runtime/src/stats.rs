@@ -86,7 +86,6 @@ pub fn stats() -> Stats {
         .map(|p| p.counters.wakes.load(Ordering::Relaxed))
         .sum();
     s.spawns = rt.foreign.spawns.load(Ordering::Relaxed);
-    s.runnable = rt.injector.len() as u64;
     let conns = crate::netpoll::connections();
     for p in rt.workers.iter() {
         let c = &p.counters;

@@ -9,7 +9,10 @@
 //!   ([`WorkerLocal`]) lives on its own thread; its shared half ([`Processor`]) is what other
 //!   threads may touch: the stealer end of its deque, its inbox, its poller, its timer heap,
 //!   its sleep flag and its counters.
-//! - The **global queue** is a crossbeam `Injector` for coroutines spawned from plain threads.
+//!
+//! There is no global run queue: a coroutine spawned from a plain thread is queued on the
+//! least loaded worker (its inbox, moved to its stealable deque), so that a thread's burst of
+//! spawns starts together, where its members can talk without crossing threads.
 //!
 //! # The rule that makes `spawn` safe
 //!
@@ -29,18 +32,18 @@
 //! |------------|----------------------------------------|------------------------------|---------------------------|
 //! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
-//! | `inbox`    | started tasks woken by other threads   | any thread (`ready`)         | this worker (drained into `home`) |
-//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker; other workers steal half |
+//! | `inbox`    | started tasks woken by other threads; spawns from plain threads | any thread (`ready`, `submit`) | this worker: started ones into `home`, the rest into `deque` |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker; other workers steal half, after a grace if only a few wait |
 //!
 //! # The schedule loop (worker.rs)
 //!
 //! ```text
 //! loop {
-//!   every 61st tick: one task from the global queue first (fairness)
-//!   drain inbox -> home; every 16th tick: run due timers
-//!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating) || global
+//!   drain inbox -> home (started) / deque (unstarted); every 16th tick: run due timers
+//!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating)
 //!   nothing: run due timers; poll the network without blocking; become a spinner (if fewer
-//!   than half the busy workers spin) and steal half of a random victim's deque;
+//!   than half the busy workers spin) and steal half of a random victim's deque (a victim
+//!   with at most 4 queued gets 10 µs to start them itself: they are likely partners);
 //!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)
 //! }
 //! resume the task; on return: Yield -> back of home; Park -> commit (park.rs); Done -> recycle
@@ -56,8 +59,8 @@
 //!   if it was the last spinner (Go's `wakep`/`resetspinning`).
 //! - A wake-up for a started coroutine goes to its home worker's inbox; the eventfd is written
 //!   only if that worker announced it is going to sleep.
-//! - A worker that ran out of work but has been fed by other threads (inbox, steals, the
-//!   global queue) watches for more for 50 µs before it announces sleep, so a channel peer
+//! - A worker that ran out of work but has been fed by other threads (inbox, steals)
+//!   watches for more for 50 µs before it announces sleep, so a channel peer
 //!   on another worker that sends again soon costs no eventfd write; a worker fed only by its
 //!   own sockets blocks at once.
 //! - An idle runtime blocks every worker in `epoll_wait` and the sysmon thread on a condvar:
@@ -79,7 +82,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use crossbeam_deque::{Injector, Worker};
+use crossbeam_deque::Worker;
 
 use crate::config::Settings;
 use crate::context;
@@ -89,10 +92,9 @@ pub(crate) use idle::Idle;
 pub(crate) use processor::Processor;
 pub(crate) use worker::WorkerLocal;
 
-/// The process-wide runtime: every worker's shared half and the global queue.
+/// The process-wide runtime: every worker's shared half.
 pub(crate) struct Runtime {
     pub(crate) workers: Box<[Processor]>,
-    pub(crate) injector: Injector<Arc<Task>>,
     pub(crate) idle: Idle,
     pub(crate) settings: Settings,
     pub(crate) started: Instant,
@@ -141,7 +143,6 @@ fn start() -> &'static Runtime {
         locals = Some(deques);
         Runtime {
             workers,
-            injector: Injector::new(),
             idle: Idle::new(n),
             settings,
             started: Instant::now(),
@@ -198,9 +199,25 @@ pub(crate) fn submit(task: Arc<Task>) {
     let rt = runtime();
     match context::worker() {
         Some(w) => w.push_stealable(task),
-        None => rt.injector.push(task),
+        None => {
+            let i = foreign_target(rt);
+            rt.workers[i].inbox.push(task);
+            notify(i);
+        }
     }
     rt.idle.wake_one_if_needed(rt);
+}
+
+/// The worker a spawn from outside the runtime is queued on: the least loaded one, ties
+/// to the lowest index. Spawns made together from one thread so start on one worker (a
+/// pipeline's stages, a ping-pong pair), where they can hand values over without crossing
+/// threads; the worker queues them stealable, so an idle worker still takes a share of a
+/// real burst (worker.rs, `grace_for_few_tasks`).
+fn foreign_target(rt: &Runtime) -> usize {
+    rt.workers
+        .iter()
+        .min_by_key(|p| p.load.load(Ordering::Relaxed))
+        .map_or(0, |p| p.index)
 }
 
 /// Hands a task that an unparker took out of `PARKED` to the worker that will run it

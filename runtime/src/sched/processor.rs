@@ -38,7 +38,8 @@ pub(crate) struct Processor {
     pub(crate) index: usize,
     /// Steal end of the worker's deque of unstarted (and unpinned) tasks.
     pub(crate) stealer: Stealer<Arc<Task>>,
-    /// Started tasks of this worker woken by other threads.
+    /// Started tasks of this worker woken by other threads, and coroutines spawned from plain
+    /// threads (the worker moves those to its deque).
     pub(crate) inbox: Injector<Arc<Task>>,
     /// The worker's epoll instance: where it sleeps, and where its sockets are registered.
     pub(crate) poller: Poller,

@@ -176,8 +176,8 @@ fn print_schedtrace(rt: &Runtime) {
             line.push(' ');
         }
         line.push_str(&format!(
-            "w{i}: queued={} timers={} conns={} load={}",
-            w.queued, w.timers, w.connections, w.load
+            "w{i}: homed={} queued={} timers={} conns={} load={}",
+            w.homed, w.queued, w.timers, w.connections, w.load
         ));
     }
     line.push_str("]\n");

@@ -12,7 +12,7 @@ use super::processor::Counters;
 use super::recycle::FreeTasks;
 use super::{runtime, Processor, Runtime};
 use crate::context;
-use crate::coroutine::{Run, Suspend, Task};
+use crate::coroutine::{Run, Suspend, Task, NO_HOME};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::park::{NOTIFIED, PARKED, RUNNING};
 use crate::stack::Stack;
@@ -21,15 +21,17 @@ use crate::time::heap::Action;
 /// How many times in a row `runnext` may be taken before the home queue gets a turn: two
 /// coroutines that wake each other cannot starve the rest.
 const RUNNEXT_BUDGET: u32 = 32;
-/// The global queue is checked first every this many ticks (Go's 61).
-const GLOBAL_EVERY: u32 = 61;
 /// Due timers are checked every this many ticks on a busy worker (always when idle).
 const TIMERS_EVERY: u32 = 16;
+/// Up to this many queued tasks, a thief gives their owner [`FEW_TASKS_GRACE`] to start them
+/// before stealing (see `grace_for_few_tasks`).
+const FEW_TASKS: usize = 4;
+/// How long a thief waits for a busy worker to start its few queued tasks itself.
+const FEW_TASKS_GRACE: Duration = Duration::from_micros(10);
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
-/// `epoll_wait`, when it has been getting work from other threads (its inbox, steals, the
-/// global queue). Waking a blocked
+/// `epoll_wait`, when it has been getting work from other threads (its inbox, steals). Waking a blocked
 /// worker from another CPU costs tens of microseconds on the VMs this runs on (an eventfd
 /// write, an IPI, a reschedule); a coroutine on another worker that feeds this one (a
 /// pipeline stage, a channel peer) usually sends again sooner than that, so watching a little
@@ -48,7 +50,7 @@ pub(crate) struct WorkerLocal {
     runnext_streak: Cell<u32>,
     tick: Cell<u32>,
     rng: Cell<u64>,
-    /// Tasks this worker got from other threads (its inbox, steals, the global queue) since
+    /// Tasks this worker got from other threads (its inbox, steals) since
     /// it last went idle: the sign that watching for more before sleeping pays off.
     inbox_hits: Cell<u32>,
     expired: RefCell<Vec<Action>>,
@@ -62,10 +64,10 @@ impl WorkerLocal {
 
     /// Queues a task any worker may steal (spawns on this worker).
     ///
-    /// Not `runnext` (Go puts a new G there): tried, it made a spawned partner stay with its
-    /// spawner (steady channel ping-pong) but it decided the placement of pipeline stages in
-    /// the thieves' favour (stages split over workers: 37M -> 14M msgs/s) and slowed spawn
-    /// bursts; see docs/BENCHMARKS.md.
+    /// Not `runnext` (Go puts a new G there): tried, it kept a spawned partner with its
+    /// spawner but split pipeline stages over workers and slowed spawn bursts. Partners stay
+    /// together instead through the thieves' grace for a victim with few queued tasks
+    /// (`grace_for_few_tasks`).
     pub(crate) fn push_stealable(&self, task: Arc<Task>) {
         self.deque.push(task);
     }
@@ -102,7 +104,13 @@ impl WorkerLocal {
         loop {
             match p.inbox.steal() {
                 Steal::Success(t) => {
-                    home.push_back(t);
+                    // Spawns from outside the runtime (unstarted) and woken unpinned tasks
+                    // (homeless) may run anywhere: queue them where thieves can see them.
+                    if t.pinned && t.home() != NO_HOME {
+                        home.push_back(t);
+                    } else {
+                        self.deque.push(t);
+                    }
                     self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
                 }
                 Steal::Retry => continue,
@@ -111,26 +119,8 @@ impl WorkerLocal {
         }
     }
 
-    fn steal_global(&self) -> Option<Arc<Task>> {
-        loop {
-            match self.rt.injector.steal_batch_and_pop(&self.deque) {
-                Steal::Success(t) => {
-                    self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
-                    return Some(t);
-                }
-                Steal::Retry => continue,
-                Steal::Empty => return None,
-            }
-        }
-    }
-
     /// The next task this worker can run without looking at other workers.
     fn find_local(&self, tick: u32) -> Option<Arc<Task>> {
-        if tick.is_multiple_of(GLOBAL_EVERY) {
-            if let Some(t) = self.steal_global() {
-                return Some(t);
-            }
-        }
         self.drain_inbox();
         if tick.is_multiple_of(TIMERS_EVERY) {
             self.run_timers();
@@ -148,12 +138,11 @@ impl WorkerLocal {
         // that keep yielding cannot starve ones that have not started, nor the reverse.
         let from_home = || self.home.borrow_mut().pop_front();
         let from_deque = || self.deque.pop();
-        let t = if tick & 1 == 0 {
+        if tick & 1 == 0 {
             from_home().or_else(from_deque)
         } else {
             from_deque().or_else(from_home)
-        };
-        t.or_else(|| self.steal_global())
+        }
     }
 
     /// Steals half of a random victim's unstarted work (a few rounds over all victims).
@@ -169,6 +158,7 @@ impl WorkerLocal {
                 if v == self.index {
                     continue;
                 }
+                self.grace_for_few_tasks(&self.rt.workers[v]);
                 loop {
                     match self.rt.workers[v].stealer.steal_batch_and_pop(&self.deque) {
                         Steal::Success(t) => {
@@ -182,12 +172,32 @@ impl WorkerLocal {
                     }
                 }
             }
-            if let Some(t) = self.steal_global() {
-                return Some(t);
-            }
             std::hint::spin_loop();
         }
         None
+    }
+
+    /// Before stealing from `victim`: if it has only a few queued tasks, waits (up to
+    /// [`FEW_TASKS_GRACE`]) for the victim to start them itself.
+    ///
+    /// A few unstarted tasks on a busy worker are usually partners the running coroutine (or
+    /// a thread's burst of spawns) has just made and is about to talk to: a channel peer,
+    /// the stages of a pipeline. The owner starts them within a few switches, and wherever
+    /// they start they stay. Stealing one at once splits the group over two workers for
+    /// good, and every exchange between them then crosses threads (channel ping-pong: ~140 ns
+    /// per round trip together, ~750 ns split; a 3-stage pipeline: ~47M msgs/s together,
+    /// ~15-20M split). Go's stealer pauses the same way (3 µs) before taking a busy P's
+    /// `runnext`. More queued tasks than that are a burst to share, and are stolen at once;
+    /// so are a few that the owner does not get to within the grace.
+    fn grace_for_few_tasks(&self, victim: &Processor) {
+        let queued = victim.stealer.len();
+        if queued == 0 || queued > FEW_TASKS {
+            return;
+        }
+        let start = std::time::Instant::now();
+        while !victim.stealer.is_empty() && start.elapsed() < FEW_TASKS_GRACE {
+            std::hint::spin_loop();
+        }
     }
 
     /// Fires due timers; returns how many fired.
@@ -233,7 +243,7 @@ impl WorkerLocal {
     /// True if there is anything this worker could run or steal right now.
     fn work_visible(&self) -> bool {
         let p = self.shared();
-        if !p.inbox.is_empty() || !self.deque.is_empty() || !self.rt.injector.is_empty() {
+        if !p.inbox.is_empty() || !self.deque.is_empty() {
             return true;
         }
         if p.timer_next.load(Ordering::Relaxed) <= crate::time::now_nanos() {
@@ -277,7 +287,7 @@ impl WorkerLocal {
 
     /// The queues other threads push to, without reading the clock.
     fn cheap_work_visible(&self) -> bool {
-        !self.shared().inbox.is_empty() || !self.rt.injector.is_empty()
+        !self.shared().inbox.is_empty()
     }
 
     /// Blocks in the poller until woken, a timer is due, or the network has events.
