@@ -31,14 +31,22 @@ pub(crate) struct Entry {
 unsafe impl Send for Entry {}
 
 /// A FIFO of waiters on one side of a channel. Not synchronised: its owner holds a lock.
+///
+/// The oldest entry is kept apart from the rest: most queues hold zero or one waiter (a
+/// channel's peer parked on it), and a plain slot makes registering and claiming that one
+/// two moves instead of ring-buffer bookkeeping. Invariant: `first` is `None` only when
+/// `rest` is empty.
 pub(crate) struct Waker {
-    entries: VecDeque<Entry>,
+    first: Option<Entry>,
+    /// The younger entries, oldest first.
+    rest: VecDeque<Entry>,
 }
 
 impl Waker {
     pub(crate) fn new() -> Waker {
         Waker {
-            entries: VecDeque::new(),
+            first: None,
+            rest: VecDeque::new(),
         }
     }
 
@@ -49,21 +57,41 @@ impl Waker {
 
     /// Registers `cx` waiting for operation `oper` with a packet to exchange a value in.
     pub(crate) fn register_with_packet(&mut self, oper: Operation, packet: *mut (), cx: &Context) {
-        self.entries.push_back(Entry {
+        let e = Entry {
             oper,
             packet,
             cx: cx.clone(),
-        });
+        };
+        if self.first.is_none() {
+            self.first = Some(e);
+        } else {
+            self.rest.push_back(e);
+        }
+    }
+
+    /// The entries, oldest first.
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    /// Removes and returns the `i`-th oldest entry.
+    fn remove(&mut self, i: usize) -> Option<Entry> {
+        if i == 0 {
+            let e = self.first.take();
+            self.first = self.rest.pop_front();
+            e
+        } else {
+            self.rest.remove(i - 1)
+        }
     }
 
     /// Removes `cx`'s entry for `oper`, if no peer claimed (and removed) it already.
     pub(crate) fn unregister(&mut self, oper: Operation, cx: &Context) -> Option<Entry> {
         let id = cx.id();
         let i = self
-            .entries
             .iter()
             .position(|e| e.oper == oper && e.cx.id() == id)?;
-        self.entries.remove(i)
+        self.remove(i)
     }
 
     /// Claims the oldest waiter that is still waiting, removes it and returns it.
@@ -72,17 +100,13 @@ impl Waker {
     /// queue's lock (the zero flavor uses it to leave its unparker in a select's packet).
     /// The claimed context's packet pointer is published with `store_packet`.
     pub(crate) fn try_select_with(&mut self, mut prepare: impl FnMut(&Entry)) -> Option<Entry> {
-        let mut i = 0;
-        while i < self.entries.len() {
-            let e = &self.entries[i];
+        let i = self.iter().position(|e| {
             prepare(e);
-            if e.cx.try_select(Selected::Operation(e.oper)).is_ok() {
-                e.cx.store_packet(e.packet);
-                return self.entries.remove(i);
-            }
-            i += 1;
-        }
-        None
+            e.cx.try_select(Selected::Operation(e.oper)).is_ok()
+        })?;
+        let e = self.remove(i)?;
+        e.cx.store_packet(e.packet);
+        Some(e)
     }
 
     /// [`try_select_with`](Self::try_select_with) without a hook.
@@ -93,8 +117,7 @@ impl Waker {
     /// Whether some waiter other than `me` could be claimed now.
     pub(crate) fn can_select(&self, me: &Context) -> bool {
         let id = me.id();
-        self.entries
-            .iter()
+        self.iter()
             .any(|e| e.cx.id() != id && e.cx.selected() == Selected::Waiting)
     }
 
@@ -102,14 +125,18 @@ impl Waker {
     /// entries; the caller wakes their contexts after unlocking (a context whose CAS failed
     /// was claimed elsewhere and needs no wake from us, but a spurious one is harmless).
     pub(crate) fn disconnect(&mut self) -> Vec<Entry> {
-        for e in self.entries.iter() {
+        for e in self.iter() {
             let _ = e.cx.try_select(Selected::Disconnected);
         }
-        self.entries.drain(..).collect()
+        self.first
+            .take()
+            .into_iter()
+            .chain(self.rest.drain(..))
+            .collect()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.first.is_none()
     }
 }
 
@@ -117,10 +144,7 @@ impl Drop for Waker {
     fn drop(&mut self) {
         // Every waiter unregisters (or is claimed) before it returns, and a channel is
         // dropped only when no handle to it is left, so no waiter can remain here.
-        debug_assert!(
-            self.entries.is_empty(),
-            "goro-chan: waker dropped with waiters"
-        );
+        debug_assert!(self.is_empty(), "goro-chan: waker dropped with waiters");
     }
 }
 
