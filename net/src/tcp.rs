@@ -254,6 +254,22 @@ impl TcpStream {
         sys::take_error(self.inner.as_raw_fd())
     }
 
+    /// Parks until a read would not park (data, end of file or an error is waiting), without
+    /// reading; tokio's `readable`. A server with many idle keep-alive connections uses it to
+    /// hold no read buffer while a connection is idle. Honours the read timeout and deadline.
+    ///
+    /// ```no_run
+    /// # fn f(stream: goro_net::TcpStream) -> std::io::Result<()> {
+    /// use std::io::Read;
+    /// stream.readable()?; // parked here with no buffer
+    /// let mut buf = vec![0u8; 4096];
+    /// let n = (&stream).read(&mut buf)?;
+    /// # let _ = n; Ok(()) }
+    /// ```
+    pub fn readable(&self) -> io::Result<()> {
+        self.inner.readable()
+    }
+
     /// Reads without consuming, parking until data (or EOF) is there.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read_with(|fd| {

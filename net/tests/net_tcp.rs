@@ -305,3 +305,40 @@ fn backend_is_the_one_this_build_asked_for() {
     };
     assert_eq!(goro::io::backend(), want);
 }
+
+#[test]
+fn readable_waits_for_input_without_consuming_it() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = goro::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            // Parks with no buffer; the bytes are still there for the read that follows.
+            s.readable().unwrap();
+            tx.send(()).unwrap();
+            let mut buf = [0u8; 16];
+            let n = (&s).read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let quiet = s.readable().unwrap_err().kind();
+        (got, quiet)
+    });
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    for part in [&b"one"[..], b"two", b"three"] {
+        // readable() must not return before the bytes are sent.
+        assert!(rx.recv_timeout(Duration::from_millis(30)).is_err());
+        c.write_all(part).unwrap();
+        rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (got, quiet) = server.join().unwrap();
+    assert_eq!(got, b"onetwothree");
+    assert_eq!(
+        quiet,
+        ErrorKind::TimedOut,
+        "readable honours the read timeout"
+    );
+}

@@ -216,6 +216,23 @@ impl PollFd {
         Ok(())
     }
 
+    /// Parks until a [`read`](Self::read) would not park: data, end of file or an error is
+    /// waiting. Reads nothing and consumes no readiness, so the read that follows makes its
+    /// syscall. (The first call registers the fd with the poller, which reports input that
+    /// is already there.)
+    ///
+    /// For a server that keeps many idle connections: it can give its read buffer back while
+    /// it waits here and take one again when input arrives. Honours the fd's read deadline
+    /// and read timeout; may return when a read then says `WouldBlock` (the usual edge
+    /// caveat), which `read` handles by parking again.
+    pub fn readable(&self) -> io::Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        let pd = self.desc()?;
+        self.wait(pd, Dir::Read, &mut None, None)
+    }
+
     /// Parks until the poller reports the fd writable; see [`wait_readable`](Self::wait_readable).
     /// A non-blocking `connect` completes with this.
     pub fn wait_writable(&self, deadline: Option<Instant>) -> io::Result<()> {

@@ -1,5 +1,5 @@
 //! One server connection: read a batch, answer every complete request in it, write once.
-use std::io::Read;
+use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -96,6 +96,15 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
                 return;
             }
             slot.set_idle(srv.deadline(cfg.idle_timeout, srv.now_ms()));
+            // Idle in keep-alive: wait for the next request without a read buffer (it goes
+            // back to the pool), so an idle connection holds only its stack and socket.
+            drop(rbuf);
+            let ready = stream.readable();
+            rbuf = pool::get(READ_SIZE);
+            if let Err(e) = ready {
+                log_read_error(slot, remote, &e);
+                return;
+            }
         } else {
             rbuf.copy_within(start..end, 0);
             (end, start) = (end - start, 0);
@@ -117,11 +126,7 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
             }
             Ok(n) => end += n,
             Err(e) => {
-                if slot.timed_out() {
-                    tracing::debug!(%remote, "goro-net http: connection timed out");
-                } else {
-                    tracing::debug!(%remote, error = %e, "goro-net http: read failed");
-                }
+                log_read_error(slot, remote, &e);
                 return;
             }
         }
@@ -132,6 +137,14 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
     }
     if linger {
         linger_close(stream);
+    }
+}
+
+fn log_read_error(slot: &Slot, remote: SocketAddr, e: &io::Error) {
+    if slot.timed_out() {
+        tracing::debug!(%remote, "goro-net http: connection timed out");
+    } else {
+        tracing::debug!(%remote, error = %e, "goro-net http: read failed");
     }
 }
 
