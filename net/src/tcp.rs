@@ -270,6 +270,11 @@ impl TcpStream {
         self.inner.readable()
     }
 
+    /// See [`PollFd::read_would_park`](goro::io::PollFd::read_would_park).
+    pub(crate) fn read_would_park(&self) -> bool {
+        self.inner.read_would_park()
+    }
+
     /// Reads without consuming, parking until data (or EOF) is there.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read_with(|fd| {

@@ -233,6 +233,20 @@ impl PollFd {
         self.wait(pd, Dir::Read, &mut None, None)
     }
 
+    /// True if the poller vouches that a [`read`](Self::read) would park: the fd has waited
+    /// before, its last read drained it, and no data, end of file or error has been reported
+    /// since. False means "not known", not "readable": ask the kernel. A connection pool uses
+    /// it to skip a liveness syscall when it hands out an idle connection.
+    pub fn read_would_park(&self) -> bool {
+        match self.desc_if_any() {
+            Some(pd) => {
+                pd.flags() & (Dir::Read.ready_mask() | CLOSING) == 0
+                    && !self.closed.load(Ordering::Relaxed)
+            }
+            None => false,
+        }
+    }
+
     /// Parks until the poller reports the fd writable; see [`wait_readable`](Self::wait_readable).
     /// A non-blocking `connect` completes with this.
     pub fn wait_writable(&self, deadline: Option<Instant>) -> io::Result<()> {

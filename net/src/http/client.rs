@@ -259,7 +259,12 @@ fn dial(authority: &str, cfg: &ClientBuilder) -> io::Result<TcpStream> {
 }
 
 /// An idle keep-alive socket is usable if reading it would block: no EOF, no stray bytes.
+/// The poller usually knows that already (no read edge since the last response was read);
+/// otherwise a non-blocking peek asks the kernel.
 fn alive(c: &TcpStream) -> bool {
+    if c.read_would_park() {
+        return true;
+    }
     let mut b = [0u8; 1];
     // SAFETY: `b` is a live one-byte buffer; the fd is open while `c` is borrowed.
     let r = unsafe {
