@@ -43,7 +43,8 @@
 //!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating)
 //!   nothing: run due timers; poll the network without blocking; become a spinner (if fewer
 //!   than half the busy workers spin) and steal half of a random victim's deque (a victim
-//!   with at most 4 queued gets 10 µs to start them itself: they are likely partners);
+//!   with at most 4 queued gets 10 µs to start them itself, up to 5 ms while the coroutine
+//!   that queued them still runs: they are likely partners);
 //!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)
 //! }
 //! resume the task; on return: Yield -> back of home; Park -> commit (park.rs); Done -> recycle

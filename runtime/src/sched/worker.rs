@@ -28,6 +28,9 @@ const TIMERS_EVERY: u32 = 16;
 const FEW_TASKS: usize = 4;
 /// How long a thief waits for a busy worker to start its few queued tasks itself.
 const FEW_TASKS_GRACE: Duration = Duration::from_micros(10);
+/// How far the grace stretches while the coroutine that queued the tasks is still running
+/// (half of sysmon's long-run threshold).
+const SPAWNER_GRACE: Duration = Duration::from_millis(5);
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
@@ -158,7 +161,9 @@ impl WorkerLocal {
                 if v == self.index {
                     continue;
                 }
-                self.grace_for_few_tasks(&self.rt.workers[v]);
+                if !self.grace_for_few_tasks(&self.rt.workers[v]) {
+                    continue;
+                }
                 loop {
                     match self.rt.workers[v].stealer.steal_batch_and_pop(&self.deque) {
                         Steal::Success(t) => {
@@ -177,26 +182,55 @@ impl WorkerLocal {
         None
     }
 
-    /// Before stealing from `victim`: if it has only a few queued tasks, waits (up to
-    /// [`FEW_TASKS_GRACE`]) for the victim to start them itself.
+    /// Before stealing from `victim`: if it has only a few queued tasks, gives the victim
+    /// [`FEW_TASKS_GRACE`] to start them itself, stretched up to [`SPAWNER_GRACE`] while the
+    /// coroutine that was running there when we looked (most likely their spawner) still
+    /// runs.
     ///
     /// A few unstarted tasks on a busy worker are usually partners the running coroutine (or
     /// a thread's burst of spawns) has just made and is about to talk to: a channel peer,
     /// the stages of a pipeline. The owner starts them within a few switches, and wherever
-    /// they start they stay. Stealing one at once splits the group over two workers for
-    /// good, and every exchange between them then crosses threads (channel ping-pong: ~140 ns
-    /// per round trip together, ~750 ns split; a 3-stage pipeline: ~47M msgs/s together,
-    /// ~15-20M split). Go's stealer pauses the same way (3 µs) before taking a busy P's
-    /// `runnext`. More queued tasks than that are a burst to share, and are stolen at once;
-    /// so are a few that the owner does not get to within the grace.
-    fn grace_for_few_tasks(&self, victim: &Processor) {
+    /// they start they stay. Stealing one splits the group over two workers for good, and
+    /// every exchange between them then crosses threads (channel ping-pong: ~140 ns per round
+    /// trip together, 0.6-2.5 µs split; a 3-stage pipeline: ~47M msgs/s together, 15-20M
+    /// split). Go's stealer pauses the same way (3 µs) before taking a busy P's `runnext`. A
+    /// spawner's first run can take milliseconds on a crowded VM (cold caches, first-touch
+    /// page faults, being descheduled), hence the stretch; a spawner that then computes for
+    /// longer still loses its few tasks after [`SPAWNER_GRACE`]. More queued tasks than
+    /// [`FEW_TASKS`] are a burst to share, and are stolen at once.
+    ///
+    /// Returns whether to steal: false when the victim's deque is (or became) empty. An empty
+    /// deque is skipped rather than tried, so a task that lands in it just after the look
+    /// is not taken without its grace.
+    fn grace_for_few_tasks(&self, victim: &Processor) -> bool {
         let queued = victim.stealer.len();
-        if queued == 0 || queued > FEW_TASKS {
-            return;
+        if queued == 0 {
+            return false;
         }
+        if queued > FEW_TASKS {
+            return true;
+        }
+        // The coroutine running on the victim now is most likely the one that queued them;
+        // while it keeps running (a first run pays cold caches, page faults on a fresh stack
+        // and one-time initialisation, easily 100 µs) the grace stretches, up to a cap for a
+        // spawner that is a long computation.
+        let spawner = victim.running.load(Ordering::Relaxed);
         let start = std::time::Instant::now();
-        while !victim.stealer.is_empty() && start.elapsed() < FEW_TASKS_GRACE {
-            std::hint::spin_loop();
+        loop {
+            if victim.stealer.is_empty() {
+                return false;
+            }
+            let waited = start.elapsed();
+            let same_run = spawner != 0 && victim.running.load(Ordering::Relaxed) == spawner;
+            if waited < FEW_TASKS_GRACE {
+                std::hint::spin_loop();
+            } else if same_run && waited < SPAWNER_GRACE {
+                // Past the short grace: let the guest's other threads (the spawner's worker,
+                // on a crowded VM) have this CPU while we wait.
+                std::thread::yield_now();
+            } else {
+                return true;
+            }
         }
     }
 
