@@ -70,4 +70,5 @@ pub use config::Config;
 pub use coroutine::{current, in_coroutine, Coroutine, CoroutineId};
 pub use join::JoinHandle;
 pub use local::LocalKey;
+pub use stack::shrink_stack;
 pub use stats::{stats, Stats, WorkerStats};

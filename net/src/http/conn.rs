@@ -14,6 +14,9 @@ use crate::pool::{self, PooledBuf};
 const MAX_HEADERS: usize = 100;
 /// Unread body a connection drains to stay reusable after a handler ignored it.
 const MAX_DRAIN: u64 = 256 << 10;
+/// An idle spell at least this long (coarse ms) makes the connection shrink its stack before
+/// the next one: a sparse connection can afford a syscall per request to hold less memory.
+const SHRINK_AFTER_IDLE_MS: u64 = 1000;
 /// First size of a connection's read buffer.
 const READ_SIZE: usize = 4096;
 
@@ -32,6 +35,7 @@ enum Step {
 }
 
 /// Serves one accepted connection until the client leaves, an error, a timeout or shutdown.
+#[inline(never)]
 pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
     let stream = &slot.stream;
     let cfg = &srv.cfg;
@@ -43,6 +47,9 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
     // When the head now being read started (coarse ms): the read-header deadline's base.
     let mut head_since = Some(srv.now_ms());
     let mut linger = false;
+    // Shrink the stack at the next idle spell (`shrink`) once a request was served since the
+    // last time (`served`): at first, and after each long idle spell.
+    let (mut shrink, mut served) = (true, false);
     'conn: loop {
         // Answer every complete request already buffered (the pipelining fast path).
         while start < end {
@@ -67,6 +74,7 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
                 } => {
                     start += used;
                     head_since = None;
+                    served = true;
                     if let Some((extra, lo, hi)) = leftover {
                         // The body reader read past the body: that is the next request.
                         debug_assert_eq!(start, end);
@@ -98,8 +106,16 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
             slot.set_idle(srv.deadline(cfg.idle_timeout, srv.now_ms()));
             // Idle in keep-alive: wait for the next request without a read buffer (it goes
             // back to the pool), so an idle connection holds only its stack and socket.
+            // On the first idle spell, and after a long one, also without the stack pages the
+            // requests touched (a syscall: not on every request of a busy connection).
             drop(rbuf);
+            if shrink && served {
+                goro::shrink_stack();
+                (shrink, served) = (false, false);
+            }
+            let idle_from = srv.now_ms();
             let ready = stream.readable();
+            shrink |= srv.now_ms().saturating_sub(idle_from) >= SHRINK_AFTER_IDLE_MS;
             rbuf = pool::get(READ_SIZE);
             if let Err(e) = ready {
                 log_read_error(slot, remote, &e);
@@ -149,6 +165,10 @@ fn log_read_error(slot: &Slot, remote: SocketAddr, e: &io::Error) {
 }
 
 /// Parses one request at the start of `buf` and answers it into `out`.
+///
+/// Never inlined (nor is `serve`): its frame, the 3 KiB header array included, is then gone
+/// while the connection waits idle, and what `serve` waits in fits the stack's top page.
+#[inline(never)]
 fn one(
     srv: &Shared,
     slot: &Slot,

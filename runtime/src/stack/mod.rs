@@ -120,6 +120,57 @@ use corosensei::stack::StackPointer;
 pub(crate) use pool::{stats, trim, trim_excess};
 
 /// `[lo, hi)` of the guard page that starts at `lo` (a stack's `guard().0`).
+/// Gives the memory of the running coroutine's stack below the caller's frame back to the OS
+/// (Go shrinks idle goroutines' stacks at GC time; a goro coroutine about to wait a long
+/// time can do it itself).
+///
+/// Handling a request may touch a few stack pages below the frame a coroutine waits in;
+/// once those calls return the pages hold nothing live but stay resident. This drops every
+/// whole page more than a small margin below the caller's frame with one
+/// `madvise(MADV_DONTNEED)`; they read as zeros (a page fault each) when the stack grows into
+/// them again. goro-net's HTTP server calls it when a keep-alive connection first goes idle
+/// and after long idle spells, so an idle connection keeps one stack page. A no-op outside a
+/// coroutine.
+///
+/// It costs a syscall (a microsecond or two): call it before a long wait, not per
+/// operation.
+///
+/// ```
+/// goro::spawn(|| {
+///     goro::shrink_stack(); // before parking for a long time
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[inline(never)]
+pub fn shrink_stack() {
+    let t = crate::context::task();
+    if t.is_null() {
+        return;
+    }
+    // SAFETY: `t` is the running task, alive while its body (our caller) runs.
+    let guard_lo = unsafe { &*t }.guard_lo.get();
+    let page = slab::page_size();
+    let lo = guard_lo + page;
+    let marker = 0u8;
+    let sp = std::hint::black_box(&marker as *const u8) as usize;
+    let hi = sp.saturating_sub(SHRINK_MARGIN) & !(page - 1);
+    if guard_lo != 0 && hi > lo {
+        tracing::trace!(bytes = hi - lo, "goro: shrink stack");
+        // SAFETY: `[lo, hi)` is page-aligned and inside this coroutine's usable stack (above
+        // its guard page, below this frame), so inside a slab. It is below every live frame:
+        // the stack grows down, the frames that were below ours have returned, and the margin
+        // covers the red zone and the frames of the madvise call itself. Only this thread runs
+        // on this stack and no safe code keeps a reference into a returned frame, so nothing
+        // uses the range's contents.
+        unsafe { slab::release(lo, hi - lo) };
+    }
+}
+
+/// Bytes below the caller's frame that [`shrink_stack`] leaves alone: the x86-64 red zone
+/// (128) and the frames of the `madvise` call, with room to spare.
+const SHRINK_MARGIN: usize = 1024;
+
 pub(crate) fn guard_range(lo: usize) -> (usize, usize) {
     (lo, lo + slab::page_size())
 }
