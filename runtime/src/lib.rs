@@ -32,6 +32,7 @@
 //! | `runtime.NumGoroutine`, `GODEBUG=schedtrace` | [`stats`], `GORO_SCHEDTRACE=ms` |
 //! | `GOMAXPROCS` | `GORO_MAXPROCS`, [`Config`] |
 //! | netpoll (`internal/poll.FD`) | [`io::PollFd`], [`io::spawn_balanced`]; sockets in `goro-net` |
+//! | stack shrinking at GC (`shrinkstack`) | [`shrink_stack`], called by the coroutine before a long wait |
 //!
 //! Every call works from a coroutine (it parks only that coroutine) and from a plain OS thread
 //! such as `main` (it blocks that thread), so a program can start coroutines from `main` and
