@@ -34,11 +34,11 @@ const SPAWNER_GRACE: Duration = Duration::from_millis(5);
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
-/// `epoll_wait`, when it has been getting work from other threads (its inbox, steals). Waking a blocked
-/// worker from another CPU costs tens of microseconds on the VMs this runs on (an eventfd
-/// write, an IPI, a reschedule); a coroutine on another worker that feeds this one (a
-/// pipeline stage, a channel peer) usually sends again sooner than that, so watching a little
-/// longer than one wake-up costs saves a wake-up per batch. A worker fed only by its own
+/// `epoll_wait`, when it has been getting work from other threads (its inbox, steals).
+/// Waking a blocked worker from another CPU costs tens of microseconds on the VMs this runs
+/// on (an eventfd write, an IPI, a reschedule); a coroutine on another worker that feeds this
+/// one (a pipeline stage, a channel peer) usually sends again sooner than that, so watching a
+/// little longer than one wake-up costs saves a wake-up per batch. A worker fed only by its own
 /// sockets does not watch: the kernel wakes it from `epoll_wait` when data arrives, and
 /// spinning would only burn CPU and delay noticing that data.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
@@ -53,8 +53,8 @@ pub(crate) struct WorkerLocal {
     runnext_streak: Cell<u32>,
     tick: Cell<u32>,
     rng: Cell<u64>,
-    /// Tasks this worker got from other threads (its inbox, steals) since
-    /// it last went idle: the sign that watching for more before sleeping pays off.
+    /// Tasks this worker got from other threads (its inbox, steals) since it last went idle:
+    /// the sign that watching for more before sleeping pays off.
     inbox_hits: Cell<u32>,
     expired: RefCell<Vec<Action>>,
     pub(crate) free_tasks: FreeTasks,
