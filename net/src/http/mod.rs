@@ -24,8 +24,8 @@
 //! # Design
 //!
 //! **A coroutine per connection, blocking-style code.** As in Go, the accept loop hands each
-//! connection to a coroutine of its own ([`spawn_balanced`](crate::spawn_balanced) puts it
-//! on the worker with the fewest connections), and that coroutine reads, calls the handler
+//! connection to a coroutine of its own ([`spawn_balanced`](crate::spawn_balanced) packs
+//! it onto a worker that is not busy), and that coroutine reads, calls the handler
 //! and writes with plain blocking calls. A handler may sleep, read a database, call another
 //! server: only its coroutine parks. 2,000 handlers sleeping 2 s cost 2,000 parked
 //! coroutines, no threads.

@@ -137,8 +137,8 @@ impl Builder {
     }
 }
 
-/// An HTTP/1.1 server (Go's `http.Server`): one coroutine per connection, placed on the
-/// least-loaded worker. Cheap to clone: clones share the server, so one coroutine can
+/// An HTTP/1.1 server (Go's `http.Server`): one coroutine per connection, placed by
+/// [`spawn_balanced`](crate::spawn_balanced) (packed onto workers with room). Cheap to clone: clones share the server, so one coroutine can
 /// [`serve`](Server::serve) while another calls [`shutdown`](Server::shutdown).
 ///
 /// ```

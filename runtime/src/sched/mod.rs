@@ -22,8 +22,9 @@
 //! coroutine may be stolen only before its first resume; once started it resumes only on its
 //! home worker.** Started coroutines on one worker interleave like tasks on a
 //! single-threaded executor. Balance comes from stealing *unstarted* coroutines (how
-//! `for i in 0..n { go!(..) }` spreads over all cores) and, in goro-net, from placing new
-//! connections on the least-loaded worker. `Builder::spawn_unpinned` is the `unsafe` opt-in
+//! `for i in 0..n { go!(..) }` spreads over all cores) and, in goro-net, from where new
+//! connections start (`io::spawn_balanced`: packed onto workers with room, spread when all
+//! are busy). `Builder::spawn_unpinned` is the `unsafe` opt-in
 //! to free migration.
 //!
 //! # Queues of a worker
