@@ -456,31 +456,70 @@ pub(crate) struct Receiver<'a, T>(&'a Channel<T>);
 /// The sending side, as a select operation.
 pub(crate) struct Sender<'a, T>(&'a Channel<T>);
 
+impl<T> Channel<T> {
+    /// A select arm waits: registers a fresh heap packet in one side's queue (picked by
+    /// `queues`, which returns that side's queue and the opposite one). True if it could
+    /// complete already (a peer waits on the other side, or the channel is disconnected).
+    fn register_arm(
+        &self,
+        oper: Operation,
+        cx: &Context,
+        queues: fn(&mut Inner) -> (&mut Waker, &Waker),
+    ) -> bool {
+        let packet = Packet::<T>::empty_on_heap();
+        let mut inner = self.inner.lock();
+        let (mine, peers) = queues(&mut inner);
+        mine.register_with_packet(oper, packet as *mut (), cx);
+        peers.can_select(cx) || inner.disconnected
+    }
+
+    /// A select arm stops waiting: removes its entry from the queue `queues` picks and frees
+    /// its packet, unless a peer claimed (and so removed) it.
+    fn unregister_arm(
+        &self,
+        oper: Operation,
+        cx: &Context,
+        queues: fn(&mut Inner) -> (&mut Waker, &Waker),
+    ) {
+        let e = queues(&mut self.inner.lock()).0.unregister(oper, cx);
+        if let Some(e) = e {
+            // SAFETY: our own unclaimed heap packet from `register_arm`; nobody else has it.
+            drop(unsafe { Box::from_raw(e.packet as *mut Packet<T>) });
+        }
+    }
+
+    /// A select arm was claimed by a peer: its packet is the one the claimer published.
+    fn accept_arm(&self, token: &mut Token, cx: &Context) -> bool {
+        // The claimer published the packet under the lock; taking it orders us after.
+        drop(self.inner.lock());
+        token.zero.packet = cx.packet();
+        token.zero.peer = None;
+        true
+    }
+}
+
+/// A receiving arm's queue, and the senders it pairs with.
+fn recv_queues(inner: &mut Inner) -> (&mut Waker, &Waker) {
+    (&mut inner.receivers, &inner.senders)
+}
+
+/// A sending arm's queue, and the receivers it pairs with.
+fn send_queues(inner: &mut Inner) -> (&mut Waker, &Waker) {
+    (&mut inner.senders, &inner.receivers)
+}
+
 impl<T> SelectHandle for Receiver<'_, T> {
     fn try_select(&self, token: &mut Token) -> bool {
         self.0.start_recv(token)
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
-        let packet = Packet::<T>::empty_on_heap();
-        let mut inner = self.0.inner.lock();
-        inner
-            .receivers
-            .register_with_packet(oper, packet as *mut (), cx);
-        inner.senders.can_select(cx) || inner.disconnected
+        self.0.register_arm(oper, cx, recv_queues)
     }
     fn unregister(&self, oper: Operation, cx: &Context) {
-        let e = self.0.inner.lock().receivers.unregister(oper, cx);
-        if let Some(e) = e {
-            // SAFETY: our own unclaimed heap packet from `register`; nobody else has it.
-            drop(unsafe { Box::from_raw(e.packet as *mut Packet<T>) });
-        }
+        self.0.unregister_arm(oper, cx, recv_queues);
     }
     fn accept(&self, token: &mut Token, cx: &Context) -> bool {
-        // The claimer published the packet under the lock; taking it orders us after.
-        drop(self.0.inner.lock());
-        token.zero.packet = cx.packet();
-        token.zero.peer = None;
-        true
+        self.0.accept_arm(token, cx)
     }
 }
 
@@ -489,24 +528,12 @@ impl<T> SelectHandle for Sender<'_, T> {
         self.0.start_send(token)
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
-        let packet = Packet::<T>::empty_on_heap();
-        let mut inner = self.0.inner.lock();
-        inner
-            .senders
-            .register_with_packet(oper, packet as *mut (), cx);
-        inner.receivers.can_select(cx) || inner.disconnected
+        self.0.register_arm(oper, cx, send_queues)
     }
     fn unregister(&self, oper: Operation, cx: &Context) {
-        let e = self.0.inner.lock().senders.unregister(oper, cx);
-        if let Some(e) = e {
-            // SAFETY: our own unclaimed heap packet from `register`.
-            drop(unsafe { Box::from_raw(e.packet as *mut Packet<T>) });
-        }
+        self.0.unregister_arm(oper, cx, send_queues);
     }
     fn accept(&self, token: &mut Token, cx: &Context) -> bool {
-        drop(self.0.inner.lock());
-        token.zero.packet = cx.packet();
-        token.zero.peer = None;
-        true
+        self.0.accept_arm(token, cx)
     }
 }

@@ -18,8 +18,8 @@
 //! **Targeted work** (a wake-up for a started coroutine, a timer armed from another thread):
 //! the waker pushes to the worker's inbox (or heap), fences, and writes the eventfd only if it
 //! swaps that worker's `sleeping` flag from true to false. The sleeper stores `sleeping =
-//! true`, fences, and re-checks inbox, timers and the global and steal queues before it
-//! blocks: either it sees the work, or the waker sees the flag.
+//! true`, fences, and re-checks its inbox, timers and the other workers' stealable deques
+//! before it blocks: either it sees the work, or the waker sees the flag.
 //!
 //! Spinning is bounded: a worker becomes a spinner only while spinners are fewer than half of
 //! the busy workers, and spins for a fixed number of steal rounds.
