@@ -140,78 +140,53 @@ fn bench_shapes(c: &mut Criterion) {
     }
 }
 
+/// The timed body of `select_ready` for one channel crate (`goro_chan` or
+/// `crossbeam_channel`, which share `bounded` and `select!`'s shape): `iters` rounds of
+/// filling `k` channels, then timing the selects that drain them.
+macro_rules! select_ready_rounds {
+    ($krate:ident, $k:expr, $iters:expr) => {{
+        let (k, iters) = ($k, $iters);
+        let chans: Vec<_> = (0..k).map(|_| $krate::bounded::<usize>(MSGS)).collect();
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            for (tx, _) in &chans {
+                for i in 0..MSGS / k {
+                    tx.send(i).unwrap();
+                }
+            }
+            let start = Instant::now();
+            for _ in 0..MSGS / k * k {
+                let v = if k == 2 {
+                    $krate::select! {
+                        recv(chans[0].1) -> v => v,
+                        recv(chans[1].1) -> v => v,
+                    }
+                } else {
+                    $krate::select! {
+                        recv(chans[0].1) -> v => v,
+                        recv(chans[1].1) -> v => v,
+                        recv(chans[2].1) -> v => v,
+                        recv(chans[3].1) -> v => v,
+                    }
+                };
+                std::hint::black_box(v.unwrap());
+            }
+            total += start.elapsed();
+        }
+        total
+    }};
+}
+
 /// One receiver selecting over `k` always-ready channels (each pre-filled), per op.
 fn bench_select(c: &mut Criterion) {
     let mut g = c.benchmark_group("select_ready");
     g.throughput(Throughput::Elements(MSGS as u64));
     for k in [2usize, 4] {
         g.bench_function(format!("goro_chan/{k}"), |b| {
-            b.iter_custom(|iters| {
-                in_coroutine(move || {
-                    let chans: Vec<_> = (0..k).map(|_| goro_chan::bounded::<usize>(MSGS)).collect();
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        for (tx, _) in &chans {
-                            for i in 0..MSGS / k {
-                                tx.send(i).unwrap();
-                            }
-                        }
-                        let start = Instant::now();
-                        for _ in 0..MSGS / k * k {
-                            let v = if k == 2 {
-                                goro_chan::select! {
-                                    recv(chans[0].1) -> v => v,
-                                    recv(chans[1].1) -> v => v,
-                                }
-                            } else {
-                                goro_chan::select! {
-                                    recv(chans[0].1) -> v => v,
-                                    recv(chans[1].1) -> v => v,
-                                    recv(chans[2].1) -> v => v,
-                                    recv(chans[3].1) -> v => v,
-                                }
-                            };
-                            std::hint::black_box(v.unwrap());
-                        }
-                        total += start.elapsed();
-                    }
-                    total
-                })
-            })
+            b.iter_custom(|iters| in_coroutine(move || select_ready_rounds!(goro_chan, k, iters)))
         });
         g.bench_function(format!("crossbeam/{k}"), |b| {
-            b.iter_custom(|iters| {
-                let chans: Vec<_> = (0..k)
-                    .map(|_| crossbeam_channel::bounded::<usize>(MSGS))
-                    .collect();
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    for (tx, _) in &chans {
-                        for i in 0..MSGS / k {
-                            tx.send(i).unwrap();
-                        }
-                    }
-                    let start = Instant::now();
-                    for _ in 0..MSGS / k * k {
-                        let v = if k == 2 {
-                            crossbeam_channel::select! {
-                                recv(chans[0].1) -> v => v,
-                                recv(chans[1].1) -> v => v,
-                            }
-                        } else {
-                            crossbeam_channel::select! {
-                                recv(chans[0].1) -> v => v,
-                                recv(chans[1].1) -> v => v,
-                                recv(chans[2].1) -> v => v,
-                                recv(chans[3].1) -> v => v,
-                            }
-                        };
-                        std::hint::black_box(v.unwrap());
-                    }
-                    total += start.elapsed();
-                }
-                total
-            })
+            b.iter_custom(|iters| select_ready_rounds!(crossbeam_channel, k, iters))
         });
     }
     g.finish();
