@@ -107,8 +107,11 @@ impl Context {
                     *inner.select.get_mut() = 0;
                     *inner.packet.get_mut() = ptr::null_mut();
                     // The cache is per thread but several coroutines share a thread: point
-                    // the unparker at whoever is running now.
-                    inner.unparker = park::unparker();
+                    // the unparker at whoever is running now (checked first: re-pointing
+                    // costs two reference-count updates, and usually it is the same one).
+                    if !inner.unparker.wakes_current() {
+                        inner.unparker = park::unparker();
+                    }
                     cx
                 }
                 None => Context::new(),

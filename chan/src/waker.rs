@@ -75,10 +75,13 @@ impl Waker {
     }
 
     /// Removes and returns the `i`-th oldest entry.
+    #[inline]
     fn remove(&mut self, i: usize) -> Option<Entry> {
         if i == 0 {
             let e = self.first.take();
-            self.first = self.rest.pop_front();
+            if !self.rest.is_empty() {
+                self.first = self.rest.pop_front();
+            }
             e
         } else {
             self.rest.remove(i - 1)
@@ -100,11 +103,17 @@ impl Waker {
     /// queue's lock (the zero flavor uses it to leave its unparker in a select's packet).
     /// The claimed context's packet pointer is published with `store_packet`.
     pub(crate) fn try_select_with(&mut self, mut prepare: impl FnMut(&Entry)) -> Option<Entry> {
-        let i = self.iter().position(|e| {
+        let mut claim = |e: &Entry| {
             prepare(e);
             e.cx.try_select(Selected::Operation(e.oper)).is_ok()
-        })?;
-        let e = self.remove(i)?;
+        };
+        // The oldest entry first, without the general walk: usually it is the only one.
+        let e = if claim(self.first.as_ref()?) {
+            self.remove(0)?
+        } else {
+            let i = self.rest.iter().position(claim)?;
+            self.rest.remove(i)?
+        };
         e.cx.store_packet(e.packet);
         Some(e)
     }

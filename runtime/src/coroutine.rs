@@ -188,11 +188,11 @@ impl Drop for Task {
         // closure on this thread, which `Send` allows.
         if let Run::Body(body) = std::mem::replace(self.run.get_mut(), Run::Done) {
             if body.started() && !body.done() {
-                // A started coroutine that can never be woken again (nothing references it).
-                // Unwinding it here could run its destructors on a thread that is not its
-                // home, so it is leaked instead, stack and all, like a goroutine blocked
-                // forever (docs/CAVEATS.md).
-                tracing::debug!(coroutine = %self.id, "leaking a parked coroutine nobody can wake");
+                // Not reached while the park protocol holds: a parked task keeps a reference
+                // to itself (park.rs), so one nobody can wake is never dropped at all. Should
+                // it happen, unwinding here could run its destructors on a thread that is
+                // not its home, so the stack is leaked instead (docs/CAVEATS.md).
+                tracing::debug!(coroutine = %self.id, "leaking a started coroutine's stack");
                 std::mem::forget(body);
             }
         }

@@ -32,6 +32,11 @@
 //!    to its home worker (a local push on that worker's thread; otherwise its inbox, waking
 //!    the worker only if it sleeps).
 //!
+//! A `PARKED` task owns one strong reference to itself: the worker's, left behind when it
+//! commits the park, and taken over by the unparker that wins `PARKED -> RUNNING` to put in a
+//! run queue. So parking and waking move a reference instead of counting one, and a parked
+//! task lives as long as it is parked, whoever else holds it.
+//!
 //! So an unpark is never lost, and a coroutine is enqueued only by the single CAS that takes
 //! it out of `PARKED`, which happens strictly after its stack was switched off: it cannot be
 //! resumed twice, and a finished coroutine is never `PARKED`, so it is never resumed after
@@ -100,6 +105,28 @@ impl Unparker {
         match &self.0 {
             Inner::Coroutine(task) => unpark_task(task),
             Inner::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// True if this unparker wakes the caller: the running coroutine, or on a plain thread
+    /// the calling thread.
+    ///
+    /// Cheaper than comparing with a fresh [`unparker()`] (no reference count is touched),
+    /// which lets a primitive that caches an unparker per thread re-point it only when a
+    /// different coroutine uses the cache.
+    ///
+    /// ```
+    /// let u = goro::park::unparker();
+    /// assert!(u.wakes_current());
+    /// let other = goro::spawn(goro::park::unparker).join().unwrap();
+    /// assert!(!other.wakes_current());
+    /// ```
+    #[inline]
+    pub fn wakes_current(&self) -> bool {
+        let t = context::task();
+        match &self.0 {
+            Inner::Coroutine(task) => std::ptr::eq(Arc::as_ptr(task), t),
+            Inner::Thread(th) => t.is_null() && th.id() == std::thread::current().id(),
         }
     }
 
@@ -217,7 +244,10 @@ fn unpark_task(task: &Arc<Task>) {
         {
             Ok(_) if s == PARKED => {
                 tracing::trace!(coroutine = %task.id, "unpark");
-                crate::sched::ready(task.clone());
+                // SAFETY: the worker that committed the park left its strong reference to
+                // the PARKED state (worker.rs, `execute`); winning the CAS out of PARKED
+                // makes that reference ours, to hand to a run queue.
+                crate::sched::ready(unsafe { Arc::from_raw(Arc::as_ptr(task)) });
                 return;
             }
             Ok(_) => return,

@@ -152,14 +152,14 @@ impl<T> Channel<T> {
     }
 
     /// Claims a waiting receiver. True if claimed or disconnected (null packet).
-    fn start_send(&self, token: &mut Token) -> bool {
+    fn start_send(&self, token: &mut ZeroToken) -> bool {
         let mut inner = self.inner.lock();
         if let Some(e) = inner.receivers.try_select() {
-            token.zero.packet = e.packet;
-            token.zero.peer = Some(e.cx);
+            token.packet = e.packet;
+            token.peer = Some(e.cx);
             true
         } else if inner.disconnected {
-            token.zero.packet = ptr::null_mut();
+            token.packet = ptr::null_mut();
             true
         } else {
             false
@@ -171,14 +171,14 @@ impl<T> Channel<T> {
     ///
     /// # Safety
     /// `token` must come from `start_send` or a sending `accept` on this channel, once.
-    unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
-        if token.zero.packet.is_null() {
+    unsafe fn write(&self, token: &mut ZeroToken, msg: T) -> Result<(), T> {
+        if token.packet.is_null() {
             return Err(msg);
         }
         // SAFETY: the token holds a packet we claimed (or our own claimed select packet);
         // the claim makes us its only writer, and its owner keeps it alive until `ready`.
-        let packet = unsafe { &*(token.zero.packet as *const Packet<T>) };
-        let wake = match token.zero.peer.take() {
+        let packet = unsafe { &*(token.packet as *const Packet<T>) };
+        let wake = match token.peer.take() {
             Some(cx) => Wake::Context(cx),
             // Case (c): the claiming receiver left its unparker here before its claim
             // (visible: we saw the claim with Acquire and took the channel lock after it).
@@ -195,12 +195,12 @@ impl<T> Channel<T> {
     }
 
     /// Claims a waiting sender. True if claimed or disconnected (null packet).
-    fn start_recv(&self, token: &mut Token) -> bool {
+    fn start_recv(&self, token: &mut ZeroToken) -> bool {
         Self::claim_sender(&mut self.inner.lock(), token)
     }
 
     /// `start_recv` with the lock already held.
-    fn claim_sender(inner: &mut Inner, token: &mut Token) -> bool {
+    fn claim_sender(inner: &mut Inner, token: &mut ZeroToken) -> bool {
         let claimed = inner.senders.try_select_with(|e| {
             let p = e.packet as *const Packet<T>;
             // SAFETY: sender entries of this channel carry live `Packet<T>`s (stack ones
@@ -215,11 +215,11 @@ impl<T> Channel<T> {
             }
         });
         if let Some(e) = claimed {
-            token.zero.packet = e.packet;
-            token.zero.peer = Some(e.cx);
+            token.packet = e.packet;
+            token.peer = Some(e.cx);
             true
         } else if inner.disconnected {
-            token.zero.packet = ptr::null_mut();
+            token.packet = ptr::null_mut();
             true
         } else {
             false
@@ -231,15 +231,15 @@ impl<T> Channel<T> {
     ///
     /// # Safety
     /// `token` must come from `start_recv` or a receiving `accept` on this channel, once.
-    unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
-        if token.zero.packet.is_null() {
+    unsafe fn read(&self, token: &mut ZeroToken) -> Result<T, ()> {
+        if token.packet.is_null() {
             return Err(());
         }
-        let raw = token.zero.packet as *mut Packet<T>;
+        let raw = token.packet as *mut Packet<T>;
         // SAFETY: the claim (ours, or the sender's on our own packet) gives us access; the
         // packet lives until `ready` (stack) or until we free it (heap).
         let packet = unsafe { &*raw };
-        match token.zero.peer.take() {
+        match token.peer.take() {
             Some(cx) if packet.on_stack => {
                 // Case (a).
                 // SAFETY: the claim makes us the only one touching `msg`.
@@ -275,7 +275,7 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        let token = &mut Token::new();
+        let token = &mut ZeroToken::default();
         if self.start_send(token) {
             // SAFETY: reserved just above.
             unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
@@ -289,11 +289,11 @@ impl<T> Channel<T> {
         msg: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
-        let token = &mut Token::new();
+        let token = &mut ZeroToken::default();
         let mut inner = self.inner.lock();
         if let Some(e) = inner.receivers.try_select() {
-            token.zero.packet = e.packet;
-            token.zero.peer = Some(e.cx);
+            token.packet = e.packet;
+            token.peer = Some(e.cx);
             drop(inner);
             // SAFETY: claimed just above.
             return unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected);
@@ -332,7 +332,7 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        let token = &mut Token::new();
+        let token = &mut ZeroToken::default();
         if self.start_recv(token) {
             // SAFETY: reserved just above.
             unsafe { self.read(token) }.map_err(|_| TryRecvError::Disconnected)
@@ -342,7 +342,7 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let token = &mut Token::new();
+        let token = &mut ZeroToken::default();
         let mut inner = self.inner.lock();
         if Self::claim_sender(&mut inner, token) {
             drop(inner);
@@ -424,14 +424,14 @@ impl<T> Channel<T> {
     /// `token` must come from this channel's receiving `try_select`/`accept`.
     pub(crate) unsafe fn read_token(&self, token: &mut Token) -> Result<T, ()> {
         // SAFETY: forwarded contract.
-        unsafe { self.read(token) }
+        unsafe { self.read(&mut token.zero) }
     }
 
     /// # Safety
     /// `token` must come from this channel's sending `try_select`/`accept`.
     pub(crate) unsafe fn write_token(&self, token: &mut Token, msg: T) -> Result<(), T> {
         // SAFETY: forwarded contract.
-        unsafe { self.write(token, msg) }
+        unsafe { self.write(&mut token.zero, msg) }
     }
 }
 
@@ -510,7 +510,7 @@ fn send_queues(inner: &mut Inner) -> (&mut Waker, &Waker) {
 
 impl<T> SelectHandle for Receiver<'_, T> {
     fn try_select(&self, token: &mut Token) -> bool {
-        self.0.start_recv(token)
+        self.0.start_recv(&mut token.zero)
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
         self.0.register_arm(oper, cx, recv_queues)
@@ -525,7 +525,7 @@ impl<T> SelectHandle for Receiver<'_, T> {
 
 impl<T> SelectHandle for Sender<'_, T> {
     fn try_select(&self, token: &mut Token) -> bool {
-        self.0.start_send(token)
+        self.0.start_send(&mut token.zero)
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
         self.0.register_arm(oper, cx, send_queues)

@@ -47,6 +47,8 @@ const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 pub(crate) struct WorkerLocal {
     pub(crate) index: usize,
     rt: &'static Runtime,
+    /// `rt.workers[index]`, kept at hand: the schedule loop reads it on every switch.
+    shared: &'static Processor,
     deque: Worker<Arc<Task>>,
     home: RefCell<VecDeque<Arc<Task>>>,
     runnext: Cell<Option<Arc<Task>>>,
@@ -62,7 +64,7 @@ pub(crate) struct WorkerLocal {
 
 impl WorkerLocal {
     fn shared(&self) -> &'static Processor {
-        &self.rt.workers[self.index]
+        self.shared
     }
 
     /// Queues a task any worker may steal (spawns on this worker).
@@ -385,7 +387,7 @@ impl WorkerLocal {
     }
 
     /// Runs `task` until it yields, parks or finishes.
-    fn execute(&self, task: Arc<Task>) {
+    fn execute(&self, mut task: Arc<Task>) {
         let p = self.shared();
         if !task.pinned || task.home() != self.index {
             // First resume (or an unpinned task moving): this worker becomes its home.
@@ -402,20 +404,14 @@ impl WorkerLocal {
         loop {
             Counters::bump(&p.counters.switches);
             p.running.store(task.id.as_u64().get(), Ordering::Relaxed);
+            // Also what the stack-overflow handler reads (stack/overflow.rs).
             context::set_task(Arc::as_ptr(&task));
-            crate::stack::overflow::set_current(
-                crate::stack::guard_range(task.guard_lo.get()),
-                task.name.as_deref(),
-                task.id.as_u64().get(),
-                task.stack_size as usize,
-            );
             // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table),
             // and the reference is not used after ownership is given away below.
             let Run::Body(body) = (unsafe { task.run_mut() }) else {
                 unreachable!("goro: resumed a coroutine that is not running");
             };
             let result = body.resume(());
-            crate::stack::overflow::clear_current();
             context::set_task(std::ptr::null());
             p.running.store(0, Ordering::Relaxed);
             if p.long_run.load(Ordering::Relaxed) && p.long_run.swap(false, Ordering::Relaxed) {
@@ -435,20 +431,30 @@ impl WorkerLocal {
                 CoroutineResult::Yield(Suspend::Park) => {
                     // Step 3 of the park protocol (park.rs).
                     task.was_parked.set(true);
+                    // Our reference passes to the PARKED state, and the unparker that takes
+                    // the task out of it gets it back (`unpark_task`): a park and wake-up
+                    // touch no reference count.
+                    let raw = Arc::into_raw(task);
+                    // SAFETY: `raw` holds the reference we gave up just above; nothing can
+                    // free the task before our CAS publishes it as PARKED.
+                    let parked = unsafe { &*raw };
                     // Release: the switch off the stack (and everything the coroutine wrote)
                     // happens-before the unparker's Acquire CAS out of PARKED.
-                    match task.state.compare_exchange(
+                    match parked.state.compare_exchange(
                         RUNNING,
                         PARKED,
                         Ordering::AcqRel,
                         Ordering::Acquire,
                     ) {
                         Ok(_) => {
+                            // `parked` may be gone already: woken and finished elsewhere.
                             Counters::bump(&p.counters.parks);
                             return;
                         }
                         Err(s) => {
                             debug_assert_eq!(s, NOTIFIED);
+                            // SAFETY: the commit failed, so the reference is still ours.
+                            task = unsafe { Arc::from_raw(raw) };
                             task.was_parked.set(false);
                             task.state.store(RUNNING, Ordering::Relaxed);
                             continue;
@@ -491,6 +497,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
     let local: &'static WorkerLocal = Box::leak(Box::new(WorkerLocal {
         index,
         rt,
+        shared: &rt.workers[index],
         deque,
         home: RefCell::new(VecDeque::new()),
         runnext: Cell::new(None),

@@ -85,9 +85,9 @@
 //! # Overflow
 //!
 //! A coroutine that runs into its guard page gets `SIGSEGV`. [`overflow`] installs a handler on
-//! the signal alternate stack; the worker publishes the running coroutine's guard range, name
-//! and id in thread-local cells right before each resume ([`overflow::set_current`]), and the
-//! handler reports `coroutine '<name>' has overflowed its stack` and aborts, as Rust does for
+//! the signal alternate stack; it finds the running coroutine's task (guard page, name, id)
+//! through the thread-local task pointer the worker sets around each resume, and it
+//! reports `coroutine '<name>' has overflowed its stack` and aborts, as Rust does for
 //! threads. Any other fault is passed on to the handler that was installed before ours (Rust's
 //! own, which reports thread stack overflows), so other faults keep their behaviour.
 //!
@@ -96,7 +96,7 @@
 //! - `mod.rs`: this essay and [`Stack`], the type the scheduler holds.
 //! - `pool.rs`: size classes, the per-thread cache, the global warm/cold pool, [`trim`], [`stats`].
 //! - `slab.rs`: the syscalls: slab `mmap`, guard install (and its fallback), `MADV_DONTNEED`.
-//! - `overflow.rs`: the `SIGSEGV`/`SIGBUS` handler and the per-thread "running coroutine" cells.
+//! - `overflow.rs`: the `SIGSEGV`/`SIGBUS` handler.
 //!
 //! # Invariants
 //!

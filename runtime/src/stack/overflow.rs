@@ -5,39 +5,20 @@
 //! compares the fault address with the guard page of the coroutine this thread is running,
 //! and either reports and aborts or passes the signal on to the handler installed before ours.
 //!
-//! What the handler reads is published by the worker in [`CURRENT`], a const-initialised
-//! `thread_local!` holding one `Cell` of plain integers: no lazy initialisation and no
-//! destructor, so reading it from a signal handler is a plain TLS load. Publishing it is one
-//! 48-byte store before each resume ([`set_current`]) and one after ([`clear_current`]).
+//! The handler finds the running coroutine through the thread-local task pointer the worker
+//! already sets around every resume ([`crate::context::task`]): a const-initialised cell
+//! with no destructor, so reading it from a signal handler is a plain TLS load, and a switch
+//! publishes nothing extra for this module. The task (alive while it runs: its worker holds
+//! a reference) gives the guard page, the name, the id and the stack size.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Once;
 
-/// The running coroutine as the fault handler sees it. All zero: no coroutine is running.
-#[derive(Clone, Copy)]
-struct Current {
-    guard_lo: usize,
-    guard_hi: usize,
-    /// Address and length of the coroutine's name; `name_ptr == 0` means unnamed.
-    name_ptr: usize,
-    name_len: usize,
-    id: u64,
-    stack_size: usize,
-}
-
-const NONE: Current = Current {
-    guard_lo: 0,
-    guard_hi: 0,
-    name_ptr: 0,
-    name_len: 0,
-    id: 0,
-    stack_size: 0,
-};
+use crate::coroutine::Task;
 
 thread_local! {
-    static CURRENT: Cell<Current> = const { Cell::new(NONE) };
     /// An alternate signal stack this module mapped for this thread, if std had not.
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
 }
@@ -93,7 +74,7 @@ pub(crate) fn init_thread() {
         std::io::Error::last_os_error()
     );
     // Touch the thread-local the handler reads, so its storage exists before any fault.
-    std::hint::black_box(CURRENT.get());
+    std::hint::black_box(crate::context::task());
     if current.ss_flags & libc::SS_DISABLE == 0 {
         return;
     }
@@ -101,75 +82,56 @@ pub(crate) fn init_thread() {
     ALT_STACK.with(|slot| *slot.borrow_mut() = Some(alt));
 }
 
-/// Publishes the coroutine this thread is about to resume, for the fault handler.
-///
-/// `name` is recorded as address and length only, never copied: see the `SAFETY` comment in
-/// `report` for why a stale name cannot cause harm.
-#[inline]
-pub(crate) fn set_current(guard: (usize, usize), name: Option<&str>, id: u64, stack_size: usize) {
-    let (name_ptr, name_len) = name.map_or((0, 0), |n| (n.as_ptr() as usize, n.len()));
-    CURRENT.set(Current {
-        guard_lo: guard.0,
-        guard_hi: guard.1,
-        name_ptr,
-        name_len,
-        id,
-        stack_size,
-    });
-}
-
-/// Records that no coroutine is running on this thread (right after it switches back).
-#[inline]
-pub(crate) fn clear_current() {
-    CURRENT.set(NONE);
-}
-
 /// The signal handler. Runs on the alternate signal stack; uses only async-signal-safe calls.
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO` handler; for SIGSEGV and
     // SIGBUS `si_addr` is the faulting address.
     let addr = unsafe { (*info).si_addr() } as usize;
-    // `CURRENT` is const-initialised with no destructor: this is a plain thread-local load,
-    // with no lazy initialisation or registration that could allocate or lock. (In an
+    // The task cell is const-initialised with no destructor: this is a plain thread-local
+    // load, with no lazy initialisation or registration that could allocate or lock. (In an
     // executable it is an %fs-relative load. Were goro in a dlopen'ed library, glibc could
-    // allocate the TLS block on a thread's first access; `init_thread` touches `CURRENT` so a
+    // allocate the TLS block on a thread's first access; `init_thread` touches the cell so a
     // worker's block exists before any coroutine runs on it.)
-    let current = CURRENT.get();
-    if current.guard_lo <= addr && addr < current.guard_hi {
-        report(&current);
-        // SAFETY: abort is async-signal-safe and has no preconditions.
-        unsafe { libc::abort() };
+    let task = crate::context::task();
+    // SAFETY: a non-null task pointer is the coroutine this thread is running (or was, when
+    // the fault hit the worker's own code between resumes); its worker holds a reference
+    // until after it clears the cell, so the task is alive. Its fields are only read.
+    if let Some(task) = unsafe { task.as_ref() } {
+        let (lo, hi) = super::guard_range(task.guard_lo.get());
+        if lo <= addr && addr < hi {
+            report(task);
+            // SAFETY: abort is async-signal-safe and has no preconditions.
+            unsafe { libc::abort() };
+        }
     }
     chain(sig, info, ctx);
 }
 
 /// Writes the overflow message to stderr with `write(2)`/`writev(2)`: no allocation, no locks.
-fn report(current: &Current) {
+fn report(task: &Task) {
     let mut id_buf = [0u8; 20];
     let mut size_buf = [0u8; 20];
-    let size = decimal((current.stack_size / 1024) as u64, &mut size_buf);
+    let size = decimal(u64::from(task.stack_size / 1024), &mut size_buf);
     let mut head: &[u8] = b"coroutine '";
     let mut tail_head: &[u8] = b"'";
     let mut id: &[u8] = b"";
     let mut id_end: &[u8] = b"";
-    if current.name_ptr == 0 {
+    if task.name.is_none() {
         head = b"coroutine '<unnamed>";
         tail_head = b"' (id ";
-        id = decimal(current.id, &mut id_buf);
+        id = decimal(task.id.as_u64().get(), &mut id_buf);
         id_end = b")";
     }
     write_all(&[head]);
-    if current.name_ptr != 0 {
-        // SAFETY: the name bytes go to the kernel and are never read by Rust code, so no
-        // reference to them is formed. `set_current`'s caller keeps the name alive while the
-        // coroutine runs, so it is valid when a fault in that coroutine's guard arrives. Were it
-        // stale (a caller that forgot `clear_current`), the kernel copies stale-but-mapped bytes
-        // (a garbled name) or fails with EFAULT, handled here; no undefined behaviour either way.
+    if let Some(name) = task.name.as_deref() {
+        // The name is the task's own immutable string, alive with the task; one `write(2)`.
+        // A failure is reported in its place.
+        // SAFETY: `name` is a live byte slice; the kernel only reads it.
         let n = unsafe {
             libc::write(
                 libc::STDERR_FILENO,
-                current.name_ptr as *const libc::c_void,
-                current.name_len,
+                name.as_ptr() as *const libc::c_void,
+                name.len(),
             )
         };
         if n < 0 {
@@ -360,6 +322,7 @@ mod tests {
     use crate::stack::{child, Stack};
     use corosensei::{Coroutine, Yielder};
     use std::os::unix::process::ExitStatusExt;
+    use std::sync::Arc;
 
     /// Recurses until the stack runs out; the frame holds 1 KiB so the guard is reached fast.
     fn recurse(depth: u64) -> u64 {
@@ -370,17 +333,28 @@ mod tests {
         recurse(depth + 1) + u64::from(frame[0])
     }
 
-    /// In the child: overflow a 64 KiB coroutine stack with the handler installed.
-    fn overflow_in_coroutine(name: Option<&str>, id: u64) -> ! {
+    /// Publishes a task record for `stack` as the running coroutine, as a worker does before
+    /// a resume: what the handler reads.
+    fn publish(name: Option<&str>, stack: &Stack) -> Arc<Task> {
+        let start = crate::start::StartFn::new(|_| unreachable!("never started"));
+        let size = u32::try_from(stack.size()).unwrap();
+        let task = Arc::new(Task::new(name.map(Into::into), true, size, start));
+        task.guard_lo.set(stack.guard().0);
+        crate::context::set_task(Arc::as_ptr(&task));
+        task
+    }
+
+    /// In the child: overflow a 64 KiB coroutine stack with the handler installed; prints
+    /// the task's id first, for the parent to look for.
+    fn overflow_in_coroutine(name: Option<&str>) -> ! {
         install();
         let stack = Stack::new(64 * 1024).unwrap();
-        let (guard, size) = (stack.guard(), stack.size());
+        let task = publish(name, &stack);
+        eprintln!("task id {}", task.id);
         let mut co = Coroutine::with_stack(stack, |_: &Yielder<(), ()>, ()| {
             recurse(0);
         });
-        set_current(guard, name, id, size);
         co.resume(());
-        clear_current();
         panic!("the coroutine survived recursing without bound");
     }
 
@@ -391,7 +365,7 @@ mod tests {
     #[test]
     fn stack_overflow_named_coroutine_aborts_with_message() {
         if child::is_child() {
-            overflow_in_coroutine(Some("deep-recursion"), 7);
+            overflow_in_coroutine(Some("deep-recursion"));
         }
         let out = child::run(
             module_path!(),
@@ -416,7 +390,7 @@ mod tests {
     #[test]
     fn stack_overflow_unnamed_coroutine_reports_its_id() {
         if child::is_child() {
-            overflow_in_coroutine(None, 4242);
+            overflow_in_coroutine(None);
         }
         let out = child::run(
             module_path!(),
@@ -429,12 +403,13 @@ mod tests {
             "{:?}\n{err}",
             out.status
         );
-        assert!(
-            err.contains(
-                "coroutine '<unnamed>' (id 4242) has overflowed its stack (stack size 64 KiB)"
-            ),
-            "{err}"
-        );
+        let id = err
+            .lines()
+            .find_map(|l| l.strip_prefix("task id "))
+            .unwrap_or_else(|| panic!("no task id line: {err}"));
+        let want =
+            format!("coroutine '<unnamed>' (id {id}) has overflowed its stack (stack size 64 KiB)");
+        assert!(err.contains(&want), "{err}");
     }
 
     #[test]
@@ -443,7 +418,7 @@ mod tests {
             install();
             // A coroutine's guard is published, but the fault is elsewhere: not an overflow.
             let stack = Stack::new(64 * 1024).unwrap();
-            set_current(stack.guard(), Some("innocent"), 1, stack.size());
+            let _task = publish(Some("innocent"), &stack);
             // SAFETY: deliberately invalid; the test expects the process to die by SIGSEGV.
             unsafe { std::ptr::read_volatile(8 as *const u8) };
             panic!("reading address 8 did not fault");
