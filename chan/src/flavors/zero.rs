@@ -42,6 +42,16 @@ pub(crate) struct ZeroToken {
     peer: Option<Context>,
 }
 
+impl ZeroToken {
+    /// The token for a claimed wait-queue entry.
+    fn claimed(e: Entry) -> ZeroToken {
+        ZeroToken {
+            packet: e.packet,
+            peer: Some(e.cx),
+        }
+    }
+}
+
 impl Default for ZeroToken {
     fn default() -> Self {
         ZeroToken {
@@ -151,18 +161,13 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Claims a waiting receiver. True if claimed or disconnected (null packet).
-    fn start_send(&self, token: &mut ZeroToken) -> bool {
+    /// Claims a waiting receiver. `Some` if claimed, or disconnected (null packet).
+    fn start_send(&self) -> Option<ZeroToken> {
         let mut inner = self.inner.lock();
-        if let Some(e) = inner.receivers.try_select() {
-            token.packet = e.packet;
-            token.peer = Some(e.cx);
-            true
-        } else if inner.disconnected {
-            token.packet = ptr::null_mut();
-            true
-        } else {
-            false
+        match inner.receivers.try_select() {
+            Some(e) => Some(ZeroToken::claimed(e)),
+            None if inner.disconnected => Some(ZeroToken::default()),
+            None => None,
         }
     }
 
@@ -171,14 +176,14 @@ impl<T> Channel<T> {
     ///
     /// # Safety
     /// `token` must come from `start_send` or a sending `accept` on this channel, once.
-    unsafe fn write(&self, token: &mut ZeroToken, msg: T) -> Result<(), T> {
+    unsafe fn write(&self, token: ZeroToken, msg: T) -> Result<(), T> {
         if token.packet.is_null() {
             return Err(msg);
         }
         // SAFETY: the token holds a packet we claimed (or our own claimed select packet);
         // the claim makes us its only writer, and its owner keeps it alive until `ready`.
         let packet = unsafe { &*(token.packet as *const Packet<T>) };
-        let wake = match token.peer.take() {
+        let wake = match token.peer {
             Some(cx) => Wake::Context(cx),
             // Case (c): the claiming receiver left its unparker here before its claim
             // (visible: we saw the claim with Acquire and took the channel lock after it).
@@ -194,13 +199,13 @@ impl<T> Channel<T> {
         Ok(())
     }
 
-    /// Claims a waiting sender. True if claimed or disconnected (null packet).
-    fn start_recv(&self, token: &mut ZeroToken) -> bool {
-        Self::claim_sender(&mut self.inner.lock(), token)
+    /// Claims a waiting sender. `Some` if claimed, or disconnected (null packet).
+    fn start_recv(&self) -> Option<ZeroToken> {
+        Self::claim_sender(&mut self.inner.lock())
     }
 
     /// `start_recv` with the lock already held.
-    fn claim_sender(inner: &mut Inner, token: &mut ZeroToken) -> bool {
+    fn claim_sender(inner: &mut Inner) -> Option<ZeroToken> {
         let claimed = inner.senders.try_select_with(|e| {
             let p = e.packet as *const Packet<T>;
             // SAFETY: sender entries of this channel carry live `Packet<T>`s (stack ones
@@ -214,15 +219,10 @@ impl<T> Channel<T> {
                 unsafe { *p.waiter.get() = Some(park::unparker()) };
             }
         });
-        if let Some(e) = claimed {
-            token.packet = e.packet;
-            token.peer = Some(e.cx);
-            true
-        } else if inner.disconnected {
-            token.packet = ptr::null_mut();
-            true
-        } else {
-            false
+        match claimed {
+            Some(e) => Some(ZeroToken::claimed(e)),
+            None if inner.disconnected => Some(ZeroToken::default()),
+            None => None,
         }
     }
 
@@ -231,7 +231,7 @@ impl<T> Channel<T> {
     ///
     /// # Safety
     /// `token` must come from `start_recv` or a receiving `accept` on this channel, once.
-    unsafe fn read(&self, token: &mut ZeroToken) -> Result<T, ()> {
+    unsafe fn read(&self, token: ZeroToken) -> Result<T, ()> {
         if token.packet.is_null() {
             return Err(());
         }
@@ -239,7 +239,7 @@ impl<T> Channel<T> {
         // SAFETY: the claim (ours, or the sender's on our own packet) gives us access; the
         // packet lives until `ready` (stack) or until we free it (heap).
         let packet = unsafe { &*raw };
-        match token.peer.take() {
+        match token.peer {
             Some(cx) if packet.on_stack => {
                 // Case (a).
                 // SAFETY: the claim makes us the only one touching `msg`.
@@ -275,12 +275,10 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        let token = &mut ZeroToken::default();
-        if self.start_send(token) {
+        match self.start_send() {
             // SAFETY: reserved just above.
-            unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
-        } else {
-            Err(TrySendError::Full(msg))
+            Some(token) => unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected),
+            None => Err(TrySendError::Full(msg)),
         }
     }
 
@@ -289,14 +287,12 @@ impl<T> Channel<T> {
         msg: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
-        let token = &mut ZeroToken::default();
         let mut inner = self.inner.lock();
         if let Some(e) = inner.receivers.try_select() {
-            token.packet = e.packet;
-            token.peer = Some(e.cx);
             drop(inner);
             // SAFETY: claimed just above.
-            return unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected);
+            return unsafe { self.write(ZeroToken::claimed(e), msg) }
+                .map_err(SendTimeoutError::Disconnected);
         }
         if inner.disconnected {
             return Err(SendTimeoutError::Disconnected(msg));
@@ -332,19 +328,16 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        let token = &mut ZeroToken::default();
-        if self.start_recv(token) {
+        match self.start_recv() {
             // SAFETY: reserved just above.
-            unsafe { self.read(token) }.map_err(|_| TryRecvError::Disconnected)
-        } else {
-            Err(TryRecvError::Empty)
+            Some(token) => unsafe { self.read(token) }.map_err(|_| TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
         }
     }
 
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let token = &mut ZeroToken::default();
         let mut inner = self.inner.lock();
-        if Self::claim_sender(&mut inner, token) {
+        if let Some(token) = Self::claim_sender(&mut inner) {
             drop(inner);
             // SAFETY: claimed just above.
             return unsafe { self.read(token) }.map_err(|_| RecvTimeoutError::Disconnected);
@@ -424,14 +417,14 @@ impl<T> Channel<T> {
     /// `token` must come from this channel's receiving `try_select`/`accept`.
     pub(crate) unsafe fn read_token(&self, token: &mut Token) -> Result<T, ()> {
         // SAFETY: forwarded contract.
-        unsafe { self.read(&mut token.zero) }
+        unsafe { self.read(std::mem::take(&mut token.zero)) }
     }
 
     /// # Safety
     /// `token` must come from this channel's sending `try_select`/`accept`.
     pub(crate) unsafe fn write_token(&self, token: &mut Token, msg: T) -> Result<(), T> {
         // SAFETY: forwarded contract.
-        unsafe { self.write(&mut token.zero, msg) }
+        unsafe { self.write(std::mem::take(&mut token.zero), msg) }
     }
 }
 
@@ -510,7 +503,7 @@ fn send_queues(inner: &mut Inner) -> (&mut Waker, &Waker) {
 
 impl<T> SelectHandle for Receiver<'_, T> {
     fn try_select(&self, token: &mut Token) -> bool {
-        self.0.start_recv(&mut token.zero)
+        self.0.start_recv().map(|t| token.zero = t).is_some()
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
         self.0.register_arm(oper, cx, recv_queues)
@@ -525,7 +518,7 @@ impl<T> SelectHandle for Receiver<'_, T> {
 
 impl<T> SelectHandle for Sender<'_, T> {
     fn try_select(&self, token: &mut Token) -> bool {
-        self.0.start_send(&mut token.zero)
+        self.0.start_send().map(|t| token.zero = t).is_some()
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
         self.0.register_arm(oper, cx, send_queues)
