@@ -270,6 +270,11 @@ impl TcpStream {
         self.inner.readable()
     }
 
+    /// See [`PollFd::readable_deadline`](goro::io::PollFd::readable_deadline).
+    pub(crate) fn readable_deadline(&self, deadline: Instant) -> io::Result<()> {
+        self.inner.readable_deadline(deadline)
+    }
+
     /// See [`PollFd::read_would_park`](goro::io::PollFd::read_would_park).
     pub(crate) fn read_would_park(&self) -> bool {
         self.inner.read_would_park()

@@ -226,11 +226,24 @@ impl PollFd {
     /// and read timeout; may return when a read then says `WouldBlock` (the usual edge
     /// caveat), which `read` handles by parking again.
     pub fn readable(&self) -> io::Result<()> {
+        self.readable_until(None)
+    }
+
+    /// [`readable`](Self::readable) that also gives up at `deadline`, with
+    /// [`io::ErrorKind::TimedOut`].
+    ///
+    /// A server uses it to do something only once a connection has stayed idle for a while
+    /// (`goro-net`'s HTTP server shrinks the connection's stack then).
+    pub fn readable_deadline(&self, deadline: Instant) -> io::Result<()> {
+        self.readable_until(Some(deadline))
+    }
+
+    fn readable_until(&self, deadline: Option<Instant>) -> io::Result<()> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(closed_error());
         }
         let pd = self.desc()?;
-        self.wait(pd, Dir::Read, &mut None, None)
+        self.wait(pd, Dir::Read, &mut None, deadline)
     }
 
     /// True if the poller vouches that a [`read`](Self::read) would park: the fd has waited
@@ -323,7 +336,7 @@ impl PollFd {
     /// Gives the fd back, deregistered from the poller.
     pub fn into_fd(self) -> OwnedFd {
         let me = std::mem::ManuallyDrop::new(self);
-        me.release();
+        me.release(false);
         // SAFETY: `me` is never dropped, so the fd is moved out exactly once; the other fields
         // have no destructors that matter (atomics).
         unsafe { std::ptr::read(&me.fd) }
@@ -488,18 +501,19 @@ impl PollFd {
         }
     }
 
-    fn release(&self) {
+    /// Gives the poll descriptor back; `closing`: the fd is closed right after.
+    fn release(&self, closing: bool) {
         let p = self.pd.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: as in `desc_if_any`.
         if let Some(pd) = unsafe { p.as_ref() } {
-            crate::netpoll::release(pd, self.fd.as_raw_fd());
+            crate::netpoll::release(pd, self.fd.as_raw_fd(), closing);
         }
     }
 }
 
 impl Drop for PollFd {
     fn drop(&mut self) {
-        self.release();
+        self.release(true);
     }
 }
 

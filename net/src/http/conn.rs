@@ -17,6 +17,8 @@ const MAX_DRAIN: u64 = 256 << 10;
 /// An idle spell at least this long (coarse ms) makes the connection shrink its stack before
 /// the next one: a sparse connection can afford a syscall per request to hold less memory.
 const SHRINK_AFTER_IDLE_MS: u64 = 1000;
+/// How long a connection must have been idle before it shrinks its stack (see `serve`).
+const SHRINK_DELAY: Duration = Duration::from_millis(100);
 /// First size of a connection's read buffer.
 const READ_SIZE: usize = 4096;
 
@@ -107,14 +109,23 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
             // Idle in keep-alive: wait for the next request without a read buffer (it goes
             // back to the pool), so an idle connection holds only its stack and socket.
             // On the first idle spell, and after a long one, also without the stack pages the
-            // requests touched (a syscall: not on every request of a busy connection).
+            // requests touched (a syscall: not on every request of a busy connection), once
+            // the spell has lasted SHRINK_DELAY: a client that sends its next request or
+            // leaves before then (a burst of one-shot clients) never costs the syscall.
             drop(rbuf);
-            if shrink && served {
-                goro::shrink_stack();
-                (shrink, served) = (false, false);
-            }
             let idle_from = srv.now_ms();
-            let ready = stream.readable();
+            let ready = if shrink && served {
+                match stream.readable_deadline(Instant::now() + SHRINK_DELAY) {
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        goro::shrink_stack();
+                        (shrink, served) = (false, false);
+                        stream.readable()
+                    }
+                    r => r,
+                }
+            } else {
+                stream.readable()
+            };
             shrink |= srv.now_ms().saturating_sub(idle_from) >= SHRINK_AFTER_IDLE_MS;
             rbuf = pool::get(READ_SIZE);
             if let Err(e) = ready {

@@ -69,7 +69,10 @@
 //!   much is allowed (a waiter retries its syscall); missing an edge, or a hang-up, is not.
 //! - `register(&self, fd, token)`: edge-triggered interest in both directions, from now until
 //!   `deregister`; if the fd is ready at registration an event is reported.
-//! - `deregister(&self, fd)`: called with the fd still open, before it is closed.
+//! - `deregister(&self, fd)`: called with the fd still open, when it leaves goro but stays
+//!   open (`PollFd::into_fd`). An fd that is closed is not deregistered first (see
+//!   `release`): closing must remove it, or leave a registration whose stale token is
+//!   ignored.
 //!
 //! Backends: `epoll.rs` (Linux, Android) and `kqueue.rs` (macOS, iOS, the BSDs). On Linux the
 //! test-only feature `kqueue-emulation` builds `kqueue.rs` over `kevent_emul.rs`, an
@@ -214,9 +217,15 @@ pub(crate) fn register(pd: &PollDesc, fd: RawFd) -> io::Result<usize> {
 }
 
 /// Removes `fd` from the poller `pd` was registered in (if any) and recycles `pd`.
-pub(crate) fn release(pd: &'static PollDesc, fd: RawFd) {
+///
+/// `closing`: the caller closes `fd` right after. Then the poller is not asked: closing an fd
+/// removes it from a kqueue, and from an epoll set once no other fd (a `dup`) refers to the
+/// same socket. Until then such a leftover registration may still report, with `pd`'s old
+/// token, which the recycled descriptor's new sequence number turns away. That saves a
+/// syscall per connection.
+pub(crate) fn release(pd: &'static PollDesc, fd: RawFd, closing: bool) {
     let worker = pd.poller.load(Ordering::Relaxed);
-    if worker != usize::MAX {
+    if worker != usize::MAX && !closing {
         if let Err(e) = crate::sched::runtime().workers[worker]
             .poller
             .deregister(fd)
