@@ -49,8 +49,8 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
     // When the head now being read started (coarse ms): the read-header deadline's base.
     let mut head_since = Some(srv.now_ms());
     let mut linger = false;
-    // Shrink the stack at the next idle spell (`shrink`) once a request was served since the
-    // last time (`served`): at first, and after each long idle spell.
+    // Shrink the stack in the next idle spell, if it lasts (`shrink`), once a request was
+    // served since the last chance (`served`): at first, and after each long idle spell.
     let (mut shrink, mut served) = (true, false);
     'conn: loop {
         // Answer every complete request already buffered (the pipelining fast path).
@@ -115,10 +115,12 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
             drop(rbuf);
             let idle_from = srv.now_ms();
             let ready = if shrink && served {
+                // One try per chance: a connection busy enough to be back within the delay
+                // is not worth shrinking until it has idled long (below).
+                (shrink, served) = (false, false);
                 match stream.readable_deadline(Instant::now() + SHRINK_DELAY) {
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                         goro::shrink_stack();
-                        (shrink, served) = (false, false);
                         stream.readable()
                     }
                     r => r,
