@@ -171,7 +171,7 @@ impl Context {
         // hundred nanoseconds, far less than a futex sleep and wake. Coroutines do not: a
         // peer on the same worker cannot run while we spin, and parking a coroutine is
         // only a stack switch (Go's channels do not spin either).
-        if !goro::in_coroutine() {
+        if self.inner.unparker.wakes_thread() {
             for _ in 0..THREAD_SPINS {
                 let sel = self.selected();
                 if sel != Selected::Waiting {

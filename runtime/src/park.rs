@@ -130,6 +130,22 @@ impl Unparker {
         }
     }
 
+    /// True if this unparker wakes a plain thread, false if a coroutine.
+    ///
+    /// A primitive may spin briefly before it parks a thread (a peer on another core often
+    /// answers sooner than a futex wake-up), but should not spin for a coroutine (a peer on
+    /// the same worker cannot run meanwhile).
+    ///
+    /// ```
+    /// assert!(goro::park::unparker().wakes_thread());
+    /// let u = goro::spawn(goro::park::unparker).join().unwrap();
+    /// assert!(!u.wakes_thread());
+    /// ```
+    #[inline]
+    pub fn wakes_thread(&self) -> bool {
+        matches!(self.0, Inner::Thread(_))
+    }
+
     /// True if both unparkers wake the same coroutine or thread.
     pub fn will_wake(&self, other: &Unparker) -> bool {
         match (&self.0, &other.0) {

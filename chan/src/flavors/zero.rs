@@ -94,6 +94,11 @@ impl<T> Packet<T> {
 
     /// Parks until the peer set `ready` (it wakes us after setting it).
     fn wait_ready(&self) {
+        // Usually already set: the peer sets it before it wakes us.
+        // Acquire pairs with the Release store of whoever completed the exchange.
+        if self.ready.load(Ordering::Acquire) {
+            return;
+        }
         // The peer is between its claim and `ready`, a few instructions away, unless it
         // is a select that still has to wake up (case c). Threads spin a little first
         // (see `Context::wait_until`); coroutines park at once.
