@@ -45,6 +45,11 @@ use goro::sync::Semaphore;
 
 type DialFn<C> = dyn Fn() -> io::Result<C> + Send + Sync;
 type TestFn<C> = dyn Fn(&mut C, Duration) -> bool + Send + Sync;
+type PreferFn<C> = dyn Fn(&C) -> bool + Send + Sync;
+
+/// How many of the most recently returned idle connections a checkout looks through for a
+/// preferred one (`Builder::prefer`).
+const PREFER_SCAN: usize = 8;
 
 /// Configures a [`Pool`].
 pub struct Builder<C> {
@@ -53,6 +58,7 @@ pub struct Builder<C> {
     idle_timeout: Option<Duration>,
     wait: Option<Duration>,
     test: Option<Box<TestFn<C>>>,
+    prefer: Option<Box<PreferFn<C>>>,
 }
 
 impl<C: Send + 'static> Builder<C> {
@@ -97,12 +103,25 @@ impl<C: Send + 'static> Builder<C> {
         self
     }
 
+    /// Among the few most recently returned idle connections, a checkout takes the newest
+    /// for which `f` holds, and the newest of all if none does. `f` runs under the pool's
+    /// lock: keep it to a cheap look at the connection.
+    ///
+    /// `http::Client` prefers a socket whose readiness is reported to the worker the caller
+    /// runs on ([`goro::io::PollFd::polled_here`]): waiting on it then needs no hand-off
+    /// between threads.
+    pub fn prefer(mut self, f: impl Fn(&C) -> bool + Send + Sync + 'static) -> Self {
+        self.prefer = Some(Box::new(f));
+        self
+    }
+
     /// The pool, dialling new connections with `dial`.
     pub fn build(self, dial: impl Fn() -> io::Result<C> + Send + Sync + 'static) -> Pool<C> {
         Pool {
             inner: Arc::new(Inner {
                 dial: Box::new(dial),
                 test: self.test,
+                prefer: self.prefer,
                 max_idle: self.max_idle,
                 idle_timeout: self.idle_timeout,
                 wait: self.wait,
@@ -133,6 +152,7 @@ impl<C> Clone for Pool<C> {
 struct Inner<C> {
     dial: Box<DialFn<C>>,
     test: Option<Box<TestFn<C>>>,
+    prefer: Option<Box<PreferFn<C>>>,
     max_idle: usize,
     idle_timeout: Option<Duration>,
     wait: Option<Duration>,
@@ -170,6 +190,7 @@ impl<C: Send + 'static> Pool<C> {
             idle_timeout: Some(Duration::from_secs(300)),
             wait: Some(Duration::from_secs(5)),
             test: None,
+            prefer: None,
         }
     }
 
@@ -204,7 +225,7 @@ impl<C: Send + 'static> Pool<C> {
         // From here on the permit is ours: every path returns it or hands it to a PooledConn.
         let mut out = PermitGuard(Some(self));
         loop {
-            let top = lock(&p.idle).pop();
+            let top = self.pop_idle();
             let Some((mut c, since)) = top else { break };
             let idle_for = since.elapsed();
             let fresh = p.idle_timeout.is_none_or(|t| idle_for < t);
@@ -218,6 +239,20 @@ impl<C: Send + 'static> Pool<C> {
         let c = (p.dial)()?;
         out.0 = None;
         Ok(self.wrap(c, false))
+    }
+
+    /// The newest idle connection, or a preferred one among the newest few.
+    fn pop_idle(&self) -> Option<(C, Instant)> {
+        let p = &self.inner;
+        let mut idle = lock(&p.idle);
+        if let Some(prefer) = &p.prefer {
+            let n = idle.len();
+            let mut newest = idle.iter().rev().take(PREFER_SCAN);
+            if let Some(k) = newest.position(|(c, _)| prefer(c)) {
+                return Some(idle.remove(n - 1 - k));
+            }
+        }
+        idle.pop()
     }
 
     fn wrap(&self, c: C, reused: bool) -> PooledConn<C> {

@@ -275,6 +275,11 @@ impl TcpStream {
         self.inner.readable_deadline(deadline)
     }
 
+    /// See [`PollFd::polled_here`](goro::io::PollFd::polled_here).
+    pub(crate) fn polled_here(&self) -> bool {
+        self.inner.polled_here()
+    }
+
     /// See [`PollFd::read_would_park`](goro::io::PollFd::read_would_park).
     pub(crate) fn read_would_park(&self) -> bool {
         self.inner.read_would_park()

@@ -26,6 +26,22 @@ fn returned_connections_are_reused_newest_first_and_trimmed_to_max_idle() {
 }
 
 #[test]
+fn a_preferred_idle_connection_is_taken_before_the_newest() {
+    // Prefer even numbers: among the newest idle ones the newest even one comes first; with
+    // none among them, plain newest-first.
+    let (pool, _) = counter_pool(Pool::builder().max_idle(16).prefer(|c: &u32| c % 2 == 0));
+    drop((0..5).map(|_| pool.get().unwrap()).collect::<Vec<_>>()); // idle: 0 1 2 3 4
+    let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
+    let got: Vec<u32> = held.iter().map(|c| **c).collect();
+    assert_eq!(
+        got,
+        [4, 2, 0, 3],
+        "even ones newest first, then plain newest first"
+    );
+    assert_eq!(pool.stats().dials, 5);
+}
+
+#[test]
 fn expired_and_rejected_connections_are_discarded_at_checkout() {
     let (pool, _) = counter_pool(Pool::builder().idle_timeout(Duration::from_millis(50)));
     drop(pool.get().unwrap());

@@ -246,6 +246,20 @@ impl PollFd {
         self.wait(pd, Dir::Read, &mut None, deadline)
     }
 
+    /// True if the fd's readiness is reported to the worker the caller runs on, so a
+    /// coroutine here waits on it without a hand-off between threads. False on a plain
+    /// thread and for an fd not yet registered (it registers with the worker of its first
+    /// wait).
+    ///
+    /// A pool of sockets shared by coroutines on all workers uses it to hand each caller one
+    /// of its own worker's (`goro-net`'s `connpool::Builder::prefer`).
+    pub fn polled_here(&self) -> bool {
+        let Some(pd) = self.desc_if_any() else {
+            return false;
+        };
+        crate::context::worker().is_some_and(|w| pd.poller.load(Ordering::Relaxed) == w.index)
+    }
+
     /// True if the poller vouches that a [`read`](Self::read) would park: the fd has waited
     /// before, its last read drained it, and no data, end of file or error has been reported
     /// since. False means "not known", not "readable": ask the kernel. A connection pool uses

@@ -41,6 +41,44 @@ fn read_parks_until_the_peer_writes() {
 }
 
 #[test]
+fn polled_here_is_true_only_on_the_worker_that_registered_the_fd() {
+    let workers = goro::stats().workers;
+    let (a, b) = pair();
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    assert!(!a.polled_here(), "not registered yet, and a plain thread");
+    let (a2, b2) = (a.clone(), b.clone());
+    goro::Builder::new()
+        .worker_hint(0)
+        .spawn(move || {
+            assert!(!a2.polled_here(), "not registered yet");
+            // A read that parks registers the fd with this worker's poller.
+            let reader = goro::spawn(move || {
+                let mut buf = [0u8; 4];
+                a2.read(&mut buf).unwrap()
+            });
+            goro::time::sleep(Duration::from_millis(20));
+            b2.write(b"ping").unwrap();
+            assert_eq!(reader.join().unwrap(), 4);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let a3 = a.clone();
+    let home = goro::Builder::new()
+        .worker_hint(0)
+        .spawn(move || a3.polled_here());
+    assert!(home.unwrap().join().unwrap());
+    if workers > 1 {
+        let a4 = a.clone();
+        let away = goro::Builder::new()
+            .worker_hint(1)
+            .spawn(move || a4.polled_here());
+        assert!(!away.unwrap().join().unwrap());
+    }
+    assert!(!a.polled_here(), "a plain thread");
+}
+
+#[test]
 fn read_deadline_times_out_and_fd_stays_usable() {
     let (a, b) = pair();
     let h = goro::spawn(move || {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::connpool::{self, Pool};
+use crate::pool::{self, PooledBuf};
 use crate::TcpStream;
 
 /// Configures a [`Client`] (Go's `http.Transport` settings).
@@ -169,17 +170,29 @@ impl Client {
         let (authority, target) = split_url(url)?;
         let pool = self.pool(authority);
         let mut head = Vec::with_capacity(256 + body.len());
-        write!(head, "{method} {target} HTTP/1.1\r\n")?;
+        for part in [method, " ", target, " HTTP/1.1\r\n"] {
+            head.extend_from_slice(part.as_bytes());
+        }
+        let mut field = |n: &str, v: &str| {
+            for part in [n, ": ", v, "\r\n"] {
+                head.extend_from_slice(part.as_bytes());
+            }
+        };
         if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
-            write!(head, "Host: {authority}\r\n")?;
+            field("Host", authority);
         }
         for (n, v) in headers {
             if !n.eq_ignore_ascii_case("content-length") {
-                write!(head, "{n}: {v}\r\n")?;
+                field(n, v);
             }
         }
         if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
-            write!(head, "Content-Length: {}\r\n", body.len())?;
+            let mut digits = [0u8; 20];
+            let len = super::response::itoa(body.len() as u64, &mut digits);
+            field(
+                "Content-Length",
+                std::str::from_utf8(len).expect("ASCII digits"),
+            );
         }
         head.extend_from_slice(b"\r\n");
         head.extend_from_slice(body);
@@ -233,6 +246,7 @@ impl Client {
             .max_active(cfg.max_active_per_host)
             .idle_timeout(cfg.idle_timeout)
             .test_on_checkout(|c: &mut TcpStream, _| alive(c))
+            .prefer(TcpStream::polled_here)
             .build(move || dial(&host, &cfg));
         pools.insert(authority.to_string(), p.clone());
         p
@@ -300,6 +314,11 @@ fn split_url(url: &str) -> io::Result<(&str, &str)> {
     Ok((auth, target))
 }
 
+/// First size of a response buffer (pooled: no allocation or zeroing per request).
+const RESP_BUF: usize = 8192;
+/// Largest response head accepted.
+const MAX_RESP_HEAD: usize = 64 << 10;
+
 /// Writes the request and reads the answer; the error says whether no byte came back.
 fn exchange(
     c: &TcpStream,
@@ -307,85 +326,79 @@ fn exchange(
     head_only: bool,
 ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
     (&*c).write_all(req).map_err(|e| (e, true))?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
-    let (resp, head_len, keep, framing) = loop {
-        let n = (&*c).read(&mut chunk).map_err(|e| (e, buf.is_empty()))?;
-        if n == 0 {
-            return Err((
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "goro-net http: connection closed before the answer",
-                ),
-                buf.is_empty(),
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
+    let mut src = Src {
+        c,
+        buf: pool::get(RESP_BUF),
+        pos: 0,
+        end: 0,
+    };
+    let (mut resp, keep, framing) = loop {
+        src.more().map_err(|e| (e, src.end == 0))?;
         let mut hs = [httparse::EMPTY_HEADER; 64];
         let mut r = httparse::Response::new(&mut hs);
-        match r.parse(&buf) {
+        match r.parse(&src.buf[..src.end]) {
             Ok(httparse::Status::Complete(len)) => {
                 let status = r.code.unwrap_or(0);
-                let minor = r.version.unwrap_or(1);
                 let mut resp = ClientResponse {
                     status,
                     headers: Vec::with_capacity(r.headers.len()),
                     body: Vec::new(),
                 };
-                let mut keep = minor == 1;
+                let mut keep = r.version == Some(1);
                 let mut framing = Framing::UntilClose;
                 for h in r.headers.iter() {
-                    let v = String::from_utf8_lossy(h.value).into_owned();
                     if h.name.eq_ignore_ascii_case("content-length") {
-                        framing = Framing::Length(
-                            v.trim()
-                                .parse()
-                                .map_err(|_| (bad("bad Content-Length"), false))?,
-                        );
+                        let n = std::str::from_utf8(h.value).ok().map(str::trim);
+                        let n = n.and_then(|n| n.parse().ok());
+                        framing = Framing::Length(n.ok_or((bad("bad Content-Length"), false))?);
                     } else if h.name.eq_ignore_ascii_case("transfer-encoding")
-                        && v.to_ascii_lowercase().contains("chunked")
+                        && has_token(h.value, b"chunked")
                     {
                         framing = Framing::Chunked;
                     } else if h.name.eq_ignore_ascii_case("connection") {
-                        let v = v.to_ascii_lowercase();
-                        keep = if v.contains("close") {
+                        keep = if has_token(h.value, b"close") {
                             false
                         } else {
-                            keep || v.contains("keep-alive")
+                            keep || has_token(h.value, b"keep-alive")
                         };
                     }
+                    let v = String::from_utf8_lossy(h.value).into_owned();
                     resp.headers.push((h.name.to_string(), v));
                 }
                 if head_only || status / 100 == 1 || status == 204 || status == 304 {
                     framing = Framing::Length(0);
                 }
-                break (resp, len, keep, framing);
+                src.pos = len;
+                break (resp, keep, framing);
             }
-            Ok(httparse::Status::Partial) if buf.len() < 64 << 10 => {}
+            Ok(httparse::Status::Partial) if src.end < MAX_RESP_HEAD => {}
             Ok(httparse::Status::Partial) => return Err((bad("response head too large"), false)),
             Err(e) => return Err((bad(&e.to_string()), false)),
         }
     };
-    let mut resp = resp;
-    buf.drain(..head_len);
-    let mut src = Src { c, buf, pos: 0 };
     let keep = match framing {
         Framing::Length(n) => {
             src.take(n as usize, &mut resp.body)
                 .map_err(|e| (e, false))?;
-            keep && src.pos == src.buf.len()
+            keep && src.pos == src.end
         }
         Framing::Chunked => {
             read_chunked(&mut src, &mut resp.body).map_err(|e| (e, false))?;
-            keep && src.pos == src.buf.len()
+            keep && src.pos == src.end
         }
         Framing::UntilClose => {
-            resp.body.extend_from_slice(&src.buf[src.pos..]);
+            resp.body.extend_from_slice(&src.buf[src.pos..src.end]);
             (&*c).read_to_end(&mut resp.body).map_err(|e| (e, false))?;
             false
         }
     };
     Ok((resp, keep))
+}
+
+/// True if the comma-separated header value `v` holds `token` (ASCII case-insensitive).
+fn has_token(v: &[u8], token: &[u8]) -> bool {
+    v.split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 enum Framing {
@@ -394,39 +407,62 @@ enum Framing {
     UntilClose,
 }
 
-/// Response bytes already read (`buf[pos..]`), then the socket.
+/// Response bytes already read (`buf[pos..end]`), then the socket.
 struct Src<'a> {
     c: &'a TcpStream,
-    buf: Vec<u8>,
+    buf: PooledBuf,
     pos: usize,
+    end: usize,
 }
 
 impl Src<'_> {
+    /// Reads more of the answer after `end`, moving the unread part to the front (or into a
+    /// bigger buffer) first if there is no room.
     fn more(&mut self) -> io::Result<()> {
-        let mut chunk = [0u8; 8192];
-        let n = (&*self.c).read(&mut chunk)?;
+        if self.end == self.buf.len() {
+            let unread = self.end - self.pos;
+            if self.pos == 0 {
+                let mut bigger = pool::get(self.buf.len() * 2);
+                bigger[..unread].copy_from_slice(&self.buf[..unread]);
+                self.buf = bigger;
+            } else {
+                self.buf.copy_within(self.pos..self.end, 0);
+            }
+            (self.pos, self.end) = (0, unread);
+        }
+        let n = (&*self.c).read(&mut self.buf[self.end..])?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "goro-net http: answer cut short",
             ));
         }
-        self.buf.extend_from_slice(&chunk[..n]);
+        self.end += n;
         Ok(())
     }
 
-    fn take(&mut self, n: usize, out: &mut Vec<u8>) -> io::Result<()> {
-        while self.buf.len() - self.pos < n {
-            self.more()?;
+    /// Appends the next `n` bytes of the answer to `out`.
+    fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        out.reserve(n);
+        while n > 0 {
+            if self.pos == self.end {
+                (self.pos, self.end) = (0, 0);
+                self.more()?;
+            }
+            let k = n.min(self.end - self.pos);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + k]);
+            self.pos += k;
+            n -= k;
         }
-        out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
         Ok(())
     }
 
     fn line(&mut self) -> io::Result<usize> {
         loop {
-            if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
+            if let Some(i) = self.buf[self.pos..self.end]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
                 return Ok(i + 1);
             }
             self.more()?;
@@ -459,4 +495,18 @@ fn read_chunked(src: &mut Src<'_>, out: &mut Vec<u8>) -> io::Result<()> {
 
 fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("goro-net http: {msg}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_token;
+
+    #[test]
+    fn header_tokens_match_whole_words_in_any_case() {
+        assert!(has_token(b"chunked", b"chunked"));
+        assert!(has_token(b"gzip, Chunked", b"chunked"));
+        assert!(has_token(b" Keep-Alive ", b"keep-alive"));
+        assert!(!has_token(b"notchunked", b"chunked"));
+        assert!(!has_token(b"", b"close"));
+    }
 }
