@@ -29,7 +29,11 @@ fn returned_connections_are_reused_newest_first_and_trimmed_to_max_idle() {
 fn a_preferred_idle_connection_is_taken_before_the_newest() {
     // Prefer even numbers: among the newest idle ones the newest even one comes first; with
     // none among them, plain newest-first.
-    let (pool, _) = counter_pool(Pool::builder().max_idle(16).prefer(|c: &u32| c % 2 == 0));
+    let (pool, _) = counter_pool(
+        Pool::builder()
+            .max_idle(16)
+            .prefer(|c: &u32| c.is_multiple_of(2)),
+    );
     drop((0..5).map(|_| pool.get().unwrap()).collect::<Vec<_>>()); // idle: 0 1 2 3 4
     let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
     let got: Vec<u32> = held.iter().map(|c| **c).collect();
