@@ -68,7 +68,8 @@
 //!   error; sticky), `EV_WHUP` write side finished (hang-up, error; sticky). Reporting too
 //!   much is allowed (a waiter retries its syscall); missing an edge, or a hang-up, is not.
 //! - `register(&self, fd, token)`: edge-triggered interest in both directions, from now until
-//!   `deregister`; if the fd is ready at registration an event is reported.
+//!   `deregister` or the fd's close; if the fd is ready at registration an event is
+//!   reported.
 //! - `deregister(&self, fd)`: called with the fd still open, when it leaves goro but stays
 //!   open (`PollFd::into_fd`). An fd that is closed is not deregistered first (see
 //!   `release`): closing must remove it, or leave a registration whose stale token is

@@ -340,7 +340,8 @@ impl PollDesc {
     }
 
     /// Ends this life: a new sequence number and clean flags, so nothing addressed to the
-    /// old life can touch the next one. The caller has deregistered the fd.
+    /// old life can touch the next one. The caller has deregistered the fd, or is about to
+    /// close it (events of a leftover registration then carry the old sequence number).
     fn release(&self) {
         let slots = self.lock();
         assert!(
