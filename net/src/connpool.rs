@@ -24,8 +24,9 @@
 //!
 //! The idle list is a stack behind a plain mutex held for a push or a pop only, never
 //! across a dial or a park: the most recently returned connection is handed out first
-//! (it is the least likely to have been closed by the peer), and the oldest fall off the
-//! bottom when more than `max_idle` are idle. `max_active` (idle + checked out) is a
+//! (it is the least likely to have been closed by the peer; [`Builder::prefer`] can pick
+//! among the newest few instead), and the oldest fall off the bottom when more than
+//! `max_idle` are idle. `max_active` (idle + checked out) is a
 //! [`goro::sync::Semaphore`]: a checkout takes a permit before it pops or dials, and the
 //! permit comes back when the connection is returned or dropped. When none is free the
 //! caller either parks for up to `wait_timeout` (FIFO, so no waiter starves) or, with

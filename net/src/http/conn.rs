@@ -14,8 +14,9 @@ use crate::pool::{self, PooledBuf};
 const MAX_HEADERS: usize = 100;
 /// Unread body a connection drains to stay reusable after a handler ignored it.
 const MAX_DRAIN: u64 = 256 << 10;
-/// An idle spell at least this long (coarse ms) makes the connection shrink its stack before
-/// the next one: a sparse connection can afford a syscall per request to hold less memory.
+/// An idle spell at least this long (coarse ms) gives the connection another chance to
+/// shrink its stack in its next idle spell: a sparse connection can afford a syscall per
+/// request to hold less memory.
 const SHRINK_AFTER_IDLE_MS: u64 = 1000;
 /// How long a connection must have been idle before it shrinks its stack (see `serve`).
 const SHRINK_DELAY: Duration = Duration::from_millis(100);
