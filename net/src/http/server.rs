@@ -203,6 +203,7 @@ impl Server {
     /// coroutine (or blocks the calling thread).
     pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
         let srv = &self.inner;
+        let inherited = nodelay_for_accepted(&listener);
         let ln = Arc::new(listener);
         lock(&srv.listeners).push(ln.clone());
         if srv.shutting_down() {
@@ -222,7 +223,9 @@ impl Server {
                     return Err(e);
                 }
             };
-            let _ = stream.set_nodelay(true);
+            if !inherited {
+                let _ = stream.set_nodelay(true);
+            }
             if let Some(d) = srv.cfg.write_timeout {
                 let _ = stream.set_write_timeout(Some(d));
             }
@@ -453,4 +456,58 @@ impl Drop for ConnGuard {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Asks for `TCP_NODELAY` on every connection `listener` accepts; true if they get it without
+/// a `setsockopt` each. Linux copies the listener's option into each accepted socket, so there
+/// one call on the listener replaces a syscall per connection; elsewhere the caller sets it
+/// per connection.
+fn nodelay_for_accepted(listener: &TcpListener) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::fd::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: `listener` keeps its fd open for the call; the option value is a live int
+        // of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        rc == 0
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = listener;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_connections_get_nodelay() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let inherited = nodelay_for_accepted(&l);
+        assert_eq!(
+            inherited,
+            cfg!(any(target_os = "linux", target_os = "android"))
+        );
+        let addr = l.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (s, _) = l.accept().unwrap();
+        if inherited {
+            assert!(
+                s.nodelay().unwrap(),
+                "the listener's TCP_NODELAY was not inherited"
+            );
+        }
+        drop(client);
+    }
 }
