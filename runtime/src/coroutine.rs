@@ -6,9 +6,9 @@
 //!
 //! | holder of the task                        | may resume it? | how it got it                            |
 //! |-------------------------------------------|----------------|------------------------------------------|
-//! | a run queue (runnext, home, local, inbox, global) | no     | spawn, yield, or the unparker that won `PARKED -> RUNNING` |
+//! | a run queue (runnext, home, local, inbox) | no             | spawn, yield, or the unparker that won `PARKED -> RUNNING` |
 //! | the worker that popped it                 | yes            | popped it from a queue                   |
-//! | nobody (state `PARKED`)                   | no             | the worker committed the park            |
+//! | nobody (state `PARKED`; the state keeps the worker's reference) | no | the worker committed the park |
 //!
 //! The park word (`state`) is described in [`crate::park`]. The `home` word is written once,
 //! by the worker that first resumes the task, before the first resume; afterwards only that
