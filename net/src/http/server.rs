@@ -466,19 +466,7 @@ fn nodelay_for_accepted(listener: &TcpListener) -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         use std::os::fd::AsRawFd;
-        let one: libc::c_int = 1;
-        // SAFETY: `listener` keeps its fd open for the call; the option value is a live int
-        // of the size passed.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        rc == 0
+        crate::sys::set_flag(listener.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).is_ok()
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
