@@ -138,8 +138,9 @@ impl Builder {
 }
 
 /// An HTTP/1.1 server (Go's `http.Server`): one coroutine per connection, placed by
-/// [`spawn_balanced`](crate::spawn_balanced) (packed onto workers with room). Cheap to clone: clones share the server, so one coroutine can
-/// [`serve`](Server::serve) while another calls [`shutdown`](Server::shutdown).
+/// [`spawn_balanced`](crate::spawn_balanced) (packed onto workers with room). Cheap to
+/// clone: clones share the server, so one coroutine can [`serve`](Server::serve) while
+/// another calls [`shutdown`](Server::shutdown).
 ///
 /// ```
 /// use std::io::{Read, Write};

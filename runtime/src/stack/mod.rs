@@ -119,7 +119,6 @@ use corosensei::stack::StackPointer;
 
 pub(crate) use pool::{stats, trim, trim_excess};
 
-/// `[lo, hi)` of the guard page that starts at `lo` (a stack's `guard().0`).
 /// Gives the memory of the running coroutine's stack below the caller's frame back to the OS
 /// (Go shrinks idle goroutines' stacks at GC time; a goro coroutine about to wait a long
 /// time can do it itself).
@@ -128,9 +127,8 @@ pub(crate) use pool::{stats, trim, trim_excess};
 /// once those calls return the pages hold nothing live but stay resident. This drops every
 /// whole page more than a small margin below the caller's frame with one
 /// `madvise(MADV_DONTNEED)`; they read as zeros (a page fault each) when the stack grows into
-/// them again. goro-net's HTTP server calls it when a keep-alive connection first goes idle
-/// and after long idle spells, so an idle connection keeps one stack page. A no-op outside a
-/// coroutine.
+/// them again. goro-net's HTTP server calls it once a keep-alive connection has been idle for
+/// a while, so an idle connection keeps one stack page. A no-op outside a coroutine.
 ///
 /// It costs a syscall (a microsecond or two): call it before a long wait, not per
 /// operation.
@@ -151,7 +149,7 @@ pub fn shrink_stack() {
     // SAFETY: `t` is the running task, alive while its body (our caller) runs.
     let guard_lo = unsafe { &*t }.guard_lo.get();
     let page = slab::page_size();
-    let lo = guard_lo + page;
+    let (_, lo) = guard_range(guard_lo);
     let marker = 0u8;
     let sp = std::hint::black_box(&marker as *const u8) as usize;
     let hi = sp.saturating_sub(SHRINK_MARGIN) & !(page - 1);
@@ -171,6 +169,7 @@ pub fn shrink_stack() {
 /// (128) and the frames of the `madvise` call, with room to spare.
 const SHRINK_MARGIN: usize = 1024;
 
+/// `[lo, hi)` of the guard page that starts at `lo` (a stack's `guard().0`).
 pub(crate) fn guard_range(lo: usize) -> (usize, usize) {
     (lo, lo + slab::page_size())
 }
