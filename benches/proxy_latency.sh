@@ -14,7 +14,7 @@ BACKEND=127.0.0.1:19101
 PROXY=127.0.0.1:19100
 "$BIN/hello" --addr "$BACKEND" --sleep-ms 0 >/dev/null 2>&1 &
 B=$!
-"$BIN/proxy" --listen "$PROXY" --backend "$BACKEND" >/dev/null 2>&1 &
+"$BIN/proxy" --listen "$PROXY" --backend "$BACKEND" ${PROXY_ARGS:-} >/dev/null 2>&1 &
 P=$!
 trap 'kill $B $P 2>/dev/null; wait 2>/dev/null' EXIT
 sleep 0.5

@@ -305,6 +305,32 @@ pub fn in_coroutine() -> bool {
     !crate::context::task().is_null()
 }
 
+/// The index of the worker thread running the calling coroutine (`0..` the number of
+/// workers), or `None` on a plain OS thread.
+///
+/// A started coroutine never moves to another worker, so the value stays the same for its
+/// whole life. Use it to keep state per worker, as Go keeps caches per P (`goro-net`'s HTTP
+/// client keeps its pipelined connections this way, so that a connection's readers and
+/// writers all run on the worker that polls it).
+///
+/// ```
+/// assert_eq!(goro::worker_index(), None); // doctests run on a plain thread
+/// let (first, later) = goro::spawn(|| {
+///     let first = goro::worker_index().unwrap();
+///     goro::time::sleep(std::time::Duration::from_millis(1));
+///     (first, goro::worker_index().unwrap())
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(first, later);
+/// ```
+pub fn worker_index() -> Option<usize> {
+    if !in_coroutine() {
+        return None;
+    }
+    crate::context::worker().map(|w| w.index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,7 +68,7 @@ pub mod time;
 pub use blocking::blocking;
 pub use builder::{spawn, yield_now, Builder};
 pub use config::Config;
-pub use coroutine::{current, in_coroutine, Coroutine, CoroutineId};
+pub use coroutine::{current, in_coroutine, worker_index, Coroutine, CoroutineId};
 pub use join::JoinHandle;
 pub use local::LocalKey;
 pub use stack::shrink_stack;

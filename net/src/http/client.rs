@@ -6,6 +6,7 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::pipeline::{Lanes, Outcome};
 use crate::connpool::{self, Pool};
 use crate::pool::{self, PooledBuf};
 use crate::TcpStream;
@@ -16,9 +17,10 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    max_idle_per_host: usize,
-    max_active_per_host: usize,
+    pub(super) idle_timeout: Option<Duration>,
+    pub(super) max_idle_per_host: usize,
+    pub(super) max_active_per_host: usize,
+    pub(super) pipeline: usize,
 }
 
 impl Default for ClientBuilder {
@@ -30,6 +32,7 @@ impl Default for ClientBuilder {
             idle_timeout: Some(Duration::from_secs(90)),
             max_idle_per_host: 32,
             max_active_per_host: 0,
+            pipeline: 1,
         }
     }
 }
@@ -59,15 +62,35 @@ impl ClientBuilder {
         self
     }
 
-    /// Idle connections kept per host (default 32).
+    /// Idle connections kept per host (default 32); with [`pipeline`](Self::pipeline), also
+    /// idle pipelined connections per host.
     pub fn max_idle_per_host(mut self, n: usize) -> Self {
         self.max_idle_per_host = n;
         self
     }
 
-    /// Connections open at once per host; more requests wait (default 0: no limit).
+    /// Connections open at once per host; more requests wait (default 0: no limit). With
+    /// [`pipeline`](Self::pipeline), also the most pipelined connections per host: at the
+    /// limit, requests join the least busy one even past the depth.
     pub fn max_active_per_host(mut self, n: usize) -> Self {
         self.max_active_per_host = n;
+        self
+    }
+
+    /// HTTP/1.1 pipelining: up to `depth` GET and HEAD requests without a body in flight at
+    /// once on one keep-alive connection (default 1: off).
+    ///
+    /// Requests made by coroutines of one worker in the same scheduling round go out in one
+    /// write, the server can answer them with one write, and one read brings the answers
+    /// back: for a proxy that is two syscalls per batch instead of two per request. The
+    /// cost is head-of-line blocking: a slow answer delays the ones queued behind it on
+    /// its connection. A request whose connection fails before its answer began is sent
+    /// again once on a connection of its own (GET and HEAD are idempotent). Other methods,
+    /// requests with a body, and requests from plain threads never pipeline. Turn it on
+    /// only for servers known to handle pipelining (RFC 9112 §9.3.2 requires it of every
+    /// HTTP/1.1 server, but not every one gets it right).
+    pub fn pipeline(mut self, depth: usize) -> Self {
+        self.pipeline = depth.max(1);
         self
     }
 
@@ -75,7 +98,7 @@ impl ClientBuilder {
     pub fn build(self) -> Client {
         Client {
             cfg: Arc::new(self),
-            pools: Arc::new(Mutex::new(HashMap::new())),
+            hosts: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
@@ -107,7 +130,14 @@ impl ClientBuilder {
 #[derive(Clone, Debug)]
 pub struct Client {
     cfg: Arc<ClientBuilder>,
-    pools: Arc<Mutex<HashMap<String, Pool<TcpStream>>>>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+}
+
+/// The connections to one `host:port`: the keep-alive pool, and the pipelined connections.
+#[derive(Debug)]
+struct Host {
+    pool: Pool<TcpStream>,
+    lanes: Lanes,
 }
 
 /// A complete response read by the [`Client`].
@@ -168,7 +198,7 @@ impl Client {
         body: &[u8],
     ) -> io::Result<ClientResponse> {
         let (authority, target) = split_url(url)?;
-        let pool = self.pool(authority);
+        let host = self.host(authority);
         let mut head = Vec::with_capacity(256 + body.len());
         for part in [method, " ", target, " HTTP/1.1\r\n"] {
             head.extend_from_slice(part.as_bytes());
@@ -196,11 +226,26 @@ impl Client {
         }
         head.extend_from_slice(b"\r\n");
         head.extend_from_slice(body);
+        let cfg = &*self.cfg;
+        if cfg.pipeline > 1 && body.is_empty() && matches!(method, "GET" | "HEAD") {
+            if let Some(worker) = goro::worker_index() {
+                let dial = || dial(authority, cfg);
+                match host
+                    .lanes
+                    .request(worker, &head, method == "HEAD", cfg, dial)
+                {
+                    Outcome::Done(resp) => return Ok(resp),
+                    Outcome::Failed(e) => return Err(e),
+                    Outcome::Retry => {} // once more, on a connection of its own
+                }
+            }
+        }
         // A reused connection may have been closed by the server meanwhile: if it fails
-        // before any byte of the answer, try once more on a fresh one.
-        for attempt in 0..2 {
-            let mut conn = pool.get()?;
-            let reused = attempt == 0 && conn.reused();
+        // before any byte of the answer came, try the next one. Each failed connection is
+        // discarded, so this ends at the latest on a fresh one.
+        loop {
+            let mut conn = host.pool.get()?;
+            let reused = conn.reused();
             match exchange(&conn, &head, method == "HEAD") {
                 Ok((resp, keep)) => {
                     if !keep {
@@ -210,46 +255,52 @@ impl Client {
                 }
                 Err((e, before_answer)) => {
                     conn.discard();
-                    if !(reused && before_answer) {
+                    // (A timeout is the server being slow, not the connection being stale.)
+                    if !(reused && before_answer) || e.kind() == io::ErrorKind::TimedOut {
                         return Err(e);
                     }
                 }
             }
         }
-        unreachable!("the second attempt always returns")
     }
 
-    /// Pool counters summed over every host.
+    /// Connection counters summed over every host, pipelined connections included (a
+    /// pipelined connection is `active` while it has requests in flight).
     pub fn pool_stats(&self) -> connpool::Stats {
-        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         let mut t = connpool::Stats::default();
-        for p in pools.values() {
-            let s = p.stats();
-            t.idle += s.idle;
-            t.active += s.active;
-            t.waits += s.waits;
-            t.dials += s.dials;
-            t.discarded += s.discarded;
+        for h in hosts.values() {
+            for s in [h.pool.stats(), h.lanes.stats()] {
+                t.idle += s.idle;
+                t.active += s.active;
+                t.waits += s.waits;
+                t.dials += s.dials;
+                t.discarded += s.discarded;
+            }
         }
         t
     }
 
-    fn pool(&self, authority: &str) -> Pool<TcpStream> {
-        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = pools.get(authority) {
-            return p.clone();
+    fn host(&self, authority: &str) -> Arc<Host> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = hosts.get(authority) {
+            return h.clone();
         }
         let cfg = self.cfg.clone();
-        let host = authority.to_string();
-        let p = Pool::builder()
+        let name = authority.to_string();
+        let pool = Pool::builder()
             .max_idle(cfg.max_idle_per_host)
             .max_active(cfg.max_active_per_host)
             .idle_timeout(cfg.idle_timeout)
             .test_on_checkout(|c: &mut TcpStream, _| alive(c))
             .prefer(TcpStream::polled_here)
-            .build(move || dial(&host, &cfg));
-        pools.insert(authority.to_string(), p.clone());
-        p
+            .build(move || dial(&name, &cfg));
+        let h = Arc::new(Host {
+            pool,
+            lanes: Lanes::default(),
+        });
+        hosts.insert(authority.to_string(), h.clone());
+        h
     }
 }
 
@@ -275,7 +326,7 @@ fn dial(authority: &str, cfg: &ClientBuilder) -> io::Result<TcpStream> {
 /// An idle keep-alive socket is usable if reading it would block: no EOF, no stray bytes.
 /// The poller usually knows that already (no read edge since the last response was read);
 /// otherwise a non-blocking peek asks the kernel.
-fn alive(c: &TcpStream) -> bool {
+pub(super) fn alive(c: &TcpStream) -> bool {
     if c.read_would_park() {
         return true;
     }
@@ -315,7 +366,7 @@ fn split_url(url: &str) -> io::Result<(&str, &str)> {
 }
 
 /// First size of a response buffer (pooled: no allocation or zeroing per request).
-const RESP_BUF: usize = 8192;
+pub(super) const RESP_BUF: usize = 8192;
 /// Largest response head accepted.
 const MAX_RESP_HEAD: usize = 64 << 10;
 
@@ -326,73 +377,100 @@ fn exchange(
     head_only: bool,
 ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
     (&*c).write_all(req).map_err(|e| (e, true))?;
-    let mut src = Src {
-        c,
-        buf: pool::get(RESP_BUF),
-        pos: 0,
-        end: 0,
-    };
+    let mut src = Src::new(c, pool::get(RESP_BUF), 0, 0);
+    let (resp, keep) = read_response(&mut src, head_only)?;
+    // Bytes after the answer were not asked for: the connection is out of step.
+    Ok((resp, keep && src.pos == src.end))
+}
+
+/// Reads one answer from `src` (bytes already buffered first), leaving whatever follows it
+/// in `src`; also says whether the server lets the connection stay open. Interim `1xx`
+/// answers are skipped. The error says whether no byte of the answer came.
+pub(super) fn read_response(
+    src: &mut Src<'_>,
+    head_only: bool,
+) -> Result<(ClientResponse, bool), (io::Error, bool)> {
+    let mut began = src.pos < src.end;
     let (mut resp, keep, framing) = loop {
-        src.more().map_err(|e| (e, src.end == 0))?;
-        let mut hs = [httparse::EMPTY_HEADER; 64];
-        let mut r = httparse::Response::new(&mut hs);
-        match r.parse(&src.buf[..src.end]) {
-            Ok(httparse::Status::Complete(len)) => {
-                let status = r.code.unwrap_or(0);
-                let mut resp = ClientResponse {
-                    status,
-                    headers: Vec::with_capacity(r.headers.len()),
-                    body: Vec::new(),
-                };
-                let mut keep = r.version == Some(1);
-                let mut framing = Framing::UntilClose;
-                for h in r.headers.iter() {
-                    if h.name.eq_ignore_ascii_case("content-length") {
-                        let n = std::str::from_utf8(h.value).ok().map(str::trim);
-                        let n = n.and_then(|n| n.parse().ok());
-                        framing = Framing::Length(n.ok_or((bad("bad Content-Length"), false))?);
-                    } else if h.name.eq_ignore_ascii_case("transfer-encoding")
-                        && has_token(h.value, b"chunked")
-                    {
-                        framing = Framing::Chunked;
-                    } else if h.name.eq_ignore_ascii_case("connection") {
-                        keep = if has_token(h.value, b"close") {
-                            false
-                        } else {
-                            keep || has_token(h.value, b"keep-alive")
-                        };
-                    }
-                    let v = String::from_utf8_lossy(h.value).into_owned();
-                    resp.headers.push((h.name.to_string(), v));
+        if src.pos < src.end {
+            if let Some(head) = parse_head(src, head_only).map_err(|e| (e, false))? {
+                if head.0.status / 100 == 1 && head.0.status != 101 {
+                    continue; // 100 Continue, 103 Early Hints: the real answer follows
                 }
-                if head_only || status / 100 == 1 || status == 204 || status == 304 {
-                    framing = Framing::Length(0);
-                }
-                src.pos = len;
-                break (resp, keep, framing);
+                break head;
             }
-            Ok(httparse::Status::Partial) if src.end < MAX_RESP_HEAD => {}
-            Ok(httparse::Status::Partial) => return Err((bad("response head too large"), false)),
-            Err(e) => return Err((bad(&e.to_string()), false)),
+            if src.end - src.pos >= MAX_RESP_HEAD {
+                return Err((bad("response head too large"), false));
+            }
         }
+        src.more().map_err(|e| (e, !began))?;
+        began = true;
     };
     let keep = match framing {
         Framing::Length(n) => {
             src.take(n as usize, &mut resp.body)
                 .map_err(|e| (e, false))?;
-            keep && src.pos == src.end
+            keep
         }
         Framing::Chunked => {
-            read_chunked(&mut src, &mut resp.body).map_err(|e| (e, false))?;
-            keep && src.pos == src.end
+            read_chunked(src, &mut resp.body).map_err(|e| (e, false))?;
+            keep
         }
         Framing::UntilClose => {
             resp.body.extend_from_slice(&src.buf[src.pos..src.end]);
-            (&*c).read_to_end(&mut resp.body).map_err(|e| (e, false))?;
+            src.pos = src.end;
+            (&*src.c)
+                .read_to_end(&mut resp.body)
+                .map_err(|e| (e, false))?;
             false
         }
     };
     Ok((resp, keep))
+}
+
+/// Parses the head at `src.pos` if it is all there, and moves past it.
+fn parse_head(
+    src: &mut Src<'_>,
+    head_only: bool,
+) -> io::Result<Option<(ClientResponse, bool, Framing)>> {
+    let mut hs = [httparse::EMPTY_HEADER; 64];
+    let mut r = httparse::Response::new(&mut hs);
+    let len = match r.parse(&src.buf[src.pos..src.end]) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(bad(&e.to_string())),
+    };
+    let status = r.code.unwrap_or(0);
+    let mut resp = ClientResponse {
+        status,
+        headers: Vec::with_capacity(r.headers.len()),
+        body: Vec::new(),
+    };
+    let mut keep = r.version == Some(1);
+    let mut framing = Framing::UntilClose;
+    for h in r.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value).ok().map(str::trim);
+            let n = n.and_then(|n| n.parse().ok());
+            framing = Framing::Length(n.ok_or_else(|| bad("bad Content-Length"))?);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") && has_token(h.value, b"chunked")
+        {
+            framing = Framing::Chunked;
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            keep = if has_token(h.value, b"close") {
+                false
+            } else {
+                keep || has_token(h.value, b"keep-alive")
+            };
+        }
+        let v = String::from_utf8_lossy(h.value).into_owned();
+        resp.headers.push((h.name.to_string(), v));
+    }
+    if head_only || status / 100 == 1 || status == 204 || status == 304 {
+        framing = Framing::Length(0);
+    }
+    src.pos += len;
+    Ok(Some((resp, keep, framing)))
 }
 
 /// True if the comma-separated header value `v` holds `token` (ASCII case-insensitive).
@@ -408,14 +486,23 @@ enum Framing {
 }
 
 /// Response bytes already read (`buf[pos..end]`), then the socket.
-struct Src<'a> {
+pub(super) struct Src<'a> {
     c: &'a TcpStream,
     buf: PooledBuf,
     pos: usize,
     end: usize,
 }
 
-impl Src<'_> {
+impl<'a> Src<'a> {
+    pub(super) fn new(c: &'a TcpStream, buf: PooledBuf, pos: usize, end: usize) -> Src<'a> {
+        Src { c, buf, pos, end }
+    }
+
+    /// The buffer and the unread part of it, to go on with later.
+    pub(super) fn into_parts(self) -> (PooledBuf, usize, usize) {
+        (self.buf, self.pos, self.end)
+    }
+
     /// Reads more of the answer after `end`, moving the unread part to the front (or into a
     /// bigger buffer) first if there is no room.
     fn more(&mut self) -> io::Result<()> {

@@ -81,6 +81,7 @@ mod client;
 mod conn;
 mod date;
 mod mux;
+mod pipeline;
 mod request;
 mod response;
 mod server;

@@ -1,0 +1,429 @@
+//! HTTP/1.1 pipelining for the [`Client`](super::Client) (`ClientBuilder::pipeline`): GET and
+//! HEAD requests share keep-alive connections, several in flight on each.
+//!
+//! Why: without it a proxy pays a `send` and a `recv` on its backend side for every request,
+//! and the backend pays the same again. Here the requests that coroutines of one worker make
+//! in the same scheduling round leave in one `send`; the server's read-everything-then-answer
+//! loop answers them with one write, and one `recv` brings all the answers back.
+//!
+//! # Design
+//!
+//! A *lane* is one connection and the queue of requests sent (or about to be sent) on it, in
+//! order. Answers come back in the order the requests went out (RFC 9112 §9.3.2), so the
+//! front of the queue owns the next answer. Each lane belongs to the worker that dialled it
+//! ([`goro::worker_index`]); only that worker's coroutines pick it, so its writer, its reader
+//! and its callers all run on the thread that polls its socket, and no wake crosses threads.
+//! There is no coroutine per lane: the callers take the two roles in turn.
+//!
+//! - **Writing.** A caller appends its request to `out`. If no flush is pending it becomes the
+//!   flusher: it yields once, so the other coroutines the same poll made ready can append
+//!   theirs, then writes `out` with one `write_all` until `out` stays empty.
+//! - **Reading.** One waiting caller at a time is the reader (`reading`). It reads answers
+//!   and files each under the front request's sequence number (`done`), waking its owner,
+//!   until its own answer came; then it puts the read buffer back, clears `reading` and wakes
+//!   the new front, which takes the role over. Other callers park until their answer is filed
+//!   or the role is free.
+//! - **Failure.** An I/O error, a malformed answer or a `Connection: close` kills the lane:
+//!   the answer being read gets the error (or, if none of it had come and the error is not a
+//!   timeout, a retry verdict), every other queued request gets a retry verdict, and no new
+//!   request joins. The client sends a retried request once more on a connection of its own:
+//!   only idempotent methods are pipelined, so that is safe.
+//!
+//! Invariants, all under the lane's lock: the bytes in `out` and the entries of `queue` are
+//! appended together, in the same order; once `dead` is set every request that ever joined
+//! has its verdict in `done` or is being answered by the reader; `reading` is held by at
+//! most one caller, who alone owns the read buffer.
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use goro::park::{self, Unparker};
+
+use super::client::{self, read_response, ClientBuilder, ClientResponse, Src};
+use crate::connpool::Stats;
+use crate::pool::{self, PooledBuf};
+use crate::TcpStream;
+
+/// How a pipelined request ended.
+pub(super) enum Outcome {
+    /// The answer.
+    Done(ClientResponse),
+    /// The answer failed; sending it again would not help (or is not safe).
+    Failed(io::Error),
+    /// Not answered here (the lane failed before any of this answer came, or none had room
+    /// while one is being dialled): send it on a connection of its own.
+    Retry,
+}
+
+/// The pipelined connections to one host.
+#[derive(Debug, Default)]
+pub(super) struct Lanes {
+    inner: Mutex<LaneList>,
+    dials: AtomicU64,
+    discarded: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct LaneList {
+    lanes: Vec<Arc<Lane>>,
+    /// Workers with a dial in progress: while one is, that worker's overflow goes through
+    /// the pool instead of dialling a lane each (a burst would leave dozens idle).
+    dialing: Vec<usize>,
+    /// Picks since the last sweep of dead, expired and surplus idle lanes.
+    picks: u32,
+}
+
+/// Picks between two sweeps.
+const SWEEP_EVERY: u32 = 64;
+
+impl Lanes {
+    /// Sends `req` (a whole GET or HEAD request) on a lane of `worker`, dialling one with
+    /// `dial` when every lane there holds `cfg.pipeline` requests, and waits for its answer.
+    pub(super) fn request(
+        &self,
+        worker: usize,
+        req: &[u8],
+        head_only: bool,
+        cfg: &ClientBuilder,
+        dial: impl FnOnce() -> io::Result<TcpStream>,
+    ) -> Outcome {
+        let lane = {
+            let mut list = lock(&self.inner);
+            list.picks += 1;
+            if list.picks >= SWEEP_EVERY {
+                list.picks = 0;
+                self.sweep(&mut list, cfg);
+            }
+            match self.pick(&list, worker, cfg) {
+                Some(l) => l,
+                None if list.dialing.contains(&worker) => return Outcome::Retry,
+                None => {
+                    list.dialing.push(worker);
+                    drop(list);
+                    let dialled = dial();
+                    let mut list = lock(&self.inner);
+                    list.dialing.retain(|&w| w != worker);
+                    match dialled {
+                        Ok(conn) => {
+                            self.dials.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(worker, "http client: new pipelined connection");
+                            let l = Arc::new(Lane::new(conn, worker));
+                            list.lanes.push(l.clone());
+                            l
+                        }
+                        Err(e) => return Outcome::Failed(e),
+                    }
+                }
+            }
+        };
+        lane.send(req, head_only)
+    }
+
+    /// A live lane of `worker` with room: the first, so that one batch goes out in as few
+    /// writes as it can. At the connection limit, the least busy one even if it is full.
+    fn pick(&self, list: &LaneList, worker: usize, cfg: &ClientBuilder) -> Option<Arc<Lane>> {
+        let mine = || {
+            list.lanes
+                .iter()
+                .filter(move |l| l.worker == worker && !l.dead.load(Ordering::Relaxed))
+        };
+        for l in mine() {
+            let n = l.in_flight.load(Ordering::Relaxed);
+            if n < cfg.pipeline && (n > 0 || self.usable_after_idle(l, cfg)) {
+                return Some(l.clone());
+            }
+        }
+        if cfg.max_active_per_host > 0 && list.lanes.len() >= cfg.max_active_per_host {
+            return mine()
+                .min_by_key(|l| l.in_flight.load(Ordering::Relaxed))
+                .cloned();
+        }
+        None
+    }
+
+    /// An idle lane may take a request if it has not expired and the server has not closed
+    /// it meanwhile; otherwise it is closed.
+    fn usable_after_idle(&self, l: &Lane, cfg: &ClientBuilder) -> bool {
+        let expired = cfg
+            .idle_timeout
+            .is_some_and(|t| l.idle_for(Instant::now()) >= t);
+        if !expired && client::alive(&l.conn) {
+            return true;
+        }
+        self.discard(l);
+        false
+    }
+
+    /// Closes `l` if it is idle.
+    fn discard(&self, l: &Lane) {
+        let mut st = lock(&l.st);
+        if st.queue.is_empty() && !st.dead {
+            l.kill(&mut st);
+            self.discarded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops dead lanes, and closes idle ones that expired or exceed `max_idle_per_host`.
+    fn sweep(&self, list: &mut LaneList, cfg: &ClientBuilder) {
+        let now = Instant::now();
+        let mut idle = 0;
+        list.lanes.retain(|l| {
+            if l.in_flight.load(Ordering::Relaxed) == 0 {
+                idle += 1;
+                let expired = cfg.idle_timeout.is_some_and(|t| l.idle_for(now) >= t);
+                if expired || idle > cfg.max_idle_per_host {
+                    self.discard(l);
+                }
+            }
+            !l.dead.load(Ordering::Relaxed)
+        });
+    }
+
+    /// Counters in the pool's terms: a lane is active while requests are in flight on it.
+    pub(super) fn stats(&self) -> Stats {
+        let list = lock(&self.inner);
+        let live = list
+            .lanes
+            .iter()
+            .filter(|l| !l.dead.load(Ordering::Relaxed));
+        let active = live
+            .clone()
+            .filter(|l| l.in_flight.load(Ordering::Relaxed) > 0)
+            .count();
+        Stats {
+            idle: live.count() - active,
+            active,
+            dials: self.dials.load(Ordering::Relaxed),
+            discarded: self.discarded.load(Ordering::Relaxed),
+            ..Stats::default()
+        }
+    }
+}
+
+/// One pipelined connection.
+#[derive(Debug)]
+struct Lane {
+    conn: TcpStream,
+    worker: usize,
+    /// Requests that joined and have not taken their outcome yet (read without the lock
+    /// by `pick`).
+    in_flight: AtomicUsize,
+    /// Mirrors `State::dead` for `pick`.
+    dead: AtomicBool,
+    st: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Requests queued for the flusher.
+    out: Vec<u8>,
+    flushing: bool,
+    /// Requests whose answer has not been read, oldest first.
+    queue: VecDeque<Waiting>,
+    /// Outcomes not yet taken by their callers, by sequence number.
+    done: Vec<(u64, Outcome)>,
+    next_seq: u64,
+    reading: bool,
+    /// The read buffer and its unread bytes, while nobody is reading.
+    rbuf: Option<(PooledBuf, usize, usize)>,
+    /// When the last request took its outcome.
+    idle_since: Instant,
+    dead: bool,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    seq: u64,
+    head_only: bool,
+    waker: Unparker,
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Done(r) => write!(f, "Done({})", r.status),
+            Outcome::Failed(e) => write!(f, "Failed({e})"),
+            Outcome::Retry => f.write_str("Retry"),
+        }
+    }
+}
+
+impl Lane {
+    fn new(conn: TcpStream, worker: usize) -> Lane {
+        Lane {
+            conn,
+            worker,
+            in_flight: AtomicUsize::new(0),
+            dead: AtomicBool::new(false),
+            st: Mutex::new(State {
+                out: Vec::new(),
+                flushing: false,
+                queue: VecDeque::new(),
+                done: Vec::new(),
+                next_seq: 0,
+                reading: false,
+                rbuf: None,
+                idle_since: Instant::now(),
+                dead: false,
+            }),
+        }
+    }
+
+    fn idle_for(&self, now: Instant) -> std::time::Duration {
+        now.saturating_duration_since(lock(&self.st).idle_since)
+    }
+
+    /// Queues `req`, writes it (or leaves that to the flush already pending) and waits for
+    /// its outcome.
+    fn send(&self, req: &[u8], head_only: bool) -> Outcome {
+        let (seq, flush) = {
+            let mut st = lock(&self.st);
+            if st.dead {
+                return Outcome::Retry;
+            }
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            st.out.extend_from_slice(req);
+            st.queue.push_back(Waiting {
+                seq,
+                head_only,
+                waker: park::unparker(),
+            });
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            (seq, !std::mem::replace(&mut st.flushing, true))
+        };
+        if flush {
+            self.flush();
+        }
+        self.wait(seq)
+    }
+
+    /// The flusher's part: one write for everything queued meanwhile.
+    fn flush(&self) {
+        goro::yield_now();
+        let mut buf = Vec::new();
+        loop {
+            {
+                let mut st = lock(&self.st);
+                if st.out.is_empty() || st.dead {
+                    st.flushing = false;
+                    return;
+                }
+                // The flusher writes `buf` while callers append to the emptied `out`.
+                std::mem::swap(&mut buf, &mut st.out);
+            }
+            tracing::trace!(bytes = buf.len(), "http client: pipelined write");
+            if let Err(e) = (&self.conn).write_all(&buf) {
+                tracing::debug!(error = %e, "http client: pipelined write failed");
+                let mut st = lock(&self.st);
+                st.flushing = false;
+                self.kill(&mut st);
+                return;
+            }
+            buf.clear();
+        }
+    }
+
+    /// Waits for the outcome of request `seq`, taking the reader's role when it is free.
+    fn wait(&self, seq: u64) -> Outcome {
+        loop {
+            let mut st = lock(&self.st);
+            if let Some(i) = st.done.iter().position(|d| d.0 == seq) {
+                let outcome = st.done.swap_remove(i).1;
+                if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+                    st.idle_since = Instant::now();
+                }
+                return outcome;
+            }
+            if !st.reading && !st.dead {
+                st.reading = true;
+                let rbuf = st.rbuf.take();
+                drop(st);
+                self.read_answers(seq, rbuf);
+                continue;
+            }
+            drop(st);
+            park::park();
+        }
+    }
+
+    /// The reader's part: files answers for the front of the queue until `mine` has one.
+    fn read_answers(&self, mine: u64, rbuf: Option<(PooledBuf, usize, usize)>) {
+        let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(client::RESP_BUF), 0, 0));
+        let mut src = Src::new(&self.conn, buf, pos, end);
+        loop {
+            let front = match lock(&self.st).queue.front() {
+                Some(w) => (w.seq, w.head_only),
+                None => break, // killed meanwhile: every request has its verdict
+            };
+            let answer = read_response(&mut src, front.1);
+            let mut st = lock(&self.st);
+            if st.dead {
+                break; // the flusher failed meanwhile and gave everyone a verdict
+            }
+            let w = st
+                .queue
+                .pop_front()
+                .expect("the front is only taken by the reader");
+            debug_assert_eq!(w.seq, front.0);
+            let (outcome, keep) = match answer {
+                Ok((resp, keep)) => (Outcome::Done(resp), keep),
+                Err((e, before_answer)) => {
+                    tracing::debug!(error = %e, "http client: pipelined read failed");
+                    if before_answer && e.kind() != io::ErrorKind::TimedOut {
+                        (Outcome::Retry, false)
+                    } else {
+                        (Outcome::Failed(e), false)
+                    }
+                }
+            };
+            st.done.push((w.seq, outcome));
+            if w.seq != mine {
+                w.waker.unpark();
+            }
+            if !keep {
+                self.kill(&mut st);
+                break;
+            }
+            if w.seq == mine {
+                break;
+            }
+        }
+        let mut st = lock(&self.st);
+        st.reading = false;
+        if !st.dead {
+            st.rbuf = Some(src.into_parts());
+            if let Some(w) = st.queue.front() {
+                w.waker.unpark(); // the new front reads next
+            }
+        }
+    }
+
+    /// Marks the lane dead: every queued request gets a retry verdict and is woken.
+    fn kill(&self, st: &mut State) {
+        if st.dead {
+            return;
+        }
+        st.dead = true;
+        self.dead.store(true, Ordering::Relaxed);
+        st.out = Vec::new();
+        st.rbuf = None;
+        for w in std::mem::take(&mut st.queue) {
+            st.done.push((w.seq, Outcome::Retry));
+            w.waker.unpark();
+        }
+        // Wakes a flusher parked in a write, and tells the server at once.
+        let _ = self.conn.shutdown(Shutdown::Both);
+        tracing::debug!(
+            worker = self.worker,
+            "http client: pipelined connection closed"
+        );
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
