@@ -154,8 +154,11 @@ impl Gateway {
         self.in_flight[i].fetch_sub(1, Ordering::Relaxed);
         match result {
             Ok(resp) => {
+                // A HEAD answer has no body to measure: its length is the backend's word.
+                let head = r.method() == "HEAD";
                 for (n, v) in &resp.headers {
-                    if !hop_by_hop(n)
+                    let length = n.eq_ignore_ascii_case("content-length");
+                    if (!hop_by_hop(n) || head && length)
                         && !n.eq_ignore_ascii_case("date")
                         && !n.eq_ignore_ascii_case("server")
                     {

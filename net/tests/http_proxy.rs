@@ -104,6 +104,40 @@ fn forwards_with_director_rewrites_and_reuses_backend_connections() {
 }
 
 #[test]
+fn concurrent_gets_and_heads_are_pipelined_to_the_backend_and_answered_in_kind() {
+    let a = backend("A");
+    let (proxy, gw) = gateway(
+        vec![a.to_string()],
+        Policy::RoundRobin,
+        Gateway::default_client(),
+    );
+    let client = Client::new();
+    for wave in 0..3 {
+        let handles: Vec<_> = (0..30)
+            .map(|i| {
+                let client = client.clone();
+                goro::spawn(move || {
+                    let url = format!("http://{proxy}/g/{wave}/{i}");
+                    let get = client.get(&url).unwrap();
+                    let text = String::from_utf8(get.body).unwrap();
+                    assert!(text.starts_with(&format!("A GET /g/{wave}/{i} ")), "{text}");
+                    let head = client.request("HEAD", &url, &[], &[]).unwrap();
+                    assert_eq!(head.status, 200);
+                    assert!(head.body.is_empty());
+                    // The backend's length for the same answer ("HEAD" is one byte longer).
+                    let len = head.header("content-length").unwrap();
+                    assert_eq!(len.parse::<usize>().unwrap(), text.len() + 1);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+    assert_eq!(gw.client().pool_stats().active, 0);
+}
+
+#[test]
 fn least_connections_avoids_the_busy_backend() {
     let (a, b) = (backend("A"), backend("B"));
     let (proxy, _gw) = gateway(

@@ -20,6 +20,7 @@
 //! | `w.Header().Set(k, v)`, `w.WriteHeader(c)`, `w.Write(b)`, `Flusher` | [`ResponseWriter::header_set`], [`ResponseWriter::write_header`], `Write::write`, `Write::flush` |
 //! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |
 //! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool) |
+//! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
 //!
 //! # Design
 //!
@@ -73,6 +74,11 @@
 //! **Graceful shutdown.** [`Server::shutdown`] closes the listeners, closes idle
 //! connections, marks the rest to send `Connection: close` after their current answer, and
 //! waits for the registry to empty; past the grace period it closes what is left.
+//!
+//! **The client pipelines when asked.** [`ClientBuilder::pipeline`] lets GET and HEAD
+//! requests share per-worker connections, several in flight on each, so that a proxy's
+//! backend side costs a write and a read per batch instead of per request; the design and its
+//! invariants are at the top of `pipeline.rs`.
 //!
 //! **Limits.** Head size ([`Builder::max_header_bytes`]), 100 headers, body size, and
 //! concurrent connections (a semaphore in the accept loop: beyond it clients wait in the
