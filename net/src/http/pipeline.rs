@@ -303,6 +303,7 @@ impl Lane {
 
     /// The flusher's part: one write for everything queued meanwhile.
     fn flush(&self) {
+        let _guard = KillOnUnwind(self);
         goro::yield_now();
         let mut buf = Vec::new();
         loop {
@@ -352,6 +353,7 @@ impl Lane {
 
     /// The reader's part: files answers for the front of the queue until `mine` has one.
     fn read_answers(&self, mine: u64, rbuf: Option<(PooledBuf, usize, usize)>) {
+        let _guard = KillOnUnwind(self);
         let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(client::RESP_BUF), 0, 0));
         let mut src = Src::new(&self.conn, buf, pos, end);
         loop {
@@ -421,6 +423,21 @@ impl Lane {
             worker = self.worker,
             "http client: pipelined connection closed"
         );
+    }
+}
+
+/// Kills the lane if the flusher or the reader unwinds (a panic in between): the role it held
+/// would otherwise stay taken, and the other callers would wait forever.
+struct KillOnUnwind<'a>(&'a Lane);
+
+impl Drop for KillOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut st = lock(&self.0.st);
+            st.reading = false;
+            st.flushing = false;
+            self.0.kill(&mut st);
+        }
     }
 }
 
