@@ -260,6 +260,18 @@ fn a_backend_that_stops_answering_times_out_without_losing_the_rest() {
 }
 
 #[test]
+fn the_connection_limit_bounds_pipelined_and_pooled_connections_alike() {
+    let (addr, seen) = backend(NORMAL);
+    let client = Client::builder().pipeline(4).max_active_per_host(2).build();
+    for wave in 0..3 {
+        burst(&client, addr, 40, &format!("w{wave}"));
+    }
+    // At most 2 pipelined connections and 2 from the pool, whatever the load.
+    let n = seen.connections.load(Ordering::Relaxed);
+    assert!(n <= 4, "{n} connections");
+}
+
+#[test]
 fn idle_pipelined_connections_are_reused_then_expire() {
     let (addr, seen) = backend(NORMAL);
     let client = Client::builder()

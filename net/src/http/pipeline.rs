@@ -97,9 +97,18 @@ impl Lanes {
                 list.picks = 0;
                 self.sweep(&mut list, cfg);
             }
-            match self.pick(&list, worker, cfg) {
+            let at_limit = cfg.max_active_per_host > 0 && {
+                let live = list
+                    .lanes
+                    .iter()
+                    .filter(|l| !l.dead.load(Ordering::Relaxed));
+                live.count() + list.dialing.len() >= cfg.max_active_per_host
+            };
+            match self.pick(&list, worker, cfg, at_limit) {
                 Some(l) => l,
-                None if list.dialing.contains(&worker) => return Outcome::Retry,
+                // The pool waits for a connection at the limit, and serves the overflow
+                // while a lane is being dialled.
+                None if at_limit || list.dialing.contains(&worker) => return Outcome::Retry,
                 None => {
                     list.dialing.push(worker);
                     drop(list);
@@ -124,7 +133,13 @@ impl Lanes {
 
     /// A live lane of `worker` with room: the first, so that one batch goes out in as few
     /// writes as it can. At the connection limit, the least busy one even if it is full.
-    fn pick(&self, list: &LaneList, worker: usize, cfg: &ClientBuilder) -> Option<Arc<Lane>> {
+    fn pick(
+        &self,
+        list: &LaneList,
+        worker: usize,
+        cfg: &ClientBuilder,
+        at_limit: bool,
+    ) -> Option<Arc<Lane>> {
         let mine = || {
             list.lanes
                 .iter()
@@ -136,7 +151,7 @@ impl Lanes {
                 return Some(l.clone());
             }
         }
-        if cfg.max_active_per_host > 0 && list.lanes.len() >= cfg.max_active_per_host {
+        if at_limit {
             return mine()
                 .min_by_key(|l| l.in_flight.load(Ordering::Relaxed))
                 .cloned();
