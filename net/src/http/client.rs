@@ -70,8 +70,9 @@ impl ClientBuilder {
     }
 
     /// Connections open at once per host; more requests wait (default 0: no limit). With
-    /// [`pipeline`](Self::pipeline), also the most pipelined connections per host: at the
-    /// limit, requests join the least busy one even past the depth.
+    /// [`pipeline`](Self::pipeline), also the most pipelined connections per host (counted
+    /// apart from the pool's): at the limit, requests join their worker's least busy one even
+    /// past the depth, or wait for the pool if their worker has none.
     pub fn max_active_per_host(mut self, n: usize) -> Self {
         self.max_active_per_host = n;
         self
