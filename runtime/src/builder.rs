@@ -41,6 +41,10 @@ use crate::stack::Stack;
 /// assert_eq!(h.join().unwrap(), 6);
 /// ```
 ///
+/// On a runtime with one worker, a coroutine that already has more than 1,024 unstarted
+/// coroutines queued yields once after each further spawn, so a loop spawning millions runs
+/// them as it goes instead of queuing them all first.
+///
 /// A closure that is not `Send` does not compile:
 ///
 /// ```compile_fail
@@ -177,8 +181,12 @@ impl Builder {
             stack_size,
             start,
         ));
+        let mut backlogged = false;
         match context::worker() {
-            Some(w) => w.count_spawn(),
+            Some(w) => {
+                w.count_spawn();
+                backlogged = w.backlogged() && !context::task().is_null();
+            }
             None => {
                 rt.foreign
                     .spawns
@@ -195,6 +203,10 @@ impl Builder {
                 sched::ready(task.clone());
             }
             _ => sched::submit(task.clone()),
+        }
+        if backlogged {
+            // Let the queued coroutines run first (worker.rs, `SPAWN_BACKLOG`).
+            crate::yield_now();
         }
         Ok(JoinHandle {
             task,
