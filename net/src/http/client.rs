@@ -237,7 +237,7 @@ impl Client {
                 {
                     Outcome::Done(resp) => return Ok(resp),
                     Outcome::Failed(e) => return Err(e),
-                    Outcome::Retry => {} // once more, on a connection of its own
+                    Outcome::Retry => {} // through the pool instead
                 }
             }
         }

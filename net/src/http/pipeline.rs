@@ -76,6 +76,15 @@ struct LaneList {
     picks: u32,
 }
 
+/// What [`Lanes::choose`] decided.
+enum Choice {
+    Lane(Arc<Lane>),
+    /// Dial a lane (reserved in `dialing`).
+    Dial,
+    /// Send the request through the pool.
+    Elsewhere,
+}
+
 /// Picks between two sweeps.
 const SWEEP_EVERY: u32 = 64;
 
@@ -90,45 +99,59 @@ impl Lanes {
         cfg: &ClientBuilder,
         dial: impl FnOnce() -> io::Result<TcpStream>,
     ) -> Outcome {
-        let lane = {
-            let mut list = lock(&self.inner);
-            list.picks += 1;
-            if list.picks >= SWEEP_EVERY {
-                list.picks = 0;
-                self.sweep(&mut list, cfg);
-            }
-            let at_limit = cfg.max_active_per_host > 0 && {
-                let live = list
-                    .lanes
-                    .iter()
-                    .filter(|l| !l.dead.load(Ordering::Relaxed));
-                live.count() + list.dialing.len() >= cfg.max_active_per_host
-            };
-            match self.pick(&list, worker, cfg, at_limit) {
-                Some(l) => l,
-                // The pool waits for a connection at the limit, and serves the overflow
-                // while a lane is being dialled.
-                None if at_limit || list.dialing.contains(&worker) => return Outcome::Retry,
-                None => {
-                    list.dialing.push(worker);
-                    drop(list);
-                    let dialled = dial();
-                    let mut list = lock(&self.inner);
-                    list.dialing.retain(|&w| w != worker);
-                    match dialled {
-                        Ok(conn) => {
-                            self.dials.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(worker, "http client: new pipelined connection");
-                            let l = Arc::new(Lane::new(conn, worker));
-                            list.lanes.push(l.clone());
-                            l
-                        }
-                        Err(e) => return Outcome::Failed(e),
-                    }
-                }
-            }
+        let lane = match self.choose(worker, cfg) {
+            Choice::Lane(l) => l,
+            Choice::Elsewhere => return Outcome::Retry,
+            Choice::Dial => match self.dial(worker, dial) {
+                Ok(l) => l,
+                Err(e) => return Outcome::Failed(e),
+            },
         };
         lane.send(req, head_only)
+    }
+
+    /// A lane of `worker` for the next request, or what to do instead. Sweeps now and then.
+    fn choose(&self, worker: usize, cfg: &ClientBuilder) -> Choice {
+        let mut list = lock(&self.inner);
+        list.picks += 1;
+        if list.picks >= SWEEP_EVERY {
+            list.picks = 0;
+            self.sweep(&mut list, cfg);
+        }
+        let at_limit = cfg.max_active_per_host > 0 && {
+            let live = list
+                .lanes
+                .iter()
+                .filter(|l| !l.dead.load(Ordering::Relaxed));
+            live.count() + list.dialing.len() >= cfg.max_active_per_host
+        };
+        match self.pick(&list, worker, cfg, at_limit) {
+            Some(l) => Choice::Lane(l),
+            // The pool waits for a connection at the limit, and serves the overflow while a
+            // lane is being dialled.
+            None if at_limit || list.dialing.contains(&worker) => Choice::Elsewhere,
+            None => {
+                list.dialing.push(worker);
+                Choice::Dial
+            }
+        }
+    }
+
+    /// Dials a new lane for `worker` (its dial reserved by `choose`).
+    fn dial(
+        &self,
+        worker: usize,
+        dial: impl FnOnce() -> io::Result<TcpStream>,
+    ) -> io::Result<Arc<Lane>> {
+        let dialled = dial();
+        let mut list = lock(&self.inner);
+        list.dialing.retain(|&w| w != worker);
+        let conn = dialled?;
+        self.dials.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(worker, "http client: new pipelined connection");
+        let l = Arc::new(Lane::new(conn, worker));
+        list.lanes.push(l.clone());
+        Ok(l)
     }
 
     /// A live lane of `worker` with room: the first, so that one batch goes out in as few
@@ -354,7 +377,12 @@ impl Lane {
                 }
                 return outcome;
             }
-            if !st.reading && !st.dead {
+            if st.dead {
+                // Cannot happen: killing a lane files a verdict for every queued request.
+                debug_assert!(false, "a dead lane without this request's verdict");
+                return Outcome::Retry;
+            }
+            if !st.reading {
                 st.reading = true;
                 let rbuf = st.rbuf.take();
                 drop(st);
