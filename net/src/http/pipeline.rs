@@ -26,13 +26,13 @@
 //! - **Failure.** An I/O error, a malformed answer or a `Connection: close` kills the lane:
 //!   the answer being read gets the error (or, if none of it had come and the error is not a
 //!   timeout, a retry verdict), every other queued request gets a retry verdict, and no new
-//!   request joins. The client sends a retried request once more on a connection of its own:
-//!   only idempotent methods are pipelined, so that is safe.
+//!   request joins. The client sends a retried request again through its pool: only
+//!   idempotent methods are pipelined, so that is safe.
 //!
 //! Invariants, all under the lane's lock: the bytes in `out` and the entries of `queue` are
-//! appended together, in the same order; once `dead` is set every request that ever joined
-//! has its verdict in `done` or is being answered by the reader; `reading` is held by at
-//! most one caller, who alone owns the read buffer.
+//! appended together, in the same order; once `dead` is set, `queue` is empty and every
+//! request that ever joined has its verdict in `done` or has taken it; `reading` is held by
+//! at most one caller, who alone owns the read buffer.
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::Shutdown;
@@ -53,8 +53,9 @@ pub(super) enum Outcome {
     Done(ClientResponse),
     /// The answer failed; sending it again would not help (or is not safe).
     Failed(io::Error),
-    /// Not answered here (the lane failed before any of this answer came, or none had room
-    /// while one is being dialled): send it on a connection of its own.
+    /// Not answered here (the lane failed before any of this answer came; or no lane had
+    /// room while one is being dialled, or at the connection limit): send it through the
+    /// pool.
     Retry,
 }
 
