@@ -20,6 +20,8 @@ struct Behaviour {
     say_close: bool,
     /// Answers per connection before the backend stops answering (0: never).
     mute_after: usize,
+    /// Follow each write of answers with one answer nobody asked for.
+    extra: bool,
 }
 
 const NORMAL: Behaviour = Behaviour {
@@ -27,6 +29,7 @@ const NORMAL: Behaviour = Behaviour {
     close_after: 0,
     say_close: false,
     mute_after: 0,
+    extra: false,
 };
 
 #[derive(Default)]
@@ -113,6 +116,9 @@ fn serve(mut c: TcpStream, b: Behaviour, seen: &Seen) {
             if last {
                 break; // the rest of the batch is never answered
             }
+        }
+        if b.extra {
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra");
         }
         if c.write_all(&out).is_err() {
             return;
@@ -257,6 +263,28 @@ fn a_backend_that_stops_answering_times_out_without_losing_the_rest() {
     assert!(results.contains(&Err(ErrorKind::TimedOut)));
     assert!(results.iter().filter(|r| r.is_ok()).count() > 12);
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn an_answer_nobody_asked_for_is_never_taken_for_the_next_one() {
+    let (addr, seen) = backend(Behaviour {
+        extra: true,
+        ..NORMAL
+    });
+    let client = Client::builder().pipeline(8).build();
+    // One coroutine, one request at a time: each answer arrives with a stray one behind it.
+    let c = client.clone();
+    goro::spawn(move || {
+        for i in 0..5 {
+            let path = format!("/s{i}");
+            let r = c.get(&format!("http://{addr}{path}")).unwrap();
+            assert_eq!(r.body, path.into_bytes());
+        }
+    })
+    .join()
+    .unwrap();
+    // Every connection that carried a stray answer was dropped.
+    assert_eq!(seen.connections.load(Ordering::Relaxed), 5);
 }
 
 #[test]

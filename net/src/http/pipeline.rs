@@ -440,8 +440,14 @@ impl Lane {
         }
         let mut st = lock(&self.st);
         st.reading = false;
+        let (buf, pos, end) = src.into_parts();
+        if st.queue.is_empty() && pos < end {
+            // Bytes nobody asked for: the connection is out of step with its requests.
+            tracing::debug!("http client: unrequested bytes on a pipelined connection");
+            self.kill(&mut st);
+        }
         if !st.dead {
-            st.rbuf = Some(src.into_parts());
+            st.rbuf = Some((buf, pos, end));
             if let Some(w) = st.queue.front() {
                 w.waker.unpark(); // the new front reads next
             }
