@@ -200,10 +200,11 @@ fn without_pipelining_one_request_is_in_flight_per_connection() {
 #[test]
 fn a_backend_that_closes_mid_pipeline_loses_no_request() {
     for say_close in [false, true] {
-        // One answer per connection: every request that shared a connection with another
-        // was cut off there and had to be sent again.
+        // Two answers per connection (the first shows the client the backend is fast, so
+        // requests then queue behind the second): the ones behind it are cut off there and
+        // have to be sent again.
         let (addr, seen) = backend(Behaviour {
-            close_after: 1,
+            close_after: 2,
             say_close,
             ..NORMAL
         });
@@ -285,6 +286,33 @@ fn an_answer_nobody_asked_for_is_never_taken_for_the_next_one() {
     .unwrap();
     // Every connection that carried a stray answer was dropped.
     assert_eq!(seen.connections.load(Ordering::Relaxed), 5);
+}
+
+#[test]
+fn requests_do_not_queue_behind_a_slow_handler() {
+    // The goro server answers a connection's requests one after another: had 8 requests
+    // queued on one connection to this 200 ms handler, the last would take 1.6 s.
+    let ln = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = goro_net::http::Server::new(
+        |w: &mut goro_net::http::ResponseWriter<'_>, r: &mut goro_net::http::Request<'_>| {
+            goro::time::sleep(Duration::from_millis(200));
+            let _ = w.write_all(r.path().as_bytes());
+        },
+    );
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    let client = Client::builder().pipeline(8).build();
+    for wave in 0..3 {
+        let started = Instant::now();
+        burst(&client, addr, 16, &format!("w{wave}"));
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(1000),
+            "wave {wave} took {took:?}"
+        );
+    }
+    server.shutdown(Duration::from_secs(1));
 }
 
 #[test]

@@ -37,8 +37,8 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use goro::park::{self, Unparker};
 
@@ -88,6 +88,19 @@ enum Choice {
 
 /// Picks between two sweeps.
 const SWEEP_EVERY: u32 = 64;
+
+/// A lane takes a request behind others only while it is flowing: its last answer came
+/// within this long of its request, and its oldest waiting request is younger than this.
+/// Pipelining pays off with a fast backend; behind a slow handler (a server answers a
+/// connection's requests one after another) every queued request would wait for all the
+/// ones before it. A new lane is not flowing until its first answer came fast.
+const FLOWING: Duration = Duration::from_millis(10);
+
+/// Nanoseconds since the first call, plus one (0 means "none").
+fn stamp() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1
+}
 
 impl Lanes {
     /// Sends `req` (a whole GET or HEAD request) on a lane of `worker`, dialling one with
@@ -169,9 +182,15 @@ impl Lanes {
                 .iter()
                 .filter(move |l| l.worker == worker && !l.dead.load(Ordering::Relaxed))
         };
+        let mut now = None;
         for l in mine() {
             let n = l.in_flight.load(Ordering::Relaxed);
-            if n < cfg.pipeline && (n > 0 || self.usable_after_idle(l, cfg)) {
+            let usable = if n == 0 {
+                self.usable_after_idle(l, cfg)
+            } else {
+                n < cfg.pipeline && l.flowing(*now.get_or_insert_with(stamp))
+            };
+            if usable {
                 return Some(l.clone());
             }
         }
@@ -252,6 +271,10 @@ struct Lane {
     in_flight: AtomicUsize,
     /// Mirrors `State::dead` for `pick`.
     dead: AtomicBool,
+    /// The last answer came within [`FLOWING`] of its request (for `pick`).
+    fast: AtomicBool,
+    /// When the oldest request still waiting for its answer joined ([`stamp`]; 0: none).
+    front_joined: AtomicU64,
     st: Mutex<State>,
 }
 
@@ -278,6 +301,8 @@ struct Waiting {
     seq: u64,
     head_only: bool,
     waker: Unparker,
+    /// When it joined ([`stamp`]).
+    joined: u64,
 }
 
 impl std::fmt::Debug for Outcome {
@@ -297,6 +322,8 @@ impl Lane {
             worker,
             in_flight: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
+            fast: AtomicBool::new(false),
+            front_joined: AtomicU64::new(0),
             st: Mutex::new(State {
                 out: Vec::new(),
                 flushing: false,
@@ -311,8 +338,15 @@ impl Lane {
         }
     }
 
-    fn idle_for(&self, now: Instant) -> std::time::Duration {
+    fn idle_for(&self, now: Instant) -> Duration {
         now.saturating_duration_since(lock(&self.st).idle_since)
+    }
+
+    /// See [`FLOWING`]; `now` is a [`stamp`].
+    fn flowing(&self, now: u64) -> bool {
+        let front = self.front_joined.load(Ordering::Relaxed);
+        self.fast.load(Ordering::Relaxed)
+            && (front == 0 || now.saturating_sub(front) < FLOWING.as_nanos() as u64)
     }
 
     /// Queues `req`, writes it (or leaves that to the flush already pending) and waits for
@@ -326,10 +360,15 @@ impl Lane {
             let seq = st.next_seq;
             st.next_seq += 1;
             st.out.extend_from_slice(req);
+            let joined = stamp();
+            if st.queue.is_empty() {
+                self.front_joined.store(joined, Ordering::Relaxed);
+            }
             st.queue.push_back(Waiting {
                 seq,
                 head_only,
                 waker: park::unparker(),
+                joined,
             });
             self.in_flight.fetch_add(1, Ordering::Relaxed);
             (seq, !std::mem::replace(&mut st.flushing, true))
@@ -415,6 +454,11 @@ impl Lane {
                 .pop_front()
                 .expect("the front is only taken by the reader");
             debug_assert_eq!(w.seq, front.0);
+            let took = stamp().saturating_sub(w.joined);
+            self.fast
+                .store(took < FLOWING.as_nanos() as u64, Ordering::Relaxed);
+            let next = st.queue.front().map_or(0, |f| f.joined);
+            self.front_joined.store(next, Ordering::Relaxed);
             let (outcome, keep) = match answer {
                 Ok((resp, keep)) => (Outcome::Done(resp), keep),
                 Err((e, before_answer)) => {
