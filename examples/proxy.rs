@@ -14,10 +14,10 @@
 //! pipelined to the backend, up to 16 on a connection (`--pipeline N`; 1 turns it off): the
 //! requests that arrive together leave in one write and their answers come back in one read,
 //! which halves the gateway's CPU per request and cuts the backend's by three quarters
-//! (docs/BENCHMARKS.md), at the price of head-of-line blocking behind a slow answer. A
-//! backend that refuses or resets gives `502 Bad Gateway`, one that is too slow
-//! `504 Gateway Timeout`. `/healthz` is answered by the gateway itself. Logs go to stderr;
-//! runs until killed.
+//! (docs/BENCHMARKS.md). Requests queue only on connections whose answers come back within
+//! 10 ms, so they do not pile up behind a slow handler. A backend that refuses or resets
+//! gives `502 Bad Gateway`, one that is too slow `504 Gateway Timeout`. `/healthz` is
+//! answered by the gateway itself. Logs go to stderr; runs until killed.
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

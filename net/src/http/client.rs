@@ -85,8 +85,10 @@ impl ClientBuilder {
     /// write, the server can answer them with one write, and one read brings the answers
     /// back: for a proxy that is two syscalls per batch instead of two per request. The
     /// cost is head-of-line blocking: a slow answer delays the ones queued behind it on
-    /// its connection. A request whose connection fails before its answer began is sent
-    /// again once on a connection of its own (GET and HEAD are idempotent). Other methods,
+    /// its connection. So requests queue behind others only on a connection whose answers
+    /// come back within 10 ms; to a slow backend each connection carries one request at a
+    /// time, as without pipelining. A request whose connection fails before its answer
+    /// began is sent again through the pool (GET and HEAD are idempotent). Other methods,
     /// requests with a body, and requests from plain threads never pipeline. Turn it on
     /// only for servers known to handle pipelining (RFC 9112 §9.3.2 requires it of every
     /// HTTP/1.1 server, but not every one gets it right).

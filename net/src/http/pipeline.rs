@@ -15,6 +15,14 @@
 //! and its callers all run on the thread that polls its socket, and no wake crosses threads.
 //! There is no coroutine per lane: the callers take the two roles in turn.
 //!
+//! - **Joining.** A request takes the first lane of its worker with room. An idle lane takes
+//!   it if the server has not closed the connection meanwhile; a busy one only while it is
+//!   *flowing* ([`FLOWING`]): its last answer came within 10 ms of its request and its oldest
+//!   waiting request is younger than that. Servers answer a connection's requests one after
+//!   another, so queuing behind a slow handler would make every request wait for all those
+//!   before it. A new lane carries one request until its first answer shows the backend fast.
+//!   With no lane to take it, a request dials one (one dial per worker at a time) or, while
+//!   that dial runs or at the connection limit, goes through the pool.
 //! - **Writing.** A caller appends its request to `out`. If no flush is pending it becomes the
 //!   flusher: it yields once, so the other coroutines the same poll made ready can append
 //!   theirs, then writes `out` with one `write_all` until `out` stays empty.
