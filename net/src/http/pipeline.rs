@@ -112,7 +112,7 @@ fn stamp() -> u64 {
 
 impl Lanes {
     /// Sends `req` (a whole GET or HEAD request) on a lane of `worker`, dialling one with
-    /// `dial` when every lane there holds `cfg.pipeline` requests, and waits for its answer.
+    /// `dial` when none there can take it, and waits for its answer.
     pub(super) fn request(
         &self,
         worker: usize,
