@@ -41,10 +41,6 @@ use crate::stack::Stack;
 /// assert_eq!(h.join().unwrap(), 6);
 /// ```
 ///
-/// On a runtime with one worker, a coroutine that already has more than 1,024 unstarted
-/// coroutines queued yields once after each further spawn, so a loop spawning millions runs
-/// them as it goes instead of queuing them all first.
-///
 /// A closure that is not `Send` does not compile:
 ///
 /// ```compile_fail
@@ -181,12 +177,8 @@ impl Builder {
             stack_size,
             start,
         ));
-        let mut backlogged = false;
         match context::worker() {
-            Some(w) => {
-                w.count_spawn();
-                backlogged = w.backlogged() && !context::task().is_null();
-            }
+            Some(w) => w.count_spawn(),
             None => {
                 rt.foreign
                     .spawns
@@ -203,10 +195,6 @@ impl Builder {
                 sched::ready(task.clone());
             }
             _ => sched::submit(task.clone()),
-        }
-        if backlogged {
-            // Let the queued coroutines run first (worker.rs, `SPAWN_BACKLOG`).
-            crate::yield_now();
         }
         Ok(JoinHandle {
             task,

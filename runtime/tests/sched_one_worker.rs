@@ -105,37 +105,3 @@ fn yield_now_round_robins() {
         assert_eq!(w, [0, 1, 2], "not round robin: {log:?}");
     }
 }
-
-#[test]
-fn a_spawning_loop_lets_its_coroutines_run_before_it_has_queued_them_all() {
-    one_worker();
-    // Without the backlog yield the one worker runs nothing but the spawner until it parks,
-    // so all 20,000 coroutines would be queued (and none run) when the loop ends.
-    let n = 20_000;
-    let ran = Arc::new(AtomicU64::new(0));
-    let (ran_by_loop_end, handles) = {
-        let ran = ran.clone();
-        goro::spawn(move || {
-            let handles: Vec<_> = (0..n)
-                .map(|_| {
-                    let ran = ran.clone();
-                    goro::spawn(move || {
-                        ran.fetch_add(1, Ordering::Relaxed);
-                    })
-                })
-                .collect();
-            (ran.load(Ordering::Relaxed), handles)
-        })
-        .join()
-        .unwrap()
-    };
-    for h in handles {
-        h.join().unwrap();
-    }
-    assert_eq!(ran.load(Ordering::Relaxed), n);
-    // At most the backlog (1,024) and a few more are still waiting when the loop ends.
-    assert!(
-        ran_by_loop_end >= n - 1100,
-        "only {ran_by_loop_end} of {n} had run when the spawning loop ended"
-    );
-}

@@ -34,7 +34,7 @@
 //! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
 //! | `inbox`    | started tasks woken by other threads; spawns from plain threads | any thread (`ready`, `submit`) | this worker: started ones into `home`, the rest into `deque` |
-//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker (with one worker, a spawner yields while more than 1,024 wait) | this worker; other workers steal half, after a grace if only a few wait |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker; other workers steal half, after a grace if only a few wait |
 //!
 //! # The schedule loop (worker.rs)
 //!

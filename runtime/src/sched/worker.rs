@@ -31,13 +31,6 @@ const FEW_TASKS_GRACE: Duration = Duration::from_micros(10);
 /// How far the grace stretches while the coroutine that queued the tasks is still running
 /// (half of sysmon's long-run threshold).
 const SPAWNER_GRACE: Duration = Duration::from_millis(5);
-/// Unstarted coroutines a lone worker's deque may hold before a coroutine spawning onto it
-/// yields after each spawn. Otherwise a loop spawning a million coroutines on one worker
-/// queues them all before any runs: a million tasks and closures on the heap at once and a
-/// deque grown to match, so each spawn pays page faults and cache misses (spawn bench,
-/// `GORO_MAXPROCS=1`: ~350 ns a spawn, ~105 ns with the yield). With more workers the thieves
-/// start queued coroutines while the spawner runs, and yielding there measured slower.
-pub(crate) const SPAWN_BACKLOG: usize = 1024;
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
@@ -82,13 +75,6 @@ impl WorkerLocal {
     /// (`grace_for_few_tasks`).
     pub(crate) fn push_stealable(&self, task: Arc<Task>) {
         self.deque.push(task);
-    }
-
-    /// True if a coroutine spawning here should let the coroutines it queued run before it
-    /// queues more: this is the only worker (no thief can start them meanwhile) and more than
-    /// [`SPAWN_BACKLOG`] wait.
-    pub(crate) fn backlogged(&self) -> bool {
-        self.rt.workers.len() == 1 && self.deque.len() > SPAWN_BACKLOG
     }
 
     /// Queues a task woken on its own home worker: it runs next (Go's `runnext`), the one it
