@@ -92,6 +92,31 @@ impl ClientBuilder {
     /// requests with a body, and requests from plain threads never pipeline. Turn it on
     /// only for servers known to handle pipelining (RFC 9112 §9.3.2 requires it of every
     /// HTTP/1.1 server, but not every one gets it right).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use goro_net::{http, TcpListener};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+    ///     let _ = write!(w, "{}", r.path());
+    /// });
+    /// let s = server.clone();
+    /// goro::spawn(move || s.serve(listener));
+    ///
+    /// let client = http::Client::builder().pipeline(8).build();
+    /// let calls: Vec<_> = (0..32)
+    ///     .map(|i| {
+    ///         let client = client.clone();
+    ///         goro::spawn(move || client.get(&format!("http://{addr}/{i}")).unwrap().body)
+    ///     })
+    ///     .collect();
+    /// for (i, call) in calls.into_iter().enumerate() {
+    ///     assert_eq!(call.join().unwrap(), format!("/{i}").into_bytes()); // each its own answer
+    /// }
+    /// server.shutdown(std::time::Duration::from_secs(1));
+    /// ```
     pub fn pipeline(mut self, depth: usize) -> Self {
         self.pipeline = depth.max(1);
         self
