@@ -44,6 +44,8 @@ use std::time::{Duration, Instant};
 
 use goro::sync::Semaphore;
 
+use crate::lock;
+
 type DialFn<C> = dyn Fn() -> io::Result<C> + Send + Sync;
 type TestFn<C> = dyn Fn(&mut C, Duration) -> bool + Send + Sync;
 type PreferFn<C> = dyn Fn(&C) -> bool + Send + Sync;
@@ -377,8 +379,4 @@ impl<C: Send + 'static> std::fmt::Debug for PooledConn<C> {
             .field("discard", &self.discard)
             .finish()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

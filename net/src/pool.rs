@@ -39,6 +39,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use crate::lock;
+
 /// The size classes, in bytes.
 pub const CLASSES: [usize; 4] = [2 << 10, 4 << 10, 16 << 10, 64 << 10];
 /// Period of the shrinking sweep.
@@ -150,7 +152,7 @@ static RETIRED: Mutex<(u64, u64)> = Mutex::new((0, 0));
 
 impl Drop for Local {
     fn drop(&mut self) {
-        let mut r = RETIRED.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = lock(&RETIRED);
         r.0 += self.shared.hits.load(Ordering::Relaxed);
         r.1 += self.shared.misses.load(Ordering::Relaxed);
     }
@@ -163,13 +165,9 @@ thread_local! {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         });
-        THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&shared));
+        lock(&THREADS).push(Arc::downgrade(&shared));
         Local { private: RefCell::new(Default::default()), shared }
     };
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Counts a hit or miss on a counter only this thread writes.

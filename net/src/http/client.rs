@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::pipeline::{Lanes, Outcome};
 use crate::connpool::{self, Pool};
 use crate::pool::{self, PooledBuf};
-use crate::TcpStream;
+use crate::{lock, TcpStream};
 
 /// Configures a [`Client`] (Go's `http.Transport` settings).
 #[derive(Clone, Debug)]
@@ -295,7 +295,7 @@ impl Client {
     /// Connection counters summed over every host, pipelined connections included (a
     /// pipelined connection is `active` while it has requests in flight).
     pub fn pool_stats(&self) -> connpool::Stats {
-        let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let hosts = lock(&self.hosts);
         let mut t = connpool::Stats::default();
         for h in hosts.values() {
             for s in [h.pool.stats(), h.lanes.stats()] {
@@ -310,7 +310,7 @@ impl Client {
     }
 
     fn host(&self, authority: &str) -> Arc<Host> {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hosts = lock(&self.hosts);
         if let Some(h) = hosts.get(authority) {
             return h.clone();
         }

@@ -130,7 +130,7 @@ pub fn handle(pattern: &str, handler: impl Handler) {
         FROZEN.get().is_none(),
         "goro-net http: handle({pattern:?}) after the default mux started serving; register routes first"
     );
-    let mut m = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut m = crate::lock(&PENDING);
     m.get_or_insert_with(ServeMux::new).handle(pattern, handler);
 }
 
@@ -159,7 +159,7 @@ impl Handler for DefaultServeMux {
     fn serve_http(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
         FROZEN
             .get_or_init(|| {
-                let mut m = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+                let mut m = crate::lock(&PENDING);
                 m.take().unwrap_or_default()
             })
             .serve_http(w, r)

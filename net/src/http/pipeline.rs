@@ -45,7 +45,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use goro::park::{self, Unparker};
@@ -53,7 +53,7 @@ use goro::park::{self, Unparker};
 use super::client::{self, read_response, ClientBuilder, ClientResponse, Src};
 use crate::connpool::Stats;
 use crate::pool::{self, PooledBuf};
-use crate::TcpStream;
+use crate::{lock, TcpStream};
 
 /// How a pipelined request ended.
 pub(super) enum Outcome {
@@ -213,9 +213,7 @@ impl Lanes {
     /// An idle lane may take a request if it has not expired and the server has not closed
     /// it meanwhile; otherwise it is closed.
     fn usable_after_idle(&self, l: &Lane, cfg: &ClientBuilder) -> bool {
-        let expired = cfg
-            .idle_timeout
-            .is_some_and(|t| l.idle_for(Instant::now()) >= t);
+        let expired = cfg.idle_timeout.is_some_and(|t| l.idle_for(stamp()) >= t);
         if !expired && client::alive(&l.conn) {
             return true;
         }
@@ -234,7 +232,7 @@ impl Lanes {
 
     /// Drops dead lanes, and closes idle ones that expired or exceed `max_idle_per_host`.
     fn sweep(&self, list: &mut LaneList, cfg: &ClientBuilder) {
-        let now = Instant::now();
+        let now = stamp();
         let mut idle = 0;
         list.lanes.retain(|l| {
             if l.in_flight.load(Ordering::Relaxed) == 0 {
@@ -283,6 +281,8 @@ struct Lane {
     fast: AtomicBool,
     /// When the oldest request still waiting for its answer joined ([`stamp`]; 0: none).
     front_joined: AtomicU64,
+    /// When the last request took its outcome, or the lane was made ([`stamp`]).
+    idle_since: AtomicU64,
     st: Mutex<State>,
 }
 
@@ -299,8 +299,6 @@ struct State {
     reading: bool,
     /// The read buffer and its unread bytes, while nobody is reading.
     rbuf: Option<(PooledBuf, usize, usize)>,
-    /// When the last request took its outcome.
-    idle_since: Instant,
     dead: bool,
 }
 
@@ -332,6 +330,7 @@ impl Lane {
             dead: AtomicBool::new(false),
             fast: AtomicBool::new(false),
             front_joined: AtomicU64::new(0),
+            idle_since: AtomicU64::new(stamp()),
             st: Mutex::new(State {
                 out: Vec::new(),
                 flushing: false,
@@ -340,14 +339,14 @@ impl Lane {
                 next_seq: 0,
                 reading: false,
                 rbuf: None,
-                idle_since: Instant::now(),
                 dead: false,
             }),
         }
     }
 
-    fn idle_for(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(lock(&self.st).idle_since)
+    /// How long the lane has been idle at `now` (a [`stamp`]).
+    fn idle_for(&self, now: u64) -> Duration {
+        Duration::from_nanos(now.saturating_sub(self.idle_since.load(Ordering::Relaxed)))
     }
 
     /// See [`FLOWING`]; `now` is a [`stamp`].
@@ -421,7 +420,7 @@ impl Lane {
             if let Some(i) = st.done.iter().position(|d| d.0 == seq) {
                 let outcome = st.done.swap_remove(i).1;
                 if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-                    st.idle_since = Instant::now();
+                    self.idle_since.store(stamp(), Ordering::Relaxed);
                 }
                 return outcome;
             }
@@ -541,8 +540,4 @@ impl Drop for KillOnUnwind<'_> {
             self.0.kill(&mut st);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -9,7 +9,7 @@ use goro::sync::Semaphore;
 
 use super::date::DateCell;
 use super::Handler;
-use crate::{TcpListener, TcpStream};
+use crate::{lock, TcpListener, TcpStream};
 
 /// Limits and timeouts (see [`Builder`] for each one's meaning and default).
 #[derive(Clone, Debug)]
@@ -453,10 +453,6 @@ impl Drop for ConnGuard {
         self.srv.live.fetch_sub(1, Ordering::Relaxed);
         self.srv.permits.add_permits(1);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Asks for `TCP_NODELAY` on every connection `listener` accepts; true if they get it without
