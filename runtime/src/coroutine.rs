@@ -76,6 +76,10 @@ pub(crate) struct Task {
     yielder: Cell<*const Yielder<(), Suspend>>,
     /// Set when the worker commits a park, cleared when it next resumes (for `stats()`).
     pub(crate) was_parked: Cell<bool>,
+    /// About where the stack pointer was at the last suspend, as an offset above `guard_lo`
+    /// (0 before the first), so the worker can prefetch the frames a resume will touch
+    /// (prefetch.rs). Owner-only.
+    parked_at: Cell<u32>,
     /// `coroutine_local!` values, made on first use; touched only by the running body.
     locals: UnsafeCell<Option<Box<LocalMap>>>,
     /// The result for the `JoinHandle`.
@@ -83,7 +87,7 @@ pub(crate) struct Task {
 }
 
 // SAFETY: the fields that are not `Sync` (`run`, `guard_lo`, `yielder`, `was_parked`,
-// `locals`) are touched only by
+// `parked_at`, `locals`) are touched only by
 // the task's current owner, and ownership moves between threads only through the run queues
 // (crossbeam's queues and the state CAS give the happens-before edge). The corosensei
 // coroutine is `!Send` because its stack may hold thread-affine values; a *started* pinned
@@ -107,6 +111,7 @@ impl Task {
             guard_lo: Cell::new(0),
             run: UnsafeCell::new(Run::Start(start)),
             yielder: Cell::new(std::ptr::null()),
+            parked_at: Cell::new(0),
             was_parked: Cell::new(false),
             locals: UnsafeCell::new(None),
             join: JoinSlot::new(),
@@ -138,9 +143,20 @@ impl Task {
     pub(crate) unsafe fn suspend(&self, why: Suspend) {
         let y = self.yielder.get();
         debug_assert!(!y.is_null(), "goro: suspend before the body started");
+        let here = 0u8;
+        let offset = (std::ptr::addr_of!(here) as usize).wrapping_sub(self.guard_lo.get());
+        self.parked_at.set(u32::try_from(offset).unwrap_or(0));
         // SAFETY: the yielder lives in the body's root frame, which outlives every call made
         // by the body, and the caller is that body (contract above).
         unsafe { (*y).suspend(why) };
+    }
+
+    /// About where the suspended body's stack pointer is (see `parked_at`), if known.
+    pub(crate) fn parked_sp(&self) -> Option<usize> {
+        match self.parked_at.get() {
+            0 => None,
+            off => Some(self.guard_lo.get() + off as usize),
+        }
     }
 
     /// The home worker's index, or [`NO_HOME`].

@@ -58,6 +58,7 @@ mod macros;
 mod netpoll;
 mod panic;
 pub mod park;
+mod prefetch;
 mod sched;
 mod stack;
 mod start;

@@ -161,6 +161,13 @@ pub(crate) fn dispatch(token: u64) {
     poll_desc::lookup(index).ready(seq, ev);
 }
 
+/// Starts loading the descriptor a [`dispatch`] of `token` will touch (prefetch.rs).
+#[inline]
+pub(crate) fn prefetch(token: u64) {
+    let (index, _, _) = poll_desc::split_token(token);
+    crate::prefetch::read_lines(std::ptr::from_ref(poll_desc::lookup(index)).cast(), 2);
+}
+
 /// True if any fd is registered, so an idle worker should poll the network before it steals
 /// or sleeps (Go's `netpollAnyWaiters`). One load of a counter that changes once per
 /// connection, not once per wait, so it is not a contended line on the hot path. It is a
