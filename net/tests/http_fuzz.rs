@@ -136,19 +136,26 @@ fn echo(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
     let _ = w.write_all(&body);
 }
 
+/// `body` in chunked framing: chunks of `size` bytes carrying extension `ext`, then the
+/// last chunk and `trailer` lines.
+fn chunked(body: &[u8], size: usize, ext: &str, trailer: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}{ext}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("0\r\n{trailer}\r\n").as_bytes());
+    out
+}
+
 /// Valid requests, and the echo body each one must get back.
 fn requests() -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut body = Vec::new();
     for i in 0..300 {
         body.extend_from_slice(format!("{i:04}").as_bytes());
     }
-    let mut chunked = Vec::new();
-    for piece in body.chunks(97) {
-        chunked.extend_from_slice(format!("{:x};n=v\r\n", piece.len()).as_bytes());
-        chunked.extend_from_slice(piece);
-        chunked.extend_from_slice(b"\r\n");
-    }
-    chunked.extend_from_slice(b"0\r\nTrailer: t\r\n\r\n");
+    let chunked = chunked(&body, 97, ";n=v", "Trailer: t\r\n");
     let mut cases = vec![
         (
             b"GET /a?q=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n".to_vec(),
@@ -317,13 +324,7 @@ fn random_responses_never_break_the_client() {
     count_panics();
     let mut rng = Rng::from_env();
     let body: Vec<u8> = (0..1500u32).map(|i| b'a' + (i % 26) as u8).collect();
-    let mut chunked = Vec::new();
-    for piece in body.chunks(211) {
-        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        chunked.extend_from_slice(piece);
-        chunked.extend_from_slice(b"\r\n");
-    }
-    chunked.extend_from_slice(b"0\r\n\r\n");
+    let chunked = chunked(&body, 211, "", "");
     let valid = [
         [
             format!(
