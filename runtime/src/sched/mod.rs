@@ -48,7 +48,9 @@
 //!   that queued them still runs: they are likely partners);
 //!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)
 //! }
-//! resume the task; on return: Yield -> back of home; Park -> commit (park.rs); Done -> recycle
+//! resume the task (first asking the CPU to load the next queued ones' task and stack, when
+//! 8 or more wait: prefetch.rs); on return: Yield -> back of home; Park -> commit (park.rs);
+//! Done -> recycle
 //! ```
 //!
 //! # Waking idle workers without a syscall per operation
