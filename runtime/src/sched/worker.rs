@@ -387,7 +387,6 @@ impl WorkerLocal {
         }
     }
 
-    /// Runs `task` until it yields, parks or finishes.
     /// Starts loading what the next coroutines in `home` will touch, while the current one
     /// runs (prefetch.rs): the `Task` of the one after next, and the next one's stack around
     /// where it parked (reading where that is touches its `Task`, prefetched by the previous
@@ -410,6 +409,7 @@ impl WorkerLocal {
         }
     }
 
+    /// Runs `task` until it yields, parks or finishes.
     fn execute(&self, mut task: Arc<Task>) {
         let p = self.shared();
         if !task.pinned || task.home() != self.index {
