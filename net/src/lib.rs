@@ -35,12 +35,12 @@ mod udp;
 mod unix;
 
 pub use goro::io::spawn_balanced;
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 /// Locks a std mutex whose data stays consistent even if a holder panicked (every mutex in
 /// this crate guards state that each critical section leaves valid), so poisoning is ignored.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
-pub use tcp::{Incoming, TcpListener, TcpStream};
-pub use udp::UdpSocket;
-pub use unix::{UnixDatagram, UnixListener, UnixStream};

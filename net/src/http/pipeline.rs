@@ -141,11 +141,8 @@ impl Lanes {
             self.sweep(&mut list, cfg);
         }
         let at_limit = cfg.max_active_per_host > 0 && {
-            let live = list
-                .lanes
-                .iter()
-                .filter(|l| !l.dead.load(Ordering::Relaxed));
-            live.count() + list.dialing.len() >= cfg.max_active_per_host
+            let live = list.lanes.iter().filter(|l| l.live()).count();
+            live + list.dialing.len() >= cfg.max_active_per_host
         };
         match self.pick(&list, worker, cfg, at_limit) {
             Some(l) => Choice::Lane(l),
@@ -188,7 +185,7 @@ impl Lanes {
         let mine = || {
             list.lanes
                 .iter()
-                .filter(move |l| l.worker == worker && !l.dead.load(Ordering::Relaxed))
+                .filter(move |l| l.worker == worker && l.live())
         };
         let mut now = None;
         for l in mine() {
@@ -213,8 +210,7 @@ impl Lanes {
     /// An idle lane may take a request if it has not expired and the server has not closed
     /// it meanwhile; otherwise it is closed.
     fn usable_after_idle(&self, l: &Lane, cfg: &ClientBuilder) -> bool {
-        let expired = cfg.idle_timeout.is_some_and(|t| l.idle_for(stamp()) >= t);
-        if !expired && client::alive(&l.conn) {
+        if !l.expired(stamp(), cfg) && client::alive(&l.conn) {
             return true;
         }
         self.discard(l);
@@ -237,22 +233,18 @@ impl Lanes {
         list.lanes.retain(|l| {
             if l.in_flight.load(Ordering::Relaxed) == 0 {
                 idle += 1;
-                let expired = cfg.idle_timeout.is_some_and(|t| l.idle_for(now) >= t);
-                if expired || idle > cfg.max_idle_per_host {
+                if l.expired(now, cfg) || idle > cfg.max_idle_per_host {
                     self.discard(l);
                 }
             }
-            !l.dead.load(Ordering::Relaxed)
+            l.live()
         });
     }
 
     /// Counters in the pool's terms: a lane is active while requests are in flight on it.
     pub(super) fn stats(&self) -> Stats {
         let list = lock(&self.inner);
-        let live = list
-            .lanes
-            .iter()
-            .filter(|l| !l.dead.load(Ordering::Relaxed));
+        let live = list.lanes.iter().filter(|l| l.live());
         let active = live
             .clone()
             .filter(|l| l.in_flight.load(Ordering::Relaxed) > 0)
@@ -344,9 +336,16 @@ impl Lane {
         }
     }
 
-    /// How long the lane has been idle at `now` (a [`stamp`]).
-    fn idle_for(&self, now: u64) -> Duration {
-        Duration::from_nanos(now.saturating_sub(self.idle_since.load(Ordering::Relaxed)))
+    /// Not killed (read without the lock).
+    fn live(&self) -> bool {
+        !self.dead.load(Ordering::Relaxed)
+    }
+
+    /// Idle at least `idle_timeout` at `now` (a [`stamp`]); meaningful for an idle lane.
+    fn expired(&self, now: u64, cfg: &ClientBuilder) -> bool {
+        let idle = now.saturating_sub(self.idle_since.load(Ordering::Relaxed));
+        cfg.idle_timeout
+            .is_some_and(|t| Duration::from_nanos(idle) >= t)
     }
 
     /// See [`FLOWING`]; `now` is a [`stamp`].
