@@ -21,7 +21,9 @@ fn raise_nofile() -> u64 {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
         r.rlim_cur = r.rlim_max;
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &r), 0);
-        r.rlim_cur
+        #[allow(clippy::unnecessary_cast)] // rlim_t is i64 on the BSDs
+        let cur = r.rlim_cur as u64;
+        cur
     }
 }
 

@@ -1,10 +1,11 @@
 //! goro::blocking: idle pool threads exit (`GORO_BLOCKING_IDLE_TIMEOUT_MS` set low).
 //!
-//! A file of its own: the knob is read once, when the process first uses the pool.
+//! A file of its own: the knob is read once, when the process first uses the pool. Linux
+//! only: it counts the pool's threads by name in /proc.
+#![cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
-/// Threads of this process whose name starts with `goro-blocking-` (Linux: /proc).
-#[cfg(target_os = "linux")]
+/// Threads of this process whose name starts with `goro-blocking-` (from /proc).
 fn pool_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
@@ -13,7 +14,6 @@ fn pool_threads() -> usize {
         .count()
 }
 
-#[cfg(target_os = "linux")]
 #[test]
 fn idle_pool_threads_exit() {
     // Before any runtime or pool thread exists, so nothing reads the environment concurrently.

@@ -210,9 +210,9 @@ fn write_parks_while_the_buffer_is_full_and_times_out() {
 fn read_and_write_work_on_pipes_too() {
     // PollFd::read/write use recv/send on sockets and fall back to read/write elsewhere.
     let mut fds = [0; 2];
-    // SAFETY: `fds` is a live array of two c_ints for pipe2 to fill.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2 just returned these two fds, owned by nothing else.
+    // SAFETY: `fds` is a live array of two c_ints for pipe to fill.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: pipe just returned these two fds, owned by nothing else.
     let (r, w) = unsafe {
         use std::os::fd::FromRawFd;
         (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))

@@ -21,6 +21,7 @@
 //! a mix-up between the two sets shows.
 use std::collections::HashMap;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -166,7 +167,7 @@ fn apply(kq: &mut Kq, ch: &Kevent) -> io::Result<()> {
 pub(crate) fn kevent(
     kq: RawFd,
     changes: &[Kevent],
-    events: &mut [Kevent],
+    events: &mut [MaybeUninit<Kevent>],
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
     let state = lock(table())
@@ -198,7 +199,7 @@ pub(crate) fn kevent(
     let k = lock(&state);
     let mut out = 0;
     let mut push = |e: Kevent| {
-        events[out] = e;
+        events[out].write(e);
         out += 1;
     };
     for ev in &buf[..n] {

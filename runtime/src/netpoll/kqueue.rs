@@ -8,9 +8,14 @@
 //! epoll, so this file runs the whole socket test suite on Linux CI.
 //!
 //! What has and has not been run: on this project's machines (Linux) the logic here has run
-//! over the emulation only. The real-syscall half of the seam (`sys` for the BSDs) has never
-//! been compiled or run on macOS or a BSD here; treat it as unverified until it has.
+//! over the emulation only. The real-syscall half of the seam (`sys` for the BSDs) is
+//! type-checked and linted for FreeBSD and macOS (`.ci/run`), but has never run on a real
+//! kqueue; treat it as unverified until it has.
+//!
+//! A wait allocates nothing and initialises nothing it does not read: the event arrays are
+//! uninitialised stack arrays of which the kernel fills the first `n`.
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -33,14 +38,21 @@ pub(crate) struct Kevent {
     pub(crate) udata: u64,
 }
 
-/// The real syscalls (macOS, iOS, the BSDs). Never compiled on this project's Linux machines.
+/// The real syscalls (macOS, iOS, the BSDs). The casts convert between [`Kevent`]'s fixed
+/// widths and each system's (NetBSD's `filter` and `flags` are `u32`; elsewhere some casts
+/// are to the same type).
 #[cfg(not(target_os = "linux"))]
+#[allow(clippy::unnecessary_cast)]
 mod sys {
     use std::io;
+    use std::mem::MaybeUninit;
     use std::os::fd::{FromRawFd, OwnedFd, RawFd};
     use std::time::Duration;
 
-    use super::Kevent;
+    use super::{Kevent, CAP};
+
+    /// Most changes one call applies (`register` and `deregister` pass two).
+    const MAX_CHANGES: usize = 2;
 
     pub(crate) const EVFILT_READ: i16 = libc::EVFILT_READ as i16;
     pub(crate) const EVFILT_WRITE: i16 = libc::EVFILT_WRITE as i16;
@@ -76,27 +88,34 @@ mod sys {
         e
     }
 
+    /// Applies `changes`, then waits up to `timeout` for at most `events.len()` (≤ [`CAP`])
+    /// events; returns `n`, the first `n` of `events` being written.
     pub(crate) fn kevent(
         kq: RawFd,
         changes: &[Kevent],
-        events: &mut [Kevent],
+        events: &mut [MaybeUninit<Kevent>],
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        let ch: Vec<libc::kevent> = changes.iter().map(to_os).collect();
-        let mut out: Vec<libc::kevent> = vec![to_os(&Kevent::default()); events.len()];
+        assert!(changes.len() <= MAX_CHANGES && events.len() <= CAP);
+        let mut ch = [const { MaybeUninit::<libc::kevent>::uninit() }; MAX_CHANGES];
+        for (dst, src) in ch.iter_mut().zip(changes) {
+            dst.write(to_os(src));
+        }
+        let mut out = [const { MaybeUninit::<libc::kevent>::uninit() }; CAP];
         let ts = timeout.map(|d| libc::timespec {
             tv_sec: d.as_secs().min(i64::MAX as u64) as _,
             tv_nsec: d.subsec_nanos() as _,
         });
         let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        // SAFETY: the change and event arrays are live for the call, with the lengths given.
+        // SAFETY: the first `changes.len()` entries of `ch` are written; `out` has room for
+        // `events.len()` entries; both live for the call.
         let n = unsafe {
             libc::kevent(
                 kq,
-                ch.as_ptr(),
-                ch.len() as _,
-                out.as_mut_ptr(),
-                out.len() as _,
+                ch.as_ptr().cast(),
+                changes.len() as _,
+                out.as_mut_ptr().cast(),
+                events.len() as _,
                 tsp,
             )
         };
@@ -104,14 +123,16 @@ mod sys {
             return Err(io::Error::last_os_error());
         }
         for (dst, src) in events.iter_mut().zip(&out[..n as usize]) {
-            *dst = Kevent {
+            // SAFETY: kevent wrote the first `n` entries of `out`.
+            let src = unsafe { src.assume_init_ref() };
+            dst.write(Kevent {
                 ident: src.ident as usize,
                 filter: src.filter as i16,
                 flags: src.flags as u16,
                 fflags: src.fflags as u32,
                 data: src.data as i64,
                 udata: src.udata as u64,
-            };
+            });
         }
         Ok(n as usize)
     }
@@ -119,6 +140,7 @@ mod sys {
 
 /// The identifier of the wake-up `EVFILT_USER` event.
 const WAKE_IDENT: usize = 0;
+/// Most events one wait takes.
 const CAP: usize = 256;
 
 /// One kqueue instance.
@@ -156,7 +178,7 @@ impl Poller {
     }
 
     pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        let mut buf = [Kevent::default(); CAP];
+        let mut buf = [const { MaybeUninit::<Kevent>::uninit() }; CAP];
         events.tokens.clear();
         let n = match sys::kevent(self.kq.as_raw_fd(), &[], &mut buf, timeout) {
             Ok(n) => n,
@@ -165,6 +187,8 @@ impl Poller {
             Err(e) => return Err(e),
         };
         for ev in &buf[..n] {
+            // SAFETY: kevent wrote the first `n` entries.
+            let ev = unsafe { ev.assume_init_ref() };
             if ev.filter == sys::EVFILT_USER {
                 // EV_CLEAR reset the trigger when it was reported: nothing to drain.
                 events.tokens.push(WAKE_TOKEN);

@@ -85,7 +85,6 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
@@ -195,8 +194,10 @@ impl Events {
 }
 
 /// Converts a timeout to whole milliseconds for the OS, rounding up so a timer never fires
-/// early (a 0.3 ms wait must not become a 0 ms busy poll).
-pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
+/// early (a 0.3 ms wait must not become a 0 ms busy poll). (`epoll_wait`'s unit; kqueue takes
+/// a `timespec`.)
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn timeout_ms(timeout: Option<std::time::Duration>) -> i32 {
     match timeout {
         None => -1,
         Some(d) => {

@@ -30,6 +30,10 @@
 //! Slabs are never unmapped: the address-space high-water mark is kept and reused, and memory
 //! goes back to the kernel with `MADV_DONTNEED` instead (see *Recycling*).
 //!
+//! That is Linux. On macOS and the BSDs (`slab.rs` picks per OS) untouched anonymous pages
+//! cost nothing without a flag, their superpages need fully populated runs, guards are always
+//! `mprotect`ed, and memory goes back with `MADV_FREE` (their `MADV_DONTNEED` may keep it).
+//!
 //! Each page-rounded usable size is its own *size class* with its own slabs and free lists
 //! (a slot cannot be reused for a different size without moving its guard). A class's slab
 //! holds `max(1, 64 MiB / slot)` slots, so a 16 KiB class packs 3,276 per slab and an 8 MiB
@@ -403,7 +407,9 @@ mod tests {
         for (_, lo, hi) in &parked {
             let mut vec = vec![0u8; (hi - lo) / page];
             // SAFETY: the usable range of a live stack; `vec` has one byte per page.
-            let rc = unsafe { libc::mincore(*lo as *mut libc::c_void, hi - lo, vec.as_mut_ptr()) };
+            let rc = unsafe {
+                libc::mincore(*lo as *mut libc::c_void, hi - lo, vec.as_mut_ptr().cast())
+            };
             assert_eq!(rc, 0);
             let resident = vec.iter().filter(|&&b| b & 1 != 0).count();
             assert_eq!(

@@ -233,6 +233,24 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     }
 }
 
+/// The smallest signal stack the CPU's state needs, as the kernel reports it (AVX-512 and
+/// AMX state outgrow the old `SIGSTKSZ`); 0 where it does not say.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn min_signal_stack() -> usize {
+    // SAFETY: getauxval has no preconditions; 0 means "not provided".
+    unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) as usize }
+}
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn min_signal_stack() -> usize {
+    0
+}
+
+/// `MAP_STACK` where the OS has it (OpenBSD requires it of a stack a signal handler runs on).
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+const ALT_STACK_FLAGS: libc::c_int = libc::MAP_STACK;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+const ALT_STACK_FLAGS: libc::c_int = 0;
+
 /// An alternate signal stack mapped by [`init_thread`], with a guard page below it.
 struct AltStack {
     map: *mut libc::c_void,
@@ -242,9 +260,7 @@ struct AltStack {
 impl AltStack {
     fn new() -> AltStack {
         let page = super::slab::page_size();
-        // SAFETY: getauxval has no preconditions; 0 means "not provided".
-        let min = unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) } as usize;
-        let size = min
+        let size = min_signal_stack()
             .max(libc::SIGSTKSZ)
             .max(16 * 1024)
             .next_multiple_of(page);
@@ -255,7 +271,7 @@ impl AltStack {
                 ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | ALT_STACK_FLAGS,
                 -1,
                 0,
             )

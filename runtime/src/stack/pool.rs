@@ -471,7 +471,7 @@ pub(super) mod tests {
         let page = page_size();
         let mut vec = vec![0u8; len.div_ceil(page)];
         // SAFETY: the range is inside a live slab mapping; `vec` has one byte per page.
-        let rc = unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr()) };
+        let rc = unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr().cast()) };
         assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
         vec.iter().filter(|&&b| b & 1 != 0).count()
     }

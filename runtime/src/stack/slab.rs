@@ -8,11 +8,47 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// `madvise` advice that installs guard markers in the page tables without splitting the VMA
 /// (`include/uapi/asm-generic/mman-common.h`, Linux ≥ 6.13). The libc crate does not define it
-/// yet. Faults on a guard marker raise `SIGSEGV`, as a `PROT_NONE` page does.
+/// yet. Faults on a guard marker raise `SIGSEGV`, as a `PROT_NONE` page does. Passed only on
+/// Linux (see [`GUARD_FIRST`]).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
+/// `mmap` flags of a stack slab beyond private and anonymous. `MAP_NORESERVE` (Linux: no
+/// commit charge for untouched pages; the BSDs and macOS never charge for them) and
+/// `MAP_STACK` (Linux: no transparent huge pages; OpenBSD requires it of any stack a thread
+/// runs on) where the OS has them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SLAB_FLAGS: libc::c_int = libc::MAP_NORESERVE | libc::MAP_STACK;
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+const SLAB_FLAGS: libc::c_int = libc::MAP_STACK;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+const SLAB_FLAGS: libc::c_int = 0;
+
+/// The advice that gives a stack's pages back. Linux's `MADV_DONTNEED` drops them at once;
+/// elsewhere `MADV_DONTNEED` may keep them, and `MADV_FREE` lets the kernel take them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MADV_RELEASE: libc::c_int = libc::MADV_DONTNEED;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const MADV_RELEASE: libc::c_int = libc::MADV_FREE;
+
 /// How guard pages are installed; decided by the first install and remembered.
-static GUARD_MODE: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
+static GUARD_MODE: AtomicU8 = AtomicU8::new(GUARD_FIRST);
+/// Linux tries guard markers first; other systems always `mprotect`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const GUARD_FIRST: u8 = GUARD_UNKNOWN;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const GUARD_FIRST: u8 = GUARD_MPROTECT;
 const GUARD_UNKNOWN: u8 = 0;
 /// `madvise(MADV_GUARD_INSTALL)` works: guards cost no VMA.
 pub(super) const GUARD_MADVISE: u8 = 1;
@@ -53,7 +89,7 @@ fn refused(what: &str, err: io::Error) -> io::Error {
     )
 }
 
-/// Maps `len` bytes of address space for stacks: private, anonymous, `MAP_NORESERVE` (only
+/// Maps `len` bytes of address space for stacks: private, anonymous, [`SLAB_FLAGS`] (only
 /// touched pages cost memory or commit charge), no transparent huge pages. Returns its base.
 pub(super) fn map(len: usize) -> io::Result<usize> {
     // SAFETY: a fresh anonymous mapping at an address the kernel picks; it aliases nothing.
@@ -62,7 +98,7 @@ pub(super) fn map(len: usize) -> io::Result<usize> {
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | SLAB_FLAGS,
             -1,
             0,
         )
@@ -72,6 +108,14 @@ pub(super) fn map(len: usize) -> io::Result<usize> {
         let what = format!("map a {} MiB coroutine stack slab", len >> 20);
         return Err(refused(&what, err));
     }
+    no_huge_pages(base, len);
+    Ok(base as usize)
+}
+
+/// Keeps transparent huge pages out of a slab: a stack touches a few pages of its slot, and a
+/// huge page would make the whole 2 MiB around them resident.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn no_huge_pages(base: *mut libc::c_void, len: usize) {
     // SAFETY: `base..base+len` is the mapping just made; the advice only changes THP policy.
     let rc = unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
     // EINVAL: a kernel built without transparent huge pages, where there is nothing to avoid.
@@ -80,10 +124,15 @@ pub(super) fn map(len: usize) -> io::Result<usize> {
         "goro: madvise(MADV_NOHUGEPAGE): {}",
         errno()
     );
-    Ok(base as usize)
 }
 
-/// Gives the memory of `[addr, addr+len)` back to the kernel; the range reads as zeros after.
+/// The BSDs and macOS promote to superpages only fully populated, aligned runs, which a slab
+/// of sparsely touched stacks never has.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn no_huge_pages(_base: *mut libc::c_void, _len: usize) {}
+
+/// Gives the memory of `[addr, addr+len)` back to the kernel; its contents are undefined after
+/// (zeros on Linux).
 ///
 /// # Safety
 ///
@@ -91,12 +140,12 @@ pub(super) fn map(len: usize) -> io::Result<usize> {
 /// live coroutine runs on it).
 pub(super) unsafe fn release(addr: usize, len: usize) {
     // SAFETY: the caller promises the range is an unused part of a slab (never unmapped);
-    // DONTNEED on private anonymous memory just drops its pages.
-    let rc = unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    // the advice on private anonymous memory only drops (or lets the kernel drop) its pages.
+    let rc = unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_RELEASE) };
     assert_eq!(
         rc,
         0,
-        "goro: madvise(MADV_DONTNEED) on a stack: errno {}",
+        "goro: madvise({MADV_RELEASE}) on a stack: errno {}",
         errno()
     );
 }
