@@ -156,7 +156,7 @@ impl Gateway {
             Ok(resp) => {
                 // A HEAD answer has no body to measure: its length is the backend's word.
                 let head = r.method() == "HEAD";
-                for (n, v) in &resp.headers {
+                for (n, v) in resp.headers() {
                     let length = n.eq_ignore_ascii_case("content-length");
                     if (!hop_by_hop(n) || head && length)
                         && !n.eq_ignore_ascii_case("date")

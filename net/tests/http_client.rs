@@ -85,3 +85,46 @@ fn timeouts_and_refusals_are_errors() {
         ErrorKind::InvalidInput
     );
 }
+
+#[test]
+fn response_headers_keep_order_case_and_duplicates() {
+    // A hand-written answer, so the headers are exactly these bytes.
+    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let backend = std::thread::spawn(move || {
+        let (mut c, _) = ln.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            c.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        c.write_all(
+            b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Mixed-Case: yes\r\n\
+              Set-Cookie: b=2\r\nX-Raw: caf\xe9\r\nContent-Length: 2\r\n\r\nok",
+        )
+        .unwrap();
+    });
+    let r = Client::new().get(&format!("http://{addr}/")).unwrap();
+    backend.join().unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body, b"ok");
+    let all: Vec<(&str, &str)> = r.headers().collect();
+    assert_eq!(
+        all,
+        [
+            ("Set-Cookie", "a=1"),
+            ("X-Mixed-Case", "yes"),
+            ("Set-Cookie", "b=2"),
+            ("X-Raw", "caf\u{fffd}"),
+            ("Content-Length", "2"),
+        ]
+    );
+    assert_eq!(r.headers().len(), 5);
+    // Lookup is case-insensitive and takes the first of duplicates.
+    assert_eq!(r.header("set-cookie"), Some("a=1"));
+    assert_eq!(r.header("x-mixed-case"), Some("yes"));
+    assert_eq!(r.header("missing"), None);
+    let shown = format!("{r:?}");
+    assert!(shown.contains("(\"X-Mixed-Case\", \"yes\")") && shown.contains("2 bytes"));
+}

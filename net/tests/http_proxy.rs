@@ -75,14 +75,8 @@ fn forwards_with_director_rewrites_and_reuses_backend_connections() {
             )
             .unwrap();
         assert_eq!(r.status, 200);
+        let id = r.header("X-Backend").unwrap().to_owned();
         let text = String::from_utf8(r.body).unwrap();
-        let id = r
-            .headers
-            .iter()
-            .find(|(n, _)| n == "X-Backend")
-            .unwrap()
-            .1
-            .clone();
         let host = if id == "A" { a } else { b };
         assert_eq!(
             text,
@@ -153,23 +147,10 @@ fn least_connections_avoids_the_busy_backend() {
     let ids: Vec<String> = (0..6)
         .map(|_| {
             let r = client.get(&format!("http://{proxy}/q")).unwrap();
-            r.headers
-                .iter()
-                .find(|(n, _)| n == "X-Backend")
-                .unwrap()
-                .1
-                .clone()
+            r.header("X-Backend").unwrap().to_owned()
         })
         .collect();
-    let slow_id = slow
-        .join()
-        .unwrap()
-        .headers
-        .iter()
-        .find(|(n, _)| n == "X-Backend")
-        .unwrap()
-        .1
-        .clone();
+    let slow_id = slow.join().unwrap().header("X-Backend").unwrap().to_owned();
     assert!(
         ids.iter().all(|id| *id != slow_id),
         "{ids:?} while {slow_id} was busy"

@@ -1,5 +1,6 @@
 //! [`Client`]: HTTP/1.1 requests with keep-alive connections pooled per host.
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
@@ -169,23 +170,68 @@ struct Host {
 }
 
 /// A complete response read by the [`Client`].
-#[derive(Clone, Debug, Default)]
+///
+/// ```no_run
+/// let resp = goro_net::http::Client::new().get("http://127.0.0.1:8080/")?;
+/// assert_eq!(resp.status, 200);
+/// let kind = resp.header("content-type").unwrap_or("?");
+/// for (name, value) in resp.headers() {
+///     println!("{name}: {value}");
+/// }
+/// println!("{kind}, {} bytes", resp.body.len());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Default)]
 pub struct ClientResponse {
     /// Status code.
     pub status: u16,
-    /// Headers in order, as sent.
-    pub headers: Vec<(String, String)>,
     /// The whole body (chunked framing removed).
     pub body: Vec<u8>,
+    /// Every header name and value, back to back: two allocations per response (this and
+    /// `spans`) rather than two per header.
+    text: String,
+    /// Per header, in order: where its name starts, where it ends (and its value starts), and
+    /// where its value ends, in `text`.
+    spans: Vec<[u32; 3]>,
 }
 
 impl ClientResponse {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
+        self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
+    }
+
+    /// Every header in order, as sent, as `(name, value)`. A value that is not UTF-8 has its
+    /// bad bytes replaced by U+FFFD.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|&[lo, mid, hi]| {
+            let (lo, mid, hi) = (lo as usize, mid as usize, hi as usize);
+            (&self.text[lo..mid], &self.text[mid..hi])
+        })
+    }
+
+    /// Appends a header (how the client fills a response in; also for building one by hand,
+    /// e.g. in a test of code that takes a `ClientResponse`).
+    pub fn push_header(&mut self, name: &str, value: &str) {
+        let lo = self.text.len();
+        self.text.push_str(name);
+        let mid = self.text.len();
+        self.text.push_str(value);
+        let hi = self.text.len();
+        // Heads are capped far below 4 GiB (the client's read buffer).
+        self.spans.push([lo as u32, mid as u32, hi as u32]);
+    }
+}
+
+impl fmt::Debug for ClientResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
     }
 }
 
@@ -471,8 +517,9 @@ fn parse_head(
     let status = r.code.unwrap_or(0);
     let mut resp = ClientResponse {
         status,
-        headers: Vec::with_capacity(r.headers.len()),
         body: Vec::new(),
+        text: String::with_capacity(len),
+        spans: Vec::with_capacity(r.headers.len()),
     };
     let mut keep = r.version == Some(1);
     let mut framing = Framing::UntilClose;
@@ -491,8 +538,7 @@ fn parse_head(
                 keep || has_token(h.value, b"keep-alive")
             };
         }
-        let v = String::from_utf8_lossy(h.value).into_owned();
-        resp.headers.push((h.name.to_string(), v));
+        resp.push_header(h.name, &String::from_utf8_lossy(h.value));
     }
     if head_only || status / 100 == 1 || status == 204 || status == 304 {
         framing = Framing::Length(0);
