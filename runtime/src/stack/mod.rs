@@ -387,6 +387,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android")),
+        ignore = "Linux: counts resident pages after MADV_DONTNEED"
+    )]
     fn stack_parked_coroutine_costs_one_resident_page() {
         use corosensei::{Coroutine, CoroutineResult};
         // The default size plus one page: default behaviour, a class of its own.

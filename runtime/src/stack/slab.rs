@@ -231,6 +231,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android")),
+        ignore = "Linux: reads and fills vm.max_map_count"
+    )]
     fn stack_mprotect_fallback_hits_map_count_with_clear_error() {
         if child::is_child() {
             // Pretend the kernel lacks MADV_GUARD_INSTALL.
