@@ -128,3 +128,99 @@ fn response_headers_keep_order_case_and_duplicates() {
     let shown = format!("{r:?}");
     assert!(shown.contains("(\"X-Mixed-Case\", \"yes\")") && shown.contains("2 bytes"));
 }
+
+/// Serves each of `answers` once, in order, on one connection per answer (reads the request
+/// head first); returns the address.
+fn raw_backend(answers: Vec<Vec<u8>>) -> (SocketAddr, std::thread::JoinHandle<()>) {
+    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        for answer in answers {
+            let (mut c, _) = ln.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if c.read_exact(&mut byte).is_err() {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            // The client may hang up first (a body over its limit): not an error here.
+            let _ = c.write_all(&answer);
+        }
+    });
+    (addr, t)
+}
+
+#[test]
+fn oversized_answers_are_errors_not_allocations() {
+    let chunk = |n: usize| {
+        let mut c = format!("{n:x}\r\n").into_bytes();
+        c.extend(std::iter::repeat_n(b'c', n));
+        c.extend_from_slice(b"\r\n");
+        c
+    };
+    let mut chunked_over = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        chunked_over.extend(chunk(400));
+    }
+    chunked_over.extend_from_slice(b"0\r\n\r\n");
+    let chunked_head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut endless_line = chunked_head.to_vec();
+    endless_line.extend(std::iter::repeat_n(b'0', 200_000));
+    let mut endless_trailers = chunked_head.to_vec();
+    endless_trailers.extend_from_slice(b"0\r\n");
+    for i in 0..10_000 {
+        endless_trailers.extend(format!("X-T{i}: v\r\n").bytes());
+    }
+    let until_close = |n: usize| {
+        let mut a = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        a.extend(std::iter::repeat_n(b'u', n));
+        a
+    };
+    let at_limit = {
+        let mut a = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
+        a.extend([b'k'; 1000]);
+        a
+    };
+    let cases: Vec<(Vec<u8>, Result<usize, ErrorKind>)> = vec![
+        // A declared length far past the limit (and past the machine's memory: reserving it
+        // would abort the process) fails before any body is read.
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\nabc".to_vec(),
+            Err(ErrorKind::InvalidData),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffff\r\nabc".to_vec(),
+            Err(ErrorKind::InvalidData),
+        ),
+        // Within the limit, but the body is cut short.
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\nabc".to_vec(),
+            Err(ErrorKind::UnexpectedEof),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n".to_vec(),
+            Err(ErrorKind::InvalidData),
+        ),
+        (chunked_over, Err(ErrorKind::InvalidData)),
+        // A chunk-size line or trailers that never end.
+        (endless_line, Err(ErrorKind::InvalidData)),
+        (endless_trailers, Err(ErrorKind::InvalidData)),
+        (until_close(5000), Err(ErrorKind::InvalidData)),
+        (until_close(1000), Ok(1000)),
+        (at_limit, Ok(1000)),
+    ];
+    let expected: Vec<_> = cases.iter().map(|(_, want)| *want).collect();
+    let (addr, backend) = raw_backend(cases.into_iter().map(|(a, _)| a).collect());
+    let client = Client::builder().max_body_bytes(1000).build();
+    for want in expected {
+        let got = client.get(&format!("http://{addr}/")).map(|r| r.body.len());
+        match (got, want) {
+            (Ok(n), Ok(m)) => assert_eq!(n, m),
+            (Err(e), Err(kind)) => assert_eq!(e.kind(), kind, "{e}"),
+            (got, want) => panic!("got {got:?}, want {want:?}"),
+        }
+    }
+    backend.join().unwrap();
+}

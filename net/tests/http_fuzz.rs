@@ -65,6 +65,9 @@ const NASTY: &[&[u8]] = &[
     b"\xff",
     b"99999999999999999999",
     b"ffffffffffffffff",
+    // In range for a u64, far past any memory: a length to be believed only as bytes come.
+    b"1000000000000",
+    b"fffffffffff",
     b"-1",
     b";ext=\"x\"",
     b"0\r\n\r\n",

@@ -22,6 +22,7 @@ pub struct ClientBuilder {
     pub(super) max_idle_per_host: usize,
     pub(super) max_active_per_host: usize,
     pub(super) pipeline: usize,
+    pub(super) max_body_bytes: u64,
 }
 
 impl Default for ClientBuilder {
@@ -34,6 +35,7 @@ impl Default for ClientBuilder {
             max_idle_per_host: 32,
             max_active_per_host: 0,
             pipeline: 1,
+            max_body_bytes: 64 << 20,
         }
     }
 }
@@ -76,6 +78,15 @@ impl ClientBuilder {
     /// past the depth, or wait for the pool if their worker has none.
     pub fn max_active_per_host(mut self, n: usize) -> Self {
         self.max_active_per_host = n;
+        self
+    }
+
+    /// Largest response body the client reads (default 64 MiB; `u64::MAX`: no limit). The
+    /// whole body is held in memory ([`ClientResponse::body`]), so this is what a server can
+    /// make the client allocate. A longer answer, declared or sent, fails the request with
+    /// [`io::ErrorKind::InvalidData`] and its connection is closed.
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = n;
         self
     }
 
@@ -320,7 +331,7 @@ impl Client {
         loop {
             let mut conn = host.pool.get()?;
             let reused = conn.reused();
-            match exchange(&conn, &head, method == "HEAD") {
+            match exchange(&conn, &head, method == "HEAD", cfg.max_body_bytes) {
                 Ok((resp, keep)) => {
                     if !keep {
                         conn.discard();
@@ -443,15 +454,18 @@ fn split_url(url: &str) -> io::Result<(&str, &str)> {
 pub(super) const RESP_BUF: usize = 8192;
 /// Largest response head accepted.
 const MAX_RESP_HEAD: usize = 64 << 10;
+/// Most body memory reserved ahead of the bytes arriving.
+const PREALLOC_MAX: usize = 1 << 20;
 
 /// Writes the request and reads the answer; the error says whether no byte came back.
 fn exchange(
     c: &TcpStream,
     req: &[u8],
     head_only: bool,
+    max_body: u64,
 ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
     (&*c).write_all(req).map_err(|e| (e, true))?;
-    let mut src = Src::new(c, pool::get(RESP_BUF), 0, 0);
+    let mut src = Src::new(c, pool::get(RESP_BUF), 0, 0, max_body);
     let (resp, keep) = read_response(&mut src, head_only)?;
     // Bytes after the answer were not asked for: the connection is out of step.
     Ok((resp, keep && src.pos == src.end))
@@ -482,6 +496,9 @@ pub(super) fn read_response(
     };
     let keep = match framing {
         Framing::Length(n) => {
+            if n > src.max_body {
+                return Err((too_big(src.max_body), false));
+            }
             src.take(n as usize, &mut resp.body)
                 .map_err(|e| (e, false))?;
             keep
@@ -491,11 +508,20 @@ pub(super) fn read_response(
             keep
         }
         Framing::UntilClose => {
-            resp.body.extend_from_slice(&src.buf[src.pos..src.end]);
+            // One byte past the limit tells a body at the limit from one over it.
+            let max = src.max_body;
+            let buffered = &src.buf[src.pos..src.end];
+            let first = buffered.len().min(max.saturating_add(1) as usize);
+            resp.body.extend_from_slice(&buffered[..first]);
             src.pos = src.end;
-            (&*src.c)
+            let room = max.saturating_add(1).saturating_sub(first as u64);
+            src.c
+                .take(room)
                 .read_to_end(&mut resp.body)
                 .map_err(|e| (e, false))?;
+            if resp.body.len() as u64 > max {
+                return Err((too_big(max), false));
+            }
             false
         }
     };
@@ -565,11 +591,25 @@ pub(super) struct Src<'a> {
     buf: PooledBuf,
     pos: usize,
     end: usize,
+    /// [`ClientBuilder::max_body_bytes`].
+    max_body: u64,
 }
 
 impl<'a> Src<'a> {
-    pub(super) fn new(c: &'a TcpStream, buf: PooledBuf, pos: usize, end: usize) -> Src<'a> {
-        Src { c, buf, pos, end }
+    pub(super) fn new(
+        c: &'a TcpStream,
+        buf: PooledBuf,
+        pos: usize,
+        end: usize,
+        max_body: u64,
+    ) -> Src<'a> {
+        Src {
+            c,
+            buf,
+            pos,
+            end,
+            max_body,
+        }
     }
 
     /// The buffer and the unread part of it, to go on with later.
@@ -604,7 +644,9 @@ impl<'a> Src<'a> {
 
     /// Appends the next `n` bytes of the answer to `out`.
     fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> io::Result<()> {
-        out.reserve(n);
+        // Room for what the server declared, up to a bound: a declared length is only a
+        // claim until the bytes come (the caller checked it against the body limit).
+        out.reserve(n.min(PREALLOC_MAX));
         while n > 0 {
             if self.pos == self.end {
                 (self.pos, self.end) = (0, 0);
@@ -618,6 +660,9 @@ impl<'a> Src<'a> {
         Ok(())
     }
 
+    /// The length of the line at `pos`, its `\n` included, reading more as needed. A line
+    /// (chunk size or trailer) longer than [`MAX_RESP_HEAD`] is an error, so an answer that
+    /// never ends its line cannot grow the buffer without bound.
     fn line(&mut self) -> io::Result<usize> {
         loop {
             if let Some(i) = self.buf[self.pos..self.end]
@@ -625,6 +670,9 @@ impl<'a> Src<'a> {
                 .position(|&b| b == b'\n')
             {
                 return Ok(i + 1);
+            }
+            if self.end - self.pos >= MAX_RESP_HEAD {
+                return Err(bad("chunk-size or trailer line too long"));
             }
             self.more()?;
         }
@@ -639,12 +687,21 @@ fn read_chunked(src: &mut Src<'_>, out: &mut Vec<u8>) -> io::Result<()> {
             _ => return Err(bad("bad chunk size")),
         };
         src.pos += n;
+        if size > src.max_body - out.len() as u64 {
+            return Err(too_big(src.max_body));
+        }
         if size == 0 {
+            // Trailers, skipped, within the head's bound.
+            let mut trailers = 0;
             loop {
                 let n = src.line()?;
                 src.pos += n;
                 if n <= 2 {
                     return Ok(());
+                }
+                trailers += n;
+                if trailers > MAX_RESP_HEAD {
+                    return Err(bad("trailers too large"));
                 }
             }
         }
@@ -652,6 +709,12 @@ fn read_chunked(src: &mut Src<'_>, out: &mut Vec<u8>) -> io::Result<()> {
         let n = src.line()?;
         src.pos += n;
     }
+}
+
+fn too_big(max: u64) -> io::Error {
+    bad(&format!(
+        "response body over the client's limit of {max} bytes (ClientBuilder::max_body_bytes)"
+    ))
 }
 
 fn bad(msg: &str) -> io::Error {

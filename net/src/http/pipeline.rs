@@ -124,7 +124,7 @@ impl Lanes {
         let lane = match self.choose(worker, cfg) {
             Choice::Lane(l) => l,
             Choice::Elsewhere => return Outcome::Retry,
-            Choice::Dial => match self.dial(worker, dial) {
+            Choice::Dial => match self.dial(worker, cfg.max_body_bytes, dial) {
                 Ok(l) => l,
                 Err(e) => return Outcome::Failed(e),
             },
@@ -160,6 +160,7 @@ impl Lanes {
     fn dial(
         &self,
         worker: usize,
+        max_body: u64,
         dial: impl FnOnce() -> io::Result<TcpStream>,
     ) -> io::Result<Arc<Lane>> {
         let dialled = dial();
@@ -168,7 +169,7 @@ impl Lanes {
         let conn = dialled?;
         self.dials.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(worker, "http client: new pipelined connection");
-        let l = Arc::new(Lane::new(conn, worker));
+        let l = Arc::new(Lane::new(conn, worker, max_body));
         list.lanes.push(l.clone());
         Ok(l)
     }
@@ -264,6 +265,8 @@ impl Lanes {
 struct Lane {
     conn: TcpStream,
     worker: usize,
+    /// [`ClientBuilder::max_body_bytes`] of the client that dialled it.
+    max_body: u64,
     /// Requests that joined and have not taken their outcome yet (read without the lock
     /// by `pick`).
     in_flight: AtomicUsize,
@@ -314,10 +317,11 @@ impl std::fmt::Debug for Outcome {
 }
 
 impl Lane {
-    fn new(conn: TcpStream, worker: usize) -> Lane {
+    fn new(conn: TcpStream, worker: usize, max_body: u64) -> Lane {
         Lane {
             conn,
             worker,
+            max_body,
             in_flight: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
             fast: AtomicBool::new(false),
@@ -444,7 +448,7 @@ impl Lane {
     fn read_answers(&self, mine: u64, rbuf: Option<(PooledBuf, usize, usize)>) {
         let _guard = KillOnUnwind(self);
         let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(client::RESP_BUF), 0, 0));
-        let mut src = Src::new(&self.conn, buf, pos, end);
+        let mut src = Src::new(&self.conn, buf, pos, end, self.max_body);
         loop {
             let front = match lock(&self.st).queue.front() {
                 Some(w) => (w.seq, w.head_only),

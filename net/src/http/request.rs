@@ -271,6 +271,16 @@ impl<'a> Body<'a> {
         (&*self.stream).read(buf)
     }
 
+    /// Marks the body as over the server's limit (the server answers 413) and unusable.
+    fn over_limit(&mut self) -> io::Error {
+        self.too_large = true;
+        self.broken = true;
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "goro-net http: request body too large",
+        )
+    }
+
     /// Makes more bytes available contiguously (for chunk-size lines); false at EOF.
     fn fill(&mut self) -> io::Result<bool> {
         let tail_len = self.buffered.len() - self.pos;
@@ -363,6 +373,11 @@ impl<'a> Body<'a> {
                 }
                 Chunk::Trailers => {
                     let n = self.line()?;
+                    // Trailer lines count against the body limit, so endless ones end too.
+                    self.total += n as u64;
+                    if self.total > self.limit {
+                        return Err(self.over_limit());
+                    }
                     let empty = n <= 2;
                     self.consume(n);
                     if empty {
@@ -402,12 +417,7 @@ impl Read for Body<'_> {
             Ok(n) => {
                 self.total += n as u64;
                 if self.total > self.limit {
-                    self.too_large = true;
-                    self.broken = true;
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "goro-net http: request body too large",
-                    ));
+                    return Err(self.over_limit());
                 }
                 Ok(n)
             }
