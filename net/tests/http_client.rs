@@ -224,3 +224,35 @@ fn oversized_answers_are_errors_not_allocations() {
     }
     backend.join().unwrap();
 }
+
+#[test]
+fn strings_that_would_reframe_the_request_are_refused() {
+    let (addr, server) = start(Server::builder());
+    let client = Client::new();
+    let url = format!("http://{addr}/");
+    let refused = [
+        client.request("GET", &url, &[("X-A", "1\r\nX-Injected: 2")], b""),
+        client.request("GET", &url, &[("X-A", "nul\0")], b""),
+        client.request("GET", &url, &[("Bad Name", "v")], b""),
+        client.request("GET", &url, &[("", "v")], b""),
+        client.request("GET /x HTTP/1.1\r\n", &url, &[], b""),
+        client.request("", &url, &[], b""),
+        client.get(&format!("http://{addr}/a b")),
+        client.get(&format!("http://{addr}/a\r\nX-Injected: 1")),
+        client.get("http:///nohost"),
+        client.get("https://example.com/"),
+    ];
+    for r in refused {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    // Nothing of the above reached the server; ordinary requests still work, and a query
+    // without a path asks for `/`.
+    assert_eq!(server.stats().accepted, 0);
+    let r = client.get(&format!("http://{addr}?q=1")).unwrap();
+    assert_eq!(r.body, b"GET / 0");
+    let r = client
+        .request("PATCH", &url, &[("X-Ok", "tab\tand unicode é")], b"xy")
+        .unwrap();
+    assert_eq!(r.body, b"PATCH / 2");
+}

@@ -283,9 +283,12 @@ impl Client {
         body: &[u8],
     ) -> io::Result<ClientResponse> {
         let (authority, target) = split_url(url)?;
+        check_fields(method, headers)?;
         let host = self.host(authority);
         let mut head = Vec::with_capacity(256 + body.len());
-        for part in [method, " ", target, " HTTP/1.1\r\n"] {
+        // `http://h?q` asks for `/?q`.
+        let slash = if target.starts_with('?') { "/" } else { "" };
+        for part in [method, " ", slash, target, " HTTP/1.1\r\n"] {
             head.extend_from_slice(part.as_bytes());
         }
         let mut field = |n: &str, v: &str| {
@@ -428,26 +431,58 @@ pub(super) fn alive(c: &TcpStream) -> bool {
     r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
 }
 
-/// `http://host[:port]/path?q` -> (`host:port`, `/path?q`).
+/// `http://host[:port]/path?q` -> (`host:port`, `/path?q`); `http://host?q` -> (`host`, `?q`).
 fn split_url(url: &str) -> io::Result<(&str, &str)> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "goro-net http: only http:// URLs",
-        )
-    })?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| invalid("only http:// URLs"))?;
     let (auth, target) = match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], &rest[i..]),
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     if auth.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "goro-net http: URL without a host",
-        ));
+        return Err(invalid("URL without a host"));
+    }
+    if !auth.bytes().chain(target.bytes()).all(is_visible) {
+        return Err(invalid("space or control character in the URL"));
     }
     Ok((auth, target))
+}
+
+/// Refuses what would let a caller's strings change the request's framing: a method or
+/// header name that is not an HTTP token, a header value with CR, LF or NUL (Go's client
+/// refuses the same).
+fn check_fields(method: &str, headers: &[(&str, &str)]) -> io::Result<()> {
+    if !is_token(method) {
+        return Err(invalid("method is not an HTTP token"));
+    }
+    for (n, v) in headers {
+        if !is_token(n) {
+            return Err(invalid(&format!("header name {n:?} is not an HTTP token")));
+        }
+        if v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(invalid(&format!(
+                "CR, LF or NUL in the value of header {n}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9110 `token`: one or more of the visible ASCII characters but separators.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A byte a URL may carry as is in a request line: not a space, control or DEL.
+fn is_visible(b: u8) -> bool {
+    b > b' ' && b != 0x7f
+}
+
+fn invalid(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("goro-net http: {msg}"))
 }
 
 /// First size of a response buffer (pooled: no allocation or zeroing per request).
