@@ -112,7 +112,8 @@ pub fn at(when: Instant) -> Receiver<Instant> {
 /// backlog. The timer is cancelled when the receiver is dropped.
 ///
 /// # Panics
-/// If `period` is zero (Go panics too).
+/// If `period` is zero (Go panics too). A period of a century or more (`Duration::MAX`)
+/// is taken as "never".
 ///
 /// ```
 /// use std::time::Duration;

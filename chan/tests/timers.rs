@@ -100,3 +100,12 @@ fn timers_work_inside_coroutines() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn durations_past_any_instant_mean_never() {
+    // Duration::MAX cannot be added to an Instant; these must not panic, and never fire.
+    let ticker = tick(Duration::MAX);
+    let later = after(Duration::MAX);
+    assert_eq!(ticker.recv_timeout(ms(20)), Err(RecvTimeoutError::Timeout));
+    assert_eq!(later.try_recv(), Err(TryRecvError::Empty));
+}

@@ -383,3 +383,24 @@ print("ok")
         "http.client must have kept one connection"
     );
 }
+
+#[test]
+fn timeouts_past_any_instant_mean_none() {
+    // Duration::MAX is "no timeout" in effect: nothing overflows, nothing times out early.
+    let (addr, s) = start(
+        Server::builder()
+            .read_header_timeout(Duration::MAX)
+            .read_timeout(Duration::MAX)
+            .write_timeout(Duration::MAX)
+            .idle_timeout(Duration::MAX),
+    );
+    let mut c = connect(addr);
+    for _ in 0..2 {
+        c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert!(read_response(&mut c).ends_with("GET /a body="));
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    assert_eq!(s.stats().timed_out, 0);
+    drop(c);
+    assert!(s.shutdown(Duration::MAX));
+}

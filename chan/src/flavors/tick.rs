@@ -44,9 +44,14 @@ pub(crate) struct Channel {
     me: Weak<Channel>,
 }
 
+/// The longest period kept as given; a longer one never ticks either.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 impl Channel {
     pub(crate) fn new(period: Duration) -> Arc<Channel> {
         assert!(!period.is_zero(), "goro-chan: tick period must be non-zero");
+        // A century is "never" (and keeps `Instant` arithmetic from overflowing).
+        let period = period.min(NEVER);
         let first = Instant::now() + period;
         let chan = Arc::new_cyclic(|me| Channel {
             period,

@@ -257,14 +257,15 @@ impl Server {
         for ln in lock(&srv.listeners).drain(..) {
             ln.close();
         }
-        let deadline = Instant::now() + grace;
+        // A grace too long for `Instant` (`Duration::MAX`) waits for as long as it takes.
+        let deadline = Instant::now().checked_add(grace);
         let mut nap = Duration::from_millis(1);
         loop {
             srv.sweep(true);
             if srv.live.load(Ordering::Relaxed) == 0 {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 let all: Vec<_> = lock(&srv.conns).slots.iter().flatten().cloned().collect();
                 tracing::warn!(
                     left = all.len(),
@@ -346,9 +347,14 @@ impl Shared {
         self.clock.load(Ordering::Relaxed)
     }
 
-    /// The deadline `timeout` after `base` in coarse ms (0: none).
+    /// The deadline `timeout` after `base` in coarse ms (0: none). Capped so a slot's state
+    /// (`deadline << 1 | idle`) holds it: a timeout of millions of years (`Duration::MAX`)
+    /// is as good as none.
     pub(crate) fn deadline(&self, timeout: Option<Duration>, base: u64) -> u64 {
-        timeout.map_or(0, |d| base + d.as_millis().max(1) as u64)
+        timeout.map_or(0, |d| {
+            let ms = u64::try_from(d.as_millis().max(1)).unwrap_or(u64::MAX);
+            base.saturating_add(ms).min(u64::MAX >> 1)
+        })
     }
 
     pub(crate) fn shutting_down(&self) -> bool {

@@ -70,7 +70,8 @@ fn run(rt: &'static Runtime) -> ! {
     let mut warned = vec![false; n];
     let mut last_trim = Instant::now();
     let schedtrace = rt.settings.schedtrace;
-    let mut next_trace = schedtrace.map(|d| Instant::now() + d);
+    // An interval too long for `Instant` (a huge GORO_SCHEDTRACE) never prints.
+    let mut next_trace = schedtrace.and_then(|d| Instant::now().checked_add(d));
     let mut last_slept = vec![0u64; n];
     let mut last_now = crate::time::now_nanos();
     loop {
@@ -105,7 +106,7 @@ fn run(rt: &'static Runtime) -> ! {
         }
         if let (Some(d), Some(at)) = (schedtrace, next_trace) {
             if Instant::now() >= at {
-                next_trace = Some(at + d);
+                next_trace = at.checked_add(d);
                 print_schedtrace(rt);
             }
         }
