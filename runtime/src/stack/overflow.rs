@@ -245,12 +245,6 @@ fn min_signal_stack() -> usize {
     0
 }
 
-/// `MAP_STACK` where the OS has it (OpenBSD requires it of a stack a signal handler runs on).
-#[cfg(not(any(target_os = "macos", target_os = "ios")))]
-const ALT_STACK_FLAGS: libc::c_int = libc::MAP_STACK;
-#[cfg(any(target_os = "macos", target_os = "ios"))]
-const ALT_STACK_FLAGS: libc::c_int = 0;
-
 /// An alternate signal stack mapped by [`init_thread`], with a guard page below it.
 struct AltStack {
     map: *mut libc::c_void,
@@ -271,7 +265,7 @@ impl AltStack {
                 ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | ALT_STACK_FLAGS,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | super::slab::MAP_STACK,
                 -1,
                 0,
             )

@@ -12,28 +12,19 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 /// Linux (see [`GUARD_FIRST`]).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
-/// `mmap` flags of a stack slab beyond private and anonymous. `MAP_NORESERVE` (Linux: no
-/// commit charge for untouched pages; the BSDs and macOS never charge for them) and
-/// `MAP_STACK` (Linux: no transparent huge pages; OpenBSD requires it of any stack a thread
-/// runs on) where the OS has them.
+/// `MAP_STACK` where the OS has it (all but Apple's): on Linux it keeps transparent huge
+/// pages out; OpenBSD requires it of any memory a thread or a signal handler runs on.
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+pub(super) const MAP_STACK: libc::c_int = libc::MAP_STACK;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub(super) const MAP_STACK: libc::c_int = 0;
+
+/// `MAP_NORESERVE` on Linux (no commit charge for untouched pages); the BSDs and macOS never
+/// charge for them.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const SLAB_FLAGS: libc::c_int = libc::MAP_NORESERVE | libc::MAP_STACK;
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-))]
-const SLAB_FLAGS: libc::c_int = libc::MAP_STACK;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)))]
-const SLAB_FLAGS: libc::c_int = 0;
+const MAP_NORESERVE: libc::c_int = libc::MAP_NORESERVE;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const MAP_NORESERVE: libc::c_int = 0;
 
 /// The advice that gives a stack's pages back. Linux's `MADV_DONTNEED` drops them at once;
 /// elsewhere `MADV_DONTNEED` may keep them, and `MADV_FREE` lets the kernel take them.
@@ -89,7 +80,7 @@ fn refused(what: &str, err: io::Error) -> io::Error {
     )
 }
 
-/// Maps `len` bytes of address space for stacks: private, anonymous, [`SLAB_FLAGS`] (only
+/// Maps `len` bytes of address space for stacks: private, anonymous, [`MAP_NORESERVE`] (only
 /// touched pages cost memory or commit charge), no transparent huge pages. Returns its base.
 pub(super) fn map(len: usize) -> io::Result<usize> {
     // SAFETY: a fresh anonymous mapping at an address the kernel picks; it aliases nothing.
@@ -98,7 +89,7 @@ pub(super) fn map(len: usize) -> io::Result<usize> {
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | SLAB_FLAGS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
             -1,
             0,
         )
