@@ -225,14 +225,18 @@ impl ClientResponse {
 
     /// Appends a header (how the client fills a response in; also for building one by hand,
     /// e.g. in a test of code that takes a `ClientResponse`).
+    ///
+    /// # Panics
+    /// If the headers would total 4 GiB or more (a response head the client reads is capped
+    /// at 64 KiB).
     pub fn push_header(&mut self, name: &str, value: &str) {
-        let lo = self.text.len();
+        let at = |len: usize| u32::try_from(len).expect("ClientResponse headers over 4 GiB");
+        let lo = at(self.text.len());
+        let mid = at(lo as usize + name.len());
+        let hi = at(mid as usize + value.len());
         self.text.push_str(name);
-        let mid = self.text.len();
         self.text.push_str(value);
-        let hi = self.text.len();
-        // Heads are capped far below 4 GiB (the client's read buffer).
-        self.spans.push([lo as u32, mid as u32, hi as u32]);
+        self.spans.push([lo, mid, hi]);
     }
 }
 
