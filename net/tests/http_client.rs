@@ -173,6 +173,11 @@ fn oversized_answers_are_errors_not_allocations() {
     for i in 0..10_000 {
         endless_trailers.extend(format!("X-T{i}: v\r\n").bytes());
     }
+    let interim = |n: usize| {
+        let mut a = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n".repeat(n);
+        a.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        a
+    };
     let until_close = |n: usize| {
         let mut a = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
         a.extend(std::iter::repeat_n(b'u', n));
@@ -207,6 +212,9 @@ fn oversized_answers_are_errors_not_allocations() {
         // A chunk-size line or trailers that never end.
         (endless_line, Err(ErrorKind::InvalidData)),
         (endless_trailers, Err(ErrorKind::InvalidData)),
+        // Interim answers: a few are skipped, endless ones are not.
+        (interim(3), Ok(2)),
+        (interim(1000), Err(ErrorKind::InvalidData)),
         (until_close(5000), Err(ErrorKind::InvalidData)),
         (until_close(1000), Ok(1000)),
         (at_limit, Ok(1000)),

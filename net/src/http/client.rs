@@ -493,6 +493,8 @@ fn invalid(msg: &str) -> io::Error {
 pub(super) const RESP_BUF: usize = 8192;
 /// Largest response head accepted.
 const MAX_RESP_HEAD: usize = 64 << 10;
+/// Most `1xx` interim answers skipped before the real one (Go's client allows 5).
+const MAX_INTERIM: usize = 8;
 /// Most body memory reserved ahead of the bytes arriving.
 const PREALLOC_MAX: usize = 1 << 20;
 
@@ -518,11 +520,18 @@ pub(super) fn read_response(
     head_only: bool,
 ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
     let mut began = src.pos < src.end;
+    let mut interim = 0;
     let (mut resp, keep, framing) = loop {
         if src.pos < src.end {
             if let Some(head) = parse_head(src, head_only).map_err(|e| (e, false))? {
                 if head.0.status / 100 == 1 && head.0.status != 101 {
-                    continue; // 100 Continue, 103 Early Hints: the real answer follows
+                    // 100 Continue, 103 Early Hints: the real answer follows, unless the
+                    // server sends interim answers without end.
+                    interim += 1;
+                    if interim > MAX_INTERIM {
+                        return Err((bad("too many 1xx interim answers"), false));
+                    }
+                    continue;
                 }
                 break head;
             }
