@@ -86,25 +86,35 @@ fn timeouts_and_refusals_are_errors() {
     );
 }
 
+/// Serves each of `answers` once, in order, on one connection per answer (reads the request
+/// head first); returns the address.
+fn raw_backend(answers: Vec<Vec<u8>>) -> (SocketAddr, std::thread::JoinHandle<()>) {
+    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        for answer in answers {
+            let (mut c, _) = ln.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if c.read_exact(&mut byte).is_err() {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            // The client may hang up first (a body over its limit): not an error here.
+            let _ = c.write_all(&answer);
+        }
+    });
+    (addr, t)
+}
+
 #[test]
 fn response_headers_keep_order_case_and_duplicates() {
     // A hand-written answer, so the headers are exactly these bytes.
-    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = ln.local_addr().unwrap();
-    let backend = std::thread::spawn(move || {
-        let (mut c, _) = ln.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            c.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        c.write_all(
-            b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Mixed-Case: yes\r\n\
-              Set-Cookie: b=2\r\nX-Raw: caf\xe9\r\nContent-Length: 2\r\n\r\nok",
-        )
-        .unwrap();
-    });
+    let (addr, backend) = raw_backend(vec![b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\n\
+        X-Mixed-Case: yes\r\nSet-Cookie: b=2\r\nX-Raw: caf\xe9\r\nContent-Length: 2\r\n\r\nok"
+        .to_vec()]);
     let r = Client::new().get(&format!("http://{addr}/")).unwrap();
     backend.join().unwrap();
     assert_eq!(r.status, 201);
@@ -127,29 +137,6 @@ fn response_headers_keep_order_case_and_duplicates() {
     assert_eq!(r.header("missing"), None);
     let shown = format!("{r:?}");
     assert!(shown.contains("(\"X-Mixed-Case\", \"yes\")") && shown.contains("2 bytes"));
-}
-
-/// Serves each of `answers` once, in order, on one connection per answer (reads the request
-/// head first); returns the address.
-fn raw_backend(answers: Vec<Vec<u8>>) -> (SocketAddr, std::thread::JoinHandle<()>) {
-    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = ln.local_addr().unwrap();
-    let t = std::thread::spawn(move || {
-        for answer in answers {
-            let (mut c, _) = ln.accept().unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                if c.read_exact(&mut byte).is_err() {
-                    break;
-                }
-                head.push(byte[0]);
-            }
-            // The client may hang up first (a body over its limit): not an error here.
-            let _ = c.write_all(&answer);
-        }
-    });
-    (addr, t)
 }
 
 #[test]
