@@ -544,11 +544,7 @@ pub(super) fn read_response(
     };
     let keep = match framing {
         Framing::Length(n) => {
-            if n > src.max_body {
-                return Err((too_big(src.max_body), false));
-            }
-            src.take(n as usize, &mut resp.body)
-                .map_err(|e| (e, false))?;
+            src.take(n, &mut resp.body).map_err(|e| (e, false))?;
             keep
         }
         Framing::Chunked => {
@@ -690,10 +686,15 @@ impl<'a> Src<'a> {
         Ok(())
     }
 
-    /// Appends the next `n` bytes of the answer to `out`.
-    fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> io::Result<()> {
+    /// Appends the next `n` bytes of the answer to `out`, the body so far: fails before
+    /// reading if they would take it past the body limit.
+    fn take(&mut self, n: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        let room = self.max_body.saturating_sub(out.len() as u64);
+        let Some(mut n) = usize::try_from(n).ok().filter(|_| n <= room) else {
+            return Err(too_big(self.max_body));
+        };
         // Room for what the server declared, up to a bound: a declared length is only a
-        // claim until the bytes come (the caller checked it against the body limit).
+        // claim until the bytes come.
         out.reserve(n.min(PREALLOC_MAX));
         while n > 0 {
             if self.pos == self.end {
@@ -735,9 +736,6 @@ fn read_chunked(src: &mut Src<'_>, out: &mut Vec<u8>) -> io::Result<()> {
             _ => return Err(bad("bad chunk size")),
         };
         src.pos += n;
-        if size > src.max_body - out.len() as u64 {
-            return Err(too_big(src.max_body));
-        }
         if size == 0 {
             // Trailers, skipped, within the head's bound.
             let mut trailers = 0;
@@ -753,7 +751,7 @@ fn read_chunked(src: &mut Src<'_>, out: &mut Vec<u8>) -> io::Result<()> {
                 }
             }
         }
-        src.take(size as usize, out)?;
+        src.take(size, out)?;
         let n = src.line()?;
         src.pos += n;
     }
