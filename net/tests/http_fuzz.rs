@@ -6,6 +6,8 @@
 //! well-formed response, the server must stay up with no connection left open, and the
 //! inputs left intact must come through byte for byte however they were split. Bounded in
 //! count and time; the seed is printed so a failure can be replayed (`FUZZ_SEED=n`).
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -129,12 +131,9 @@ fn write_in_pieces(rng: &mut Rng, s: &mut TcpStream, data: &[u8]) -> std::io::Re
 
 /// Echoes method, target and body, so an intact request's answer can be checked exactly.
 fn echo(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
-    let mut body = Vec::new();
-    if let Err(e) = r.body().read_to_end(&mut body) {
-        w.write_header(400);
-        let _ = write!(w, "body error: {e}");
+    let Some(body) = common::body_or_400(w, r) else {
         return;
-    }
+    };
     let _ = write!(w, "{} {} ", r.method(), r.uri());
     let _ = w.write_all(&body);
 }

@@ -1,4 +1,6 @@
 //! The HTTP server against real clients on 127.0.0.1: raw sockets, curl, Python's http.client.
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -9,12 +11,9 @@ use goro_net::TcpListener;
 
 /// Echoes the method, path and body: `GET /a body=...`.
 fn echo(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
-    let mut body = Vec::new();
-    if let Err(e) = r.body().read_to_end(&mut body) {
-        w.write_header(400);
-        let _ = write!(w, "body error: {e}");
+    let Some(body) = common::body_or_400(w, r) else {
         return;
-    }
+    };
     match r.path() {
         "/big" => {
             for i in 0..5000 {
