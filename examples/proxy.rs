@@ -10,14 +10,15 @@
 //! backend, sets `Host` to the backend's address and appends the client's IP to
 //! `X-Forwarded-For`; hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, ...) are not
 //! forwarded. Backend connections are kept alive in a pool per backend (idle 300 s), with
-//! a 5 s connect timeout and 3 s per read/write. GET and HEAD requests without a body are
-//! pipelined to the backend, up to 16 on a connection (`--pipeline N`; 1 turns it off): the
-//! requests that arrive together leave in one write and their answers come back in one read,
-//! which halves the gateway's CPU per request and cuts the backend's by three quarters
-//! (docs/BENCHMARKS.md). Requests queue only on connections whose answers come back within
-//! 10 ms, so they do not pile up behind a slow handler. A backend that refuses or resets
-//! gives `502 Bad Gateway`, one that is too slow `504 Gateway Timeout`. `/healthz` is
-//! answered by the gateway itself. Logs go to stderr; runs until killed.
+//! a 5 s connect timeout, 3 s per read/write and 30 s for a whole exchange. GET and HEAD
+//! requests without a body are pipelined to the backend, up to 16 on a connection
+//! (`--pipeline N`; 1 turns it off): the requests that arrive together leave in one write
+//! and their answers come back in one read, which halves the gateway's CPU per request and
+//! cuts the backend's by three quarters (docs/BENCHMARKS.md). Requests queue only on
+//! connections whose answers come back within 10 ms, so they do not pile up behind a slow
+//! handler. A backend that refuses or resets gives `502 Bad Gateway`, one that is too slow
+//! (or trickles its answer) `504 Gateway Timeout`. `/healthz` is answered by the gateway
+//! itself. Logs go to stderr; runs until killed.
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -89,6 +90,7 @@ impl Gateway {
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(3))
             .write_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(30))
             .idle_timeout(Duration::from_secs(300))
             .max_idle_per_host(256)
     }

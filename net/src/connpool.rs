@@ -46,7 +46,8 @@ use goro::sync::Semaphore;
 
 use crate::lock;
 
-type DialFn<C> = dyn Fn() -> io::Result<C> + Send + Sync;
+/// Dials a connection; the argument is the checkout's deadline, if it has one.
+type DialFn<C> = dyn Fn(Option<Instant>) -> io::Result<C> + Send + Sync;
 type TestFn<C> = dyn Fn(&mut C, Duration) -> bool + Send + Sync;
 type PreferFn<C> = dyn Fn(&C) -> bool + Send + Sync;
 
@@ -120,6 +121,30 @@ impl<C: Send + 'static> Builder<C> {
 
     /// The pool, dialling new connections with `dial`.
     pub fn build(self, dial: impl Fn() -> io::Result<C> + Send + Sync + 'static) -> Pool<C> {
+        self.build_with_deadline(move |_| dial())
+    }
+
+    /// The pool, dialling new connections with `dial`, which gets the deadline of the
+    /// checkout it dials for ([`Pool::get_deadline`]; `None` from [`Pool::get`]) so that it
+    /// can bound its connect by it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use goro_net::{connpool::Pool, TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let pool = Pool::builder().build_with_deadline(move |by: Option<Instant>| {
+    ///     let left = by.map_or(Duration::from_secs(5), |d| d.saturating_duration_since(Instant::now()));
+    ///     TcpStream::connect_timeout(&addr, left.max(Duration::from_millis(1)))
+    /// });
+    /// let conn = pool.get_deadline(Instant::now() + Duration::from_secs(1)).unwrap();
+    /// assert_eq!(conn.peer_addr().unwrap(), addr);
+    /// ```
+    pub fn build_with_deadline(
+        self,
+        dial: impl Fn(Option<Instant>) -> io::Result<C> + Send + Sync + 'static,
+    ) -> Pool<C> {
         Pool {
             inner: Arc::new(Inner {
                 dial: Box::new(dial),
@@ -201,19 +226,37 @@ impl<C: Send + 'static> Pool<C> {
     /// one from the dialler. Errors: the dial's own, or `TimedOut` / `WouldBlock` when
     /// `max_active` are out and none came back in time.
     pub fn get(&self) -> io::Result<PooledConn<C>> {
+        self.checkout(None)
+    }
+
+    /// [`get`](Self::get) that gives up with `TimedOut` at `deadline`: a wait for a free
+    /// connection ends then at the latest, and the dialler is told the deadline (see
+    /// [`Builder::build_with_deadline`]). A deadline already past fails at once.
+    pub fn get_deadline(&self, deadline: Instant) -> io::Result<PooledConn<C>> {
+        self.checkout(Some(deadline))
+    }
+
+    fn checkout(&self, deadline: Option<Instant>) -> io::Result<PooledConn<C>> {
         let p = &self.inner;
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "goro-net connpool: deadline passed before checkout",
+            ));
+        }
         if let Some(sem) = &p.permits {
             match sem.try_acquire() {
                 Some(permit) => permit.forget(),
                 None => {
                     p.waits.fetch_add(1, Ordering::Relaxed);
-                    let Some(d) = p.wait else {
+                    let Some(wait) = p.wait else {
                         return Err(io::Error::new(
                             io::ErrorKind::WouldBlock,
                             "goro-net connpool: all connections are in use",
                         ));
                     };
-                    match sem.acquire_timeout(d) {
+                    match sem.acquire_timeout(left.map_or(wait, |l| l.min(wait))) {
                         Some(permit) => permit.forget(),
                         None => {
                             return Err(io::Error::new(
@@ -239,7 +282,7 @@ impl<C: Send + 'static> Pool<C> {
             p.discarded.fetch_add(1, Ordering::Relaxed);
         }
         p.dials.fetch_add(1, Ordering::Relaxed);
-        let c = (p.dial)()?;
+        let c = (p.dial)(deadline)?;
         out.0 = None;
         Ok(self.wrap(c, false))
     }

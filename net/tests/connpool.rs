@@ -98,6 +98,52 @@ fn exhausted_pool_waits_with_a_timeout_or_fails_fast() {
 }
 
 #[test]
+fn a_checkout_deadline_bounds_the_wait_and_reaches_the_dialler() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let pool = Pool::builder()
+        .max_active(1)
+        .wait_timeout(Duration::from_secs(30))
+        .build_with_deadline(move |by: Option<Instant>| {
+            s2.lock().unwrap().push(by);
+            Ok(1u32)
+        });
+    let by = Instant::now() + Duration::from_secs(60);
+    let held = pool.get_deadline(by).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Some(by)],
+        "the dialler got the deadline"
+    );
+
+    // At max_active: the deadline, not the 30 s wait_timeout, ends the wait.
+    let t = Instant::now();
+    let e = pool
+        .get_deadline(t + Duration::from_millis(100))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(90),
+        "gave up early: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(20),
+        "waited for wait_timeout: {waited:?}"
+    );
+
+    // A deadline already past fails without touching the pool.
+    drop(held);
+    let e = pool.get_deadline(Instant::now()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert_eq!(pool.stats().idle, 1);
+    // A plain get dials with no deadline.
+    pool.get().unwrap().discard();
+    assert_eq!(*pool.get().unwrap(), 1);
+    assert_eq!(*seen.lock().unwrap(), [Some(by), None]);
+}
+
+#[test]
 fn dial_errors_give_the_slot_back() {
     let fails = Arc::new(AtomicU32::new(1));
     let f2 = fails.clone();

@@ -1,7 +1,10 @@
 //! goro_net::http::Client against the goro server: keep-alive reuse, retries, timeouts.
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use goro_net::http::{Builder, Client, Request, ResponseWriter, Server};
 use goro_net::TcpListener;
@@ -250,4 +253,182 @@ fn strings_that_would_reframe_the_request_are_refused() {
         .request("PATCH", &url, &[("X-Ok", "tab\tand unicode é")], b"xy")
         .unwrap();
     assert_eq!(r.body, b"PATCH / 2");
+}
+
+/// A backend that answers at once (`ok`) while the returned counter of fast answers lasts,
+/// and otherwise with a 20-byte body sent one byte per `gap` (each read of it soon has a
+/// byte), until the client hangs up. Runs until the test process ends; each connection's
+/// thread ends with its connection.
+fn trickling_backend(gap: Duration) -> (SocketAddr, Arc<AtomicUsize>) {
+    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let fast = Arc::new(AtomicUsize::new(0));
+    let fast2 = fast.clone();
+    std::thread::spawn(move || {
+        for c in ln.incoming() {
+            let Ok(mut c) = c else { return };
+            let fast = fast2.clone();
+            std::thread::spawn(move || {
+                let mut byte = [0u8; 1];
+                loop {
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if c.read_exact(&mut byte).is_err() {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let dec = |n: usize| n.checked_sub(1);
+                    if fast.fetch_update(Relaxed, Relaxed, dec).is_ok() {
+                        if c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .is_err()
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                    if c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n")
+                        .is_err()
+                    {
+                        return;
+                    }
+                    for _ in 0..20 {
+                        std::thread::sleep(gap);
+                        if c.write_all(b"x").is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, fast)
+}
+
+#[test]
+fn the_request_timeout_bounds_an_answer_that_trickles() {
+    let (addr, _) = trickling_backend(Duration::from_millis(50));
+    let url = format!("http://{addr}/");
+    // The per-read timeout alone never fires: a byte comes every 50 ms.
+    let patient = Client::builder()
+        .read_timeout(Duration::from_millis(500))
+        .build();
+    assert_eq!(patient.get(&url).unwrap().body, [b'x'; 20]);
+
+    let c = Client::builder()
+        .read_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(300))
+        .build();
+    let t = Instant::now();
+    let e = c.get(&url).unwrap_err();
+    let took = t.elapsed();
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    assert!(e.to_string().contains("ClientBuilder::timeout"), "{e}");
+    assert!(
+        took >= Duration::from_millis(290),
+        "gave up early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "the trickle ran out first: {took:?}"
+    );
+    // The timed-out connection is not reused: its answer is still coming.
+    assert_eq!(c.pool_stats().idle, 0);
+}
+
+#[test]
+fn a_kept_connection_gets_a_fresh_deadline_for_each_request() {
+    let (addr, _server) = start(Server::builder());
+    let c = Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build();
+    assert_eq!(
+        c.get(&format!("http://{addr}/a")).unwrap().body,
+        b"GET /a 0"
+    );
+    // Longer than the timeout: the connection's deadline from the first request has passed.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        c.get(&format!("http://{addr}/b")).unwrap().body,
+        b"GET /b 0"
+    );
+    assert_eq!(c.pool_stats().dials, 1, "the connection was not reused");
+    // A handler slower than the timeout fails the request.
+    let e = c.get(&format!("http://{addr}/slow")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+}
+
+#[test]
+fn the_request_timeout_bounds_the_connect() {
+    // A listener that never accepts, with a backlog of 0: once its queue is full, SYNs are
+    // dropped and a connect hangs.
+    let full = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: plain syscall on an open listening socket.
+    assert_eq!(unsafe { libc::listen(full.as_raw_fd(), 0) }, 0);
+    let addr = full.local_addr().unwrap();
+    let mut kept = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        kept.push(s);
+        assert!(kept.len() < 64, "the backlog never filled");
+    }
+    let c = Client::builder()
+        .connect_timeout(Duration::from_secs(60))
+        .timeout(Duration::from_millis(300))
+        .build();
+    let t = Instant::now();
+    let e = c.get(&format!("http://{addr}/")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "waited for the connect timeout"
+    );
+}
+
+#[test]
+fn pipelined_requests_time_out_and_the_client_recovers() {
+    // The first request is answered at once, so its lane is flowing when the others join
+    // it; they trickle.
+    let (addr, fast) = trickling_backend(Duration::from_millis(100));
+    fast.store(1, Relaxed);
+    let c = Client::builder()
+        .pipeline(4)
+        .timeout(Duration::from_millis(300))
+        .build();
+    let url = format!("http://{addr}/");
+    let c2 = c.clone();
+    let u2 = url.clone();
+    let results = goro::spawn(move || {
+        assert_eq!(c2.get(&u2).unwrap().body, b"ok"); // warms a lane up
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let (c, u) = (c2.clone(), u2.clone());
+                goro::spawn(move || (c.get(&u), Instant::now()))
+            })
+            .collect();
+        let start = Instant::now();
+        calls
+            .into_iter()
+            .map(|h| {
+                let (r, at) = h.join().unwrap();
+                (r.map(|r| r.body), at.duration_since(start))
+            })
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    for (r, took) in results {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+        assert!(
+            took < Duration::from_secs(2),
+            "a request outlived its timeout: {took:?}"
+        );
+    }
+    // Once the backend is fast again, so is the client.
+    fast.store(1, Relaxed);
+    let c3 = c.clone();
+    let body = goro::spawn(move || c3.get(&url).map(|r| r.body))
+        .join()
+        .unwrap();
+    assert_eq!(body.unwrap(), b"ok");
 }

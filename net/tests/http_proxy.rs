@@ -26,8 +26,19 @@ fn backend(id: &'static str) -> SocketAddr {
         move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
             let mut body = String::new();
             let _ = r.body().read_to_string(&mut body);
-            if r.path() == "/slow" {
-                goro::time::sleep(Duration::from_millis(600));
+            match r.path() {
+                "/slow" => goro::time::sleep(Duration::from_millis(600)),
+                "/trickle" => {
+                    // A byte every 50 ms for 2 s: no read waits long, the whole takes long.
+                    for _ in 0..40 {
+                        if w.write_all(b"x").and_then(|_| w.flush()).is_err() {
+                            return;
+                        }
+                        goro::time::sleep(Duration::from_millis(50));
+                    }
+                    return;
+                }
+                _ => {}
             }
             w.header_set("X-Backend", id);
             let _ = write!(
@@ -179,4 +190,15 @@ fn backend_down_is_502_and_backend_slow_is_504() {
     assert_eq!(r.status, 504);
     let r = Client::new().get(&format!("http://{proxy}/fast")).unwrap();
     assert_eq!(r.status, 200, "the gateway still serves after a timeout");
+
+    // An answer that trickles in past the gateway's whole-request timeout: 504 as well.
+    let bounded = Gateway::client_builder()
+        .read_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(300))
+        .build();
+    let (proxy, _) = gateway(vec![slow.to_string()], Policy::RoundRobin, bounded);
+    let r = Client::new()
+        .get(&format!("http://{proxy}/trickle"))
+        .unwrap();
+    assert_eq!(r.status, 504);
 }

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::pipeline::{Lanes, Outcome};
 use crate::connpool::{self, Pool};
@@ -16,6 +16,7 @@ use crate::{lock, TcpStream};
 #[derive(Clone, Debug)]
 pub struct ClientBuilder {
     connect_timeout: Duration,
+    timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     pub(super) idle_timeout: Option<Duration>,
@@ -29,6 +30,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
             connect_timeout: Duration::from_secs(5),
+            timeout: None,
             read_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(90)),
@@ -44,6 +46,28 @@ impl ClientBuilder {
     /// How long a TCP connect may take (default 5 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;
+        self
+    }
+
+    /// How long a whole request may take, from the call until the last byte of the answer
+    /// (Go's `Client.Timeout`; default `None`: no limit beyond the per-step timeouts). It
+    /// bounds the wait for a free connection, the connect, the write and every read; a
+    /// request still unanswered then fails with [`io::ErrorKind::TimedOut`]. (Resolving the
+    /// host name is the one step it cannot cut short.)
+    ///
+    /// The per-step timeouts alone do not bound a request: a server that sends one byte of
+    /// its answer per read timeout keeps the caller forever.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let client = goro_net::http::Client::builder().timeout(Duration::from_secs(10)).build();
+    /// match client.get("http://127.0.0.1:8080/slow") {
+    ///     Err(e) if e.kind() == std::io::ErrorKind::TimedOut => eprintln!("gave up: {e}"),
+    ///     other => println!("{:?}", other.map(|r| r.status)),
+    /// }
+    /// ```
+    pub fn timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
+        self.timeout = d.into();
         self
     }
 
@@ -278,7 +302,8 @@ impl Client {
     }
 
     /// Sends any request. `headers` are added as given (a `Host` there replaces the one from
-    /// the URL). Timeouts fail with `TimedOut`; a refused connection with its OS error.
+    /// the URL). Timeouts fail with `TimedOut` (the whole request's, if one is set: see
+    /// [`ClientBuilder::timeout`]); a refused connection with its OS error.
     pub fn request(
         &self,
         method: &str,
@@ -318,13 +343,36 @@ impl Client {
         }
         head.extend_from_slice(b"\r\n");
         head.extend_from_slice(body);
+        let deadline = self.cfg.timeout.and_then(|t| Instant::now().checked_add(t));
+        self.send(&host, authority, method, &head, body.is_empty(), deadline)
+            .map_err(|e| match deadline {
+                Some(d) if e.kind() == io::ErrorKind::TimedOut && Instant::now() >= d => {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "goro-net http: request timed out (ClientBuilder::timeout)",
+                    )
+                }
+                _ => e,
+            })
+    }
+
+    /// Sends the request `head` (its body included) and reads the answer, by `deadline`.
+    fn send(
+        &self,
+        host: &Host,
+        authority: &str,
+        method: &str,
+        head: &[u8],
+        no_body: bool,
+        deadline: Option<Instant>,
+    ) -> io::Result<ClientResponse> {
         let cfg = &*self.cfg;
-        if cfg.pipeline > 1 && body.is_empty() && matches!(method, "GET" | "HEAD") {
+        if cfg.pipeline > 1 && no_body && matches!(method, "GET" | "HEAD") {
             if let Some(worker) = goro::worker_index() {
-                let dial = || dial(authority, cfg);
+                let dial = || dial(authority, cfg, deadline);
                 match host
                     .lanes
-                    .request(worker, &head, method == "HEAD", cfg, dial)
+                    .request(worker, head, method == "HEAD", cfg, deadline, dial)
                 {
                     Outcome::Done(resp) => return Ok(resp),
                     Outcome::Failed(e) => return Err(e),
@@ -336,9 +384,16 @@ impl Client {
         // before any byte of the answer came, try the next one. Each failed connection is
         // discarded, so this ends at the latest on a fresh one.
         loop {
-            let mut conn = host.pool.get()?;
+            let mut conn = match deadline {
+                Some(d) => {
+                    let c = host.pool.get_deadline(d)?;
+                    c.set_deadline(Some(d));
+                    c
+                }
+                None => host.pool.get()?,
+            };
             let reused = conn.reused();
-            match exchange(&conn, &head, method == "HEAD", cfg.max_body_bytes) {
+            match exchange(&conn, head, method == "HEAD", cfg.max_body_bytes) {
                 Ok((resp, keep)) => {
                     if !keep {
                         conn.discard();
@@ -386,7 +441,7 @@ impl Client {
             .idle_timeout(cfg.idle_timeout)
             .test_on_checkout(|c: &mut TcpStream, _| alive(c))
             .prefer(TcpStream::polled_here)
-            .build(move || dial(&name, &cfg));
+            .build_with_deadline(move |by| dial(&name, &cfg, by));
         let h = Arc::new(Host {
             pool,
             lanes: Lanes::default(),
@@ -396,13 +451,22 @@ impl Client {
     }
 }
 
-fn dial(authority: &str, cfg: &ClientBuilder) -> io::Result<TcpStream> {
+/// Connects to `authority`, within the connect timeout and by `deadline`.
+fn dial(authority: &str, cfg: &ClientBuilder, deadline: Option<Instant>) -> io::Result<TcpStream> {
     let host = authority.to_string();
     let addrs: Vec<SocketAddr> =
         goro::blocking(move || host.to_socket_addrs().map(Iterator::collect))?;
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, "goro-net http: no address");
     for a in addrs {
-        match TcpStream::connect_timeout(&a, cfg.connect_timeout) {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "goro-net http: no time left to connect",
+            ));
+        }
+        let timeout = left.map_or(cfg.connect_timeout, |l| l.min(cfg.connect_timeout));
+        match TcpStream::connect_timeout(&a, timeout) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 s.set_read_timeout(cfg.read_timeout)?;

@@ -36,6 +36,11 @@
 //!   timeout, a retry verdict), every other queued request gets a retry verdict, and no new
 //!   request joins. The client sends a retried request again through its pool: only
 //!   idempotent methods are pipelined, so that is safe.
+//! - **Deadlines** (`ClientBuilder::timeout`). The reader reads, and the flusher writes, by
+//!   its own request's deadline; other callers park until theirs. A caller whose deadline
+//!   passes before its answer came kills the lane and fails with `TimedOut`; the requests
+//!   behind it go through the pool within their own deadlines. An answer the reader was
+//!   reading for another caller when its own deadline passed counts as not begun.
 //!
 //! Invariants, all under the lane's lock: the bytes in `out` and the entries of `queue` are
 //! appended together, in the same order; once `dead` is set, `queue` is empty and every
@@ -112,13 +117,14 @@ fn stamp() -> u64 {
 
 impl Lanes {
     /// Sends `req` (a whole GET or HEAD request) on a lane of `worker`, dialling one with
-    /// `dial` when none there can take it, and waits for its answer.
+    /// `dial` when none there can take it, and waits for its answer until `deadline`.
     pub(super) fn request(
         &self,
         worker: usize,
         req: &[u8],
         head_only: bool,
         cfg: &ClientBuilder,
+        deadline: Option<Instant>,
         dial: impl FnOnce() -> io::Result<TcpStream>,
     ) -> Outcome {
         let lane = match self.choose(worker, cfg) {
@@ -129,7 +135,7 @@ impl Lanes {
                 Err(e) => return Outcome::Failed(e),
             },
         };
-        lane.send(req, head_only)
+        lane.send(req, head_only, deadline)
     }
 
     /// A lane of `worker` for the next request, or what to do instead. Sweeps now and then.
@@ -360,8 +366,8 @@ impl Lane {
     }
 
     /// Queues `req`, writes it (or leaves that to the flush already pending) and waits for
-    /// its outcome.
-    fn send(&self, req: &[u8], head_only: bool) -> Outcome {
+    /// its outcome until `deadline`.
+    fn send(&self, req: &[u8], head_only: bool, deadline: Option<Instant>) -> Outcome {
         let (seq, flush) = {
             let mut st = lock(&self.st);
             if st.dead {
@@ -384,14 +390,18 @@ impl Lane {
             (seq, !std::mem::replace(&mut st.flushing, true))
         };
         if flush {
-            self.flush();
+            self.flush(deadline);
         }
-        self.wait(seq)
+        self.wait(seq, deadline)
     }
 
-    /// The flusher's part: one write for everything queued meanwhile.
-    fn flush(&self) {
+    /// The flusher's part: one write for everything queued meanwhile, by the flusher's
+    /// `deadline` (a write that misses it kills the lane: the others go through the pool).
+    fn flush(&self, deadline: Option<Instant>) {
         let _guard = KillOnUnwind(self);
+        if deadline.is_some() {
+            self.conn.set_write_deadline(deadline);
+        }
         goro::yield_now();
         let mut buf = Vec::new();
         loop {
@@ -417,7 +427,10 @@ impl Lane {
     }
 
     /// Waits for the outcome of request `seq`, taking the reader's role when it is free.
-    fn wait(&self, seq: u64) -> Outcome {
+    ///
+    /// At `deadline` the request fails with `TimedOut`, and the lane dies with it: its
+    /// answer may still come, and the requests queued behind it would wait for that too.
+    fn wait(&self, seq: u64, deadline: Option<Instant>) -> Outcome {
         loop {
             let mut st = lock(&self.st);
             if let Some(i) = st.done.iter().position(|d| d.0 == seq) {
@@ -425,29 +438,55 @@ impl Lane {
                 if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
                     self.idle_since.store(stamp(), Ordering::Relaxed);
                 }
-                return outcome;
+                return match outcome {
+                    Outcome::Retry if deadline.is_some_and(|d| Instant::now() >= d) => {
+                        Outcome::Failed(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "goro-net http: pipelined request timed out",
+                        ))
+                    }
+                    o => o,
+                };
             }
             if st.dead {
                 // Cannot happen: killing a lane files a verdict for every queued request.
                 debug_assert!(false, "a dead lane without this request's verdict");
                 return Outcome::Retry;
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // Every request gets its verdict, this one a retry turned into the timeout
+                // above.
+                self.kill(&mut st);
+                continue;
+            }
             if !st.reading {
                 st.reading = true;
                 let rbuf = st.rbuf.take();
                 drop(st);
-                self.read_answers(seq, rbuf);
+                self.read_answers(seq, deadline, rbuf);
                 continue;
             }
             drop(st);
-            park::park();
+            match deadline {
+                Some(d) => park::park_deadline(d),
+                None => park::park(),
+            }
         }
     }
 
-    /// The reader's part: files answers for the front of the queue until `mine` has one.
-    fn read_answers(&self, mine: u64, rbuf: Option<(PooledBuf, usize, usize)>) {
+    /// The reader's part: files answers for the front of the queue until `mine` has one,
+    /// reading until `deadline` (`mine`'s).
+    fn read_answers(
+        &self,
+        mine: u64,
+        deadline: Option<Instant>,
+        rbuf: Option<(PooledBuf, usize, usize)>,
+    ) {
         let _guard = KillOnUnwind(self);
         let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(client::RESP_BUF), 0, 0));
+        if deadline.is_some() {
+            self.conn.set_read_deadline(deadline);
+        }
         let mut src = Src::new(&self.conn, buf, pos, end, self.max_body);
         loop {
             let front = match lock(&self.st).queue.front() {
@@ -473,7 +512,12 @@ impl Lane {
                 Ok((resp, keep)) => (Outcome::Done(resp), keep),
                 Err((e, before_answer)) => {
                     tracing::debug!(error = %e, "http client: pipelined read failed");
-                    if before_answer && e.kind() != io::ErrorKind::TimedOut {
+                    // The reader's own deadline passing while it reads another's answer
+                    // says nothing about that one: it may go again through the pool.
+                    let not_theirs = w.seq != mine
+                        && e.kind() == io::ErrorKind::TimedOut
+                        && deadline.is_some_and(|d| Instant::now() >= d);
+                    if (before_answer && e.kind() != io::ErrorKind::TimedOut) || not_theirs {
                         (Outcome::Retry, false)
                     } else {
                         (Outcome::Failed(e), false)
