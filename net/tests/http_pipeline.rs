@@ -357,3 +357,56 @@ fn idle_pipelined_connections_are_reused_then_expire() {
     assert_eq!((stats.dials, stats.discarded, stats.idle), (2, 1, 1));
     assert_eq!(seen.connections.load(Ordering::Relaxed), 2);
 }
+
+#[test]
+fn requests_past_their_timeout_fail_alone_and_never_get_another_answer() {
+    // A goro server whose every fourth path takes 60 ms, longer than the client's whole
+    // request timeout; the rest answer at once. Slow answers block the fast ones queued
+    // behind them on a pipelined connection until a deadline kills it.
+    let ln = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = goro_net::http::Server::new(
+        |w: &mut goro_net::http::ResponseWriter<'_>, r: &mut goro_net::http::Request<'_>| {
+            let i: usize = r.path().rsplit('/').next().unwrap().parse().unwrap();
+            if i.is_multiple_of(4) {
+                goro::time::sleep(Duration::from_millis(60));
+            }
+            let _ = w.write_all(r.path().as_bytes());
+        },
+    );
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    let client = Client::builder()
+        .pipeline(8)
+        .timeout(Duration::from_millis(30))
+        .build();
+    let started = Instant::now();
+    for wave in 0..8 {
+        let handles: Vec<_> = (0..40usize)
+            .map(|i| {
+                let client = client.clone();
+                let path = format!("/w{wave}/{i}");
+                goro::spawn(move || {
+                    let r = client.get(&format!("http://{addr}{path}"));
+                    (
+                        i,
+                        r.map(|r| assert_eq!(r.body, path.into_bytes(), "someone else's answer")),
+                    )
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join().unwrap() {
+                (i, Ok(())) => assert!(!i.is_multiple_of(4), "a 60 ms answer beat a 30 ms timeout"),
+                (_, Err(e)) => assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}"),
+            }
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // Every request took its outcome: nothing is left in flight.
+    assert_eq!(client.pool_stats().active, 0);
+    // With time to spare, every request is answered again.
+    let patient = Client::builder().pipeline(8).build();
+    burst(&patient, addr, 40, "after");
+    server.shutdown(Duration::from_secs(1));
+}
