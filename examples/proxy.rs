@@ -91,6 +91,7 @@ impl Gateway {
             .read_timeout(Duration::from_secs(3))
             .write_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(30))
+            .max_redirects(0) // a backend's redirect is the client's to follow
             .idle_timeout(Duration::from_secs(300))
             .max_idle_per_host(256)
     }

@@ -432,3 +432,114 @@ fn pipelined_requests_time_out_and_the_client_recovers() {
         .unwrap();
     assert_eq!(body.unwrap(), b"ok");
 }
+
+/// A server that redirects (paths below) and otherwise describes the request it got.
+fn redirecting() -> (SocketAddr, Server) {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = Server::new(|w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+        let mut body = Vec::new();
+        let _ = r.body().read_to_end(&mut body);
+        let to = match r.path() {
+            "/a/r1" => Some((302, "r2".to_string())), // relative: /a/r2
+            "/a/r2" => Some((307, "../final?x=1#frag".to_string())),
+            "/t307" => Some((307, "/final".to_string())),
+            "/loop" => Some((302, "/loop".to_string())),
+            "/tls" => Some((301, "https://example.com/".to_string())),
+            "/h" => Some((301, "/final".to_string())),
+            "/away" => Some((
+                303,
+                format!("http://{}/final", r.query_value("to").unwrap()),
+            )),
+            _ => None,
+        };
+        if let Some((status, location)) = to {
+            w.header_set("Location", &location);
+            w.write_header(status);
+            return;
+        }
+        let h = |n| r.header(n).unwrap_or("-").to_string();
+        let _ = write!(
+            w,
+            "{} {} {} auth={} keep={} ct={}",
+            r.method(),
+            r.uri(),
+            body.len(),
+            h("authorization"),
+            h("x-keep"),
+            h("content-type")
+        );
+    });
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    (addr, server)
+}
+
+#[test]
+fn redirects_are_followed_as_go_follows_them() {
+    let (addr, _server) = redirecting();
+    let c = Client::new();
+    let text = |r: goro_net::http::ClientResponse| String::from_utf8(r.body).unwrap();
+    // 302 turns the POST into a GET without its body or Content-Type; the 307 after it
+    // keeps the GET; relative and dotted Locations resolve; the fragment is dropped.
+    let r = c
+        .request(
+            "POST",
+            &format!("http://{addr}/a/r1"),
+            &[
+                ("Content-Type", "text/plain"),
+                ("Authorization", "Bearer t"),
+                ("X-Keep", "1"),
+            ],
+            b"abc",
+        )
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(text(r), "GET /final?x=1 0 auth=Bearer t keep=1 ct=-");
+    // 307 keeps the method and the body.
+    let r = c
+        .post(&format!("http://{addr}/t307"), "text/plain", b"abc")
+        .unwrap();
+    assert_eq!(text(r), "POST /final 3 auth=- keep=- ct=text/plain");
+    // HEAD stays HEAD through a 301 (its answer's length is that of a HEAD's body).
+    let r = c
+        .request("HEAD", &format!("http://{addr}/h"), &[], &[])
+        .unwrap();
+    let want = "HEAD /final 0 auth=- keep=- ct=-".len().to_string();
+    assert_eq!((r.status, r.header("content-length")), (200, Some(&*want)));
+    // A scheme the client cannot follow.
+    let e = c.get(&format!("http://{addr}/tls")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    // A loop stops at the limit.
+    let e = c.get(&format!("http://{addr}/loop")).unwrap_err();
+    assert!(e.to_string().contains("stopped after 10 redirects"), "{e}");
+    let e = Client::builder()
+        .max_redirects(3)
+        .build()
+        .get(&format!("http://{addr}/loop"))
+        .unwrap_err();
+    assert!(e.to_string().contains("stopped after 3 redirects"), "{e}");
+    // Every hop went over the one keep-alive connection.
+    assert_eq!(c.pool_stats().dials, 1);
+}
+
+#[test]
+fn credentials_do_not_follow_a_redirect_to_another_host() {
+    let (a, _sa) = redirecting();
+    let (b, _sb) = redirecting();
+    let c = Client::new();
+    let headers = [
+        ("Authorization", "Bearer t"),
+        ("Cookie", "s=1"),
+        ("X-Keep", "1"),
+    ];
+    let r = c
+        .request("GET", &format!("http://{a}/away?to={b}"), &headers, &[])
+        .unwrap();
+    assert_eq!(r.body, b"GET /final 0 auth=- keep=1 ct=-");
+    // To the same host they go along.
+    let r = c
+        .request("GET", &format!("http://{a}/away?to={a}"), &headers, &[])
+        .unwrap();
+    assert_eq!(r.body, b"GET /final 0 auth=Bearer t keep=1 ct=-");
+}

@@ -38,6 +38,11 @@ fn backend(id: &'static str) -> SocketAddr {
                     }
                     return;
                 }
+                "/moved" => {
+                    w.header_set("Location", "/elsewhere");
+                    w.write_header(302);
+                    return;
+                }
                 _ => {}
             }
             w.header_set("X-Backend", id);
@@ -106,6 +111,11 @@ fn forwards_with_director_rewrites_and_reuses_backend_connections() {
 
     let h = client.get(&format!("http://{proxy}/healthz")).unwrap();
     assert_eq!((h.status, h.body.as_slice()), (200, &b"ok\n"[..]));
+
+    // A backend's redirect is passed on for the client to follow, not followed.
+    let direct = Client::builder().max_redirects(0).build();
+    let r = direct.get(&format!("http://{proxy}/moved")).unwrap();
+    assert_eq!((r.status, r.header("location")), (302, Some("/elsewhere")));
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::pipeline::{Lanes, Outcome};
+use super::redirect;
 use crate::connpool::{self, Pool};
 use crate::pool::{self, PooledBuf};
 use crate::{lock, TcpStream};
@@ -24,6 +25,7 @@ pub struct ClientBuilder {
     pub(super) max_active_per_host: usize,
     pub(super) pipeline: usize,
     pub(super) max_body_bytes: u64,
+    max_redirects: usize,
 }
 
 impl Default for ClientBuilder {
@@ -38,6 +40,7 @@ impl Default for ClientBuilder {
             max_active_per_host: 0,
             pipeline: 1,
             max_body_bytes: 64 << 20,
+            max_redirects: 10,
         }
     }
 }
@@ -114,6 +117,40 @@ impl ClientBuilder {
         self
     }
 
+    /// Most redirects one request follows (default 10, as Go's client; 0: none, the `3xx`
+    /// answer is returned as it is, like Go's `http.ErrUseLastResponse`). Past the limit
+    /// the request fails with [`io::ErrorKind::Other`]. What a redirect changes in the next
+    /// request (method, body, headers) is Go's rule: see the table in the [`Client`] docs.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use goro_net::{http, TcpListener};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+    ///     if r.path() == "/old" {
+    ///         w.header_set("Location", "/new");
+    ///         w.write_header(301);
+    ///     } else {
+    ///         let _ = write!(w, "{} {}", r.method(), r.path());
+    ///     }
+    /// });
+    /// let s = server.clone();
+    /// goro::spawn(move || s.serve(listener));
+    ///
+    /// let url = format!("http://{addr}/old");
+    /// let followed = http::Client::new().post(&url, "text/plain", b"x").unwrap();
+    /// assert_eq!(followed.body, b"GET /new"); // a 301 turns a POST into a GET
+    /// let not = http::Client::builder().max_redirects(0).build().get(&url).unwrap();
+    /// assert_eq!((not.status, not.header("location")), (301, Some("/new")));
+    /// server.shutdown(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
     /// HTTP/1.1 pipelining: up to `depth` GET and HEAD requests without a body in flight at
     /// once on one keep-alive connection (default 1: off).
     ///
@@ -169,6 +206,20 @@ impl ClientBuilder {
 
 /// An HTTP/1.1 client with a keep-alive [`connpool`] per `host:port` (Go's `http.Client`).
 /// Cheap to clone; clones share the pools. `http://` URLs only.
+///
+/// Like Go's client it follows redirects ([`ClientBuilder::max_redirects`]): a `301`, `302`,
+/// `303`, `307` or `308` answer with a `Location` (absolute or relative) is followed, and
+/// the caller gets the last answer.
+///
+/// | status | next method | next body |
+/// |---|---|---|
+/// | 301, 302, 303 | `GET` (`HEAD` stays `HEAD`) | none, and no `Content-Type` |
+/// | 307, 308 | the same | the same |
+///
+/// The caller's other headers go along, but not to another `host:port` than the first
+/// request's: there `Authorization`, `Cookie`, `Cookie2`, `Www-Authenticate`,
+/// `Proxy-Authorization` and a caller's `Host` are left out. A redirect to anything but
+/// `http://` fails with [`io::ErrorKind::InvalidInput`].
 ///
 /// ```
 /// use std::io::Write;
@@ -311,6 +362,79 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<ClientResponse> {
+        let deadline = self.cfg.timeout.and_then(|t| Instant::now().checked_add(t));
+        let timed_out = |e: io::Error| match deadline {
+            Some(d) if e.kind() == io::ErrorKind::TimedOut && Instant::now() >= d => {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "goro-net http: request timed out (ClientBuilder::timeout)",
+                )
+            }
+            _ => e,
+        };
+        let resp = self
+            .once(method, url, headers, body, deadline)
+            .map_err(timed_out)?;
+        if self.cfg.max_redirects == 0 {
+            return Ok(resp);
+        }
+        match redirect::next(url, resp.status, resp.header("location")) {
+            None => Ok(resp),
+            Some(hop) => self
+                .follow(hop?, method, url, headers, body, deadline)
+                .map_err(timed_out),
+        }
+    }
+
+    /// Follows redirects from the first `hop` on (see the type's docs).
+    #[cold]
+    fn follow(
+        &self,
+        mut hop: redirect::Hop,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        deadline: Option<Instant>,
+    ) -> io::Result<ClientResponse> {
+        let (mut method, mut body, mut to_get) = (method, body, false);
+        let first_host = redirect::authority(url);
+        for _ in 0..self.cfg.max_redirects {
+            if hop.to_get {
+                to_get = true;
+                body = &[];
+                if method != "HEAD" {
+                    method = "GET";
+                }
+            }
+            let other_host = redirect::authority(&hop.url) != first_host;
+            let kept: Vec<(&str, &str)> = headers
+                .iter()
+                .filter(|(n, _)| redirect::keeps(n, other_host, to_get))
+                .copied()
+                .collect();
+            tracing::debug!(url = %hop.url, method, "http client: following a redirect");
+            let resp = self.once(method, &hop.url, &kept, body, deadline)?;
+            match redirect::next(&hop.url, resp.status, resp.header("location")) {
+                None => return Ok(resp),
+                Some(next) => hop = next?,
+            }
+        }
+        Err(io::Error::other(format!(
+            "goro-net http: stopped after {} redirects (ClientBuilder::max_redirects)",
+            self.cfg.max_redirects
+        )))
+    }
+
+    /// One request and its answer, no redirect followed.
+    fn once(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        deadline: Option<Instant>,
+    ) -> io::Result<ClientResponse> {
         let (authority, target) = split_url(url)?;
         check_fields(method, headers)?;
         let host = self.host(authority);
@@ -343,17 +467,7 @@ impl Client {
         }
         head.extend_from_slice(b"\r\n");
         head.extend_from_slice(body);
-        let deadline = self.cfg.timeout.and_then(|t| Instant::now().checked_add(t));
         self.send(&host, authority, method, &head, body.is_empty(), deadline)
-            .map_err(|e| match deadline {
-                Some(d) if e.kind() == io::ErrorKind::TimedOut && Instant::now() >= d => {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "goro-net http: request timed out (ClientBuilder::timeout)",
-                    )
-                }
-                _ => e,
-            })
     }
 
     /// Sends the request `head` (its body included) and reads the answer, by `deadline`.

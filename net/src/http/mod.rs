@@ -19,7 +19,8 @@
 //! | `&http.Server{ReadHeaderTimeout: ..}`, `srv.Serve(ln)`, `srv.Shutdown(ctx)` | [`Server::builder`], [`Server::serve`], [`Server::shutdown`] |
 //! | `w.Header().Set(k, v)`, `w.WriteHeader(c)`, `w.Write(b)`, `Flusher` | [`ResponseWriter::header_set`], [`ResponseWriter::write_header`], `Write::write`, `Write::flush` |
 //! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |
-//! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool) |
+//! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool), [`ClientBuilder::timeout`] |
+//! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
 //!
 //! # Design
@@ -88,6 +89,7 @@ mod conn;
 mod date;
 mod mux;
 mod pipeline;
+mod redirect;
 mod request;
 mod response;
 mod server;

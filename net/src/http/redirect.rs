@@ -1,0 +1,195 @@
+//! Following redirects for the [`Client`](super::Client), as Go's `http.Client` does.
+//!
+//! The rules users see (which answers are followed, what the next request carries) are in
+//! the `Client` docs. Here: deciding a hop ([`next`]), which headers go along ([`keeps`]),
+//! and resolving a `Location` against the URL that answered it (RFC 3986 §5.2: absolute,
+//! `//host/..`, `/path`, `?query`, or relative, with `.` and `..` segments removed; the
+//! fragment dropped). Only `http://` targets can be followed.
+use std::io;
+
+/// Headers that are credentials for one host: not sent on to another (Go drops the same).
+const CREDENTIALS: [&str; 5] = [
+    "authorization",
+    "cookie",
+    "cookie2",
+    "www-authenticate",
+    "proxy-authorization",
+];
+
+/// What to send next after a redirect answer.
+pub(super) struct Hop {
+    /// The absolute `http://` URL to ask.
+    pub(super) url: String,
+    /// `GET` instead of the method, without the body.
+    pub(super) to_get: bool,
+}
+
+/// The next request after an answer of `status` with `location` to the request for `base`
+/// (an `http://` URL), or `None` if the answer is not a redirect to follow.
+pub(super) fn next(base: &str, status: u16, location: Option<&str>) -> Option<io::Result<Hop>> {
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let url = resolve(base, location?);
+    Some(url.map(|url| Hop {
+        url,
+        to_get: status <= 303,
+    }))
+}
+
+/// Whether header `name` goes along to the next request, which goes to another host if
+/// `other_host`.
+pub(super) fn keeps(name: &str, other_host: bool, to_get: bool) -> bool {
+    let is = |h: &str| name.eq_ignore_ascii_case(h);
+    !(to_get && is("content-type")
+        || other_host && (is("host") || CREDENTIALS.iter().any(|h| is(h))))
+}
+
+/// The `host:port` part of an `http://` URL.
+pub(super) fn authority(url: &str) -> &str {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    rest.find(['/', '?']).map_or(rest, |i| &rest[..i])
+}
+
+/// The absolute URL `location` names, relative to `base` (RFC 3986 §5.2).
+fn resolve(base: &str, location: &str) -> io::Result<String> {
+    let location = location.trim();
+    let location = location.split('#').next().unwrap_or("");
+    let scheme_end = location.find([':', '/', '?']);
+    if let Some(i) = scheme_end.filter(|&i| location.as_bytes()[i] == b':') {
+        let scheme = &location[..i];
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("goro-net http: redirect to a {scheme}: URL (only http:// is supported)"),
+            ));
+        }
+        return with_clean_path(&format!("http:{}", &location[i + 1..]));
+    }
+    let auth = authority(base);
+    let base_target = &base["http://".len() + auth.len()..];
+    let (base_path, _) = split_query(base_target);
+    let base_path = if base_path.is_empty() { "/" } else { base_path };
+    let url = if location.starts_with("//") {
+        format!("http:{location}")
+    } else if location.starts_with('/') {
+        format!("http://{auth}{location}")
+    } else if location.starts_with('?') {
+        format!("http://{auth}{base_path}{location}")
+    } else if location.is_empty() {
+        format!("http://{auth}{base_target}")
+    } else {
+        let dir = &base_path[..=base_path.rfind('/').unwrap_or(0)];
+        format!("http://{auth}{dir}{location}")
+    };
+    with_clean_path(&url)
+}
+
+/// `url` (`http://...`) with `.` and `..` segments removed from its path.
+fn with_clean_path(url: &str) -> io::Result<String> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro-net http: redirect without a host",
+        ));
+    };
+    let auth = authority(url);
+    let (path, query) = split_query(&rest[auth.len()..]);
+    Ok(format!("http://{auth}{}{query}", remove_dots(path)))
+}
+
+/// Splits a target into path and `?query` (with its `?`).
+fn split_query(target: &str) -> (&str, &str) {
+    target.split_at(target.find('?').unwrap_or(target.len()))
+}
+
+/// RFC 3986 §5.2.4 on a path that is empty or starts with `/`.
+fn remove_dots(path: &str) -> String {
+    if !path.split('/').any(|s| s == "." || s == "..") {
+        return path.to_string();
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, s) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *s {
+            "." | ".." => {
+                if *s == ".." {
+                    out.pop();
+                }
+                if last {
+                    out.push(""); // `/a/b/..` is `/a/`
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_url_that_answered() {
+        let base = "http://h:1/a/b/c?q=1";
+        for (location, want) in [
+            ("http://o:2/x", "http://o:2/x"),
+            ("HTTP://o/x#frag", "http://o/x"),
+            ("//o:3/y?z", "http://o:3/y?z"),
+            ("/root", "http://h:1/root"),
+            ("?r=2", "http://h:1/a/b/c?r=2"),
+            ("d", "http://h:1/a/b/d"),
+            ("./d/", "http://h:1/a/b/d/"),
+            ("../d?e", "http://h:1/a/d?e"),
+            ("../../../../d", "http://h:1/d"),
+            ("..", "http://h:1/a/"),
+            ("/x/./y/../z", "http://h:1/x/z"),
+            ("", "http://h:1/a/b/c?q=1"),
+            ("#only", "http://h:1/a/b/c?q=1"),
+            ("  /padded  ", "http://h:1/padded"),
+        ] {
+            assert_eq!(resolve(base, location).unwrap(), want, "{location:?}");
+        }
+        assert_eq!(resolve("http://h", "x").unwrap(), "http://h/x");
+        assert_eq!(resolve("http://h?q", "x").unwrap(), "http://h/x");
+        for bad in ["https://h/", "ftp://h", "mailto:a@b", "http:/x"] {
+            assert_eq!(
+                resolve(base, bad).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_redirect_statuses_with_a_location_are_followed() {
+        let hop = |s, l| next("http://h/p", s, l).map(|h| h.map(|h| (h.url, h.to_get)).unwrap());
+        assert_eq!(hop(302, Some("/n")), Some(("http://h/n".to_string(), true)));
+        assert_eq!(hop(303, Some("/n")), Some(("http://h/n".to_string(), true)));
+        assert_eq!(
+            hop(307, Some("/n")),
+            Some(("http://h/n".to_string(), false))
+        );
+        assert_eq!(
+            hop(308, Some("/n")),
+            Some(("http://h/n".to_string(), false))
+        );
+        assert_eq!(hop(302, None), None);
+        for status in [200, 300, 304, 305, 306, 404] {
+            assert_eq!(hop(status, Some("/n")), None, "{status}");
+        }
+    }
+
+    #[test]
+    fn credentials_stay_with_their_host() {
+        for h in ["Authorization", "cookie", "Host", "Proxy-Authorization"] {
+            assert!(keeps(h, false, false), "{h}");
+            assert!(!keeps(h, true, false), "{h}");
+        }
+        assert!(keeps("X-Trace", true, true));
+        assert!(keeps("Content-Type", true, false));
+        assert!(!keeps("content-type", false, true));
+    }
+}
