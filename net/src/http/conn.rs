@@ -297,6 +297,7 @@ fn one(
         headers,
         remote,
         body: Body::new(kind, rest, stream, cfg.max_body_bytes, expect_continue),
+        path_values: Vec::new(),
     };
     let mut w = ResponseWriter::new(out, stream, hdrs, body_buf, &date);
     w.head_only = method == "HEAD";

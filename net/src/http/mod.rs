@@ -15,7 +15,7 @@
 //! | `http.HandleFunc(p, f)`, `http.Handle` | [`handle_func`], [`handle`] (the default mux) |
 //! | `http.ListenAndServe(a, nil)` | [`listen_and_serve`]`(a, `[`DefaultServeMux`]`)` |
 //! | `http.Handler`, `http.HandlerFunc` | [`Handler`], implemented for closures `\|w, r\|` |
-//! | `http.NewServeMux()` | [`ServeMux::new`] |
+//! | `http.NewServeMux()`, Go 1.22 patterns (`"GET /items/{id}"`), `r.PathValue` | [`ServeMux::new`], the same patterns, [`Request::path_value`] |
 //! | `&http.Server{ReadHeaderTimeout: ..}`, `srv.Serve(ln)`, `srv.Shutdown(ctx)` | [`Server::builder`], [`Server::serve`], [`Server::shutdown`] |
 //! | `w.Header().Set(k, v)`, `w.WriteHeader(c)`, `w.Write(b)`, `Flusher` | [`ResponseWriter::header_set`], [`ResponseWriter::write_header`], `Write::write`, `Write::flush` |
 //! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |

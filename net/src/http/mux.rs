@@ -1,15 +1,49 @@
-//! [`ServeMux`]: Go's request router, and the process-wide default one.
+//! [`ServeMux`]: Go's request router (with Go 1.22's patterns), and the process-wide
+//! default one.
+//!
+//! # Design
+//!
+//! A pattern is parsed once into its method, host and path segments. Two patterns relate
+//! as Go's do: comparing what requests each matches, one is *more specific* (matches a
+//! subset), *more general*, *equivalent*, *disjoint*, or they *overlap* (each matches
+//! requests the other does not). Registration refuses equivalent and overlapping patterns,
+//! so of the patterns that match a request one is more specific than all the others: the
+//! router takes the matching pattern that no other matching one beats. (Go walks a tree;
+//! a list is as fast for the handful of routes a server has, and a mux with one `/` route,
+//! the hello world, tests one segment per request.)
+//!
+//! Paths are matched as sent, segment by segment, without percent-decoding, as
+//! [`Request::path`] returns them.
 use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{Handler, Request, ResponseWriter};
 
-/// Routes requests by path (Go's `http.ServeMux`).
+/// Routes requests by method, host and path (Go's `http.ServeMux`, with Go 1.22 patterns).
 ///
-/// A pattern is a path, optionally after a method: `"/"`, `"/static/"`, `"/healthz"`,
-/// `"GET /items/"`. A pattern ending in `/` matches its whole subtree; any other matches
-/// only itself. The longest matching pattern wins. A path that matches only under another
-/// method gets 405, no match at all gets 404.
+/// A pattern is `[METHOD ][HOST]/[PATH]`:
+///
+/// | pattern | matches |
+/// |---|---|
+/// | `/index.html` | that path, any host and method |
+/// | `GET /static/` | `GET` or `HEAD` of any path under `/static/` |
+/// | `example.com/` | any request whose `Host` (port left out) is `example.com` |
+/// | `/{$}` | only `/` (a bare `/` matches every path) |
+/// | `POST /items/{id}` | `POST` of `/items/` and one segment, e.g. `/items/42`: `r.path_value("id")` is `"42"` |
+/// | `/files/{rest...}` | every path under `/files/`, `r.path_value("rest")` the remainder |
+///
+/// A wildcard is a whole segment: `{name}` matches one (not the trailing slash),
+/// `{name...}` the rest of the path and must come last. When several patterns match, the
+/// most specific wins: `/items/new` beats `/items/{id}`, which beats `/items/`, and a
+/// pattern with a method beats one without. A pattern with a host wins over those without.
+/// Two patterns that could match the same request with neither more specific (say
+/// `/a/{x}` and `/{y}/b`) are refused when registered, as Go refuses them.
+///
+/// As in Go: `GET` patterns also match `HEAD`; a path that matches only under other
+/// methods gets `405 Method Not Allowed` with an `Allow` header; a path not in clean form
+/// (`//`, `.` or `..` segments) is redirected (301) to its clean form; a path without its
+/// trailing slash is redirected to it when only the slashed form matches (`/static` to
+/// `/static/`); anything else gets 404.
 ///
 /// ```
 /// use std::io::Write;
@@ -18,13 +52,292 @@ use super::{Handler, Request, ResponseWriter};
 /// let mut mux = ServeMux::new();
 /// mux.handle_func("/", |w, _r| { let _ = w.write_all(b"index\n"); });
 /// mux.handle_func("GET /healthz", |w, _r| { let _ = w.write_all(b"ok\n"); });
+/// mux.handle_func("GET /items/{id}", |w, r| {
+///     let _ = writeln!(w, "item {}", r.path_value("id").unwrap());
+/// });
 /// let server = goro_net::http::Server::new(mux);
 /// # drop(server);
 /// ```
 #[derive(Default)]
 pub struct ServeMux {
-    /// (method or "", path pattern, handler), longest pattern first.
-    routes: Vec<(String, String, Box<dyn Handler>)>,
+    routes: Vec<Route>,
+}
+
+/// One registered pattern and its handler.
+struct Route {
+    /// As registered, for messages and `Debug`.
+    pattern: String,
+    /// `""`: any method.
+    method: String,
+    /// `""`: any host.
+    host: String,
+    segs: Vec<Seg>,
+    /// Some segment is a named wildcard: a match records values.
+    named: bool,
+    handler: Box<dyn Handler>,
+}
+
+/// One segment of a path pattern.
+#[derive(Debug)]
+enum Seg {
+    /// Matches itself; `"/"` is the trailing slash (`{$}`).
+    Lit(String),
+    /// `{name}`: one segment, not the trailing slash.
+    Wild(Arc<str>),
+    /// `{name...}`, or a pattern's trailing slash (no name): the rest of the path.
+    Rest(Option<Arc<str>>),
+}
+
+/// How the requests two patterns match compare (Go's `relationship`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rel {
+    Equivalent,
+    /// The first matches a subset of what the second does.
+    MoreSpecific,
+    MoreGeneral,
+    /// Each matches requests the other does not, and some both do.
+    Overlaps,
+    Disjoint,
+}
+
+impl Rel {
+    /// The relation of two patterns from the relations of their parts.
+    fn and(self, other: Rel) -> Rel {
+        match (self, other) {
+            (Rel::Disjoint, _) | (_, Rel::Disjoint) => Rel::Disjoint,
+            (Rel::Equivalent, r) | (r, Rel::Equivalent) => r,
+            (a, b) if a == b => a,
+            _ => Rel::Overlaps,
+        }
+    }
+}
+
+/// The first segment of `path` (which starts with `/`) and what follows it; `"/"` alone is
+/// the trailing-slash segment. `None` when nothing is left.
+fn first_segment(path: &str) -> Option<(&str, &str)> {
+    match path {
+        "" => None,
+        "/" => Some(("/", "")),
+        _ => {
+            let p = &path[1..];
+            let i = p.find('/').unwrap_or(p.len());
+            Some((&p[..i], &p[i..]))
+        }
+    }
+}
+
+impl Route {
+    fn parse(pattern: &str, handler: Box<dyn Handler>) -> Route {
+        let bad = |why: &str| -> ! { panic!("goro-net http: bad pattern {pattern:?}: {why}") };
+        let (method, rest) = match pattern.split_once([' ', '\t']) {
+            Some((m, p)) => (m, p.trim_start_matches([' ', '\t'])),
+            None => ("", pattern),
+        };
+        if !method.is_empty()
+            && !method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            bad("the method is not an HTTP token");
+        }
+        let Some(slash) = rest.find('/') else {
+            bad("no path (a path starts with '/')")
+        };
+        let (host, path) = rest.split_at(slash);
+        if !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
+        {
+            bad("the host is not a host name");
+        }
+        let mut segs = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        let mut left = path;
+        while let Some((seg, after)) = first_segment(left) {
+            left = after;
+            let Some(inner) = seg.strip_prefix('{') else {
+                if seg.contains(['{', '}']) {
+                    bad("a wildcard must be a whole segment");
+                }
+                // A trailing slash: the rest of the path, unnamed.
+                segs.push(if seg == "/" {
+                    Seg::Rest(None)
+                } else {
+                    Seg::Lit(seg.to_string())
+                });
+                continue;
+            };
+            let Some(inner) = inner.strip_suffix('}') else {
+                bad("a wildcard must be a whole segment")
+            };
+            if inner == "$" {
+                if !left.is_empty() {
+                    bad("{$} must end the path");
+                }
+                segs.push(Seg::Lit("/".to_string()));
+                continue;
+            }
+            let (name, rest) = match inner.strip_suffix("...") {
+                Some(n) => (n, true),
+                None => (inner, false),
+            };
+            let ident = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if !ident {
+                bad("a wildcard name must be an identifier");
+            }
+            if names.contains(&name) {
+                bad("a wildcard name appears twice");
+            }
+            names.push(name);
+            if rest {
+                if !left.is_empty() {
+                    bad("a {name...} wildcard must end the path");
+                }
+                segs.push(Seg::Rest(Some(name.into())));
+            } else {
+                segs.push(Seg::Wild(name.into()));
+            }
+        }
+        Route {
+            pattern: pattern.to_string(),
+            method: method.to_string(),
+            host: host.to_ascii_lowercase(),
+            segs,
+            named: !names.is_empty(),
+            handler,
+        }
+    }
+
+    /// Whether the path matches; with `values`, records the named wildcards' values.
+    fn matches_path<'p>(
+        &self,
+        path: &'p str,
+        mut values: Option<&mut Vec<(Arc<str>, &'p str)>>,
+    ) -> bool {
+        if !path.starts_with('/') {
+            return false; // `*` (OPTIONS), or not a path at all
+        }
+        let mut left = path;
+        for seg in &self.segs {
+            if let Seg::Rest(name) = seg {
+                if left.is_empty() {
+                    return false;
+                }
+                if let (Some(v), Some(n)) = (values.as_deref_mut(), name) {
+                    v.push((n.clone(), &left[1..]));
+                }
+                return true;
+            }
+            let Some((s, after)) = first_segment(left) else {
+                return false;
+            };
+            match seg {
+                Seg::Lit(l) if l == s => {}
+                Seg::Wild(n) if s != "/" => {
+                    if let Some(v) = values.as_deref_mut() {
+                        v.push((n.clone(), s));
+                    }
+                }
+                _ => return false,
+            }
+            left = after;
+        }
+        left.is_empty()
+    }
+
+    /// Whether a request with `method` is one this route takes.
+    fn takes(&self, method: &str) -> bool {
+        self.method.is_empty()
+            || self.method == method
+            || (self.method == "GET" && method == "HEAD")
+    }
+
+    /// How the requests `self` matches compare with those `other` matches (hosts aside).
+    fn compare(&self, other: &Route) -> Rel {
+        let methods = match (self.method.as_str(), other.method.as_str()) {
+            (a, b) if a == b => Rel::Equivalent,
+            ("", _) => Rel::MoreGeneral,
+            (_, "") => Rel::MoreSpecific,
+            ("GET", "HEAD") => Rel::MoreGeneral,
+            ("HEAD", "GET") => Rel::MoreSpecific,
+            _ => Rel::Disjoint,
+        };
+        methods.and(compare_paths(&self.segs, &other.segs))
+    }
+}
+
+/// [`Route::compare`] for the paths.
+fn compare_paths(a: &[Seg], b: &[Seg]) -> Rel {
+    let mut rel = Rel::Equivalent;
+    for (x, y) in a.iter().zip(b) {
+        let r = match (x, y) {
+            (Seg::Rest(_), Seg::Rest(_)) | (Seg::Wild(_), Seg::Wild(_)) => Rel::Equivalent,
+            (Seg::Rest(_), _) => Rel::MoreGeneral,
+            (_, Seg::Rest(_)) => Rel::MoreSpecific,
+            (Seg::Wild(_), Seg::Lit(l)) => {
+                if l == "/" {
+                    Rel::Disjoint
+                } else {
+                    Rel::MoreGeneral
+                }
+            }
+            (Seg::Lit(l), Seg::Wild(_)) => {
+                if l == "/" {
+                    Rel::Disjoint
+                } else {
+                    Rel::MoreSpecific
+                }
+            }
+            (Seg::Lit(l), Seg::Lit(m)) => {
+                if l == m {
+                    Rel::Equivalent
+                } else {
+                    Rel::Disjoint
+                }
+            }
+        };
+        rel = rel.and(r);
+        if rel == Rel::Disjoint {
+            return rel;
+        }
+    }
+    let ends_in_rest = |s: &[Seg]| matches!(s.last(), Some(Seg::Rest(_)));
+    match a.len().cmp(&b.len()) {
+        std::cmp::Ordering::Equal => rel,
+        // The shorter one matches the longer's extra segments only with a `Rest`, which
+        // the loop above has already compared with the longer's segment in its place.
+        std::cmp::Ordering::Less if ends_in_rest(a) => rel.and(Rel::MoreGeneral),
+        std::cmp::Ordering::Greater if ends_in_rest(b) => rel.and(Rel::MoreSpecific),
+        _ => Rel::Disjoint,
+    }
+}
+
+/// The path in clean form (Go's `cleanPath`): no empty, `.` or `..` segments, the
+/// trailing slash kept. `None` if it is clean already (the usual case: no allocation).
+fn clean(path: &str) -> Option<String> {
+    let dirty = path.contains("//") || path.split('/').any(|s| s == "." || s == "..");
+    if !dirty {
+        return None;
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for s in path.split('/') {
+        match s {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut c = format!("/{}", out.join("/"));
+    if path.ends_with('/') && c != "/" {
+        c.push('/');
+    }
+    Some(c)
 }
 
 impl ServeMux {
@@ -33,30 +346,34 @@ impl ServeMux {
         ServeMux::default()
     }
 
-    /// Registers `handler` for `pattern`.
+    /// Registers `handler` for `pattern` (see the type's docs for the syntax).
     ///
     /// # Panics
     ///
-    /// If the pattern is empty, does not start with `/` after the optional method, or is
-    /// already registered (as Go does).
+    /// If the pattern is malformed (no path, a wildcard that is not a whole segment or not
+    /// an identifier, a name used twice, `{name...}` or `{$}` before the end), or if it
+    /// matches the same requests as one already registered, or overlaps one with neither
+    /// more specific (as Go does).
     pub fn handle(&mut self, pattern: &str, handler: impl Handler) {
-        let (method, path) = match pattern.split_once(' ') {
-            Some((m, p)) => (m.to_string(), p.trim().to_string()),
-            None => (String::new(), pattern.to_string()),
-        };
-        assert!(
-            path.starts_with('/'),
-            "goro-net http: pattern {pattern:?} must start with '/'"
-        );
-        assert!(
-            !self
-                .routes
-                .iter()
-                .any(|(m, p, _)| *m == method && *p == path),
-            "goro-net http: multiple registrations for {pattern:?}"
-        );
-        self.routes.push((method, path, Box::new(handler)));
-        self.routes.sort_by_key(|r| std::cmp::Reverse(r.1.len()));
+        let route = Route::parse(pattern, Box::new(handler));
+        for r in &self.routes {
+            if r.host != route.host {
+                continue; // a host pattern always beats one without; different hosts never meet
+            }
+            match route.compare(r) {
+                Rel::Equivalent => panic!(
+                    "goro-net http: pattern {pattern:?} matches the same requests as {:?}",
+                    r.pattern
+                ),
+                Rel::Overlaps => panic!(
+                    "goro-net http: pattern {pattern:?} conflicts with {:?}: some requests match \
+                     both and neither is more specific",
+                    r.pattern
+                ),
+                _ => {}
+            }
+        }
+        self.routes.push(route);
     }
 
     /// Registers a closure for `pattern` (Go's `HandleFunc`); see [`handle`](Self::handle).
@@ -66,50 +383,113 @@ impl ServeMux {
     {
         self.handle(pattern, f)
     }
+
+    /// The most specific route matching `host` and `path` that takes `method`. Host
+    /// patterns first.
+    fn find(&self, method: &str, host: &str, path: &str) -> Option<&Route> {
+        let best = |with_host: bool| {
+            let mut best: Option<&Route> = None;
+            for r in &self.routes {
+                if r.host.is_empty() == with_host
+                    || (with_host && !r.host.eq_ignore_ascii_case(host))
+                {
+                    continue;
+                }
+                if !r.takes(method) || !r.matches_path(path, None) {
+                    continue;
+                }
+                if best.is_none_or(|b| r.compare(b) == Rel::MoreSpecific) {
+                    best = Some(r);
+                }
+            }
+            best
+        };
+        if host.is_empty() {
+            return best(false);
+        }
+        best(true).or_else(|| best(false))
+    }
+}
+
+/// The `Host` header without its port, for host patterns.
+fn host_of<'a>(r: &Request<'a>) -> &'a str {
+    let h = r.host();
+    match h.rfind(':') {
+        Some(i) if !h[i..].contains(']') => &h[..i],
+        _ => h,
+    }
 }
 
 impl Handler for ServeMux {
     fn serve_http(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
         let path = r.path();
-        let mut wrong_method = false;
-        for (m, p, h) in &self.routes {
-            let hit = if p.ends_with('/') {
-                path.starts_with(p.as_str())
+        let redirect = |to: String| {
+            let q = r.query();
+            if q.is_empty() {
+                to
             } else {
-                path == p
-            };
-            if !hit {
-                continue;
+                format!("{to}?{q}")
             }
-            if m.is_empty() || m == r.method() || (m == "GET" && r.method() == "HEAD") {
-                return h.serve_http(w, r);
+        };
+        if let Some(c) = clean(path).filter(|_| path.starts_with('/')) {
+            return moved(w, &redirect(c));
+        }
+        let host = if self.routes.iter().any(|r| !r.host.is_empty()) {
+            host_of(r)
+        } else {
+            ""
+        };
+        if let Some(route) = self.find(r.method(), host, path) {
+            if route.named {
+                let mut values = Vec::new();
+                route.matches_path(path, Some(&mut values));
+                r.path_values = values;
             }
-            wrong_method = true;
+            return route.handler.serve_http(w, r);
+        }
+        if path.starts_with('/') && !path.ends_with('/') {
+            let slashed = format!("{path}/");
+            if self.find(r.method(), host, &slashed).is_some() {
+                return moved(w, &redirect(slashed));
+            }
+        }
+        let mut allow: Vec<&str> = Vec::new();
+        for route in &self.routes {
+            if !route.method.is_empty()
+                && (route.host.is_empty() || route.host.eq_ignore_ascii_case(host))
+                && route.matches_path(path, None)
+            {
+                allow.push(&route.method);
+                if route.method == "GET" {
+                    allow.push("HEAD");
+                }
+            }
         }
         w.header_set("Content-Type", "text/plain; charset=utf-8");
-        if wrong_method {
-            w.write_header(405);
-            let _ = w.write_all(b"Method Not Allowed\n");
-        } else {
+        if allow.is_empty() {
             w.write_header(404);
             let _ = w.write_all(b"404 page not found\n");
+        } else {
+            allow.sort_unstable();
+            allow.dedup();
+            w.header_set("Allow", &allow.join(", "));
+            w.write_header(405);
+            let _ = w.write_all(b"Method Not Allowed\n");
         }
     }
 }
 
+/// Answers 301 to `location` (Go's `RedirectHandler` with `StatusMovedPermanently`).
+fn moved(w: &mut ResponseWriter<'_>, location: &str) {
+    w.header_set("Location", location);
+    w.header_set("Content-Type", "text/plain; charset=utf-8");
+    w.write_header(301);
+    let _ = w.write_all(b"Moved Permanently\n");
+}
+
 impl std::fmt::Debug for ServeMux {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pats: Vec<String> = self
-            .routes
-            .iter()
-            .map(|(m, p, _)| {
-                if m.is_empty() {
-                    p.clone()
-                } else {
-                    format!("{m} {p}")
-                }
-            })
-            .collect();
+        let pats: Vec<&str> = self.routes.iter().map(|r| r.pattern.as_str()).collect();
         f.debug_struct("ServeMux").field("patterns", &pats).finish()
     }
 }

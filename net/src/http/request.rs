@@ -33,6 +33,8 @@ pub struct Request<'a> {
     pub(crate) headers: &'a [httparse::Header<'a>],
     pub(crate) remote: SocketAddr,
     pub(crate) body: Body<'a>,
+    /// The named wildcards of the [`ServeMux`](super::ServeMux) pattern that matched.
+    pub(crate) path_values: Vec<(std::sync::Arc<str>, &'a str)>,
 }
 
 impl<'a> Request<'a> {
@@ -49,6 +51,28 @@ impl<'a> Request<'a> {
     /// The path part of the target (before `?`), not percent-decoded.
     pub fn path(&self) -> &'a str {
         self.target.split_once('?').map_or(self.target, |(p, _)| p)
+    }
+
+    /// The value the wildcard `name` matched in the [`ServeMux`](super::ServeMux) pattern
+    /// that routed this request (Go's `PathValue`), not percent-decoded; `None` if the
+    /// pattern has no such wildcard. For `{name...}` it is the rest of the path, without
+    /// its leading slash.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use goro_net::http::ServeMux;
+    ///
+    /// let mut mux = ServeMux::new();
+    /// mux.handle_func("GET /users/{id}/files/{path...}", |w, r| {
+    ///     // GET /users/7/files/a/b.txt -> "7 a/b.txt"
+    ///     let _ = write!(w, "{} {}", r.path_value("id").unwrap(), r.path_value("path").unwrap());
+    /// });
+    /// # drop(mux);
+    /// ```
+    pub fn path_value(&self, name: &str) -> Option<&'a str> {
+        self.path_values
+            .iter()
+            .find_map(|(n, v)| (**n == *name).then_some(*v))
     }
 
     /// The query string after `?` (empty if none), not decoded.

@@ -1,0 +1,188 @@
+//! goro_net::http::ServeMux: Go 1.22 patterns, precedence, path values, 404/405/301.
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use goro_net::http::{Request, ResponseWriter, ServeMux, Server};
+use goro_net::TcpListener;
+
+/// A handler that names its route and the path values it got.
+fn labelled(
+    label: &'static str,
+) -> impl Fn(&mut ResponseWriter<'_>, &mut Request<'_>) + Send + Sync + 'static {
+    move |w, r| {
+        let mut out = label.to_string();
+        for name in ["id", "tag", "path"] {
+            if let Some(v) = r.path_value(name) {
+                out += &format!(" {name}={v}");
+            }
+        }
+        let _ = w.write_all(out.as_bytes());
+    }
+}
+
+fn serve(mux: ServeMux) -> (SocketAddr, Server) {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = Server::new(mux);
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    (addr, server)
+}
+
+/// One request over a raw socket (the target exactly as given); returns the status, the
+/// head and the body.
+fn ask(addr: SocketAddr, method: &str, target: &str, host: &str) -> (u16, String, String) {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = String::new();
+    c.read_to_string(&mut all).unwrap();
+    let (head, body) = all.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn the_most_specific_pattern_wins_and_gets_its_path_values() {
+    let mut mux = ServeMux::new();
+    mux.handle_func("/", labelled("root-tree"));
+    mux.handle_func("/{$}", labelled("root-only"));
+    mux.handle_func("/items/", labelled("items-tree"));
+    mux.handle_func("GET /items/{id}", labelled("get-item"));
+    mux.handle_func("POST /items/{id}", labelled("post-item"));
+    mux.handle_func("GET /items/new", labelled("new-item"));
+    mux.handle_func("/items/{id}/tags/{tag}", labelled("tag"));
+    mux.handle_func("/files/{path...}", labelled("files"));
+    mux.handle_func("example.com/", labelled("host"));
+    let (addr, server) = serve(mux);
+    let h = "127.0.0.1";
+    for (method, target, want) in [
+        ("GET", "/", "root-only"),
+        ("GET", "/other", "root-tree"),
+        ("GET", "/items/", "items-tree"),
+        ("GET", "/items/42", "get-item id=42"),
+        ("POST", "/items/42?x=1", "post-item id=42"),
+        ("DELETE", "/items/42", "items-tree"),
+        ("GET", "/items/new", "new-item"),
+        ("GET", "/items/7/tags/blue", "tag id=7 tag=blue"),
+        ("GET", "/items/7/tags/blue/", "items-tree"),
+        ("GET", "/files/a/b/c.txt", "files path=a/b/c.txt"),
+        ("GET", "/files/", "files path="),
+        ("GET", "/files", "root-tree"),
+        ("GET", "/items/a%2Fb", "get-item id=a%2Fb"),
+    ] {
+        let (status, _, body) = ask(addr, method, target, h);
+        assert_eq!((status, body.as_str()), (200, want), "{method} {target}");
+    }
+    // GET patterns answer HEAD.
+    let (status, head, body) = ask(addr, "HEAD", "/items/42", h);
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert_eq!(header(&head, "content-length"), Some("14"), "{head}");
+    // A host pattern beats every pattern without one; the port does not count.
+    for host in ["example.com", "EXAMPLE.com:8080"] {
+        assert_eq!(ask(addr, "GET", "/items/42", host).2, "host", "{host}");
+    }
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn unmatched_paths_get_404_405_or_a_redirect_to_their_canonical_form() {
+    let mut mux = ServeMux::new();
+    mux.handle_func("GET /only", labelled("only"));
+    mux.handle_func("PUT /only", labelled("only-put"));
+    mux.handle_func("/dir/", labelled("dir"));
+    let (addr, server) = serve(mux);
+    let h = "127.0.0.1";
+    let (status, head, _) = ask(addr, "POST", "/only", h);
+    assert_eq!(status, 405);
+    assert_eq!(header(&head, "allow"), Some("GET, HEAD, PUT"));
+    assert_eq!(ask(addr, "GET", "/nothing", h).0, 404);
+    for (target, location) in [
+        ("/dir", "/dir/"),
+        ("/dir?x=1", "/dir/?x=1"),
+        ("/a/../only", "/only"),
+        ("//only", "/only"),
+        ("/dir/./x/", "/dir/x/"),
+        ("/dir/x/..", "/dir"),
+    ] {
+        let (status, head, _) = ask(addr, "GET", target, h);
+        assert_eq!(
+            (status, header(&head, "location")),
+            (301, Some(location)),
+            "{target}"
+        );
+    }
+    // Names that merely start with a dot are clean.
+    assert_eq!(ask(addr, "GET", "/dir/.well-known", h).2, "dir");
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn ambiguous_and_malformed_patterns_are_refused() {
+    let refused = |patterns: &[&str]| -> String {
+        let mut mux = ServeMux::new();
+        let err = catch_unwind(AssertUnwindSafe(|| {
+            for p in patterns {
+                mux.handle_func(p, |_, _| {});
+            }
+        }))
+        .expect_err(&format!("{patterns:?} were accepted"));
+        err.downcast_ref::<String>().cloned().unwrap_or_default()
+    };
+    // Neither more specific: each matches requests the other does not.
+    assert!(refused(&["/a/{x}", "/{y}/b"]).contains("conflicts"));
+    assert!(refused(&["GET /{x}", "/a"]).contains("conflicts"));
+    assert!(refused(&["/a/{x...}", "/{y}/b"]).contains("conflicts"));
+    assert!(refused(&["/a/", "/{x}/{y}"]).contains("conflicts"));
+    // (Go's own example: a method on one, a literal on the other.)
+    assert!(refused(&["GET /items/{id}", "/items/new"]).contains("conflicts"));
+    // The same requests.
+    assert!(refused(&["/a", "/a"]).contains("same requests"));
+    assert!(refused(&["/a/{x}", "/a/{y}"]).contains("same requests"));
+    assert!(refused(&["/a/", "/a/{rest...}"]).contains("same requests"));
+    for bad in [
+        "/a{x}",
+        "/{x...}/b",
+        "/{1x}",
+        "/{x}/{x}",
+        "no-slash",
+        "/{$}/x",
+        "BAD METHOD /x",
+    ] {
+        assert!(refused(&[bad]).contains("bad pattern"), "{bad}");
+    }
+    // More specific in one way and not less in any other: both may be registered.
+    let mut mux = ServeMux::new();
+    for p in [
+        "/a",
+        "GET /a",
+        "HEAD /a",
+        "/a/{x}",
+        "/a/b",
+        "/a/",
+        "/b/{x}/{y}",
+        "/{$}",
+        "/",
+        "h.example/a",
+    ] {
+        mux.handle_func(p, |_, _| {});
+    }
+    let shown = format!("{mux:?}");
+    assert!(
+        shown.contains("\"GET /a\"") && shown.contains("\"h.example/a\""),
+        "{shown}"
+    );
+}
