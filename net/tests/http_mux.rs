@@ -1,11 +1,14 @@
 //! goro_net::http::ServeMux: Go 1.22 patterns, precedence, path values, 404/405/301.
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use goro_net::http::{Request, ResponseWriter, ServeMux, Server};
 use goro_net::TcpListener;
+
+mod common;
+use common::{header, raw};
 
 /// A handler that names its route and the path values it got.
 fn labelled(
@@ -31,28 +34,12 @@ fn serve(mux: ServeMux) -> (SocketAddr, Server) {
     (addr, server)
 }
 
-/// One request over a raw socket (the target exactly as given); returns the status, the
-/// head and the body.
+/// One request with the target exactly as given.
 fn ask(addr: SocketAddr, method: &str, target: &str, host: &str) -> (u16, String, String) {
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        c,
-        "{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    raw(
+        addr,
+        &format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
     )
-    .unwrap();
-    let mut all = String::new();
-    c.read_to_string(&mut all).unwrap();
-    let (head, body) = all.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    (status, head.to_string(), body.to_string())
-}
-
-fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
-    head.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 #[test]

@@ -298,6 +298,7 @@ fn one(
         remote,
         body: Body::new(kind, rest, stream, cfg.max_body_bytes, expect_continue),
         path_values: Vec::new(),
+        form: None,
     };
     let mut w = ResponseWriter::new(out, stream, hdrs, body_buf, &date);
     w.head_only = method == "HEAD";

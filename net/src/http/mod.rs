@@ -19,6 +19,8 @@
 //! | `&http.Server{ReadHeaderTimeout: ..}`, `srv.Serve(ln)`, `srv.Shutdown(ctx)` | [`Server::builder`], [`Server::serve`], [`Server::shutdown`] |
 //! | `w.Header().Set(k, v)`, `w.WriteHeader(c)`, `w.Write(b)`, `Flusher` | [`ResponseWriter::header_set`], [`ResponseWriter::write_header`], `Write::write`, `Write::flush` |
 //! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |
+//! | `r.FormValue(k)` | [`Request::form_value`] |
+//! | `http.Error`, `http.NotFound`, `http.Redirect` | [`error`], [`not_found`], [`redirect`] |
 //! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool), [`ClientBuilder::timeout`] |
 //! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
@@ -87,9 +89,11 @@
 mod client;
 mod conn;
 mod date;
+mod form;
 mod mux;
 mod pipeline;
 mod redirect;
+mod reply;
 mod request;
 mod response;
 mod server;
@@ -99,6 +103,7 @@ use std::net::ToSocketAddrs;
 
 pub use client::{Client, ClientBuilder, ClientResponse};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
+pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};
 pub use response::{reason, ResponseWriter};
 pub use server::{Builder, Server, ServerStats};

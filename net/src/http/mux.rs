@@ -318,7 +318,7 @@ fn compare_paths(a: &[Seg], b: &[Seg]) -> Rel {
 
 /// The path in clean form (Go's `cleanPath`): no empty, `.` or `..` segments, the
 /// trailing slash kept. `None` if it is clean already (the usual case: no allocation).
-fn clean(path: &str) -> Option<String> {
+pub(super) fn clean(path: &str) -> Option<String> {
     let dirty = path.contains("//") || path.split('/').any(|s| s == "." || s == "..");
     if !dirty {
         return None;
@@ -423,7 +423,7 @@ fn host_of<'a>(r: &Request<'a>) -> &'a str {
 impl Handler for ServeMux {
     fn serve_http(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
         let path = r.path();
-        let redirect = |to: String| {
+        let with_query = |to: String| {
             let q = r.query();
             if q.is_empty() {
                 to
@@ -432,7 +432,7 @@ impl Handler for ServeMux {
             }
         };
         if let Some(c) = clean(path).filter(|_| path.starts_with('/')) {
-            return moved(w, &redirect(c));
+            return super::redirect(w, r, &with_query(c), 301);
         }
         let host = if self.routes.iter().any(|r| !r.host.is_empty()) {
             host_of(r)
@@ -450,7 +450,7 @@ impl Handler for ServeMux {
         if path.starts_with('/') && !path.ends_with('/') {
             let slashed = format!("{path}/");
             if self.find(r.method(), host, &slashed).is_some() {
-                return moved(w, &redirect(slashed));
+                return super::redirect(w, r, &with_query(slashed), 301);
             }
         }
         let mut allow: Vec<&str> = Vec::new();
@@ -477,14 +477,6 @@ impl Handler for ServeMux {
             let _ = w.write_all(b"Method Not Allowed\n");
         }
     }
-}
-
-/// Answers 301 to `location` (Go's `RedirectHandler` with `StatusMovedPermanently`).
-fn moved(w: &mut ResponseWriter<'_>, location: &str) {
-    w.header_set("Location", location);
-    w.header_set("Content-Type", "text/plain; charset=utf-8");
-    w.write_header(301);
-    let _ = w.write_all(b"Moved Permanently\n");
 }
 
 impl std::fmt::Debug for ServeMux {

@@ -35,6 +35,8 @@ pub struct Request<'a> {
     pub(crate) body: Body<'a>,
     /// The named wildcards of the [`ServeMux`](super::ServeMux) pattern that matched.
     pub(crate) path_values: Vec<(std::sync::Arc<str>, &'a str)>,
+    /// The decoded form, once [`form_value`](Request::form_value) parsed it.
+    pub(crate) form: Option<Vec<(String, String)>>,
 }
 
 impl<'a> Request<'a> {
@@ -80,12 +82,49 @@ impl<'a> Request<'a> {
         self.target.split_once('?').map_or("", |(_, q)| q)
     }
 
-    /// The value of query parameter `key` (first match, not percent-decoded).
+    /// The value of query parameter `key` (first match) as sent, not percent-decoded: see
+    /// [`form_value`](Self::form_value) for the decoded value.
     pub fn query_value(&self, key: &str) -> Option<&'a str> {
         self.query().split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             (k == key).then_some(v)
         })
+    }
+
+    /// The first value of `key` in the request's form, decoded (Go's `FormValue`): from a
+    /// `POST`, `PUT` or `PATCH` body of type `application/x-www-form-urlencoded` first, then
+    /// from the query. The first call reads such a body (up to 10 MiB; a longer one is left
+    /// out), so read the body yourself *or* use this, not both. See the `form` module notes:
+    /// `+` is a space and pairs that do not decode are skipped.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use goro_net::http::{Request, ResponseWriter};
+    ///
+    /// // GET /search?q=caf%C3%A9+au+lait  or  POST /search with body q=caf%C3%A9+au+lait
+    /// fn search(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
+    ///     let q = r.form_value("q").unwrap_or("").to_string(); // "café au lait"
+    ///     let _ = write!(w, "you searched for {q}");
+    /// }
+    /// # let _ = search;
+    /// ```
+    pub fn form_value(&mut self, key: &str) -> Option<&str> {
+        if self.form.is_none() {
+            let mut form = Vec::new();
+            let is_form = self.header("content-type").is_some_and(|t| {
+                let t = t.split(';').next().unwrap_or("").trim();
+                t.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+            if is_form && matches!(self.method, "POST" | "PUT" | "PATCH") {
+                if let Some(text) = super::form::read_body(&mut self.body) {
+                    super::form::parse_into(&text, &mut form);
+                }
+            }
+            super::form::parse_into(self.query(), &mut form);
+            self.form = Some(form);
+        }
+        let form = self.form.as_deref().unwrap_or_default();
+        form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// `(1, 0)` or `(1, 1)`.

@@ -1,5 +1,9 @@
 //! Helpers shared by goro-net's integration tests (each test file is its own process).
+#![allow(dead_code)] // each test file uses its own share of these
+
 use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use goro_net::http::{Request, ResponseWriter};
 
@@ -13,4 +17,26 @@ pub fn body_or_400(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) -> Option<Ve
         return None;
     }
     Some(body)
+}
+
+/// Sends `request` (a whole request, as bytes on the wire; it should say
+/// `Connection: close`) over a plain socket and reads the answer to the end: the status,
+/// the head and the body.
+pub fn raw(addr: SocketAddr, request: &str) -> (u16, String, String) {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(request.as_bytes()).unwrap();
+    let mut all = String::new();
+    c.read_to_string(&mut all).unwrap();
+    let (head, body) = all.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// The first value of header `name` in a response head.
+pub fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
 }

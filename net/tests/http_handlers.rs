@@ -1,0 +1,106 @@
+//! What handlers call besides the writer: decoded form values, http::error, not_found and
+//! redirect, over real sockets.
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use goro_net::http::{self, Request, ResponseWriter, Server};
+use goro_net::TcpListener;
+
+mod common;
+use common::{header, raw};
+
+fn serve(handler: fn(&mut ResponseWriter<'_>, &mut Request<'_>)) -> (SocketAddr, Server) {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = Server::new(handler);
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    (addr, server)
+}
+
+fn get(addr: SocketAddr, target: &str) -> (u16, String, String) {
+    raw(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+fn post(addr: SocketAddr, target: &str, content_type: &str, body: &str) -> (u16, String, String) {
+    raw(
+        addr,
+        &format!(
+            "POST {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Type: \
+             {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn form_values_are_decoded_from_the_body_first_then_the_query() {
+    let (addr, server) = serve(|w, r| {
+        let show = |v: Option<&str>| v.map_or("-".to_string(), |v| format!("[{v}]"));
+        let q = show(r.form_value("q"));
+        let n = show(r.form_value("n"));
+        let missing = show(r.form_value("missing"));
+        let _ = write!(w, "q={q} n={n} missing={missing}");
+    });
+    let (status, _, body) = get(addr, "/s?q=caf%C3%A9+au+lait&n=1&n=2&bad=%zz");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "q=[café au lait] n=[1] missing=-")
+    );
+    let form = "application/x-www-form-urlencoded; charset=utf-8";
+    let (_, _, body) = post(addr, "/s?n=from-query&q=query", form, "q=from+body&x=%41");
+    assert_eq!(body, "q=[from body] n=[from-query] missing=-");
+    // Another content type: the body is not a form, only the query counts.
+    let (_, _, body) = post(addr, "/s?q=query", "text/plain", "q=body");
+    assert_eq!(body, "q=[query] n=- missing=-");
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn error_not_found_and_redirect_answer_as_go_does() {
+    let (addr, server) = serve(|w, r| match r.path() {
+        "/err" => {
+            w.header_set("Content-Length", "999"); // dropped by error()
+            http::error(w, "teapot trouble", 418)
+        }
+        "/missing" => http::not_found(w, r),
+        "/posts/7" => http::redirect(w, r, "edit?tab=1", 303),
+        "/abs" => http::redirect(w, r, "http://example.com/x", 302),
+        "/a/b/c" => http::redirect(w, r, "../d/", 307),
+        "/xss" => http::redirect(w, r, "/\"><script>", 302),
+        _ => {}
+    });
+    let (status, head, body) = get(addr, "/err");
+    assert_eq!((status, body.as_str()), (418, "teapot trouble\n"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(header(&head, "x-content-type-options"), Some("nosniff"));
+    let (status, _, body) = get(addr, "/missing");
+    assert_eq!((status, body.as_str()), (404, "404 page not found\n"));
+    for (from, code, to) in [
+        ("/posts/7", 303, "/posts/edit?tab=1"),
+        ("/abs", 302, "http://example.com/x"),
+        ("/a/b/c", 307, "/a/d/"),
+    ] {
+        let (status, head, body) = get(addr, from);
+        assert_eq!(
+            (status, header(&head, "location")),
+            (code, Some(to)),
+            "{from}"
+        );
+        assert!(body.contains(&format!("href=\"{to}\"")), "{body}");
+    }
+    // The target is escaped in the HTML body.
+    let (_, _, body) = get(addr, "/xss");
+    assert!(
+        !body.contains("<script>") && body.contains("&lt;script&gt;"),
+        "{body}"
+    );
+    server.shutdown(Duration::from_secs(1));
+}
