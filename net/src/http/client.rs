@@ -652,7 +652,7 @@ fn check_fields(method: &str, headers: &[(&str, &str)]) -> io::Result<()> {
 }
 
 /// RFC 9110 `token`: one or more of the visible ASCII characters but separators.
-fn is_token(s: &str) -> bool {
+pub(super) fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))

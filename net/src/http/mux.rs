@@ -133,11 +133,7 @@ impl Route {
             Some((m, p)) => (m, p.trim_start_matches([' ', '\t'])),
             None => ("", pattern),
         };
-        if !method.is_empty()
-            && !method
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        {
+        if !method.is_empty() && !super::client::is_token(method) {
             bad("the method is not an HTTP token");
         }
         let Some(slash) = rest.find('/') else {
