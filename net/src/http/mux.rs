@@ -533,3 +533,100 @@ impl Handler for DefaultServeMux {
             .serve_http(w, r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pattern of up to three segments over a small alphabet, under four methods.
+    fn patterns() -> Vec<Route> {
+        let inner = ["a", "b", "{x}"];
+        let last = ["a", "b", "{y}", "{r...}", "", "{$}"];
+        let mut paths = Vec::new();
+        for l in last {
+            paths.push(format!("/{l}"));
+            for i in inner {
+                paths.push(format!("/{i}/{l}"));
+                for j in inner {
+                    paths.push(format!("/{i}/{}/{l}", j.replace('x', "z")));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for m in ["", "GET ", "HEAD ", "POST "] {
+            for p in &paths {
+                let pattern = format!("{m}{p}");
+                let handler: Box<dyn Handler> =
+                    Box::new(|_: &mut ResponseWriter<'_>, _: &mut Request<'_>| {});
+                out.push(Route::parse(&pattern, handler));
+            }
+        }
+        out
+    }
+
+    /// Which of a universe of requests (paths of up to four segments over `a b c`, with
+    /// and without a trailing slash, under four methods) the route matches.
+    fn matched(r: &Route) -> Vec<bool> {
+        let mut paths = vec!["/".to_string()];
+        let mut level = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for p in &level {
+                for s in ["a", "b", "c"] {
+                    next.push(format!("{p}/{s}"));
+                }
+            }
+            for p in &next {
+                paths.push(p.clone());
+                paths.push(format!("{p}/"));
+            }
+            level = next;
+        }
+        let mut out = Vec::new();
+        for m in ["GET", "HEAD", "POST", "PUT"] {
+            for p in &paths {
+                out.push(r.takes(m) && r.matches_path(p, None));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn how_patterns_compare_agrees_with_what_they_match() {
+        let routes = patterns();
+        let sets: Vec<Vec<bool>> = routes.iter().map(matched).collect();
+        for (a, sa) in routes.iter().zip(&sets) {
+            for (b, sb) in routes.iter().zip(&sets) {
+                let both = sa.iter().zip(sb).any(|(x, y)| *x && *y);
+                let a_in_b = sa.iter().zip(sb).all(|(x, y)| !*x || *y);
+                let b_in_a = sa.iter().zip(sb).all(|(x, y)| !*y || *x);
+                let rel = a.compare(b);
+                let ok = match rel {
+                    Rel::Equivalent => a_in_b && b_in_a,
+                    Rel::MoreSpecific => a_in_b && !b_in_a,
+                    Rel::MoreGeneral => b_in_a && !a_in_b,
+                    Rel::Overlaps => both && !a_in_b && !b_in_a,
+                    Rel::Disjoint => !both,
+                };
+                assert!(ok, "{:?} vs {:?}: {rel:?}", a.pattern, b.pattern);
+            }
+        }
+    }
+
+    #[test]
+    fn paths_clean_as_go_cleans_them() {
+        for (dirty, clean_form) in [
+            ("/a//b", "/a/b"),
+            ("/a/./b/", "/a/b/"),
+            ("/a/b/..", "/a"),
+            ("/../x", "/x"),
+            ("//", "/"),
+            ("/a/..", "/"),
+        ] {
+            assert_eq!(clean(dirty).as_deref(), Some(clean_form), "{dirty}");
+        }
+        for ok in ["/", "/a", "/a/", "/.well-known/x", "/a..b"] {
+            assert_eq!(clean(ok), None, "{ok}");
+        }
+    }
+}
