@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::pipeline::{Lanes, Outcome};
 use super::redirect;
-use crate::connpool::{self, Pool};
+use crate::connpool::{self, Pool, PooledConn};
 use crate::pool::{self, PooledBuf};
 use crate::{lock, TcpStream};
 
@@ -250,7 +250,7 @@ pub struct Client {
 
 /// The connections to one `host:port`: the keep-alive pool, and the pipelined connections.
 #[derive(Debug)]
-struct Host {
+pub(super) struct Host {
     pool: Pool<TcpStream>,
     lanes: Lanes,
 }
@@ -494,35 +494,20 @@ impl Client {
                 }
             }
         }
-        // A reused connection may have been closed by the server meanwhile: if it fails
-        // before any byte of the answer came, try the next one. Each failed connection is
-        // discarded, so this ends at the latest on a fresh one.
-        loop {
-            let mut conn = match deadline {
-                Some(d) => {
-                    let c = host.pool.get_deadline(d)?;
-                    c.set_deadline(Some(d));
-                    c
-                }
-                None => host.pool.get()?,
-            };
-            let reused = conn.reused();
-            match exchange(&conn, head, method == "HEAD", cfg.max_body_bytes) {
-                Ok((resp, keep)) => {
-                    if !keep {
-                        conn.discard();
-                    }
-                    return Ok(resp);
-                }
-                Err((e, before_answer)) => {
-                    conn.discard();
-                    // (A timeout is the server being slow, not the connection being stale.)
-                    if !(reused && before_answer) || e.kind() == io::ErrorKind::TimedOut {
-                        return Err(e);
-                    }
-                }
-            }
+        let Answer {
+            mut conn,
+            mut resp,
+            keep,
+            framing,
+            buf: (buf, pos, end),
+        } = ask(host, head, method == "HEAD", deadline)?;
+        let mut src = Src::new(&conn, buf, pos, end, cfg.max_body_bytes);
+        let body = read_body(&mut src, framing, &mut resp.body);
+        // Bytes after the answer were not asked for: the connection is out of step.
+        if !(keep && matches!(body, Ok(true)) && src.pos == src.end) {
+            conn.discard();
         }
+        body.map(|_| resp)
     }
 
     /// Connection counters summed over every host, pipelined connections included (a
@@ -676,18 +661,64 @@ const MAX_INTERIM: usize = 8;
 /// Most body memory reserved ahead of the bytes arriving.
 const PREALLOC_MAX: usize = 1 << 20;
 
-/// Writes the request and reads the answer; the error says whether no byte came back.
-fn exchange(
-    c: &TcpStream,
-    req: &[u8],
+/// An answer whose head has been read, on its pooled connection.
+pub(super) struct Answer {
+    pub(super) conn: PooledConn<TcpStream>,
+    /// Without its body.
+    pub(super) resp: ClientResponse,
+    /// The server lets the connection stay open.
+    pub(super) keep: bool,
+    pub(super) framing: Framing,
+    /// The read buffer, and the unread bytes in it (the start of the body).
+    pub(super) buf: (PooledBuf, usize, usize),
+}
+
+/// Sends `head` (a whole request) on a pooled connection of `host` and reads the answer's
+/// head, by `deadline`.
+///
+/// A reused connection may have been closed by the server meanwhile: if it fails before
+/// any byte of the answer came, the request goes again on the next one. Each failed
+/// connection is discarded, so this ends at the latest on a fresh one.
+pub(super) fn ask(
+    host: &Host,
+    head: &[u8],
     head_only: bool,
-    max_body: u64,
-) -> Result<(ClientResponse, bool), (io::Error, bool)> {
-    (&*c).write_all(req).map_err(|e| (e, true))?;
-    let mut src = Src::new(c, pool::get(RESP_BUF), 0, 0, max_body);
-    let (resp, keep) = read_response(&mut src, head_only)?;
-    // Bytes after the answer were not asked for: the connection is out of step.
-    Ok((resp, keep && src.pos == src.end))
+    deadline: Option<Instant>,
+) -> io::Result<Answer> {
+    loop {
+        let mut conn = match deadline {
+            Some(d) => {
+                let c = host.pool.get_deadline(d)?;
+                c.set_deadline(Some(d));
+                c
+            }
+            None => host.pool.get()?,
+        };
+        let reused = conn.reused();
+        let answer = (&*conn).write_all(head).map_err(|e| (e, true)).and_then(|()| {
+            let mut src = Src::new(&conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
+            let (resp, keep, framing) = read_head(&mut src, head_only)?;
+            Ok((resp, keep, framing, src.into_parts()))
+        });
+        match answer {
+            Ok((resp, keep, framing, buf)) => {
+                return Ok(Answer {
+                    conn,
+                    resp,
+                    keep,
+                    framing,
+                    buf,
+                })
+            }
+            Err((e, before_answer)) => {
+                conn.discard();
+                // (A timeout is the server being slow, not the connection being stale.)
+                if !(reused && before_answer) || e.kind() == io::ErrorKind::TimedOut {
+                    return Err(e);
+                }
+            }
+        }
+    }
 }
 
 /// Reads one answer from `src` (bytes already buffered first), leaving whatever follows it
@@ -697,9 +728,21 @@ pub(super) fn read_response(
     src: &mut Src<'_>,
     head_only: bool,
 ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
+    let (mut resp, keep, framing) = read_head(src, head_only)?;
+    let body_keeps = read_body(src, framing, &mut resp.body).map_err(|e| (e, false))?;
+    Ok((resp, keep && body_keeps))
+}
+
+/// Reads an answer's head, skipping interim `1xx` answers: the response without its body,
+/// whether the server lets the connection stay open, and how the body is framed. The
+/// error says whether no byte of the answer came.
+pub(super) fn read_head(
+    src: &mut Src<'_>,
+    head_only: bool,
+) -> Result<(ClientResponse, bool, Framing), (io::Error, bool)> {
     let mut began = src.pos < src.end;
     let mut interim = 0;
-    let (mut resp, keep, framing) = loop {
+    loop {
         if src.pos < src.end {
             if let Some(head) = parse_head(src, head_only).map_err(|e| (e, false))? {
                 if head.0.status / 100 == 1 && head.0.status != 101 {
@@ -711,7 +754,7 @@ pub(super) fn read_response(
                     }
                     continue;
                 }
-                break head;
+                return Ok(head);
             }
             if src.end - src.pos >= MAX_RESP_HEAD {
                 return Err((bad("response head too large"), false));
@@ -719,35 +762,39 @@ pub(super) fn read_response(
         }
         src.more().map_err(|e| (e, !began))?;
         began = true;
-    };
-    let keep = match framing {
-        Framing::Length(n) => {
-            src.take(n, &mut resp.body).map_err(|e| (e, false))?;
-            keep
-        }
-        Framing::Chunked => {
-            read_chunked(src, &mut resp.body).map_err(|e| (e, false))?;
-            keep
-        }
+    }
+}
+
+/// Reads a whole body framed as `framing` into `out`, within the body limit; false if the
+/// connection cannot carry another answer after it (the body ran to the close).
+fn read_body(src: &mut Src<'_>, framing: Framing, out: &mut Vec<u8>) -> io::Result<bool> {
+    match framing {
+        Framing::Length(n) => src.take(n, out)?,
+        Framing::Chunked => loop {
+            let size = src.chunk_size()?;
+            if size == 0 {
+                src.skip_trailers()?;
+                break;
+            }
+            src.take(size, out)?;
+            src.chunk_end()?;
+        },
         Framing::UntilClose => {
             // One byte past the limit tells a body at the limit from one over it.
             let max = src.max_body;
             let buffered = &src.buf[src.pos..src.end];
             let first = buffered.len().min(max.saturating_add(1) as usize);
-            resp.body.extend_from_slice(&buffered[..first]);
+            out.extend_from_slice(&buffered[..first]);
             src.pos = src.end;
             let room = max.saturating_add(1).saturating_sub(first as u64);
-            src.c
-                .take(room)
-                .read_to_end(&mut resp.body)
-                .map_err(|e| (e, false))?;
-            if resp.body.len() as u64 > max {
-                return Err((too_big(max), false));
+            src.c.take(room).read_to_end(out)?;
+            if out.len() as u64 > max {
+                return Err(too_big(max));
             }
-            false
+            return Ok(false);
         }
-    };
-    Ok((resp, keep))
+    }
+    Ok(true)
 }
 
 /// Parses the head at `src.pos` if it is all there, and moves past it.
@@ -801,7 +848,9 @@ fn has_token(v: &[u8], token: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
-enum Framing {
+/// How an answer's body is delimited.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Framing {
     Length(u64),
     Chunked,
     UntilClose,
@@ -887,6 +936,41 @@ impl<'a> Src<'a> {
         Ok(())
     }
 
+    /// Reads a chunk-size line: the size of the next chunk (0: the last).
+    pub(super) fn chunk_size(&mut self) -> io::Result<u64> {
+        let n = self.line()?;
+        let size = match httparse::parse_chunk_size(&self.buf[self.pos..self.pos + n]) {
+            Ok(httparse::Status::Complete((_, s))) => s,
+            _ => return Err(bad("bad chunk size")),
+        };
+        self.pos += n;
+        Ok(size)
+    }
+
+    /// Reads the line that ends a chunk's data.
+    pub(super) fn chunk_end(&mut self) -> io::Result<()> {
+        let n = self.line()?;
+        self.pos += n;
+        Ok(())
+    }
+
+    /// Skips the trailers after the last chunk, up to the empty line, within the head's
+    /// bound.
+    pub(super) fn skip_trailers(&mut self) -> io::Result<()> {
+        let mut trailers = 0;
+        loop {
+            let n = self.line()?;
+            self.pos += n;
+            if n <= 2 {
+                return Ok(());
+            }
+            trailers += n;
+            if trailers > MAX_RESP_HEAD {
+                return Err(bad("trailers too large"));
+            }
+        }
+    }
+
     /// The length of the line at `pos`, its `\n` included, reading more as needed. A line
     /// (chunk size or trailer) longer than [`MAX_RESP_HEAD`] is an error, so an answer that
     /// never ends its line cannot grow the buffer without bound.
@@ -903,35 +987,6 @@ impl<'a> Src<'a> {
             }
             self.more()?;
         }
-    }
-}
-
-fn read_chunked(src: &mut Src<'_>, out: &mut Vec<u8>) -> io::Result<()> {
-    loop {
-        let n = src.line()?;
-        let size = match httparse::parse_chunk_size(&src.buf[src.pos..src.pos + n]) {
-            Ok(httparse::Status::Complete((_, s))) => s,
-            _ => return Err(bad("bad chunk size")),
-        };
-        src.pos += n;
-        if size == 0 {
-            // Trailers, skipped, within the head's bound.
-            let mut trailers = 0;
-            loop {
-                let n = src.line()?;
-                src.pos += n;
-                if n <= 2 {
-                    return Ok(());
-                }
-                trailers += n;
-                if trailers > MAX_RESP_HEAD {
-                    return Err(bad("trailers too large"));
-                }
-            }
-        }
-        src.take(size, out)?;
-        let n = src.line()?;
-        src.pos += n;
     }
 }
 
