@@ -543,3 +543,94 @@ fn credentials_do_not_follow_a_redirect_to_another_host() {
         .unwrap();
     assert_eq!(r.body, b"GET /final 0 auth=Bearer t keep=1 ct=-");
 }
+
+#[test]
+fn streamed_bodies_arrive_piece_by_piece_and_free_their_connection_at_the_end() {
+    let (addr, _server) = start(Server::builder());
+    // A body limit far below the answer: streaming is not bound by it.
+    let c = Client::builder().max_body_bytes(1000).build();
+    let url = format!("http://{addr}/big");
+    assert_eq!(c.get(&url).unwrap_err().kind(), ErrorKind::InvalidData);
+    for round in 0..2 {
+        let mut r = c.stream("GET", &url, &[], &[]).unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        let (mut total, mut buf) = (0, [0u8; 7]);
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(buf[..n].iter().all(|&b| b == b'b'));
+            total += n;
+        }
+        assert_eq!(total, 100_000, "round {round}");
+        assert_eq!(r.read(&mut buf).unwrap(), 0, "reads after the end");
+        drop(r);
+        assert_eq!(
+            c.pool_stats().idle,
+            1,
+            "round {round}: not back in the pool"
+        );
+    }
+    // The failed buffered GET cost a connection; the two streams shared one more.
+    assert_eq!(c.pool_stats().dials, 2);
+
+    // Dropped half-read: the connection is closed, not reused.
+    let mut r = c.stream("GET", &url, &[], &[]).unwrap();
+    let mut some = [0u8; 10];
+    r.read_exact(&mut some).unwrap();
+    drop(r);
+    assert_eq!(c.pool_stats().idle, 0);
+    // A Content-Length body, through a redirect, gathered whole.
+    let (raddr, _rs) = redirecting();
+    let r = c
+        .stream("POST", &format!("http://{raddr}/t307"), &[], b"abc")
+        .unwrap()
+        .into_response()
+        .unwrap();
+    assert_eq!(r.body, b"POST /final 3 auth=- keep=- ct=-");
+}
+
+#[test]
+fn a_streamed_body_cut_short_or_too_slow_is_an_error() {
+    // Declares 10 bytes, sends 4, closes.
+    let (addr, backend) = raw_backend(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfour".to_vec()
+    ]);
+    let mut r = Client::new()
+        .stream("GET", &format!("http://{addr}/"), &[], &[])
+        .unwrap();
+    let mut body = Vec::new();
+    let e = r.read_to_end(&mut body).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnexpectedEof);
+    assert_eq!(body, b"four");
+    assert!(
+        r.read(&mut [0u8; 4]).is_err(),
+        "a failed body read as ended"
+    );
+    backend.join().unwrap();
+
+    // An HTTP/1.0 body without a length runs to the close.
+    let (addr, backend) = raw_backend(vec![b"HTTP/1.0 200 OK\r\n\r\nuntil the end".to_vec()]);
+    let c = Client::new();
+    let r = c
+        .stream("GET", &format!("http://{addr}/"), &[], &[])
+        .unwrap();
+    assert_eq!(r.into_response().unwrap().body, b"until the end");
+    assert_eq!(c.pool_stats().idle, 0);
+    backend.join().unwrap();
+
+    // The whole-request timeout bounds the reads of a streamed body.
+    let (addr, _) = trickling_backend(Duration::from_millis(50));
+    let c = Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build();
+    let t = Instant::now();
+    let mut r = c
+        .stream("GET", &format!("http://{addr}/"), &[], &[])
+        .unwrap();
+    let e = r.read_to_end(&mut Vec::new()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+}

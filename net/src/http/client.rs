@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::pipeline::{Lanes, Outcome};
 use super::redirect;
+use super::streaming::StreamingResponse;
 use crate::connpool::{self, Pool, PooledConn};
 use crate::pool::{self, PooledBuf};
 use crate::{lock, TcpStream};
@@ -362,6 +363,47 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<ClientResponse> {
+        self.redirected(
+            (method, url, headers, body),
+            |r: &ClientResponse| (r.status, r.header("location")),
+            |(m, u, h, b), by| self.once(m, u, h, b, by),
+        )
+    }
+
+    /// Sends any request, as [`request`](Self::request) does, but returns once the answer's
+    /// head is in: the body is read from the [`StreamingResponse`] as it arrives, without
+    /// the [`max_body_bytes`](ClientBuilder::max_body_bytes) limit (Go's `resp.Body`). For
+    /// downloads larger than memory, and for answers that never end (event streams).
+    ///
+    /// A streamed request never pipelines. Read the body to its end for the connection to
+    /// be reused; dropping the response early closes it. The whole-request
+    /// [`timeout`](ClientBuilder::timeout) still bounds every read of the body.
+    pub fn stream(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<StreamingResponse> {
+        self.redirected(
+            (method, url, headers, body),
+            |r: &StreamingResponse| (r.status(), r.header("location")),
+            |(m, u, h, b), by| {
+                let (authority, head) = request_head(m, u, h, b)?;
+                let host = self.host(authority);
+                ask(&host, &head, m == "HEAD", by).map(StreamingResponse::new)
+            },
+        )
+    }
+
+    /// Sends `req` with `send`, following redirects (see the type's docs) within the
+    /// whole-request timeout; `head` reads an answer's status and `Location`.
+    fn redirected<'r, R>(
+        &self,
+        req: Req<'r>,
+        head: impl Fn(&R) -> (u16, Option<&str>),
+        mut send: impl FnMut(Req<'_>, Option<Instant>) -> io::Result<R>,
+    ) -> io::Result<R> {
         let deadline = self.cfg.timeout.and_then(|t| Instant::now().checked_add(t));
         let timed_out = |e: io::Error| match deadline {
             Some(d) if e.kind() == io::ErrorKind::TimedOut && Instant::now() >= d => {
@@ -372,34 +414,28 @@ impl Client {
             }
             _ => e,
         };
-        let resp = self
-            .once(method, url, headers, body, deadline)
-            .map_err(timed_out)?;
+        let (method, url, headers, body) = req;
+        let mut resp = send(req, deadline).map_err(timed_out)?;
         if self.cfg.max_redirects == 0 {
             return Ok(resp);
         }
-        match redirect::next(url, resp.status, resp.header("location")) {
-            None => Ok(resp),
-            Some(hop) => self
-                .follow(hop?, method, url, headers, body, deadline)
-                .map_err(timed_out),
-        }
-    }
-
-    /// Follows redirects from the first `hop` on (see the type's docs).
-    #[cold]
-    fn follow(
-        &self,
-        mut hop: redirect::Hop,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        deadline: Option<Instant>,
-    ) -> io::Result<ClientResponse> {
         let (mut method, mut body, mut to_get) = (method, body, false);
         let first_host = redirect::authority(url);
-        for _ in 0..self.cfg.max_redirects {
+        let mut hops = 0;
+        // The URL that gave `resp`, once it is not `url`.
+        let mut at: Option<String> = None;
+        loop {
+            let (status, location) = head(&resp);
+            let Some(hop) = redirect::next(at.as_deref().unwrap_or(url), status, location) else {
+                return Ok(resp);
+            };
+            let hop = hop?;
+            if hops == self.cfg.max_redirects {
+                return Err(io::Error::other(format!(
+                    "goro-net http: stopped after {hops} redirects (ClientBuilder::max_redirects)"
+                )));
+            }
+            hops += 1;
             if hop.to_get {
                 to_get = true;
                 body = &[];
@@ -414,16 +450,10 @@ impl Client {
                 .copied()
                 .collect();
             tracing::debug!(url = %hop.url, method, "http client: following a redirect");
-            let resp = self.once(method, &hop.url, &kept, body, deadline)?;
-            match redirect::next(&hop.url, resp.status, resp.header("location")) {
-                None => return Ok(resp),
-                Some(next) => hop = next?,
-            }
+            drop(resp);
+            resp = send((method, &hop.url, &kept, body), deadline).map_err(timed_out)?;
+            at = Some(hop.url);
         }
-        Err(io::Error::other(format!(
-            "goro-net http: stopped after {} redirects (ClientBuilder::max_redirects)",
-            self.cfg.max_redirects
-        )))
     }
 
     /// One request and its answer, no redirect followed.
@@ -435,38 +465,8 @@ impl Client {
         body: &[u8],
         deadline: Option<Instant>,
     ) -> io::Result<ClientResponse> {
-        let (authority, target) = split_url(url)?;
-        check_fields(method, headers)?;
+        let (authority, head) = request_head(method, url, headers, body)?;
         let host = self.host(authority);
-        let mut head = Vec::with_capacity(256 + body.len());
-        // `http://h?q` asks for `/?q`.
-        let slash = if target.starts_with('?') { "/" } else { "" };
-        for part in [method, " ", slash, target, " HTTP/1.1\r\n"] {
-            head.extend_from_slice(part.as_bytes());
-        }
-        let mut field = |n: &str, v: &str| {
-            for part in [n, ": ", v, "\r\n"] {
-                head.extend_from_slice(part.as_bytes());
-            }
-        };
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
-            field("Host", authority);
-        }
-        for (n, v) in headers {
-            if !n.eq_ignore_ascii_case("content-length") {
-                field(n, v);
-            }
-        }
-        if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
-            let mut digits = [0u8; 20];
-            let len = super::response::itoa(body.len() as u64, &mut digits);
-            field(
-                "Content-Length",
-                std::str::from_utf8(len).expect("ASCII digits"),
-            );
-        }
-        head.extend_from_slice(b"\r\n");
-        head.extend_from_slice(body);
         self.send(&host, authority, method, &head, body.is_empty(), deadline)
     }
 
@@ -548,6 +548,50 @@ impl Client {
         hosts.insert(authority.to_string(), h.clone());
         h
     }
+}
+
+/// A request as the caller gave it: method, URL, headers, body.
+type Req<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a [u8]);
+
+/// The bytes of a request (head and body) for `url`, and the `host:port` to send them to.
+fn request_head<'u>(
+    method: &str,
+    url: &'u str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<(&'u str, Vec<u8>)> {
+    let (authority, target) = split_url(url)?;
+    check_fields(method, headers)?;
+    let mut head = Vec::with_capacity(256 + body.len());
+    // `http://h?q` asks for `/?q`.
+    let slash = if target.starts_with('?') { "/" } else { "" };
+    for part in [method, " ", slash, target, " HTTP/1.1\r\n"] {
+        head.extend_from_slice(part.as_bytes());
+    }
+    let mut field = |n: &str, v: &str| {
+        for part in [n, ": ", v, "\r\n"] {
+            head.extend_from_slice(part.as_bytes());
+        }
+    };
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        field("Host", authority);
+    }
+    for (n, v) in headers {
+        if !n.eq_ignore_ascii_case("content-length") {
+            field(n, v);
+        }
+    }
+    if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+        let mut digits = [0u8; 20];
+        let len = super::response::itoa(body.len() as u64, &mut digits);
+        field(
+            "Content-Length",
+            std::str::from_utf8(len).expect("ASCII digits"),
+        );
+    }
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(body);
+    Ok((authority, head))
 }
 
 /// Connects to `authority`, within the connect timeout and by `deadline`.
@@ -695,11 +739,14 @@ pub(super) fn ask(
             None => host.pool.get()?,
         };
         let reused = conn.reused();
-        let answer = (&*conn).write_all(head).map_err(|e| (e, true)).and_then(|()| {
-            let mut src = Src::new(&conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
-            let (resp, keep, framing) = read_head(&mut src, head_only)?;
-            Ok((resp, keep, framing, src.into_parts()))
-        });
+        let answer = (&*conn)
+            .write_all(head)
+            .map_err(|e| (e, true))
+            .and_then(|()| {
+                let mut src = Src::new(&conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
+                let (resp, keep, framing) = read_head(&mut src, head_only)?;
+                Ok((resp, keep, framing, src.into_parts()))
+            });
         match answer {
             Ok((resp, keep, framing, buf)) => {
                 return Ok(Answer {

@@ -22,6 +22,7 @@
 //! | `r.FormValue(k)` | [`Request::form_value`] |
 //! | `http.Error`, `http.NotFound`, `http.Redirect` | [`error`], [`not_found`], [`redirect`] |
 //! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool), [`ClientBuilder::timeout`] |
+//! | `client.Do(req)`, reading `resp.Body` as it arrives | [`Client::stream`], [`StreamingResponse`] (`Read`) |
 //! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
 //!
@@ -97,6 +98,7 @@ mod reply;
 mod request;
 mod response;
 mod server;
+mod streaming;
 
 use std::io;
 use std::net::ToSocketAddrs;
@@ -107,6 +109,7 @@ pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};
 pub use response::{reason, ResponseWriter};
 pub use server::{Builder, Server, ServerStats};
+pub use streaming::StreamingResponse;
 
 /// Answers requests (Go's `http.Handler`). Implemented for every closure
 /// `Fn(&mut ResponseWriter, &mut Request)` that is `Send + Sync + 'static`, and for

@@ -1,0 +1,262 @@
+//! [`StreamingResponse`]: an answer whose body the caller reads as it arrives (Go's
+//! `resp.Body`), from [`Client::stream`](super::Client::stream).
+//!
+//! The head is read when `stream` returns; the body stays on the connection until the
+//! caller reads it, through a small state machine over the framing (`Content-Length`,
+//! `chunked`, or up to the close). Data the head's read already brought is served from
+//! the read buffer; after that, reads go from the socket straight into the caller's
+//! buffer. Read to its end, the connection goes back to the pool; dropped before that (or
+//! after an error), it is closed, as Go closes a connection whose body was not read to
+//! EOF. Nothing bounds the body's size: the caller holds only what it reads.
+use std::fmt;
+use std::io::{self, Read};
+
+use super::client::{Answer, ClientResponse, Framing, Src};
+use crate::connpool::PooledConn;
+use crate::pool::PooledBuf;
+use crate::TcpStream;
+
+/// An answer from [`Client::stream`](super::Client::stream): its status and headers, and
+/// its body as a [`Read`]er.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use goro_net::{http, TcpListener};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, _r: &mut http::Request<'_>| {
+///     for i in 0..3000 {
+///         let _ = writeln!(w, "line {i:05}"); // 33 KB: over 16 KiB, so sent chunked
+///     }
+/// });
+/// let s = server.clone();
+/// goro::spawn(move || s.serve(listener));
+///
+/// let client = http::Client::new();
+/// let mut resp = client.stream("GET", &format!("http://{addr}/"), &[], &[]).unwrap();
+/// assert_eq!(resp.status(), 200);
+/// let mut lines = 0;
+/// let mut buf = [0u8; 4096];
+/// loop {
+///     let n = resp.read(&mut buf).unwrap();
+///     if n == 0 {
+///         break;
+///     }
+///     lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+/// }
+/// assert_eq!(lines, 3000);
+/// drop(resp); // read to the end: the connection goes back to the pool
+/// assert_eq!(client.pool_stats().idle, 1);
+/// server.shutdown(std::time::Duration::from_secs(1));
+/// ```
+pub struct StreamingResponse {
+    /// Status and headers; its `body` stays empty.
+    head: ClientResponse,
+    /// `None` once the body is done (the connection went back or was closed).
+    conn: Option<PooledConn<TcpStream>>,
+    /// The read buffer and its unread part; `None` only while a step borrows it.
+    buf: Option<(PooledBuf, usize, usize)>,
+    /// The server lets the connection carry another request.
+    keep: bool,
+    state: State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// This many bytes of a `Content-Length` body left.
+    Length(u64),
+    /// Expecting a chunk-size line.
+    ChunkSize,
+    /// Inside a chunk, with this many bytes left.
+    Chunk(u64),
+    /// After a chunk's data: expecting its line end.
+    ChunkEnd,
+    /// The body runs until the server closes.
+    UntilClose,
+    /// Read to its end.
+    Done,
+    /// A read failed; the connection is closed.
+    Failed,
+}
+
+impl StreamingResponse {
+    pub(super) fn new(a: Answer) -> StreamingResponse {
+        let state = match a.framing {
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::ChunkSize,
+            Framing::UntilClose => State::UntilClose,
+        };
+        let mut r = StreamingResponse {
+            head: a.resp,
+            conn: Some(a.conn),
+            buf: Some(a.buf),
+            keep: a.keep,
+            state,
+        };
+        if state == State::Length(0) {
+            r.finish(true);
+        }
+        r
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.head.status
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header(name)
+    }
+
+    /// Every header in order, as `(name, value)` (see [`ClientResponse::headers`]).
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.head.headers()
+    }
+
+    /// Reads the rest of the body into a [`ClientResponse`], as [`Client::request`]
+    /// returns it (without its body limit: the caller chose to stream).
+    ///
+    /// [`Client::request`]: super::Client::request
+    pub fn into_response(mut self) -> io::Result<ClientResponse> {
+        let mut body = Vec::new();
+        self.read_to_end(&mut body)?;
+        let mut resp = std::mem::take(&mut self.head);
+        resp.body = body;
+        Ok(resp)
+    }
+
+    /// Ends the body: the connection goes back to the pool if `reusable` and it holds no
+    /// stray bytes, and is closed otherwise.
+    fn finish(&mut self, reusable: bool) {
+        self.state = State::Done;
+        let clean = self.buf.as_ref().is_some_and(|(_, pos, end)| pos == end);
+        if let Some(mut c) = self.conn.take() {
+            if !(reusable && self.keep && clean) {
+                c.discard();
+            }
+        }
+    }
+
+    /// Runs `step` on the read buffer as a [`Src`] over the connection.
+    fn with_src<T>(&mut self, step: impl FnOnce(&mut Src<'_>) -> io::Result<T>) -> io::Result<T> {
+        let conn = self
+            .conn
+            .as_ref()
+            .expect("a body being read has its connection");
+        let (buf, pos, end) = self
+            .buf
+            .take()
+            .expect("the read buffer is back after each step");
+        let mut src = Src::new(conn, buf, pos, end, u64::MAX);
+        let r = step(&mut src);
+        self.buf = Some(src.into_parts());
+        r
+    }
+
+    /// Up to `n` body bytes into `out`: buffered ones first, then from the socket.
+    fn data(&mut self, out: &mut [u8], n: u64) -> io::Result<usize> {
+        let want = out.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+        let (buf, pos, end) = self.buf.as_mut().expect("read buffer present");
+        if *pos < *end {
+            let k = want.min(*end - *pos);
+            out[..k].copy_from_slice(&buf[*pos..*pos + k]);
+            *pos += k;
+            return Ok(k);
+        }
+        let conn = self
+            .conn
+            .as_ref()
+            .expect("a body being read has its connection");
+        (&**conn).read(&mut out[..want])
+    }
+
+    fn step(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.state {
+                State::Done => return Ok(0),
+                State::Failed => {
+                    return Err(io::Error::other(
+                        "goro-net http: the body's read failed earlier",
+                    ))
+                }
+                State::Length(0) => self.finish(true),
+                State::Length(n) | State::Chunk(n) => {
+                    if out.is_empty() {
+                        return Ok(0);
+                    }
+                    let k = self.data(out, n)?;
+                    if k == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "goro-net http: answer cut short",
+                        ));
+                    }
+                    let left = n - k as u64;
+                    self.state = match self.state {
+                        State::Chunk(_) if left == 0 => State::ChunkEnd,
+                        State::Chunk(_) => State::Chunk(left),
+                        _ => State::Length(left),
+                    };
+                    if self.state == State::Length(0) {
+                        self.finish(true);
+                    }
+                    return Ok(k);
+                }
+                State::ChunkSize => {
+                    let size = self.with_src(|s| s.chunk_size())?;
+                    if size == 0 {
+                        self.with_src(|s| s.skip_trailers())?;
+                        self.finish(true);
+                    } else {
+                        self.state = State::Chunk(size);
+                    }
+                }
+                State::ChunkEnd => {
+                    self.with_src(|s| s.chunk_end())?;
+                    self.state = State::ChunkSize;
+                }
+                State::UntilClose => {
+                    if out.is_empty() {
+                        return Ok(0);
+                    }
+                    let k = self.data(out, u64::MAX)?;
+                    if k == 0 {
+                        self.finish(false);
+                    }
+                    return Ok(k);
+                }
+            }
+        }
+    }
+}
+
+impl Read for StreamingResponse {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let r = self.step(out);
+        if r.is_err() && self.state != State::Failed {
+            self.finish(false);
+            self.state = State::Failed;
+        }
+        r
+    }
+}
+
+impl Drop for StreamingResponse {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.conn.take() {
+            c.discard(); // the body was not read to its end
+        }
+    }
+}
+
+impl fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.head.status)
+            .field("headers", &self.head.headers().collect::<Vec<_>>())
+            .field("state", &self.state)
+            .finish()
+    }
+}
