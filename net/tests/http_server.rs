@@ -21,6 +21,20 @@ fn echo(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
             }
         }
         "/panic" => panic!("handler panic on purpose"),
+        "/panic-midway" => {
+            let _ = w.write_all(&[b'p'; 20_000]); // past the buffer: the head is out, chunked
+            panic!("handler panic after the head went out");
+        }
+        "/abort" => {
+            w.header_set("Content-Length", "100");
+            let _ = w.write_all(b"ten bytes!");
+            let _ = w.flush();
+            w.abort();
+            assert!(
+                w.write_all(b"more").is_err(),
+                "a write after abort went through"
+            );
+        }
         "/sleep" => {
             goro::time::sleep(Duration::from_millis(300));
             let _ = w.write_all(b"slept\n");
@@ -238,6 +252,37 @@ fn expect_100_continue_http10_and_panics() {
     let mut c = connect(addr);
     c.write_all(b"GET /fine HTTP/1.1\r\n\r\n").unwrap();
     assert!(read_response(&mut c).ends_with("GET /fine body="));
+}
+
+#[test]
+fn an_answer_cut_short_never_looks_complete() {
+    let (addr, _s) = start(Server::builder());
+    // A panic after the head went out: the chunked body gets no final chunk, and the
+    // connection closes.
+    let mut c = connect(addr);
+    c.write_all(b"GET /panic-midway HTTP/1.1\r\n\r\n").unwrap();
+    let reply = read_all(&mut c);
+    assert!(
+        reply.starts_with("HTTP/1.1 200 ") && reply.contains("chunked"),
+        "{reply:.200}"
+    );
+    assert!(reply.contains("ppp"));
+    assert!(
+        !reply.ends_with("0\r\n\r\n"),
+        "a cut body ended like a whole one"
+    );
+    // abort(): the declared 100 bytes never come; the connection closes after 10.
+    let mut c = connect(addr);
+    c.write_all(b"GET /abort HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let reply = read_all(&mut c);
+    assert!(reply.contains("Content-Length: 100\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nten bytes!"), "{reply}");
+    // The client is told through the goro client too.
+    let e = goro_net::http::Client::new()
+        .get(&format!("http://{addr}/abort"))
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
 }
 
 #[test]

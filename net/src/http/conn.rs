@@ -310,9 +310,11 @@ fn one(
     let b = &mut r.body;
     if panicked {
         tracing::error!(%remote, method, target, "goro-net http: handler panicked");
-        w.close = true;
-        if !w.committed() {
+        if w.committed() {
+            w.abort(); // the client must not take what it got for the whole answer
+        } else {
             w.reset(500);
+            w.close = true;
         }
     } else if b.too_large && !w.committed() {
         w.reset(413);

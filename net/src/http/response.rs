@@ -89,6 +89,8 @@ pub struct ResponseWriter<'a> {
     written: u64,
     pub(crate) head_only: bool,
     pub(crate) close: bool,
+    /// [`abort`](ResponseWriter::abort)ed: nothing more goes out, the response stays cut.
+    aborted: bool,
     pub(crate) http10: bool,
     pub(crate) ka10: bool,
 }
@@ -115,6 +117,7 @@ impl<'a> ResponseWriter<'a> {
             written: 0,
             head_only: false,
             close: false,
+            aborted: false,
             http10: false,
             ka10: false,
         }
@@ -204,6 +207,30 @@ impl<'a> ResponseWriter<'a> {
 
     /// Asks the server to close the connection after this response.
     pub fn close_after(&mut self) {
+        self.close = true;
+    }
+
+    /// Ends the response unfinished (Go's `panic(http.ErrAbortHandler)`): what was already
+    /// written goes out, nothing completes it (no final chunk, no missing bytes of a
+    /// declared length) and the connection is closed, so the client sees the body cut
+    /// short instead of a complete-looking one. Later writes fail. For a handler that
+    /// relays a body and loses its source midway, as a proxy does. A handler that panics
+    /// after the head went out is aborted the same way.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use goro_net::http::{Request, ResponseWriter};
+    ///
+    /// fn relay(w: &mut ResponseWriter<'_>, source: &mut dyn Read) {
+    ///     if let Err(e) = std::io::copy(source, w) {
+    ///         eprintln!("source failed midway: {e}");
+    ///         w.abort();
+    ///     }
+    /// }
+    /// # let _ = relay;
+    /// ```
+    pub fn abort(&mut self) {
+        self.aborted = true;
         self.close = true;
     }
 
@@ -323,6 +350,9 @@ impl<'a> ResponseWriter<'a> {
     /// Completes the response after the handler returned. Returns false if the connection
     /// cannot be reused (a short declared body, a close-delimited body).
     pub(crate) fn finish(&mut self) -> io::Result<bool> {
+        if self.aborted {
+            return Ok(false);
+        }
         match self.mode {
             Mode::Buffering => {
                 let len = self.declared.unwrap_or(self.written);
@@ -351,6 +381,9 @@ impl<'a> ResponseWriter<'a> {
 
 impl Write for ResponseWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.aborted {
+            return Err(io::Error::other("goro-net http: the response was aborted"));
+        }
         if self.status == 0 {
             self.status = 200;
         }
@@ -382,6 +415,9 @@ impl Write for ResponseWriter<'_> {
 
     /// Sends the head and everything buffered so far to the client now (Go's `Flusher`).
     fn flush(&mut self) -> io::Result<()> {
+        if self.aborted {
+            return Err(io::Error::other("goro-net http: the response was aborted"));
+        }
         if self.mode == Mode::Buffering {
             self.start_streaming()?;
         }
