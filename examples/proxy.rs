@@ -10,15 +10,18 @@
 //! backend, sets `Host` to the backend's address and appends the client's IP to
 //! `X-Forwarded-For`; hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, ...) are not
 //! forwarded. Backend connections are kept alive in a pool per backend (idle 300 s), with
-//! a 5 s connect timeout, 3 s per read/write and 30 s for a whole exchange. GET and HEAD
+//! a 5 s connect timeout, 3 s per read/write and 120 s for a whole exchange. GET and HEAD
 //! requests without a body are pipelined to the backend, up to 16 on a connection
 //! (`--pipeline N`; 1 turns it off): the requests that arrive together leave in one write
 //! and their answers come back in one read, which halves the gateway's CPU per request and
 //! cuts the backend's by three quarters (docs/BENCHMARKS.md). Requests queue only on
 //! connections whose answers come back within 10 ms, so they do not pile up behind a slow
 //! handler. A backend that refuses or resets gives `502 Bad Gateway`, one that is too slow
-//! (or trickles its answer) `504 Gateway Timeout`. `/healthz` is answered by the gateway
-//! itself. Logs go to stderr; runs until killed.
+//! (or trickles its answer) `504 Gateway Timeout`. Answers up to 8 MiB are held and relayed
+//! whole; a larger answer to a GET or HEAD is fetched again as a stream and relayed as it
+//! arrives, so memory stays bounded whatever the size (a stream cut midway reaches the
+//! client cut). `/healthz` is answered by the gateway itself. Logs go to stderr; runs until
+//! killed.
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -52,6 +55,10 @@ const HOP: [&str; 10] = [
 fn hop_by_hop(name: &str) -> bool {
     HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
+
+/// Largest answer the gateway holds in memory to relay; a larger one to a GET or HEAD is
+/// fetched again and relayed as it arrives.
+const MAX_HELD: u64 = 8 << 20;
 
 /// Requests in flight at once on one backend connection (GET and HEAD only).
 const PIPELINE: usize = 16;
@@ -90,7 +97,8 @@ impl Gateway {
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(3))
             .write_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(120))
+            .max_body_bytes(MAX_HELD)
             .max_redirects(0) // a backend's redirect is the client's to follow
             .idle_timeout(Duration::from_secs(300))
             .max_idle_per_host(256)
@@ -152,25 +160,34 @@ impl Gateway {
         headers.push(("Host", backend));
         headers.push(("X-Forwarded-For", &xff));
 
+        let method = r.method();
         self.in_flight[i].fetch_add(1, Ordering::Relaxed);
-        let result = self.client.request(r.method(), &url, &headers, &body);
-        self.in_flight[i].fetch_sub(1, Ordering::Relaxed);
-        match result {
+        let result = match self.client.request(method, &url, &headers, &body) {
+            // Too big to hold: fetch it again (GET and HEAD are idempotent) as a stream.
+            Err(e) if too_large(&e) && matches!(method, "GET" | "HEAD") => {
+                match self.client.stream(method, &url, &headers, &body) {
+                    Ok(mut resp) => {
+                        relay_head(w, resp.status(), resp.headers(), true);
+                        if let Err(e) = std::io::copy(&mut resp, w) {
+                            eprintln!("proxy: {method} {} via {backend}: {e}", r.uri());
+                            w.abort(); // the client must see the answer cut short
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Ok(resp) => {
                 // A HEAD answer has no body to measure: its length is the backend's word.
-                let head = r.method() == "HEAD";
-                for (n, v) in resp.headers() {
-                    let length = n.eq_ignore_ascii_case("content-length");
-                    if (!hop_by_hop(n) || head && length)
-                        && !n.eq_ignore_ascii_case("date")
-                        && !n.eq_ignore_ascii_case("server")
-                    {
-                        w.header_add(n, v);
-                    }
-                }
-                w.write_header(resp.status);
+                relay_head(w, resp.status, resp.headers(), method == "HEAD");
                 let _ = w.write_all(&resp.body);
+                Ok(())
             }
+            Err(e) => Err(e),
+        };
+        self.in_flight[i].fetch_sub(1, Ordering::Relaxed);
+        match result {
+            Ok(()) => {}
             Err(e) => {
                 let status = if e.kind() == ErrorKind::TimedOut {
                     504
@@ -187,6 +204,31 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Whether `e` is the client's body limit (the answer may still be streamed).
+fn too_large(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|e| e.is::<http::BodyTooLarge>())
+}
+
+/// Copies a backend answer's status and end-to-end headers to `w`; its `Content-Length` too
+/// if `keep_length` (the body is relayed as it comes, or a HEAD has none to measure).
+fn relay_head<'h>(
+    w: &mut ResponseWriter<'_>,
+    status: u16,
+    headers: impl Iterator<Item = (&'h str, &'h str)>,
+    keep_length: bool,
+) {
+    for (n, v) in headers {
+        let length = n.eq_ignore_ascii_case("content-length");
+        if (!hop_by_hop(n) || keep_length && length)
+            && !n.eq_ignore_ascii_case("date")
+            && !n.eq_ignore_ascii_case("server")
+        {
+            w.header_add(n, v);
+        }
+    }
+    w.write_header(status);
 }
 
 fn main() {

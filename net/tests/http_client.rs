@@ -550,7 +550,12 @@ fn streamed_bodies_arrive_piece_by_piece_and_free_their_connection_at_the_end() 
     // A body limit far below the answer: streaming is not bound by it.
     let c = Client::builder().max_body_bytes(1000).build();
     let url = format!("http://{addr}/big");
-    assert_eq!(c.get(&url).unwrap_err().kind(), ErrorKind::InvalidData);
+    let e = c.get(&url).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    let over = e
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<goro_net::http::BodyTooLarge>());
+    assert_eq!(over.map(|o| o.limit), Some(1000), "{e}");
     for round in 0..2 {
         let mut r = c.stream("GET", &url, &[], &[]).unwrap();
         assert_eq!(r.status(), 200);

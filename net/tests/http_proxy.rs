@@ -38,6 +38,22 @@ fn backend(id: &'static str) -> SocketAddr {
                     }
                     return;
                 }
+                "/huge" | "/huge-cut" => {
+                    // 3 MiB in 64 KiB writes; "/huge-cut" declares it, then stops at 2 MiB.
+                    let cut = r.path() == "/huge-cut";
+                    if cut {
+                        w.header_set("Content-Length", &(3 << 20).to_string());
+                    }
+                    for i in 0..48u8 {
+                        if cut && i == 32 {
+                            return w.abort();
+                        }
+                        if w.write_all(&[b'a' + i % 26; 64 << 10]).is_err() {
+                            return;
+                        }
+                    }
+                    return;
+                }
                 "/moved" => {
                     w.header_set("Location", "/elsewhere");
                     w.write_header(302);
@@ -211,4 +227,28 @@ fn backend_down_is_502_and_backend_slow_is_504() {
         .get(&format!("http://{proxy}/trickle"))
         .unwrap();
     assert_eq!(r.status, 504);
+}
+
+#[test]
+fn answers_over_the_held_limit_are_relayed_as_streams() {
+    let a = backend("A");
+    let small_hold = Gateway::client_builder().max_body_bytes(1 << 20).build();
+    let (proxy, gw) = gateway(vec![a.to_string()], Policy::RoundRobin, small_hold);
+    let client = Client::builder().max_body_bytes(64 << 20).build();
+    let r = client.get(&format!("http://{proxy}/huge")).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), 3 << 20);
+    for (i, piece) in r.body.chunks(64 << 10).enumerate() {
+        assert!(
+            piece.iter().all(|&b| b == b'a' + (i % 26) as u8),
+            "piece {i}"
+        );
+    }
+    // A stream the backend cuts midway reaches the client cut, never complete-looking.
+    let e = client.get(&format!("http://{proxy}/huge-cut")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+    // Small answers are still held and pipelined as before.
+    let r = client.get(&format!("http://{proxy}/small")).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(gw.client().pool_stats().dials >= 1);
 }

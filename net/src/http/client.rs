@@ -1038,10 +1038,44 @@ impl<'a> Src<'a> {
 }
 
 fn too_big(max: u64) -> io::Error {
-    bad(&format!(
-        "response body over the client's limit of {max} bytes (ClientBuilder::max_body_bytes)"
-    ))
+    io::Error::new(io::ErrorKind::InvalidData, BodyTooLarge { limit: max })
 }
+
+/// The error inside the [`io::ErrorKind::InvalidData`] error of a request whose answer's
+/// body is over [`ClientBuilder::max_body_bytes`]: a caller can tell it from a malformed
+/// answer, and fetch the body with [`Client::stream`] instead.
+///
+/// ```no_run
+/// use goro_net::http::{BodyTooLarge, Client};
+///
+/// let client = Client::builder().max_body_bytes(1 << 20).build();
+/// match client.get("http://127.0.0.1:8080/video") {
+///     Err(e) if e.get_ref().is_some_and(|e| e.is::<BodyTooLarge>()) => {
+///         let mut resp = client.stream("GET", "http://127.0.0.1:8080/video", &[], &[])?;
+///         std::io::copy(&mut resp, &mut std::io::sink())?;
+///     }
+///     other => drop(other?),
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyTooLarge {
+    /// The limit the body went over.
+    pub limit: u64,
+}
+
+impl fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "goro-net http: response body over the client's limit of {} bytes \
+             (ClientBuilder::max_body_bytes)",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
 
 fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("goro-net http: {msg}"))

@@ -103,7 +103,7 @@ mod streaming;
 use std::io;
 use std::net::ToSocketAddrs;
 
-pub use client::{Client, ClientBuilder, ClientResponse};
+pub use client::{BodyTooLarge, Client, ClientBuilder, ClientResponse};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};
