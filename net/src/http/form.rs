@@ -15,6 +15,18 @@ pub(super) const MAX_FORM_BODY: u64 = 10 << 20;
 /// Percent-decodes `s`, with `+` as a space (query and form encoding). `None` if a `%` is
 /// not followed by two hex digits or the result is not UTF-8.
 pub(super) fn unescape(s: &str) -> Option<String> {
+    decode(s, true)
+}
+
+/// Percent-decodes a URL path (`+` stays `+`); `None` as for [`unescape`].
+pub(super) fn unescape_path(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    decode(s, false)
+}
+
+fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -27,7 +39,7 @@ pub(super) fn unescape(s: &str) -> Option<String> {
                 i += 3;
                 continue;
             }
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             c => out.push(c),
         }
         i += 1;
@@ -65,6 +77,7 @@ mod tests {
     fn values_decode_as_go_decodes_them() {
         assert_eq!(unescape("a+b%20c%2B%e2%82%ac").as_deref(), Some("a b c+€"));
         assert_eq!(unescape("plain").as_deref(), Some("plain"));
+        assert_eq!(unescape_path("/a+b%20c").as_deref(), Some("/a+b c"));
         for bad in ["%", "%2", "%zz", "%ff"] {
             assert_eq!(unescape(bad), None, "{bad}");
         }

@@ -21,6 +21,7 @@
 //! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |
 //! | `r.FormValue(k)` | [`Request::form_value`] |
 //! | `http.Error`, `http.NotFound`, `http.Redirect` | [`error`], [`not_found`], [`redirect`] |
+//! | `http.FileServer(http.Dir(root))`, `http.ServeFile`, `http.StripPrefix` | [`FileServer::new`]`(root)`, [`serve_file`], [`strip_prefix`] |
 //! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool), [`ClientBuilder::timeout`] |
 //! | `client.Do(req)`, reading `resp.Body` as it arrives | [`Client::stream`], [`StreamingResponse`] (`Read`) |
 //! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
@@ -91,6 +92,7 @@ mod client;
 mod conn;
 mod date;
 mod form;
+mod fs;
 mod mux;
 mod pipeline;
 mod redirect;
@@ -104,6 +106,7 @@ use std::io;
 use std::net::ToSocketAddrs;
 
 pub use client::{BodyTooLarge, Client, ClientBuilder, ClientResponse};
+pub use fs::{serve_file, strip_prefix, FileServer};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};

@@ -78,7 +78,7 @@ pub fn redirect(w: &mut ResponseWriter<'_>, r: &Request<'_>, url: &str, code: u1
 }
 
 /// `s` with the characters that are markup in HTML replaced by entities.
-fn html_escape(s: &str) -> String {
+pub(super) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -88,6 +88,20 @@ fn html_escape(s: &str) -> String {
             '"' => out.push_str("&#34;"),
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `name` (one path segment, maybe with a trailing `/`) percent-encoded for use in a URL:
+/// every byte but the unreserved ones, `/` and a few safe sub-delimiters.
+pub(super) fn escape_path(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out

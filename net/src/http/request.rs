@@ -77,6 +77,16 @@ impl<'a> Request<'a> {
             .find_map(|(n, v)| (**n == *name).then_some(*v))
     }
 
+    /// Takes `prefix` off the front of the path (for [`strip_prefix`](super::strip_prefix));
+    /// false, and no change, if the path does not start with it.
+    pub(crate) fn strip_path_prefix(&mut self, prefix: &str) -> bool {
+        if !self.path().starts_with(prefix) {
+            return false;
+        }
+        self.target = &self.target[prefix.len()..];
+        true
+    }
+
     /// The query string after `?` (empty if none), not decoded.
     pub fn query(&self) -> &'a str {
         self.target.split_once('?').map_or("", |(_, q)| q)

@@ -1,0 +1,187 @@
+//! goro_net::http::FileServer, serve_file and strip_prefix over real sockets and a real
+//! directory: types, ranges, caching, directories, listings, and paths that try to leave
+//! the root.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use goro_net::http::{self, Client, FileServer, ServeMux, Server};
+use goro_net::TcpListener;
+
+mod common;
+use common::{header, raw};
+
+/// A fresh directory tree for one test, removed when dropped.
+struct Tree(PathBuf);
+
+impl Tree {
+    fn new(name: &str) -> Tree {
+        let dir = std::env::temp_dir().join(format!("goro-files-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = dir.join("root");
+        for d in ["sub", "list/dir"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let put = |p: &str, data: &[u8]| std::fs::write(root.join(p), data).unwrap();
+        put("hello.txt", b"hello, file\n");
+        put("blob", &blob());
+        put("sub/index.html", b"<p>sub index</p>\n");
+        put("list/a.css", b"p{}");
+        put("list/b c.txt", b"spaced");
+        std::fs::write(dir.join("secret"), b"outside the root").unwrap();
+        Tree(dir)
+    }
+
+    fn root(&self) -> PathBuf {
+        self.0.join("root")
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// 600,000 bytes of every value: more than one piece read from the file.
+fn blob() -> Vec<u8> {
+    (0..600_000u32).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn serve(root: &Path) -> (SocketAddr, Server) {
+    let mut mux = ServeMux::new();
+    mux.handle(
+        "/static/",
+        http::strip_prefix("/static", FileServer::new(root)),
+    );
+    let one = root.join("hello.txt");
+    mux.handle_func("/one", move |w, r| http::serve_file(w, r, &one));
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = Server::new(mux);
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    (addr, server)
+}
+
+fn ask(addr: SocketAddr, method: &str, target: &str, extra: &str) -> (u16, String, String) {
+    raw(
+        addr,
+        &format!("{method} {target} HTTP/1.1\r\nHost: h\r\n{extra}Connection: close\r\n\r\n"),
+    )
+}
+
+#[test]
+fn files_are_served_with_types_ranges_and_validators() {
+    let tree = Tree::new("files");
+    let (addr, server) = serve(&tree.root());
+    let (status, head, body) = ask(addr, "GET", "/static/hello.txt", "");
+    assert_eq!((status, body.as_str()), (200, "hello, file\n"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(header(&head, "accept-ranges"), Some("bytes"));
+    let modified = header(&head, "last-modified").unwrap().to_string();
+    assert!(modified.ends_with(" GMT"), "{modified}");
+
+    let (status, _, body) = ask(
+        addr,
+        "GET",
+        "/static/hello.txt",
+        &format!("If-Modified-Since: {modified}\r\n"),
+    );
+    assert_eq!((status, body.as_str()), (304, ""));
+    let (status, head, body) = ask(addr, "GET", "/static/hello.txt", "Range: bytes=0-4\r\n");
+    assert_eq!((status, body.as_str()), (206, "hello"));
+    assert_eq!(header(&head, "content-range"), Some("bytes 0-4/12"));
+    let (_, _, body) = ask(addr, "GET", "/static/hello.txt", "Range: bytes=-5\r\n");
+    assert_eq!(body, "file\n");
+    let (status, head, _) = ask(addr, "GET", "/static/hello.txt", "Range: bytes=100-\r\n");
+    assert_eq!(status, 416);
+    assert_eq!(header(&head, "content-range"), Some("bytes */12"));
+
+    // A file of several pieces, byte for byte; HEAD gives its length only.
+    let c = Client::new();
+    let r = c.get(&format!("http://{addr}/static/blob")).unwrap();
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert!(r.body == blob(), "the blob came back different");
+    let r = c
+        .request("HEAD", &format!("http://{addr}/static/blob"), &[], &[])
+        .unwrap();
+    assert_eq!(
+        (r.header("content-length"), r.body.len()),
+        (Some("600000"), 0)
+    );
+    let r = c
+        .request(
+            "GET",
+            &format!("http://{addr}/static/blob"),
+            &[("Range", "bytes=300000-300009")],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (206, &blob()[300_000..300_010])
+    );
+
+    assert_eq!(ask(addr, "GET", "/one", "").2, "hello, file\n");
+    assert_eq!(ask(addr, "POST", "/static/hello.txt", "").0, 405);
+    assert_eq!(ask(addr, "GET", "/static/nothing.txt", "").0, 404);
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn directories_redirect_index_and_list() {
+    let tree = Tree::new("dirs");
+    let (addr, server) = serve(&tree.root());
+    let (status, head, _) = ask(addr, "GET", "/static/sub?x=1", "");
+    assert_eq!((status, header(&head, "location")), (301, Some("sub/?x=1")));
+    let (status, head, body) = ask(addr, "GET", "/static/sub/", "");
+    assert_eq!((status, body.as_str()), (200, "<p>sub index</p>\n"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let (status, head, _) = ask(addr, "GET", "/static/sub/index.html", "");
+    assert_eq!((status, header(&head, "location")), (301, Some("./")));
+    let (status, _, body) = ask(addr, "GET", "/static/list/", "");
+    assert_eq!(status, 200);
+    for link in [
+        "href=\"a.css\"",
+        "href=\"b%20c.txt\">b c.txt<",
+        "href=\"dir/\"",
+    ] {
+        assert!(body.contains(link), "{link} missing from {body}");
+    }
+    // The followed redirect lands on the index.
+    let r = Client::new()
+        .get(&format!("http://{addr}/static/sub"))
+        .unwrap();
+    assert_eq!(r.body, b"<p>sub index</p>\n");
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn no_path_reaches_outside_the_root() {
+    let tree = Tree::new("escape");
+    let (addr, server) = serve(&tree.root());
+    for target in [
+        "/static/../secret",
+        "/static/%2e%2e/secret",
+        "/static/%2E%2E%2Fsecret",
+        "/static/sub/..%2f..%2fsecret",
+        "/static//../secret",
+        "/static/%00",
+        "/static/%zz",
+    ] {
+        let (status, _, body) = ask(addr, "GET", target, "");
+        assert!(
+            !body.contains("outside the root"),
+            "{target} leaked: {status}"
+        );
+        assert_ne!(status, 200, "{target}");
+    }
+    server.shutdown(Duration::from_secs(1));
+}
