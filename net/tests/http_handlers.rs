@@ -104,3 +104,35 @@ fn error_not_found_and_redirect_answer_as_go_does() {
     );
     server.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn cookies_are_read_from_requests_and_set_on_answers() {
+    let (addr, server) = serve(|w, r| {
+        let n: u64 = r.cookie("visits").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let all: Vec<String> = r.cookies().map(|(k, v)| format!("{k}={v}")).collect();
+        http::set_cookie(w, &http::Cookie::new("visits", (n + 1).to_string()));
+        http::set_cookie(
+            w,
+            &http::Cookie {
+                http_only: true,
+                max_age: Some(60),
+                ..http::Cookie::new("session", "s1")
+            },
+        );
+        let _ = write!(w, "visit {} [{}]", n + 1, all.join(" "));
+    });
+    let (_, head, body) = get(addr, "/");
+    assert_eq!(body, "visit 1 []");
+    let set: Vec<&str> = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("Set-Cookie: "))
+        .collect();
+    assert_eq!(set, ["visits=1", "session=s1; Max-Age=60; HttpOnly"]);
+    let (_, _, body) = raw(
+        addr,
+        "GET / HTTP/1.1\r\nHost: h\r\nCookie: theme=dark; visits=41\r\nCookie: x=\"q\"\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!(body, "visit 42 [theme=dark visits=41 x=q]");
+    server.shutdown(Duration::from_secs(1));
+}

@@ -20,6 +20,7 @@
 //! | `w.Header().Set(k, v)`, `w.WriteHeader(c)`, `w.Write(b)`, `Flusher` | [`ResponseWriter::header_set`], [`ResponseWriter::write_header`], `Write::write`, `Write::flush` |
 //! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |
 //! | `r.FormValue(k)` | [`Request::form_value`] |
+//! | `r.Cookie(name)`, `r.Cookies()`, `http.SetCookie(w, &c)` | [`Request::cookie`], [`Request::cookies`], [`set_cookie`]`(w, &c)` |
 //! | `http.Error`, `http.NotFound`, `http.Redirect` | [`error`], [`not_found`], [`redirect`] |
 //! | `http.FileServer(http.Dir(root))`, `http.ServeFile`, `http.StripPrefix` | [`FileServer::new`]`(root)`, [`serve_file`], [`strip_prefix`] |
 //! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool), [`ClientBuilder::timeout`] |
@@ -90,6 +91,7 @@
 //! `somaxconn` backlog rather than being accepted and dropped).
 mod client;
 mod conn;
+mod cookie;
 mod date;
 mod form;
 mod fs;
@@ -106,6 +108,7 @@ use std::io;
 use std::net::ToSocketAddrs;
 
 pub use client::{BodyTooLarge, Client, ClientBuilder, ClientResponse};
+pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};

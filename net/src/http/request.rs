@@ -159,6 +159,33 @@ impl<'a> Request<'a> {
         self.headers.iter().map(|h| (h.name, h.value))
     }
 
+    /// Every cookie the request carries, as `(name, value)` from its `Cookie` headers
+    /// (Go's `Cookies`).
+    pub fn cookies(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("cookie"))
+            .filter_map(|h| std::str::from_utf8(h.value).ok())
+            .flat_map(super::cookie::pairs)
+    }
+
+    /// The value of the first cookie named `name` (Go's `Cookie`).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use goro_net::http::{self, Cookie, Request, ResponseWriter};
+    ///
+    /// fn visit(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
+    ///     let n: u64 = r.cookie("visits").and_then(|v| v.parse().ok()).unwrap_or(0);
+    ///     http::set_cookie(w, &Cookie::new("visits", (n + 1).to_string()));
+    ///     let _ = write!(w, "visit {}", n + 1);
+    /// }
+    /// # let _ = visit;
+    /// ```
+    pub fn cookie(&self, name: &str) -> Option<&'a str> {
+        self.cookies().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
     /// The `Host` header (empty if missing).
     pub fn host(&self) -> &'a str {
         self.header("host").unwrap_or("")
