@@ -91,20 +91,26 @@ fn timeouts_and_refusals_are_errors() {
 
 /// Serves each of `answers` once, in order, on one connection per answer (reads the request
 /// head first); returns the address.
+/// Reads one request head from `c`, a byte at a time (so nothing after it is taken); false
+/// if the connection ended or failed first.
+fn read_head(c: &mut std::net::TcpStream) -> bool {
+    let (mut head, mut byte) = (Vec::new(), [0u8; 1]);
+    while !head.ends_with(b"\r\n\r\n") {
+        if c.read_exact(&mut byte).is_err() {
+            return false;
+        }
+        head.push(byte[0]);
+    }
+    true
+}
+
 fn raw_backend(answers: Vec<Vec<u8>>) -> (SocketAddr, std::thread::JoinHandle<()>) {
     let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = ln.local_addr().unwrap();
     let t = std::thread::spawn(move || {
         for answer in answers {
             let (mut c, _) = ln.accept().unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                if c.read_exact(&mut byte).is_err() {
-                    break;
-                }
-                head.push(byte[0]);
-            }
+            read_head(&mut c);
             // The client may hang up first (a body over its limit): not an error here.
             let _ = c.write_all(&answer);
         }
@@ -269,15 +275,7 @@ fn trickling_backend(gap: Duration) -> (SocketAddr, Arc<AtomicUsize>) {
             let Ok(mut c) = c else { return };
             let fast = fast2.clone();
             std::thread::spawn(move || {
-                let mut byte = [0u8; 1];
-                loop {
-                    let mut head = Vec::new();
-                    while !head.ends_with(b"\r\n\r\n") {
-                        if c.read_exact(&mut byte).is_err() {
-                            return;
-                        }
-                        head.push(byte[0]);
-                    }
+                while read_head(&mut c) {
                     let dec = |n: usize| n.checked_sub(1);
                     if fast.fetch_update(Relaxed, Relaxed, dec).is_ok() {
                         if c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")

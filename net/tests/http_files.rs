@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use goro_net::http::{self, Client, FileServer, ServeMux, Server};
-use goro_net::TcpListener;
 
 mod common;
-use common::{header, raw};
+use common::{ask, header, serve};
 
 /// A fresh directory tree for one test, removed when dropped.
 struct Tree(PathBuf);
@@ -48,7 +47,7 @@ fn blob() -> Vec<u8> {
     (0..600_000u32).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-fn serve(root: &Path) -> (SocketAddr, Server) {
+fn serve_tree(root: &Path) -> (SocketAddr, Server) {
     let mut mux = ServeMux::new();
     mux.handle(
         "/static/",
@@ -56,25 +55,13 @@ fn serve(root: &Path) -> (SocketAddr, Server) {
     );
     let one = root.join("hello.txt");
     mux.handle_func("/one", move |w, r| http::serve_file(w, r, &one));
-    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = ln.local_addr().unwrap();
-    let server = Server::new(mux);
-    let s = server.clone();
-    goro::spawn(move || s.serve(ln));
-    (addr, server)
-}
-
-fn ask(addr: SocketAddr, method: &str, target: &str, extra: &str) -> (u16, String, String) {
-    raw(
-        addr,
-        &format!("{method} {target} HTTP/1.1\r\nHost: h\r\n{extra}Connection: close\r\n\r\n"),
-    )
+    serve(mux)
 }
 
 #[test]
 fn files_are_served_with_types_ranges_and_validators() {
     let tree = Tree::new("files");
-    let (addr, server) = serve(&tree.root());
+    let (addr, server) = serve_tree(&tree.root());
     let (status, head, body) = ask(addr, "GET", "/static/hello.txt", "");
     assert_eq!((status, body.as_str()), (200, "hello, file\n"));
     assert_eq!(
@@ -135,7 +122,7 @@ fn files_are_served_with_types_ranges_and_validators() {
 #[test]
 fn directories_redirect_index_and_list() {
     let tree = Tree::new("dirs");
-    let (addr, server) = serve(&tree.root());
+    let (addr, server) = serve_tree(&tree.root());
     let (status, head, _) = ask(addr, "GET", "/static/sub?x=1", "");
     assert_eq!((status, header(&head, "location")), (301, Some("sub/?x=1")));
     let (status, head, body) = ask(addr, "GET", "/static/sub/", "");
@@ -166,7 +153,7 @@ fn directories_redirect_index_and_list() {
 #[test]
 fn no_path_reaches_outside_the_root() {
     let tree = Tree::new("escape");
-    let (addr, server) = serve(&tree.root());
+    let (addr, server) = serve_tree(&tree.root());
     for target in [
         "/static/../secret",
         "/static/%2e%2e/secret",

@@ -5,25 +5,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use goro_net::http::{self, Request, ResponseWriter, Server};
-use goro_net::TcpListener;
 
 mod common;
-use common::{header, raw};
+use common::{ask, header, raw};
 
+/// [`common::serve`] for a plain fn handler (so the closures below need no annotations).
 fn serve(handler: fn(&mut ResponseWriter<'_>, &mut Request<'_>)) -> (SocketAddr, Server) {
-    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = ln.local_addr().unwrap();
-    let server = Server::new(handler);
-    let s = server.clone();
-    goro::spawn(move || s.serve(ln));
-    (addr, server)
+    common::serve(handler)
 }
 
 fn get(addr: SocketAddr, target: &str) -> (u16, String, String) {
-    raw(
-        addr,
-        &format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
-    )
+    ask(addr, "GET", target, "")
 }
 
 fn post(addr: SocketAddr, target: &str, content_type: &str, body: &str) -> (u16, String, String) {

@@ -1,14 +1,12 @@
 //! goro_net::http::ServeMux: Go 1.22 patterns, precedence, path values, 404/405/301.
 use std::io::Write;
-use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use goro_net::http::{Request, ResponseWriter, ServeMux, Server};
-use goro_net::TcpListener;
+use goro_net::http::{Request, ResponseWriter, ServeMux};
 
 mod common;
-use common::{header, raw};
+use common::{ask, header, serve};
 
 /// A handler that names its route and the path values it got.
 fn labelled(
@@ -25,23 +23,6 @@ fn labelled(
     }
 }
 
-fn serve(mux: ServeMux) -> (SocketAddr, Server) {
-    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = ln.local_addr().unwrap();
-    let server = Server::new(mux);
-    let s = server.clone();
-    goro::spawn(move || s.serve(ln));
-    (addr, server)
-}
-
-/// One request with the target exactly as given.
-fn ask(addr: SocketAddr, method: &str, target: &str, host: &str) -> (u16, String, String) {
-    raw(
-        addr,
-        &format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
-    )
-}
-
 #[test]
 fn the_most_specific_pattern_wins_and_gets_its_path_values() {
     let mut mux = ServeMux::new();
@@ -55,7 +36,6 @@ fn the_most_specific_pattern_wins_and_gets_its_path_values() {
     mux.handle_func("/files/{path...}", labelled("files"));
     mux.handle_func("example.com/", labelled("host"));
     let (addr, server) = serve(mux);
-    let h = "127.0.0.1";
     for (method, target, want) in [
         ("GET", "/", "root-only"),
         ("GET", "/other", "root-tree"),
@@ -71,16 +51,20 @@ fn the_most_specific_pattern_wins_and_gets_its_path_values() {
         ("GET", "/files", "root-tree"),
         ("GET", "/items/a%2Fb", "get-item id=a%2Fb"),
     ] {
-        let (status, _, body) = ask(addr, method, target, h);
+        let (status, _, body) = ask(addr, method, target, "");
         assert_eq!((status, body.as_str()), (200, want), "{method} {target}");
     }
     // GET patterns answer HEAD.
-    let (status, head, body) = ask(addr, "HEAD", "/items/42", h);
+    let (status, head, body) = ask(addr, "HEAD", "/items/42", "");
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(header(&head, "content-length"), Some("14"), "{head}");
     // A host pattern beats every pattern without one; the port does not count.
     for host in ["example.com", "EXAMPLE.com:8080"] {
-        assert_eq!(ask(addr, "GET", "/items/42", host).2, "host", "{host}");
+        assert_eq!(
+            ask(addr, "GET", "/items/42", &format!("Host: {host}\r\n")).2,
+            "host",
+            "{host}"
+        );
     }
     server.shutdown(Duration::from_secs(1));
 }
@@ -92,11 +76,10 @@ fn unmatched_paths_get_404_405_or_a_redirect_to_their_canonical_form() {
     mux.handle_func("PUT /only", labelled("only-put"));
     mux.handle_func("/dir/", labelled("dir"));
     let (addr, server) = serve(mux);
-    let h = "127.0.0.1";
-    let (status, head, _) = ask(addr, "POST", "/only", h);
+    let (status, head, _) = ask(addr, "POST", "/only", "");
     assert_eq!(status, 405);
     assert_eq!(header(&head, "allow"), Some("GET, HEAD, PUT"));
-    assert_eq!(ask(addr, "GET", "/nothing", h).0, 404);
+    assert_eq!(ask(addr, "GET", "/nothing", "").0, 404);
     for (target, location) in [
         ("/dir", "/dir/"),
         ("/dir?x=1", "/dir/?x=1"),
@@ -105,7 +88,7 @@ fn unmatched_paths_get_404_405_or_a_redirect_to_their_canonical_form() {
         ("/dir/./x/", "/dir/x/"),
         ("/dir/x/..", "/dir"),
     ] {
-        let (status, head, _) = ask(addr, "GET", target, h);
+        let (status, head, _) = ask(addr, "GET", target, "");
         assert_eq!(
             (status, header(&head, "location")),
             (301, Some(location)),
@@ -113,7 +96,7 @@ fn unmatched_paths_get_404_405_or_a_redirect_to_their_canonical_form() {
         );
     }
     // Names that merely start with a dot are clean.
-    assert_eq!(ask(addr, "GET", "/dir/.well-known", h).2, "dir");
+    assert_eq!(ask(addr, "GET", "/dir/.well-known", "").2, "dir");
     server.shutdown(Duration::from_secs(1));
 }
 

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use goro_net::http::{Client, Server};
-use goro_net::TcpListener;
+use goro_net::http::Client;
+
+mod common;
 
 #[allow(dead_code)]
 #[path = "../../examples/notes.rs"]
@@ -12,12 +13,8 @@ mod notes;
 
 #[test]
 fn the_notes_app_works_as_a_browser_would_use_it() {
-    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = ln.local_addr().unwrap();
     let static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/static");
-    let server = Server::new(notes::app(Arc::default(), static_dir));
-    let s = server.clone();
-    goro::spawn(move || s.serve(ln));
+    let (addr, server) = common::serve(notes::app(Arc::default(), static_dir));
     let c = Client::new();
     let url = |p: &str| format!("http://{addr}{p}");
     let form = [("Content-Type", "application/x-www-form-urlencoded")];

@@ -5,7 +5,8 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use goro_net::http::{Request, ResponseWriter};
+use goro_net::http::{Handler, Request, ResponseWriter, Server};
+use goro_net::TcpListener;
 
 /// Reads the whole request body; on a body error answers 400 with the error and returns
 /// `None` (the handler then returns).
@@ -39,4 +40,28 @@ pub fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
         let (n, v) = l.split_once(':')?;
         n.eq_ignore_ascii_case(name).then(|| v.trim())
     })
+}
+
+/// Serves `handler` on a fresh port of 127.0.0.1 (shut the server down to stop it).
+pub fn serve(handler: impl Handler) -> (SocketAddr, Server) {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = Server::new(handler);
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    (addr, server)
+}
+
+/// One request with the target exactly as given and the header lines `extra` (each ending
+/// in CRLF; `Host: h` is added unless `extra` has a Host), over [`raw`].
+pub fn ask(addr: SocketAddr, method: &str, target: &str, extra: &str) -> (u16, String, String) {
+    let host = if extra.to_ascii_lowercase().contains("host:") {
+        ""
+    } else {
+        "Host: h\r\n"
+    };
+    raw(
+        addr,
+        &format!("{method} {target} HTTP/1.1\r\n{host}{extra}Connection: close\r\n\r\n"),
+    )
 }
