@@ -128,3 +128,15 @@ fn cookies_are_read_from_requests_and_set_on_answers() {
     assert_eq!(body, "visit 42 [theme=dark visits=41 x=q]");
     server.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn strip_prefix_changes_the_path_but_not_the_uri() {
+    let inner = |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+        let _ = write!(w, "path={} query={} uri={}", r.path(), r.query(), r.uri());
+    };
+    let (addr, server) = common::serve(http::strip_prefix("/api", inner));
+    let (_, _, body) = get(addr, "/api/v1/items?x=1");
+    assert_eq!(body, "path=/v1/items query=x=1 uri=/api/v1/items?x=1");
+    assert_eq!(get(addr, "/other").0, 404);
+    server.shutdown(Duration::from_secs(1));
+}

@@ -293,6 +293,7 @@ fn one(
     let mut r = Request {
         method,
         target,
+        routed: target,
         minor,
         headers,
         remote,

@@ -28,7 +28,11 @@ use crate::TcpStream;
 /// ```
 pub struct Request<'a> {
     pub(crate) method: &'a str,
+    /// The request target as sent.
     pub(crate) target: &'a str,
+    /// What [`path`](Request::path) and [`query`](Request::query) read: `target` less a
+    /// prefix [`strip_prefix`](super::strip_prefix) took off.
+    pub(crate) routed: &'a str,
     pub(crate) minor: u8,
     pub(crate) headers: &'a [httparse::Header<'a>],
     pub(crate) remote: SocketAddr,
@@ -50,9 +54,10 @@ impl<'a> Request<'a> {
         self.target
     }
 
-    /// The path part of the target (before `?`), not percent-decoded.
+    /// The path part of the target (before `?`), not percent-decoded; under
+    /// [`strip_prefix`](super::strip_prefix), without the prefix it took off.
     pub fn path(&self) -> &'a str {
-        self.target.split_once('?').map_or(self.target, |(p, _)| p)
+        self.routed.split_once('?').map_or(self.routed, |(p, _)| p)
     }
 
     /// The value the wildcard `name` matched in the [`ServeMux`](super::ServeMux) pattern
@@ -78,18 +83,19 @@ impl<'a> Request<'a> {
     }
 
     /// Takes `prefix` off the front of the path (for [`strip_prefix`](super::strip_prefix));
-    /// false, and no change, if the path does not start with it.
+    /// false, and no change, if the path does not start with it. [`uri`](Self::uri) stays
+    /// as sent, as Go's `RequestURI` does.
     pub(crate) fn strip_path_prefix(&mut self, prefix: &str) -> bool {
         if !self.path().starts_with(prefix) {
             return false;
         }
-        self.target = &self.target[prefix.len()..];
+        self.routed = &self.routed[prefix.len()..];
         true
     }
 
     /// The query string after `?` (empty if none), not decoded.
     pub fn query(&self) -> &'a str {
-        self.target.split_once('?').map_or("", |(_, q)| q)
+        self.routed.split_once('?').map_or("", |(_, q)| q)
     }
 
     /// The value of query parameter `key` (first match) as sent, not percent-decoded: see
