@@ -22,7 +22,7 @@
 //! arrives, so memory stays bounded whatever the size (a stream cut midway reaches the
 //! client cut). `/healthz` is answered by the gateway itself. Logs go to stderr; runs until
 //! killed.
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -127,15 +127,6 @@ impl Gateway {
             let _ = w.write_all(b"ok\n");
             return;
         }
-        let mut body = Vec::new();
-        if let Err(e) = r.body().read_to_end(&mut body) {
-            eprintln!(
-                "proxy: reading the request body from {}: {e}",
-                r.remote_addr()
-            );
-            w.write_header(400);
-            return;
-        }
         let i = self.pick();
         let backend = &self.backends[i];
         // The Director: new target and Host, X-Forwarded-For appended, hop headers dropped.
@@ -161,29 +152,30 @@ impl Gateway {
         headers.push(("X-Forwarded-For", &xff));
 
         let method = r.method();
+        let uri = r.uri();
+        let length = r.content_length();
+        let has_body = !r.body().is_done();
         self.in_flight[i].fetch_add(1, Ordering::Relaxed);
-        let result = match self.client.request(method, &url, &headers, &body) {
-            // Too big to hold: fetch it again (GET and HEAD are idempotent) as a stream.
-            Err(e) if too_large(&e) && matches!(method, "GET" | "HEAD") => {
-                match self.client.stream(method, &url, &headers, &body) {
-                    Ok(mut resp) => {
-                        relay_head(w, resp.status(), resp.headers(), true);
-                        if let Err(e) = std::io::copy(&mut resp, w) {
-                            eprintln!("proxy: {method} {} via {backend}: {e}", r.uri());
-                            w.abort(); // the client must see the answer cut short
-                        }
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
+        let result = if has_body {
+            // A body goes through as it arrives, and so does the answer.
+            self.client
+                .stream_from(method, &url, &headers, r.body(), length)
+                .map(|resp| relay_stream(w, resp, method, uri, backend))
+        } else {
+            match self.client.request(method, &url, &headers, &[]) {
+                // Too big to hold: fetch it again (GET and HEAD are idempotent) as a stream.
+                Err(e) if too_large(&e) && matches!(method, "GET" | "HEAD") => self
+                    .client
+                    .stream(method, &url, &headers, &[])
+                    .map(|resp| relay_stream(w, resp, method, uri, backend)),
+                Ok(resp) => {
+                    // A HEAD answer has no body to measure: its length is the backend's word.
+                    relay_head(w, resp.status, resp.headers(), method == "HEAD");
+                    let _ = w.write_all(&resp.body);
+                    Ok(())
                 }
+                Err(e) => Err(e),
             }
-            Ok(resp) => {
-                // A HEAD answer has no body to measure: its length is the backend's word.
-                relay_head(w, resp.status, resp.headers(), method == "HEAD");
-                let _ = w.write_all(&resp.body);
-                Ok(())
-            }
-            Err(e) => Err(e),
         };
         self.in_flight[i].fetch_sub(1, Ordering::Relaxed);
         match result {
@@ -203,6 +195,22 @@ impl Gateway {
                 let _ = writeln!(w, "{} {}", status, http::reason(status));
             }
         }
+    }
+}
+
+/// Relays a streamed answer: head, then the body as it arrives. A body the backend breaks
+/// off is aborted toward the client, so it is seen cut short.
+fn relay_stream(
+    w: &mut ResponseWriter<'_>,
+    mut resp: http::StreamingResponse,
+    method: &str,
+    uri: &str,
+    backend: &str,
+) {
+    relay_head(w, resp.status(), resp.headers(), true);
+    if let Err(e) = std::io::copy(&mut resp, w) {
+        eprintln!("proxy: {method} {uri} via {backend}: {e}");
+        w.abort();
     }
 }
 

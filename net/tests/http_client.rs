@@ -637,3 +637,129 @@ fn a_streamed_body_cut_short_or_too_slow_is_an_error() {
     assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn request_bodies_stream_from_readers_with_or_without_a_length() {
+    let (addr, _server) = start(Server::builder().max_body_bytes(8 << 20));
+    let c = Client::new();
+    let url = format!("http://{addr}/up");
+    let body = |r: goro_net::http::StreamingResponse| r.into_response().unwrap().body;
+    // A known length: sent with Content-Length.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let mut reader = std::io::Cursor::new(data.clone());
+    let r = c
+        .stream_from("POST", &url, &[], &mut reader, Some(data.len() as u64))
+        .unwrap();
+    assert_eq!(body(r), b"POST /up 300000");
+    // Unknown length: sent chunked, several pieces.
+    let mut zeros = std::io::repeat(7).take(1_000_000);
+    let r = c.stream_from("PUT", &url, &[], &mut zeros, None).unwrap();
+    assert_eq!(body(r), b"PUT /up 1000000");
+    // A reader that does not match its length fails the request.
+    for (len, have) in [(10u64, 5usize), (3, 5)] {
+        let mut short = std::io::Cursor::new(vec![1u8; have]);
+        let e = c
+            .stream_from("POST", &url, &[], &mut short, Some(len))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{len} vs {have}: {e}");
+    }
+    // The caller cannot frame the body differently from what the client sends.
+    let r = c
+        .request("POST", &url, &[("Transfer-Encoding", "chunked")], b"abc")
+        .unwrap();
+    assert_eq!(r.body, b"POST /up 3");
+    assert_eq!(
+        c.get(&url).unwrap().body,
+        b"GET /up 0",
+        "the connection is still in step"
+    );
+}
+
+#[test]
+fn a_streamed_upload_is_not_sent_twice_by_a_redirect() {
+    let (addr, _server) = redirecting();
+    let c = Client::new();
+    // 307 would need the body again: its answer comes back as it is.
+    let mut body = std::io::Cursor::new(b"abc".to_vec());
+    let r = c
+        .stream_from(
+            "POST",
+            &format!("http://{addr}/t307"),
+            &[],
+            &mut body,
+            Some(3),
+        )
+        .unwrap();
+    assert_eq!((r.status(), r.header("location")), (307, Some("/final")));
+    // 303 goes on as a GET without the body.
+    let mut body = std::io::Cursor::new(b"abc".to_vec());
+    let to = format!("http://{addr}/away?to={addr}");
+    let r = c.stream_from("POST", &to, &[], &mut body, None).unwrap();
+    assert_eq!(
+        r.into_response().unwrap().body,
+        b"GET /final 0 auth=- keep=- ct=-"
+    );
+}
+
+/// Pipelined requests under a whole-request timeout (here rather than in http_pipeline, so
+/// its load does not overlap that file's tests that look for batching).
+#[test]
+fn requests_past_their_timeout_fail_alone_and_never_get_another_answer() {
+    // A goro server whose every fourth path takes 60 ms, longer than the client's whole
+    // request timeout; the rest answer at once. Slow answers block the fast ones queued
+    // behind them on a pipelined connection until a deadline kills it.
+    let ln = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = goro_net::http::Server::new(
+        |w: &mut goro_net::http::ResponseWriter<'_>, r: &mut goro_net::http::Request<'_>| {
+            let i: usize = r.path().rsplit('/').next().unwrap().parse().unwrap();
+            if i.is_multiple_of(4) {
+                goro::time::sleep(Duration::from_millis(60));
+            }
+            let _ = w.write_all(r.path().as_bytes());
+        },
+    );
+    let s = server.clone();
+    goro::spawn(move || s.serve(ln));
+    let client = Client::builder()
+        .pipeline(8)
+        .timeout(Duration::from_millis(30))
+        .build();
+    let started = Instant::now();
+    for wave in 0..8 {
+        let handles: Vec<_> = (0..40usize)
+            .map(|i| {
+                let client = client.clone();
+                let path = format!("/w{wave}/{i}");
+                goro::spawn(move || {
+                    let r = client.get(&format!("http://{addr}{path}"));
+                    (
+                        i,
+                        r.map(|r| assert_eq!(r.body, path.into_bytes(), "someone else's answer")),
+                    )
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join().unwrap() {
+                (i, Ok(())) => assert!(!i.is_multiple_of(4), "a 60 ms answer beat a 30 ms timeout"),
+                (_, Err(e)) => assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}"),
+            }
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // Every request took its outcome: nothing is left in flight.
+    assert_eq!(client.pool_stats().active, 0);
+    // With time to spare, every request is answered again.
+    let patient = Client::builder().pipeline(8).build();
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let (c, url) = (patient.clone(), format!("http://{addr}/after/{i}"));
+            goro::spawn(move || c.get(&url).unwrap().body)
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.join().unwrap(), format!("/after/{i}").into_bytes());
+    }
+    server.shutdown(Duration::from_secs(1));
+}

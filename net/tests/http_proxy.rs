@@ -252,3 +252,33 @@ fn answers_over_the_held_limit_are_relayed_as_streams() {
     assert_eq!(r.status, 200);
     assert!(gw.client().pool_stats().dials >= 1);
 }
+
+#[test]
+fn request_bodies_are_relayed_as_they_arrive() {
+    let a = backend("A");
+    let (proxy, _) = gateway(
+        vec![a.to_string()],
+        Policy::RoundRobin,
+        Gateway::default_client(),
+    );
+    let client = Client::new();
+    // 3 MB, chunked from a reader on the client side, relayed to the backend as a stream.
+    let mut upload = std::io::repeat(b'u').take(3_000_000);
+    let r = client
+        .stream_from(
+            "POST",
+            &format!("http://{proxy}/up"),
+            &[],
+            &mut upload,
+            None,
+        )
+        .unwrap()
+        .into_response()
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    assert!(text.starts_with("A POST /up "), "{text:.80}");
+    let sent = text.rsplit("body=").next().unwrap();
+    assert_eq!(sent.len(), 3_000_000);
+    assert!(sent.bytes().all(|b| b == b'u'));
+}

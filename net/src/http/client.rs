@@ -366,6 +366,7 @@ impl Client {
         self.redirected(
             (method, url, headers, body),
             |r: &ClientResponse| (r.status, r.header("location")),
+            true,
             |(m, u, h, b), by| self.once(m, u, h, b, by),
         )
     }
@@ -388,20 +389,83 @@ impl Client {
         self.redirected(
             (method, url, headers, body),
             |r: &StreamingResponse| (r.status(), r.header("location")),
+            true,
             |(m, u, h, b), by| {
-                let (authority, head) = request_head(m, u, h, b)?;
+                let (authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
                 let host = self.host(authority);
-                ask(&host, &head, m == "HEAD", by).map(StreamingResponse::new)
+                ask(&host, &head, m == "HEAD", by, None).map(StreamingResponse::new)
+            },
+        )
+    }
+
+    /// [`stream`](Self::stream) with the request's body read from `body` as it is sent
+    /// (Go's `http.NewRequest(method, url, body)` with a reader): `length` bytes with a
+    /// `Content-Length`, or, if `None`, however many the reader gives, sent chunked. A
+    /// reader that gives fewer bytes than `length`, or more, fails the request with
+    /// [`io::ErrorKind::InvalidInput`], and nothing of it is taken for complete.
+    ///
+    /// The body can be sent once: a request that fails after its first byte was read is
+    /// not sent again, and a `307`/`308` redirect (which would need the body again) is
+    /// returned as it is; `301`, `302` and `303` are followed with a `GET`.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use goro_net::{http, TcpListener};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+    ///     let mut n = 0;
+    ///     let mut buf = [0u8; 8192];
+    ///     while let Ok(k @ 1..) = r.body().read(&mut buf) {
+    ///         n += k;
+    ///     }
+    ///     let _ = write!(w, "got {n} bytes");
+    /// });
+    /// let s = server.clone();
+    /// goro::spawn(move || s.serve(listener));
+    ///
+    /// // 5 MB that never sit in memory at once: a reader of zeros, sent chunked.
+    /// let mut zeros = std::io::repeat(0).take(5_000_000);
+    /// let url = format!("http://{addr}/upload");
+    /// let resp = http::Client::new().stream_from("PUT", &url, &[], &mut zeros, None).unwrap();
+    /// assert_eq!(resp.into_response().unwrap().body, b"got 5000000 bytes");
+    /// server.shutdown(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn stream_from(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &mut dyn Read,
+        length: Option<u64>,
+    ) -> io::Result<StreamingResponse> {
+        let mut reader = Some(body);
+        self.redirected(
+            (method, url, headers, &[]),
+            |r: &StreamingResponse| (r.status(), r.header("location")),
+            false,
+            |(m, u, h, b), by| {
+                let (payload, upload) = match reader.take() {
+                    Some(r) => (Payload::Reader(length), Some((r, length))),
+                    None => (Payload::Bytes(b), None),
+                };
+                let (authority, head) = request_head(m, u, h, payload)?;
+                let host = self.host(authority);
+                ask(&host, &head, m == "HEAD", by, upload).map(StreamingResponse::new)
             },
         )
     }
 
     /// Sends `req` with `send`, following redirects (see the type's docs) within the
-    /// whole-request timeout; `head` reads an answer's status and `Location`.
+    /// whole-request timeout; `head` reads an answer's status and `Location`. Without
+    /// `resends` (the body cannot be sent twice), a redirect that keeps the body ends the
+    /// chain: its answer is the caller's.
     fn redirected<'r, R>(
         &self,
         req: Req<'r>,
         head: impl Fn(&R) -> (u16, Option<&str>),
+        resends: bool,
         mut send: impl FnMut(Req<'_>, Option<Instant>) -> io::Result<R>,
     ) -> io::Result<R> {
         let deadline = self.cfg.timeout.and_then(|t| Instant::now().checked_add(t));
@@ -430,6 +494,9 @@ impl Client {
                 return Ok(resp);
             };
             let hop = hop?;
+            if !resends && !hop.to_get && !to_get {
+                return Ok(resp);
+            }
             if hops == self.cfg.max_redirects {
                 return Err(io::Error::other(format!(
                     "goro-net http: stopped after {hops} redirects (ClientBuilder::max_redirects)"
@@ -465,7 +532,7 @@ impl Client {
         body: &[u8],
         deadline: Option<Instant>,
     ) -> io::Result<ClientResponse> {
-        let (authority, head) = request_head(method, url, headers, body)?;
+        let (authority, head) = request_head(method, url, headers, Payload::Bytes(body))?;
         let host = self.host(authority);
         self.send(&host, authority, method, &head, body.is_empty(), deadline)
     }
@@ -500,7 +567,7 @@ impl Client {
             keep,
             framing,
             buf: (buf, pos, end),
-        } = ask(host, head, method == "HEAD", deadline)?;
+        } = ask(host, head, method == "HEAD", deadline, None)?;
         let mut src = Src::new(&conn, buf, pos, end, cfg.max_body_bytes);
         let body = read_body(&mut src, framing, &mut resp.body);
         // Bytes after the answer were not asked for: the connection is out of step.
@@ -553,15 +620,30 @@ impl Client {
 /// A request as the caller gave it: method, URL, headers, body.
 type Req<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a [u8]);
 
-/// The bytes of a request (head and body) for `url`, and the `host:port` to send them to.
+/// What follows a request's head.
+#[derive(Clone, Copy, Debug)]
+enum Payload<'b> {
+    /// These bytes, sent with the head.
+    Bytes(&'b [u8]),
+    /// A body copied from a reader after the head: this many bytes, or chunked if unknown.
+    Reader(Option<u64>),
+}
+
+/// The bytes of a request for `url` (its head, and a `Bytes` payload), and the `host:port`
+/// to send them to. The client frames the body itself: the caller's `Content-Length` and
+/// `Transfer-Encoding` headers are left out.
 fn request_head<'u>(
     method: &str,
     url: &'u str,
     headers: &[(&str, &str)],
-    body: &[u8],
+    payload: Payload<'_>,
 ) -> io::Result<(&'u str, Vec<u8>)> {
     let (authority, target) = split_url(url)?;
     check_fields(method, headers)?;
+    let body = match payload {
+        Payload::Bytes(b) => b,
+        Payload::Reader(_) => &[],
+    };
     let mut head = Vec::with_capacity(256 + body.len());
     // `http://h?q` asks for `/?q`.
     let slash = if target.starts_with('?') { "/" } else { "" };
@@ -577,13 +659,24 @@ fn request_head<'u>(
         field("Host", authority);
     }
     for (n, v) in headers {
-        if !n.eq_ignore_ascii_case("content-length") {
+        if !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("transfer-encoding")
+        {
             field(n, v);
         }
     }
-    if !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+    let length = match payload {
+        Payload::Reader(None) => {
+            field("Transfer-Encoding", "chunked");
+            None
+        }
+        Payload::Reader(Some(n)) => Some(n),
+        Payload::Bytes(b) => (!b.is_empty()
+            || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS"))
+        .then_some(b.len() as u64),
+    };
+    if let Some(n) = length {
         let mut digits = [0u8; 20];
-        let len = super::response::itoa(body.len() as u64, &mut digits);
+        let len = super::response::itoa(n, &mut digits);
         field(
             "Content-Length",
             std::str::from_utf8(len).expect("ASCII digits"),
@@ -728,7 +821,10 @@ pub(super) fn ask(
     head: &[u8],
     head_only: bool,
     deadline: Option<Instant>,
+    mut upload: Option<(&mut dyn Read, Option<u64>)>,
 ) -> io::Result<Answer> {
+    // Whether a byte of the upload was taken from its reader: then it cannot go again.
+    let mut taken = false;
     loop {
         let mut conn = match deadline {
             Some(d) => {
@@ -742,11 +838,18 @@ pub(super) fn ask(
         let answer = (&*conn)
             .write_all(head)
             .map_err(|e| (e, true))
+            .and_then(|()| match upload.as_mut() {
+                Some((body, length)) => {
+                    send_body(&conn, &mut **body, *length, &mut taken).map_err(|e| (e, !taken))
+                }
+                None => Ok(()),
+            })
             .and_then(|()| {
                 let mut src = Src::new(&conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
                 let (resp, keep, framing) = read_head(&mut src, head_only)?;
                 Ok((resp, keep, framing, src.into_parts()))
-            });
+            })
+            .map_err(|(e, before_answer)| (e, before_answer && !taken));
         match answer {
             Ok((resp, keep, framing, buf)) => {
                 return Ok(Answer {
@@ -765,6 +868,60 @@ pub(super) fn ask(
                 }
             }
         }
+    }
+}
+
+/// Most bytes of an upload read and sent at once.
+const UPLOAD_PIECE: usize = 64 << 10;
+
+/// Copies a request body from `body` to `c`: `length` bytes, or chunked if `None`.
+/// `taken` turns true with the first byte read from `body`.
+fn send_body(
+    c: &TcpStream,
+    body: &mut dyn Read,
+    length: Option<u64>,
+    taken: &mut bool,
+) -> io::Result<()> {
+    // Room for a chunk's size line before the data and its CRLF after, so each piece
+    // goes out in one write.
+    const PRE: usize = 18;
+    let mut buf = pool::get(PRE + UPLOAD_PIECE + 2);
+    let mut sent = 0u64;
+    let short = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro-net http: request body does not match its length",
+        )
+    };
+    loop {
+        let left = length.map_or(u64::MAX, |n| n - sent);
+        let want = UPLOAD_PIECE.min(usize::try_from(left).unwrap_or(usize::MAX));
+        if want == 0 {
+            // All `length` bytes are out: a reader with more is a caller's mistake.
+            let mut probe = [0u8; 1];
+            if body.read(&mut probe)? > 0 {
+                return Err(short());
+            }
+            return Ok(());
+        }
+        let n = match body.read(&mut buf[PRE..PRE + want]) {
+            Ok(0) if length.is_some() => return Err(short()),
+            Ok(0) => return (&*c).write_all(b"0\r\n\r\n"),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        *taken = true;
+        sent += n as u64;
+        if length.is_some() {
+            (&*c).write_all(&buf[PRE..PRE + n])?;
+            continue;
+        }
+        let size = format!("{n:x}\r\n");
+        let start = PRE - size.len();
+        buf[start..PRE].copy_from_slice(size.as_bytes());
+        buf[PRE + n..PRE + n + 2].copy_from_slice(b"\r\n");
+        (&*c).write_all(&buf[start..PRE + n + 2])?;
     }
 }
 
