@@ -17,11 +17,12 @@
 //! cuts the backend's by three quarters (docs/BENCHMARKS.md). Requests queue only on
 //! connections whose answers come back within 10 ms, so they do not pile up behind a slow
 //! handler. A backend that refuses or resets gives `502 Bad Gateway`, one that is too slow
-//! (or trickles its answer) `504 Gateway Timeout`. Answers up to 8 MiB are held and relayed
-//! whole; a larger answer to a GET or HEAD is fetched again as a stream and relayed as it
-//! arrives, so memory stays bounded whatever the size (a stream cut midway reaches the
-//! client cut). `/healthz` is answered by the gateway itself. Logs go to stderr; runs until
-//! killed.
+//! (or trickles its answer) `504 Gateway Timeout`. A request's body is sent on to the
+//! backend as it arrives, and the answer to it relayed the same way. Answers to GET and
+//! HEAD up to 8 MiB are held and relayed whole; a larger one is fetched again as a stream
+//! and relayed as it arrives, so memory stays bounded whatever the size (a stream cut
+//! midway reaches the client cut). `/healthz` is answered by the gateway itself. Logs go to
+//! stderr; runs until killed.
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
