@@ -128,6 +128,7 @@ fn response_headers_keep_order_case_and_duplicates() {
     backend.join().unwrap();
     assert_eq!(r.status, 201);
     assert_eq!(r.body, b"ok");
+    assert_eq!(r.redirected_to(), None);
     let all: Vec<(&str, &str)> = r.headers().collect();
     assert_eq!(
         all,
@@ -493,6 +494,8 @@ fn redirects_are_followed_as_go_follows_them() {
         )
         .unwrap();
     assert_eq!(r.status, 200);
+    let final_url = format!("http://{addr}/final?x=1");
+    assert_eq!(r.redirected_to(), Some(final_url.as_str()));
     assert_eq!(text(r), "GET /final?x=1 0 auth=Bearer t keep=1 ct=-");
     // 307 keeps the method and the body.
     let r = c
@@ -695,6 +698,8 @@ fn a_streamed_upload_is_not_sent_twice_by_a_redirect() {
     let mut body = std::io::Cursor::new(b"abc".to_vec());
     let to = format!("http://{addr}/away?to={addr}");
     let r = c.stream_from("POST", &to, &[], &mut body, None).unwrap();
+    let final_url = format!("http://{addr}/final");
+    assert_eq!(r.redirected_to(), Some(final_url.as_str()));
     assert_eq!(
         r.into_response().unwrap().body,
         b"GET /final 0 auth=- keep=- ct=-"

@@ -280,9 +280,17 @@ pub struct ClientResponse {
     /// Per header, in order: where its name starts, where it ends (and its value starts), and
     /// where its value ends, in `text`.
     spans: Vec<[u32; 3]>,
+    /// The URL that gave this answer, if redirects led to it.
+    url: Option<String>,
 }
 
 impl ClientResponse {
+    /// The URL this answer came from when the client followed redirects to it (Go's
+    /// `resp.Request.URL`); `None` when it answers the URL that was asked for.
+    pub fn redirected_to(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers()
@@ -363,12 +371,9 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<ClientResponse> {
-        self.redirected(
-            (method, url, headers, body),
-            |r: &ClientResponse| (r.status, r.header("location")),
-            true,
-            |(m, u, h, b), by| self.once(m, u, h, b, by),
-        )
+        self.redirected((method, url, headers, body), true, |(m, u, h, b), by| {
+            self.once(m, u, h, b, by)
+        })
     }
 
     /// Sends any request, as [`request`](Self::request) does, but returns once the answer's
@@ -386,16 +391,11 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<StreamingResponse> {
-        self.redirected(
-            (method, url, headers, body),
-            |r: &StreamingResponse| (r.status(), r.header("location")),
-            true,
-            |(m, u, h, b), by| {
-                let (authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
-                let host = self.host(authority);
-                ask(&host, &head, m == "HEAD", by, None).map(StreamingResponse::new)
-            },
-        )
+        self.redirected((method, url, headers, body), true, |(m, u, h, b), by| {
+            let (authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
+            let host = self.host(authority);
+            ask(&host, &head, m == "HEAD", by, None).map(StreamingResponse::new)
+        })
     }
 
     /// [`stream`](Self::stream) with the request's body read from `body` as it is sent
@@ -441,30 +441,23 @@ impl Client {
         length: Option<u64>,
     ) -> io::Result<StreamingResponse> {
         let mut reader = Some(body);
-        self.redirected(
-            (method, url, headers, &[]),
-            |r: &StreamingResponse| (r.status(), r.header("location")),
-            false,
-            |(m, u, h, b), by| {
-                let (payload, upload) = match reader.take() {
-                    Some(r) => (Payload::Reader(length), Some((r, length))),
-                    None => (Payload::Bytes(b), None),
-                };
-                let (authority, head) = request_head(m, u, h, payload)?;
-                let host = self.host(authority);
-                ask(&host, &head, m == "HEAD", by, upload).map(StreamingResponse::new)
-            },
-        )
+        self.redirected((method, url, headers, &[]), false, |(m, u, h, b), by| {
+            let (payload, upload) = match reader.take() {
+                Some(r) => (Payload::Reader(length), Some((r, length))),
+                None => (Payload::Bytes(b), None),
+            };
+            let (authority, head) = request_head(m, u, h, payload)?;
+            let host = self.host(authority);
+            ask(&host, &head, m == "HEAD", by, upload).map(StreamingResponse::new)
+        })
     }
 
     /// Sends `req` with `send`, following redirects (see the type's docs) within the
-    /// whole-request timeout; `head` reads an answer's status and `Location`. Without
-    /// `resends` (the body cannot be sent twice), a redirect that keeps the body ends the
-    /// chain: its answer is the caller's.
-    fn redirected<'r, R>(
+    /// whole-request timeout. Without `resends` (the body cannot be sent twice), a redirect
+    /// that keeps the body ends the chain: its answer is the caller's.
+    fn redirected<'r, R: Redirectable>(
         &self,
         req: Req<'r>,
-        head: impl Fn(&R) -> (u16, Option<&str>),
         resends: bool,
         mut send: impl FnMut(Req<'_>, Option<Instant>) -> io::Result<R>,
     ) -> io::Result<R> {
@@ -489,14 +482,17 @@ impl Client {
         // The URL that gave `resp`, once it is not `url`.
         let mut at: Option<String> = None;
         loop {
-            let (status, location) = head(&resp);
-            let Some(hop) = redirect::next(at.as_deref().unwrap_or(url), status, location) else {
-                return Ok(resp);
+            let (status, location) = resp.status_and_location();
+            let next = redirect::next(at.as_deref().unwrap_or(url), status, location);
+            let hop = match next {
+                Some(hop) if resends || to_get || hop.as_ref().is_ok_and(|h| h.to_get) => hop?,
+                _ => {
+                    if let Some(at) = at {
+                        resp.set_url(at);
+                    }
+                    return Ok(resp);
+                }
             };
-            let hop = hop?;
-            if !resends && !hop.to_get && !to_get {
-                return Ok(resp);
-            }
             if hops == self.cfg.max_redirects {
                 return Err(io::Error::other(format!(
                     "goro-net http: stopped after {hops} redirects (ClientBuilder::max_redirects)"
@@ -614,6 +610,24 @@ impl Client {
         });
         hosts.insert(authority.to_string(), h.clone());
         h
+    }
+}
+
+/// What the redirect loop needs of an answer, held or streamed.
+pub(super) trait Redirectable {
+    /// The status and the `Location` header.
+    fn status_and_location(&self) -> (u16, Option<&str>);
+    /// Records the URL the answer came from, after redirects.
+    fn set_url(&mut self, url: String);
+}
+
+impl Redirectable for ClientResponse {
+    fn status_and_location(&self) -> (u16, Option<&str>) {
+        (self.status, self.header("location"))
+    }
+
+    fn set_url(&mut self, url: String) {
+        self.url = Some(url);
     }
 }
 
@@ -1019,6 +1033,7 @@ fn parse_head(
         body: Vec::new(),
         text: String::with_capacity(len),
         spans: Vec::with_capacity(r.headers.len()),
+        url: None,
     };
     let mut keep = r.version == Some(1);
     let mut framing = Framing::UntilClose;

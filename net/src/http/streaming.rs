@@ -100,6 +100,12 @@ impl StreamingResponse {
         r
     }
 
+    /// The URL this answer came from when redirects were followed to it (see
+    /// [`ClientResponse::redirected_to`]).
+    pub fn redirected_to(&self) -> Option<&str> {
+        self.head.redirected_to()
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         self.head.status
@@ -229,6 +235,16 @@ impl StreamingResponse {
                 }
             }
         }
+    }
+}
+
+impl super::client::Redirectable for StreamingResponse {
+    fn status_and_location(&self) -> (u16, Option<&str>) {
+        (self.head.status, self.head.header("location"))
+    }
+
+    fn set_url(&mut self, url: String) {
+        self.head.set_url(url);
     }
 }
 
