@@ -172,3 +172,57 @@ fn no_path_reaches_outside_the_root() {
     }
     server.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn random_paths_never_leave_the_root_nor_break_the_server() {
+    let tree = Tree::new("random");
+    let (addr, server) = serve_tree(&tree.root());
+    // Paths built from the pieces escapes are made of, by a fixed-seed generator.
+    let pieces = [
+        "/",
+        ".",
+        "..",
+        "%2e",
+        "%2E%2e",
+        "%2f",
+        "%2F",
+        "%5c",
+        "\\",
+        "%00",
+        "%",
+        "%zz",
+        "sub",
+        "list",
+        "hello.txt",
+        "index.html",
+        "secret",
+        "~",
+        "%252e",
+        ";",
+        "?",
+        "#",
+        "..;",
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..400 {
+        let mut target = String::from("/static/");
+        for _ in 0..(next() % 8) {
+            target.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        let (status, _, body) = ask(addr, "GET", &target, "");
+        assert!(
+            [200, 206, 301, 400, 403, 404].contains(&status),
+            "{target}: {status}"
+        );
+        assert!(!body.contains("outside the root"), "{target} leaked");
+    }
+    // Still serving.
+    assert_eq!(ask(addr, "GET", "/static/hello.txt", "").2, "hello, file\n");
+    server.shutdown(Duration::from_secs(1));
+}
