@@ -898,7 +898,7 @@ fn send_body(
 ) -> io::Result<()> {
     // Room for a chunk's size line before the data and its CRLF after, so each piece
     // goes out in one write.
-    const PRE: usize = 18;
+    const PRE: usize = super::response::CHUNK_LINE;
     let mut buf = pool::get(PRE + UPLOAD_PIECE + 2);
     let mut sent = 0u64;
     let short = || {
@@ -931,9 +931,10 @@ fn send_body(
             (&*c).write_all(&buf[PRE..PRE + n])?;
             continue;
         }
-        let size = format!("{n:x}\r\n");
+        let mut line = [0u8; PRE];
+        let size = super::response::chunk_line(n, &mut line);
         let start = PRE - size.len();
-        buf[start..PRE].copy_from_slice(size.as_bytes());
+        buf[start..PRE].copy_from_slice(size);
         buf[PRE + n..PRE + n + 2].copy_from_slice(b"\r\n");
         (&*c).write_all(&buf[start..PRE + n + 2])?;
     }

@@ -323,23 +323,9 @@ impl<'a> ResponseWriter<'a> {
         }
         match self.mode {
             Mode::Chunked => {
-                let mut hex = [0u8; 18];
-                let mut n = 0;
-                let mut v = data.len();
-                let mut digits = [0u8; 16];
-                loop {
-                    digits[n] = b"0123456789abcdef"[v & 15];
-                    n += 1;
-                    v >>= 4;
-                    if v == 0 {
-                        break;
-                    }
-                }
-                for (i, d) in digits[..n].iter().rev().enumerate() {
-                    hex[i] = *d;
-                }
-                hex[n..n + 2].copy_from_slice(b"\r\n");
-                self.out.push(self.stream, &hex[..n + 2])?;
+                let mut line = [0u8; CHUNK_LINE];
+                self.out
+                    .push(self.stream, chunk_line(data.len(), &mut line))?;
                 self.out.push(self.stream, data)?;
                 self.out.push(self.stream, b"\r\n")
             }
@@ -442,6 +428,24 @@ pub(crate) fn itoa(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
         buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Bytes of the longest chunk-size line [`chunk_line`] writes.
+pub(crate) const CHUNK_LINE: usize = 18;
+
+/// The chunk-size line for a chunk of `n` bytes (`n` in hex, then CRLF), written at the end
+/// of `buf`.
+pub(crate) fn chunk_line(mut n: usize, buf: &mut [u8; CHUNK_LINE]) -> &[u8] {
+    buf[CHUNK_LINE - 2..].copy_from_slice(b"\r\n");
+    let mut i = CHUNK_LINE - 2;
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
             return &buf[i..];
         }
     }
