@@ -129,13 +129,7 @@ fn serve(
 
 /// 301 to `to`, relative to the URL the client asked for, kept as is with its query.
 fn local_redirect(w: &mut ResponseWriter<'_>, r: &Request<'_>, to: &str) {
-    let q = r.query();
-    let to = if q.is_empty() {
-        to.to_string()
-    } else {
-        format!("{to}?{q}")
-    };
-    w.header_set("Location", &to);
+    w.header_set("Location", &r.with_query(to));
     w.write_header(301);
 }
 

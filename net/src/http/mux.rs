@@ -419,16 +419,8 @@ fn host_of<'a>(r: &Request<'a>) -> &'a str {
 impl Handler for ServeMux {
     fn serve_http(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
         let path = r.path();
-        let with_query = |to: String| {
-            let q = r.query();
-            if q.is_empty() {
-                to
-            } else {
-                format!("{to}?{q}")
-            }
-        };
         if let Some(c) = clean(path).filter(|_| path.starts_with('/')) {
-            return super::redirect(w, r, &with_query(c), 301);
+            return super::redirect(w, r, &r.with_query(&c), 301);
         }
         let host = if self.routes.iter().any(|r| !r.host.is_empty()) {
             host_of(r)
@@ -446,7 +438,7 @@ impl Handler for ServeMux {
         if path.starts_with('/') && !path.ends_with('/') {
             let slashed = format!("{path}/");
             if self.find(r.method(), host, &slashed).is_some() {
-                return super::redirect(w, r, &with_query(slashed), 301);
+                return super::redirect(w, r, &r.with_query(&slashed), 301);
             }
         }
         let mut allow: Vec<&str> = Vec::new();

@@ -93,6 +93,15 @@ impl<'a> Request<'a> {
         true
     }
 
+    /// `path` with this request's query, if it has one, after `?` (for redirects that keep
+    /// it).
+    pub(crate) fn with_query(&self, path: &str) -> String {
+        match self.query() {
+            "" => path.to_string(),
+            q => format!("{path}?{q}"),
+        }
+    }
+
     /// The query string after `?` (empty if none), not decoded.
     pub fn query(&self) -> &'a str {
         self.routed.split_once('?').map_or("", |(_, q)| q)
