@@ -315,8 +315,7 @@ fn compare_paths(a: &[Seg], b: &[Seg]) -> Rel {
 /// The path in clean form (Go's `cleanPath`): no empty, `.` or `..` segments, the
 /// trailing slash kept. `None` if it is clean already (the usual case: no allocation).
 pub(super) fn clean(path: &str) -> Option<String> {
-    let dirty = path.contains("//") || path.split('/').any(|s| s == "." || s == "..");
-    if !dirty {
+    if !is_dirty(path.as_bytes()) {
         return None;
     }
     let mut out: Vec<&str> = Vec::new();
@@ -334,6 +333,24 @@ pub(super) fn clean(path: &str) -> Option<String> {
         c.push('/');
     }
     Some(c)
+}
+
+/// Whether `path` has an empty segment between two slashes, or a `.` or `..` segment. One
+/// pass over the bytes: this runs on every request the mux routes.
+fn is_dirty(path: &[u8]) -> bool {
+    let mut start = 0; // where the current segment begins
+    for i in 0..=path.len() {
+        if i < path.len() && path[i] != b'/' {
+            continue;
+        }
+        match &path[start..i] {
+            b"." | b".." => return true,
+            b"" if start > 0 && i < path.len() => return true,
+            _ => {}
+        }
+        start = i + 1;
+    }
+    false
 }
 
 impl ServeMux {
@@ -617,8 +634,25 @@ mod tests {
         ] {
             assert_eq!(clean(dirty).as_deref(), Some(clean_form), "{dirty}");
         }
-        for ok in ["/", "/a", "/a/", "/.well-known/x", "/a..b"] {
+        for ok in ["/", "/a", "/a/", "/.well-known/x", "/a..b", "/a/.b/..c/"] {
             assert_eq!(clean(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn the_one_pass_dirt_check_agrees_with_the_plain_one() {
+        // Every path of up to 6 bytes over the alphabet that matters.
+        let plain = |p: &str| p.contains("//") || p.split('/').any(|s| s == "." || s == "..");
+        let mut paths = vec![String::new()];
+        for _ in 0..6 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| ['/', '.', 'a'].map(|c| format!("{p}{c}")))
+                .collect();
+            for p in paths.iter().chain(&longer) {
+                assert_eq!(super::is_dirty(p.as_bytes()), plain(p), "{p:?}");
+            }
+            paths = longer;
         }
     }
 }
