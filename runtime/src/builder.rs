@@ -3,6 +3,7 @@ use std::any::Any;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
 use corosensei::Yielder;
 
@@ -148,43 +149,7 @@ impl Builder {
         T: Send + 'static,
     {
         let rt = sched::runtime();
-        // The stack itself is taken when the coroutine first runs, on the worker that runs
-        // it; this only reports a refusal by the kernel (or an absurd size) right here.
-        let stack_size = Stack::check(self.stack_size.unwrap_or(rt.settings.stack_size))?;
-        let stack_size = u32::try_from(stack_size).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "goro: a coroutine stack must be smaller than 4 GiB",
-            )
-        })?;
-        let start = Start::new(move |stack: Stack| {
-            Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
-                let t = context::task();
-                // SAFETY: the worker set the running task before resuming us and holds an
-                // `Arc` to it for as long as this body runs.
-                let task = unsafe { &*t };
-                task.set_yielder(yielder);
-                let result = panic::catch_unwind(AssertUnwindSafe(f))
-                    .map(|value| Box::new(value) as Box<dyn Any + Send>);
-                // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
-                task.drop_locals();
-                task.join.complete(result);
-            })
-        });
-        let task = sched::new_task(Task::new(
-            self.name.map(String::into_boxed_str),
-            pinned,
-            stack_size,
-            start,
-        ));
-        match context::worker() {
-            Some(w) => w.count_spawn(),
-            None => {
-                rt.foreign
-                    .spawns
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        let task = new_task(self.name, pinned, self.stack_size, f)?;
         tracing::trace!(coroutine = %task.id, name = task.name.as_deref(), "spawn");
         match self.worker {
             Some(i) if pinned => {
@@ -201,6 +166,59 @@ impl Builder {
             marker: PhantomData,
         })
     }
+}
+
+/// Builds the task that runs `f` (counted as a spawn, not yet queued anywhere).
+///
+/// The stack itself is taken when the coroutine first runs, on the worker that runs it; this
+/// only reports a refusal by the kernel (or an absurd size) right here.
+pub(crate) fn new_task<F, T>(
+    name: Option<String>,
+    pinned: bool,
+    stack_size: Option<usize>,
+    f: F,
+) -> io::Result<Arc<Task>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = sched::runtime();
+    let stack_size = Stack::check(stack_size.unwrap_or(rt.settings.stack_size))?;
+    let stack_size = u32::try_from(stack_size).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro: a coroutine stack must be smaller than 4 GiB",
+        )
+    })?;
+    let start = Start::new(move |stack: Stack| {
+        Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
+            let t = context::task();
+            // SAFETY: the worker set the running task before resuming us and holds an
+            // `Arc` to it for as long as this body runs.
+            let task = unsafe { &*t };
+            task.set_yielder(yielder);
+            let result = panic::catch_unwind(AssertUnwindSafe(f))
+                .map(|value| Box::new(value) as Box<dyn Any + Send>);
+            // Coroutine-locals are dropped here, on the coroutine's own thread and stack.
+            task.drop_locals();
+            task.join.complete(result);
+        })
+    });
+    let task = sched::new_task(Task::new(
+        name.map(String::into_boxed_str),
+        pinned,
+        stack_size,
+        start,
+    ));
+    match context::worker() {
+        Some(w) => w.count_spawn(),
+        None => {
+            rt.foreign
+                .spawns
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    Ok(task)
 }
 
 /// Lets the other runnable coroutines of this worker run, then continues (Go's

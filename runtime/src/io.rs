@@ -238,6 +238,77 @@ impl PollFd {
         self.readable_until(Some(deadline))
     }
 
+    /// Starts `f` in a new coroutine once the fd is readable, instead of parking a coroutine
+    /// until then: while the fd waits, nothing holds a stack for it.
+    ///
+    /// For a server that keeps many idle connections, this is the cheaper way to wait
+    /// between requests. A coroutine parked through a long idle spell resumes on a stack
+    /// that has left the caches (and, with thousands of them, the TLB). A coroutine started
+    /// here takes a stack that the worker's last coroutine just gave back, and is still warm.
+    ///
+    /// `f` runs once the poller reports the fd readable (data, end of file, an error), or
+    /// when the fd is [closed](Self::close). It may also start early, as [`park`] may return
+    /// spuriously, so `f` should read and handle would-block by waiting, as
+    /// [`read`](Self::read) does. The coroutine runs on the worker whose poller watches the
+    /// fd, where a coroutine that waited there would have resumed, and stays there. The
+    /// fd's read deadline and timeout do not apply to this wait. To give up on it, close
+    /// the fd: `f` then starts and its reads fail.
+    ///
+    /// # Errors
+    ///
+    /// If the fd is already closed or cannot be registered with the poller, or if the OS
+    /// refuses the coroutine's stack (as [`Builder::spawn`](crate::Builder::spawn)). `f` is
+    /// dropped without running then.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// use goro::io::PollFd;
+    ///
+    /// let (a, mut b) = UnixStream::pair().unwrap();
+    /// let a = std::sync::Arc::new(PollFd::new(a.into()).unwrap());
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let reader = a.clone();
+    /// a.spawn_when_readable(move || {
+    ///     let mut buf = [0u8; 5];
+    ///     let n = reader.read(&mut buf).unwrap();
+    ///     tx.send(buf[..n].to_vec()).unwrap();
+    /// })
+    /// .unwrap();
+    /// b.write_all(b"hello").unwrap(); // now the coroutine starts
+    /// assert_eq!(rx.recv().unwrap(), b"hello");
+    /// ```
+    ///
+    /// [`park`]: crate::park::park
+    pub fn spawn_when_readable<F>(&self, f: F) -> io::Result<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        let pd = self.desc()?;
+        let task = crate::builder::new_task(None, true, None, f)?;
+        // Its home is the fd's worker: the poller's wake-up then queues it there, with no
+        // hand-off. (The poller is unknown only while another thread is still registering
+        // the fd; then any worker may start it.)
+        let poller = pd.poller.load(Ordering::Relaxed);
+        if poller != usize::MAX {
+            task.set_home(poller);
+        }
+        tracing::trace!(coroutine = %task.id, "spawn when readable");
+        // The task starts out as a parked coroutine (park.rs): the PARKED state owns one
+        // reference, which the unparker that takes it out of PARKED hands to a run queue.
+        // Relaxed: the unparker finds the task through `arm`'s lock, which orders this store.
+        task.state.store(crate::park::PARKED, Ordering::Relaxed);
+        std::mem::forget(task.clone());
+        let u = Unparker::for_task(task);
+        if !pd.arm(Dir::Read, &u) {
+            u.unpark(); // readable (or closing) already: start it now
+        }
+        Ok(())
+    }
+
     fn readable_until(&self, deadline: Option<Instant>) -> io::Result<()> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(closed_error());
@@ -520,6 +591,11 @@ impl PollFd {
         let p = self.pd.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: as in `desc_if_any`.
         if let Some(pd) = unsafe { p.as_ref() } {
+            if pd.has_waiters() {
+                // Only a `spawn_when_readable` coroutine can be waiting while the `PollFd`
+                // goes away (a parked reader borrows it): start it, to find the fd gone.
+                pd.close();
+            }
             crate::netpoll::release(pd, self.fd.as_raw_fd(), closing);
         }
     }
@@ -588,9 +664,9 @@ fn cvt_size(r: isize) -> io::Result<usize> {
 /// 2. **Spread when all are busy**: the worker with the fewest live connections, ties to
 ///    the workers in turn.
 ///
-/// A "live connection" is a coroutine started by this function that has not finished: the
-/// count of the chosen worker goes up before the coroutine is queued and down when it
-/// returns. Counts are in [`WorkerStats::connections`](crate::WorkerStats::connections), loads
+/// A "live connection" is a coroutine started by this function that has not finished, or a
+/// [`Placement`] not yet dropped: the count of the chosen worker goes up before the coroutine
+/// is queued and down when it returns. Counts are in [`WorkerStats::connections`](crate::WorkerStats::connections), loads
 /// in [`WorkerStats::load`](crate::WorkerStats::load). The load lags by up to one sysmon
 /// interval, so a burst of connections arriving within 10 ms of a quiet spell lands on one
 /// worker; once they make it busy, later ones go elsewhere.
@@ -604,23 +680,61 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    struct Conn(usize);
-    impl Drop for Conn {
-        fn drop(&mut self) {
-            crate::netpoll::connections()[self.0].fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    let conns = crate::netpoll::connections();
-    let best = place_connection(conns);
-    conns[best].fetch_add(1, Ordering::Relaxed);
-    let guard = Conn(best);
+    let placed = Placement::choose();
     crate::Builder::new()
-        .worker_hint(best)
+        .worker_hint(placed.worker())
         .spawn(move || {
-            let _conn = guard;
+            let _placed = placed;
             f()
         })
         .unwrap_or_else(|e| panic!("goro: failed to spawn a coroutine: {e}"))
+}
+
+/// A connection counted on the worker [`spawn_balanced`] would start it on, for as long as
+/// this value lives.
+///
+/// `spawn_balanced` holds one for the life of the coroutine it starts. A connection served
+/// by a chain of coroutines (each started by [`PollFd::spawn_when_readable`] when the client
+/// sends more) is placed with this instead, and hands it from each coroutine to the next,
+/// so the connection counts from its accept to its close.
+///
+/// ```
+/// use goro::io::Placement;
+///
+/// let placed = Placement::choose();
+/// let h = goro::Builder::new()
+///     .worker_hint(placed.worker())
+///     .spawn(move || {
+///         let _placed = placed; // counted while the connection is served
+///         goro::worker_index()
+///     })
+///     .unwrap();
+/// assert!(h.join().unwrap().is_some());
+/// ```
+#[derive(Debug)]
+pub struct Placement {
+    worker: usize,
+}
+
+impl Placement {
+    /// Chooses a worker as [`spawn_balanced`] does and counts a connection on it.
+    pub fn choose() -> Placement {
+        let conns = crate::netpoll::connections();
+        let worker = place_connection(conns);
+        conns[worker].fetch_add(1, Ordering::Relaxed);
+        Placement { worker }
+    }
+
+    /// The chosen worker, for [`Builder::worker_hint`](crate::Builder::worker_hint).
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+}
+
+impl Drop for Placement {
+    fn drop(&mut self) {
+        crate::netpoll::connections()[self.worker].fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A worker awake at least this share (per mille) of sysmon's last interval is busy: new

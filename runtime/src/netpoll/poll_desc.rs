@@ -325,6 +325,11 @@ impl PollDesc {
         }
     }
 
+    /// True if a waiter is in either slot (or about to be).
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & (R_WAIT | W_WAIT) != 0
+    }
+
     /// Wakes `dir`'s waiters without making anything ready (a deadline moved: they re-check).
     pub(crate) fn kick(&self, dir: Dir) {
         if self.state.load(Ordering::Relaxed) & dir.wait_bit() != 0 {

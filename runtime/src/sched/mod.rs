@@ -227,11 +227,12 @@ fn foreign_target(rt: &Runtime) -> usize {
 /// Hands a task that an unparker took out of `PARKED` to the worker that will run it
 /// (step 4 of the park protocol).
 pub(crate) fn ready(task: Arc<Task>) {
-    if !task.pinned {
+    let home = task.home();
+    // A task with no home yet never ran (`PollFd::spawn_when_readable` on an fd whose
+    // poller was not known): any worker may start it.
+    if !task.pinned || home == NO_HOME {
         return submit(task);
     }
-    let home = task.home();
-    debug_assert_ne!(home, NO_HOME, "goro: a parked task always has a home");
     match context::worker() {
         Some(w) if w.index == home => w.ready_local(task),
         _ => {
