@@ -270,9 +270,39 @@ impl TcpStream {
         self.inner.readable()
     }
 
-    /// See [`PollFd::readable_deadline`](goro::io::PollFd::readable_deadline).
-    pub(crate) fn readable_deadline(&self, deadline: Instant) -> io::Result<()> {
-        self.inner.readable_deadline(deadline)
+    /// Starts `f` in a new coroutine once the stream is readable (data, end of file, an
+    /// error, or [`close`](Self::close)), instead of parking a coroutine until then; see
+    /// [`PollFd::spawn_when_readable`](goro::io::PollFd::spawn_when_readable). A server with
+    /// many idle keep-alive connections waits between requests this way: an idle
+    /// connection then holds no coroutine and no stack, and the next request is served on
+    /// a stack still warm in the caches. The read timeout and deadline do not apply; close
+    /// the stream to end the wait.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::sync::{mpsc, Arc};
+    /// use goro_net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let server = Arc::new(listener.accept().unwrap().0);
+    /// let (tx, rx) = mpsc::channel();
+    /// let s = server.clone();
+    /// server
+    ///     .spawn_when_readable(move || {
+    ///         let mut buf = [0u8; 4];
+    ///         let n = (&*s).read(&mut buf).unwrap();
+    ///         tx.send(buf[..n].to_vec()).unwrap();
+    ///     })
+    ///     .unwrap();
+    /// client.write_all(b"ping").unwrap();
+    /// assert_eq!(rx.recv().unwrap(), b"ping");
+    /// ```
+    pub fn spawn_when_readable<F>(&self, f: F) -> io::Result<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.inner.spawn_when_readable(f)
     }
 
     /// See [`PollFd::polled_here`](goro::io::PollFd::polled_here).

@@ -7,19 +7,13 @@ use std::time::{Duration, Instant};
 
 use super::request::{Body, Chunk, Kind, Request};
 use super::response::{Out, ResponseWriter};
-use super::server::{Shared, Slot};
+use super::server::{Conn, Shared, Slot};
 use crate::pool::{self, PooledBuf};
 
 /// Most headers one request may carry (more: 431).
 const MAX_HEADERS: usize = 100;
 /// Unread body a connection drains to stay reusable after a handler ignored it.
 const MAX_DRAIN: u64 = 256 << 10;
-/// An idle spell at least this long (coarse ms) gives the connection another chance to
-/// shrink its stack in its next idle spell: a sparse connection can afford a syscall per
-/// request to hold less memory.
-const SHRINK_AFTER_IDLE_MS: u64 = 1000;
-/// How long a connection must have been idle before it shrinks its stack (see `serve`).
-const SHRINK_DELAY: Duration = Duration::from_millis(100);
 /// First size of a connection's read buffer.
 const READ_SIZE: usize = 4096;
 
@@ -37,10 +31,31 @@ enum Step {
     Close,
 }
 
-/// Serves one accepted connection until the client leaves, an error, a timeout or shutdown.
+/// Serves `conn` until it goes idle between requests, then leaves the wait for the next
+/// request to the poller: the coroutine ends, and a new one starts (on the same worker)
+/// when the client sends more, closes, or the ticker closes the connection for a timeout.
+///
+/// So an idle keep-alive connection holds no stack, no buffer and no coroutine, only its
+/// socket and a queued start. Each request is served on a stack the worker's last
+/// coroutine just gave back, where a coroutine parked through the idle spell would resume
+/// on a stack gone cold in the caches and the TLB: with a thousand connections taking
+/// turns, that resume cost about half a microsecond per request (docs/BENCHMARKS.md).
+pub(crate) fn serve(conn: Conn) {
+    if !serve_requests(&conn.srv, &conn.slot) {
+        return; // `conn` drops: the connection is closed and unregistered
+    }
+    let slot = conn.slot.clone();
+    if let Err(e) = slot.stream.spawn_when_readable(move || serve(conn)) {
+        // Closed meanwhile (a timeout or shutdown): the closure and `conn` are dropped.
+        tracing::debug!(remote = %slot.remote, error = %e, "goro-net http: connection ends idle");
+    }
+}
+
+/// Serves requests as they arrive until the connection ends (false) or has answered
+/// everything it was sent and waits idle for more (true).
 #[inline(never)]
-pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
-    let stream = &slot.stream;
+fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
+    let (stream, remote) = (&slot.stream, slot.remote);
     let cfg = &srv.cfg;
     let mut rbuf = pool::get(READ_SIZE);
     let (mut start, mut end) = (0usize, 0usize);
@@ -48,12 +63,22 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
     let mut hdrs = Vec::new();
     let mut body = Vec::new();
     // When the head now being read started (coarse ms): the read-header deadline's base.
-    let mut head_since = Some(srv.now_ms());
+    let mut head_since = None;
     let mut linger = false;
-    // Shrink the stack in the next idle spell, if it lasts (`shrink`), once a request was
-    // served since the last chance (`served`): at first, and after each long idle spell.
-    let (mut shrink, mut served) = (true, false);
     'conn: loop {
+        match (&*stream).read(&mut rbuf[end..]) {
+            Ok(0) => {
+                if start < end {
+                    tracing::debug!(%remote, "goro-net http: client closed inside a request head");
+                }
+                return false;
+            }
+            Ok(n) => end += n,
+            Err(e) => {
+                log_read_error(slot, remote, &e);
+                return false;
+            }
+        }
         // Answer every complete request already buffered (the pipelining fast path).
         while start < end {
             let step = one(
@@ -77,7 +102,6 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
                 } => {
                     start += used;
                     head_since = None;
-                    served = true;
                     if let Some((extra, lo, hi)) = leftover {
                         // The body reader read past the body: that is the next request.
                         debug_assert_eq!(start, end);
@@ -99,75 +123,35 @@ pub(crate) fn serve(srv: &Shared, slot: &Slot, remote: SocketAddr) {
         }
         if let Err(e) = out.flush(stream) {
             tracing::debug!(%remote, error = %e, "goro-net http: write failed");
-            return;
+            return false;
         }
         if start == end {
-            (start, end) = (0, 0);
+            // Everything asked is answered: idle in keep-alive (the caller waits).
             if srv.shutting_down() {
-                return;
+                return false;
             }
             slot.set_idle(srv.deadline(cfg.idle_timeout, srv.now_ms()));
-            // Idle in keep-alive: wait for the next request without a read buffer (it goes
-            // back to the pool), so an idle connection holds only its stack and socket.
-            // On the first idle spell, and after a long one, also without the stack pages the
-            // requests touched (a syscall: not on every request of a busy connection), once
-            // the spell has lasted SHRINK_DELAY: a client that sends its next request or
-            // leaves before then (a burst of one-shot clients) never costs the syscall.
-            drop(rbuf);
-            let idle_from = srv.now_ms();
-            let ready = if shrink && served {
-                // One try per chance: a connection busy enough to be back within the delay
-                // is not worth shrinking until it has idled long (below).
-                (shrink, served) = (false, false);
-                match stream.readable_deadline(Instant::now() + SHRINK_DELAY) {
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                        goro::shrink_stack();
-                        stream.readable()
-                    }
-                    r => r,
-                }
-            } else {
-                stream.readable()
-            };
-            shrink |= srv.now_ms().saturating_sub(idle_from) >= SHRINK_AFTER_IDLE_MS;
-            rbuf = pool::get(READ_SIZE);
-            if let Err(e) = ready {
-                log_read_error(slot, remote, &e);
-                return;
-            }
-        } else {
-            rbuf.copy_within(start..end, 0);
-            (end, start) = (end - start, 0);
-            if end == rbuf.len() {
-                // A head longer than the buffer: grow it (the limit check is in `one`).
-                let mut bigger = pool::get((rbuf.len() * 4).min(cfg.max_header_bytes + 1));
-                bigger[..end].copy_from_slice(&rbuf[..end]);
-                rbuf = bigger;
-            }
-            let since = *head_since.get_or_insert_with(|| srv.now_ms());
-            slot.set_busy(srv.deadline(cfg.read_header_timeout, since));
+            return true;
         }
-        match (&*stream).read(&mut rbuf[end..]) {
-            Ok(0) => {
-                if start < end {
-                    tracing::debug!(%remote, "goro-net http: client closed inside a request head");
-                }
-                return;
-            }
-            Ok(n) => end += n,
-            Err(e) => {
-                log_read_error(slot, remote, &e);
-                return;
-            }
+        rbuf.copy_within(start..end, 0);
+        (end, start) = (end - start, 0);
+        if end == rbuf.len() {
+            // A head longer than the buffer: grow it (the limit check is in `one`).
+            let mut bigger = pool::get((rbuf.len() * 4).min(cfg.max_header_bytes + 1));
+            bigger[..end].copy_from_slice(&rbuf[..end]);
+            rbuf = bigger;
         }
+        let since = *head_since.get_or_insert_with(|| srv.now_ms());
+        slot.set_busy(srv.deadline(cfg.read_header_timeout, since));
     }
     if let Err(e) = out.flush(stream) {
         tracing::debug!(%remote, error = %e, "goro-net http: write failed");
-        return;
+        return false;
     }
     if linger {
         linger_close(stream);
     }
+    false
 }
 
 fn log_read_error(slot: &Slot, remote: SocketAddr, e: &io::Error) {

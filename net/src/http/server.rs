@@ -1,6 +1,6 @@
 //! [`Server`]: configuration, the accept loop, the connection registry, timeouts, shutdown.
 use std::io;
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -137,8 +137,10 @@ impl Builder {
     }
 }
 
-/// An HTTP/1.1 server (Go's `http.Server`): one coroutine per connection, placed by
-/// [`spawn_balanced`](crate::spawn_balanced) (packed onto workers with room). Cheap to
+/// An HTTP/1.1 server (Go's `http.Server`): a coroutine per connection, placed as
+/// [`spawn_balanced`](crate::spawn_balanced) places them (packed onto workers with room).
+/// Between requests a keep-alive connection holds no coroutine: the next one starts when
+/// the client sends more, on a stack still warm from the last request served. Cheap to
 /// clone: clones share the server, so one coroutine can [`serve`](Server::serve) while
 /// another calls [`shutdown`](Server::shutdown).
 ///
@@ -232,19 +234,28 @@ impl Server {
             }
             let slot = Arc::new(Slot {
                 stream,
+                remote: peer,
                 state: AtomicU64::new(srv.deadline(srv.cfg.read_header_timeout, srv.now_ms()) << 1),
                 timed_out: AtomicBool::new(false),
             });
             let index = lock(&srv.conns).insert(slot.clone());
             srv.live.fetch_add(1, Ordering::Relaxed);
             srv.accepted.fetch_add(1, Ordering::Relaxed);
-            let guard = ConnGuard {
+            let placed = goro::io::Placement::choose();
+            let worker = placed.worker();
+            let conn = Conn {
                 srv: srv.clone(),
+                slot,
                 index,
+                _placed: placed,
             };
-            crate::spawn_balanced(move || {
-                super::conn::serve(&guard.srv, &slot, peer);
-            });
+            if let Err(e) = goro::Builder::new()
+                .worker_hint(worker)
+                .spawn(move || super::conn::serve(conn))
+            {
+                // The connection closes as `conn` drops; the server goes on.
+                tracing::error!(%peer, error = %e, "goro-net http: cannot start a coroutine");
+            }
         }
     }
 
@@ -391,6 +402,7 @@ impl Shared {
 /// A live connection as the registry and the ticker see it.
 pub(crate) struct Slot {
     pub(crate) stream: TcpStream,
+    pub(crate) remote: SocketAddr,
     /// `deadline_ms << 1 | idle`: written by the connection's coroutine, read by the ticker
     /// and `shutdown` (Relaxed both ways: a stale read only moves a close by one tick).
     state: AtomicU64,
@@ -442,13 +454,18 @@ impl Registry {
     }
 }
 
-/// Unregisters a connection and frees its permit when its coroutine ends (even by panic).
-struct ConnGuard {
-    srv: Arc<Shared>,
+/// One live connection, owned by the coroutine that serves it. Between requests it moves to
+/// the coroutine that will serve the next one (conn.rs). Dropping it, at the end or by a
+/// panic, unregisters the connection, closes the socket and frees its permit.
+pub(crate) struct Conn {
+    pub(crate) srv: Arc<Shared>,
+    pub(crate) slot: Arc<Slot>,
     index: usize,
+    /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure).
+    _placed: goro::io::Placement,
 }
 
-impl Drop for ConnGuard {
+impl Drop for Conn {
     fn drop(&mut self) {
         let slot = {
             let mut r = lock(&self.srv.conns);
