@@ -215,6 +215,32 @@ fn slowloris_is_dropped_by_the_read_header_timeout() {
 }
 
 #[test]
+fn a_silent_new_connection_gets_the_read_header_timeout_an_idle_one_the_idle_timeout() {
+    let (addr, s) = start(
+        Server::builder()
+            .read_header_timeout(Duration::from_millis(200))
+            .idle_timeout(Duration::from_secs(60)),
+    );
+    let mut silent = connect(addr);
+    let mut kept = connect(addr);
+    kept.write_all(b"GET /first HTTP/1.1\r\n\r\n").unwrap();
+    assert!(read_response(&mut kept).ends_with("GET /first body="));
+    // A connection that never sends a head is dropped from its accept on.
+    let t = Instant::now();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    assert_eq!(silent.read(&mut b).unwrap(), 0, "the silent connection was not closed");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(s.stats().timed_out, 1);
+    // Between requests the idle timeout applies instead: still served well past 200 ms.
+    std::thread::sleep(Duration::from_millis(400).saturating_sub(t.elapsed()));
+    kept.write_all(b"GET /again HTTP/1.1\r\n\r\n").unwrap();
+    assert!(read_response(&mut kept).ends_with("GET /again body="));
+}
+
+#[test]
 fn idle_keep_alive_connections_close_after_the_idle_timeout() {
     let (addr, _s) = start(Server::builder().idle_timeout(Duration::from_millis(200)));
     let mut c = connect(addr);
