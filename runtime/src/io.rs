@@ -232,8 +232,8 @@ impl PollFd {
     /// [`readable`](Self::readable) that also gives up at `deadline`, with
     /// [`io::ErrorKind::TimedOut`].
     ///
-    /// A server uses it to do something only once a connection has stayed idle for a while
-    /// (`goro-net`'s HTTP server shrinks the connection's stack then).
+    /// A server can use it to do something only once a connection has stayed idle for a
+    /// while (give back memory, say a keep-alive goodbye).
     pub fn readable_deadline(&self, deadline: Instant) -> io::Result<()> {
         self.readable_until(Some(deadline))
     }
@@ -252,7 +252,8 @@ impl PollFd {
     /// [`read`](Self::read) does. The coroutine runs on the worker whose poller watches the
     /// fd, where a coroutine that waited there would have resumed, and stays there. The
     /// fd's read deadline and timeout do not apply to this wait. To give up on it, close
-    /// the fd: `f` then starts and its reads fail.
+    /// the fd: `f` then starts and its reads fail. While it waits, [`stats`](crate::stats)
+    /// counts the coroutine among `coroutines` (spawned, not finished), not `parked`.
     ///
     /// # Errors
     ///
