@@ -35,6 +35,7 @@ fn the_most_specific_pattern_wins_and_gets_its_path_values() {
     mux.handle_func("/items/{id}/tags/{tag}", labelled("tag"));
     mux.handle_func("/files/{path...}", labelled("files"));
     mux.handle_func("example.com/", labelled("host"));
+    mux.handle_func("/caf%C3%A9", labelled("cafe")); // literals are decoded too
     let (addr, server) = serve(mux);
     for (method, target, want) in [
         ("GET", "/", "root-only"),
@@ -49,7 +50,20 @@ fn the_most_specific_pattern_wins_and_gets_its_path_values() {
         ("GET", "/files/a/b/c.txt", "files path=a/b/c.txt"),
         ("GET", "/files/", "files path="),
         ("GET", "/files", "root-tree"),
-        ("GET", "/items/a%2Fb", "get-item id=a%2Fb"),
+        // Segments are decoded before they are compared, as Go decodes them: %2F stays
+        // inside its segment, %6E matches an n, and values come out decoded.
+        ("GET", "/items/a%2Fb", "get-item id=a/b"),
+        ("GET", "/items/%6Eew", "new-item"),
+        (
+            "GET",
+            "/items/a%20b/tags/%C3%A9t%C3%A9",
+            "tag id=a b tag=été",
+        ),
+        ("GET", "/files/x%2Fy/z%3F", "files path=x/y/z?"),
+        ("GET", "/caf%c3%a9", "cafe"),
+        // One that does not decode is compared, and given, as sent.
+        ("GET", "/items/%zz", "get-item id=%zz"),
+        ("GET", "/items/%FF", "get-item id=%FF"),
     ] {
         let (status, _, body) = ask(addr, method, target, "");
         assert_eq!((status, body.as_str()), (200, want), "{method} {target}");
@@ -123,6 +137,7 @@ fn ambiguous_and_malformed_patterns_are_refused() {
     assert!(refused(&["/a", "/a"]).contains("same requests"));
     assert!(refused(&["/a/{x}", "/a/{y}"]).contains("same requests"));
     assert!(refused(&["/a/", "/a/{rest...}"]).contains("same requests"));
+    assert!(refused(&["/a", "/%61"]).contains("same requests"));
     for bad in [
         "/a{x}",
         "/{x...}/b",
@@ -131,6 +146,7 @@ fn ambiguous_and_malformed_patterns_are_refused() {
         "no-slash",
         "/{$}/x",
         "BAD METHOD /x",
+        "/a%zz",
     ] {
         assert!(refused(&[bad]).contains("bad pattern"), "{bad}");
     }

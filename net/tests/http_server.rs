@@ -231,7 +231,11 @@ fn a_silent_new_connection_gets_the_read_header_timeout_an_idle_one_the_idle_tim
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut b = [0u8; 1];
-    assert_eq!(silent.read(&mut b).unwrap(), 0, "the silent connection was not closed");
+    assert_eq!(
+        silent.read(&mut b).unwrap(),
+        0,
+        "the silent connection was not closed"
+    );
     assert!(t.elapsed() < Duration::from_secs(5));
     assert_eq!(s.stats().timed_out, 1);
     // Between requests the idle timeout applies instead: still served well past 200 ms.

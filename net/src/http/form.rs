@@ -33,7 +33,10 @@ fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
+                // Two hex digits exactly (`from_str_radix` alone would take "+1").
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
@@ -78,7 +81,7 @@ mod tests {
         assert_eq!(unescape("a+b%20c%2B%e2%82%ac").as_deref(), Some("a b c+€"));
         assert_eq!(unescape("plain").as_deref(), Some("plain"));
         assert_eq!(unescape_path("/a+b%20c").as_deref(), Some("/a+b c"));
-        for bad in ["%", "%2", "%zz", "%ff"] {
+        for bad in ["%", "%2", "%zz", "%ff", "%+1", "%-1"] {
             assert_eq!(unescape(bad), None, "{bad}");
         }
         let mut v = Vec::new();

@@ -12,8 +12,11 @@
 //! a list is as fast for the handful of routes a server has, and a mux with one `/` route,
 //! the hello world, tests one segment per request.)
 //!
-//! Paths are matched as sent, segment by segment, without percent-decoding, as
-//! [`Request::path`] returns them.
+//! Paths are matched segment by segment, each segment percent-decoded first (as Go does:
+//! `%2F` inside a segment stays inside it, `%61` matches `a`); pattern literals are decoded
+//! when registered. A segment that does not decode (a bad escape, or bytes that are not
+//! UTF-8) is compared as sent. Wildcard values are the decoded text.
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -112,6 +115,15 @@ impl Rel {
     }
 }
 
+/// A path segment percent-decoded, or as sent if it does not decode (Go's `pathUnescape`);
+/// borrowed when there is nothing to decode.
+fn decoded(seg: &str) -> Cow<'_, str> {
+    if !seg.contains('%') {
+        return Cow::Borrowed(seg);
+    }
+    super::form::unescape_path(seg).map_or(Cow::Borrowed(seg), Cow::Owned)
+}
+
 /// The first segment of `path` (which starts with `/`) and what follows it; `"/"` alone is
 /// the trailing-slash segment. `None` when nothing is left.
 fn first_segment(path: &str) -> Option<(&str, &str)> {
@@ -159,7 +171,10 @@ impl Route {
                 segs.push(if seg == "/" {
                     Seg::Rest(None)
                 } else {
-                    Seg::Lit(seg.to_string())
+                    let Some(lit) = super::form::unescape_path(seg) else {
+                        bad("a bad percent-escape")
+                    };
+                    Seg::Lit(lit)
                 });
                 continue;
             };
@@ -212,7 +227,7 @@ impl Route {
     fn matches_path<'p>(
         &self,
         path: &'p str,
-        mut values: Option<&mut Vec<(Arc<str>, &'p str)>>,
+        mut values: Option<&mut Vec<(Arc<str>, Cow<'p, str>)>>,
     ) -> bool {
         if !path.starts_with('/') {
             return false; // `*` (OPTIONS), or not a path at all
@@ -224,7 +239,7 @@ impl Route {
                     return false;
                 }
                 if let (Some(v), Some(n)) = (values.as_deref_mut(), name) {
-                    v.push((n.clone(), &left[1..]));
+                    v.push((n.clone(), decoded(&left[1..])));
                 }
                 return true;
             }
@@ -232,10 +247,10 @@ impl Route {
                 return false;
             };
             match seg {
-                Seg::Lit(l) if l == s => {}
+                Seg::Lit(l) if *l == decoded(s) => {}
                 Seg::Wild(n) if s != "/" => {
                     if let Some(v) = values.as_deref_mut() {
-                        v.push((n.clone(), s));
+                        v.push((n.clone(), decoded(s)));
                     }
                 }
                 _ => return false,

@@ -38,7 +38,7 @@ pub struct Request<'a> {
     pub(crate) remote: SocketAddr,
     pub(crate) body: Body<'a>,
     /// The named wildcards of the [`ServeMux`](super::ServeMux) pattern that matched.
-    pub(crate) path_values: Vec<(std::sync::Arc<str>, &'a str)>,
+    pub(crate) path_values: Vec<(std::sync::Arc<str>, std::borrow::Cow<'a, str>)>,
     /// The decoded form, once [`form_value`](Request::form_value) parsed it.
     pub(crate) form: Option<Vec<(String, String)>>,
 }
@@ -61,9 +61,9 @@ impl<'a> Request<'a> {
     }
 
     /// The value the wildcard `name` matched in the [`ServeMux`](super::ServeMux) pattern
-    /// that routed this request (Go's `PathValue`), not percent-decoded; `None` if the
-    /// pattern has no such wildcard. For `{name...}` it is the rest of the path, without
-    /// its leading slash.
+    /// that routed this request (Go's `PathValue`), percent-decoded (as sent if it does not
+    /// decode); `None` if the pattern has no such wildcard. For `{name...}` it is the rest
+    /// of the path, without its leading slash.
     ///
     /// ```
     /// use std::io::Write;
@@ -76,10 +76,10 @@ impl<'a> Request<'a> {
     /// });
     /// # drop(mux);
     /// ```
-    pub fn path_value(&self, name: &str) -> Option<&'a str> {
+    pub fn path_value(&self, name: &str) -> Option<&str> {
         self.path_values
             .iter()
-            .find_map(|(n, v)| (**n == *name).then_some(*v))
+            .find_map(|(n, v)| (**n == *name).then_some(&**v))
     }
 
     /// Takes `prefix` off the front of the path (for [`strip_prefix`](super::strip_prefix));
