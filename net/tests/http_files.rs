@@ -79,6 +79,33 @@ fn files_are_served_with_types_ranges_and_validators() {
         &format!("If-Modified-Since: {modified}\r\n"),
     );
     assert_eq!((status, body.as_str()), (304, ""));
+    // Dates compare as times, in any of HTTP's three forms, not as strings.
+    for (ims, want) in [
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 304),  // later than the file
+        ("Friday, 01-Jan-70 00:00:00 GMT", 200), // earlier
+        ("Thu Jan  1 00:00:00 1970", 200),       // earlier, asctime
+        ("not a date", 200),                     // ignored
+    ] {
+        let (status, _, _) = ask(
+            addr,
+            "GET",
+            "/static/hello.txt",
+            &format!("If-Modified-Since: {ims}\r\n"),
+        );
+        assert_eq!(status, want, "If-Modified-Since: {ims}");
+    }
+    for (ius, want) in [
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 200),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 412),
+    ] {
+        let (status, _, _) = ask(
+            addr,
+            "GET",
+            "/static/hello.txt",
+            &format!("If-Unmodified-Since: {ius}\r\n"),
+        );
+        assert_eq!(status, want, "If-Unmodified-Since: {ius}");
+    }
     let (status, head, body) = ask(addr, "GET", "/static/hello.txt", "Range: bytes=0-4\r\n");
     assert_eq!((status, body.as_str()), (206, "hello"));
     assert_eq!(header(&head, "content-range"), Some("bytes 0-4/12"));

@@ -96,6 +96,77 @@ pub(crate) fn format(secs: u64) -> [u8; DATE_LEN] {
     o
 }
 
+/// Parses an HTTP date into seconds since the Unix epoch: an IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), or one of the two obsolete forms every recipient must
+/// still accept (RFC 9110 §5.6.7), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime
+/// (`Sun Nov  6 08:49:37 1994`), as Go's `http.ParseTime` does. `None` for anything else,
+/// including dates before 1970.
+pub(crate) fn parse(s: &str) -> Option<u64> {
+    let s = s.trim_ascii();
+    let (day, month, year, time) = if let Some((_, rest)) = s.split_once(", ") {
+        if let Some(rest) = rest.strip_suffix(" GMT") {
+            match rest.split(' ').collect::<Vec<_>>()[..] {
+                // IMF-fixdate: "06 Nov 1994 08:49:37"
+                [d, m, y, t] if d.len() == 2 && y.len() == 4 => (d, m, number(y)?, t),
+                // RFC 850: "06-Nov-94 08:49:37" (two-digit years: 1970-2069)
+                [dmy, t] => match dmy.split('-').collect::<Vec<_>>()[..] {
+                    [d, m, y] if d.len() == 2 && y.len() == 2 => {
+                        let y = number(y)?;
+                        (d, m, if y < 70 { 2000 + y } else { 1900 + y }, t)
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        } else {
+            return None;
+        }
+    } else {
+        // asctime: "Sun Nov  6 08:49:37 1994" (a one-digit day is padded with a space)
+        match s.split_ascii_whitespace().collect::<Vec<_>>()[..] {
+            [_, m, d, t, y] if (1..=2).contains(&d.len()) && y.len() == 4 => (d, m, number(y)?, t),
+            _ => return None,
+        }
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|&m| m == month)? as u64 + 1;
+    let day = number(day)?;
+    let [h, mi, sec] = time.split(':').collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let (h, mi, sec) = (number(h)?, number(mi)?, number(sec)?);
+    if year < 1970 || !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    // The day must exist in its month (no 31 Feb): it must come back the same.
+    if civil(days) != (year, month, day) {
+        return None;
+    }
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+/// Decimal digits only (no sign, no spaces).
+fn number(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Days since 1970-01-01 of a date on or after it: the inverse of [`civil`].
+fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn two(dst: &mut [u8], v: u64) {
     dst[0] = b'0' + (v / 10) as u8;
     dst[1] = b'0' + (v % 10) as u8;
@@ -126,6 +197,31 @@ mod tests {
         assert_eq!(&format(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(&format(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(&format(4_102_444_799), b"Thu, 31 Dec 2099 23:59:59 GMT");
+    }
+
+    #[test]
+    fn the_three_http_date_forms_parse() {
+        for secs in [0, 784_111_777, 951_782_400, 4_102_444_799, 1_795_000_000] {
+            let text = format(secs);
+            assert_eq!(parse(std::str::from_utf8(&text).unwrap()), Some(secs));
+        }
+        assert_eq!(parse("Sunday, 06-Nov-94 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse("Sun Nov  6 08:49:37 1994"), Some(784_111_777));
+        assert_eq!(parse("Thursday, 01-Jan-70 00:00:00 GMT"), Some(0));
+        for bad in [
+            "",
+            "yesterday",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 31 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, +6 Nov 1994 08:49:37 GMT",
+            "Sun Nov 6 08:49:37",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

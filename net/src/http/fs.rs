@@ -26,8 +26,10 @@ const PIECE: usize = 256 << 10;
 /// else as a listing of its entries; a directory's URL without its trailing slash is
 /// redirected to it, and `.../index.html` to `.../`. Files get a `Content-Type` from their
 /// extension (or `text/plain` for UTF-8 text, else `application/octet-stream`),
-/// `Last-Modified`, `304 Not Modified` for a matching `If-Modified-Since`, and single byte
-/// ranges (`Range: bytes=...`, answered `206`, or `416` when outside the file).
+/// `Last-Modified`, `304 Not Modified` when `If-Modified-Since` is not older than the file,
+/// `412 Precondition Failed` when `If-Unmodified-Since` is (dates in any of HTTP's three
+/// forms, compared in whole seconds), and single byte ranges (`Range: bytes=...`, answered
+/// `206`, or `416` when outside the file).
 ///
 /// ```no_run
 /// use goro_net::http::{self, FileServer, ServeMux};
@@ -154,11 +156,21 @@ fn send_file(w: &mut ResponseWriter<'_>, r: &Request<'_>, path: &Path, meta: &fs
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| super::date::format(d.as_secs()));
-    let modified = modified.as_ref().and_then(|m| std::str::from_utf8(m).ok());
-    if let Some(m) = modified {
-        w.header_set("Last-Modified", m);
-        if r.header("if-modified-since") == Some(m) {
+        .map(|d| d.as_secs());
+    if let Some(secs) = modified {
+        let text = super::date::format(secs);
+        w.header_set(
+            "Last-Modified",
+            std::str::from_utf8(&text).unwrap_or_default(),
+        );
+        // Go's checkPreconditions, without ETags: dates compare in whole seconds, and one
+        // that does not parse is ignored.
+        let since = |name| r.header(name).and_then(super::date::parse);
+        if since("if-unmodified-since").is_some_and(|t| secs > t) {
+            w.write_header(412);
+            return;
+        }
+        if since("if-modified-since").is_some_and(|t| secs <= t) {
             w.write_header(304);
             return;
         }
