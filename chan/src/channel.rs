@@ -20,6 +20,10 @@ use crate::select::{SelectHandle, Token};
 /// With `cap == 0` the channel is a rendezvous (Go's unbuffered channel): a send completes
 /// only when a receiver takes the value, handed over directly.
 ///
+/// # Panics
+///
+/// If the buffer of `cap` values cannot be allocated (Go: "makechan: size out of range").
+///
 /// ```
 /// let (tx, rx) = goro_chan::bounded(2);
 /// tx.send(1).unwrap();

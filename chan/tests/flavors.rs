@@ -106,3 +106,21 @@ fn auto_traits() {
     send_sync::<Sender<std::cell::Cell<u8>>>();
     send_sync::<Receiver<std::cell::Cell<u8>>>();
 }
+
+#[test]
+fn an_impossible_capacity_panics_with_a_message_instead_of_aborting() {
+    // Go: make(chan T, n) panics "makechan: size out of range".
+    for cap in [usize::MAX, usize::MAX / 2, usize::MAX / 64] {
+        let err = std::panic::catch_unwind(|| goro_chan::bounded::<u64>(cap))
+            .expect_err(&format!("bounded({cap}) did not panic"));
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            msg.contains("capacity out of range"),
+            "bounded({cap}): {msg}"
+        );
+    }
+    // A large but possible one still works.
+    let (tx, rx) = goro_chan::bounded::<u8>(1 << 20);
+    tx.send(7).unwrap();
+    assert_eq!(rx.recv(), Ok(7));
+}

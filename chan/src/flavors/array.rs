@@ -83,14 +83,31 @@ unsafe impl<T: Send> Sync for Channel<T> {}
 impl<T> Channel<T> {
     pub(crate) fn with_capacity(cap: usize) -> Self {
         assert!(cap > 0, "goro-chan: array flavor needs capacity > 0");
-        let mark_bit = (cap + 1).next_power_of_two();
+        // Go's `make(chan T, n)` panics with "size out of range" where the buffer cannot
+        // exist; so does this, rather than overflow the lap arithmetic or abort the process
+        // in the allocator.
+        let out_of_range = || -> ! {
+            panic!(
+                "goro-chan: bounded({cap}): capacity out of range (the buffer cannot be allocated)"
+            )
+        };
+        let Some(mark_bit) = cap
+            .checked_add(1)
+            .and_then(usize::checked_next_power_of_two)
+            .filter(|m| m.checked_mul(2).is_some())
+        else {
+            out_of_range()
+        };
         let one_lap = mark_bit * 2;
-        let buffer = (0..cap)
-            .map(|i| Slot {
-                stamp: AtomicUsize::new(i),
-                msg: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
+        let mut buffer: Vec<Slot<T>> = Vec::new();
+        if buffer.try_reserve_exact(cap).is_err() {
+            out_of_range();
+        }
+        buffer.extend((0..cap).map(|i| Slot {
+            stamp: AtomicUsize::new(i),
+            msg: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
+        let buffer = buffer.into_boxed_slice();
         Channel {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
