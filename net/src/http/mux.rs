@@ -64,6 +64,8 @@ use super::{Handler, Request, ResponseWriter};
 #[derive(Default)]
 pub struct ServeMux {
     routes: Vec<Route>,
+    /// Some route has a host pattern: only then does a request's `Host` matter.
+    any_host: bool,
 }
 
 /// One registered pattern and its handler.
@@ -401,6 +403,7 @@ impl ServeMux {
                 _ => {}
             }
         }
+        self.any_host |= !route.host.is_empty();
         self.routes.push(route);
     }
 
@@ -454,11 +457,7 @@ impl Handler for ServeMux {
         if let Some(c) = clean(path).filter(|_| path.starts_with('/')) {
             return super::redirect(w, r, &r.with_query(&c), 301);
         }
-        let host = if self.routes.iter().any(|r| !r.host.is_empty()) {
-            host_of(r)
-        } else {
-            ""
-        };
+        let host = if self.any_host { host_of(r) } else { "" };
         if let Some(route) = self.find(r.method(), host, path) {
             if route.named {
                 let mut values = Vec::new();
