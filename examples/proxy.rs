@@ -10,7 +10,9 @@
 //! backend, sets `Host` to the backend's address and appends the client's IP to
 //! `X-Forwarded-For`; hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, ...) are not
 //! forwarded. Backend connections are kept alive in a pool per backend (idle 300 s), with
-//! a 5 s connect timeout, 3 s per read/write and 120 s for a whole exchange. GET and HEAD
+//! a 5 s connect timeout and 3 s per read/write; an answer the gateway holds must also
+//! arrive within 120 s, while one it streams may take as long as data keeps coming (a
+//! download of any length, as through Go's `ReverseProxy`). GET and HEAD
 //! requests without a body are pipelined to the backend, up to 16 on a connection
 //! (`--pipeline N`; 1 turns it off): the requests that arrive together leave in one write
 //! and their answers come back in one read, which halves the gateway's CPU per request and
@@ -64,17 +66,22 @@ const MAX_HELD: u64 = 8 << 20;
 /// Requests in flight at once on one backend connection (GET and HEAD only).
 const PIPELINE: usize = 16;
 
-/// The gateway: backends, policy, and the pooled client that talks to them.
+/// The gateway: backends, policy, and the pooled clients that talk to them.
 pub struct Gateway {
     backends: Vec<String>,
     in_flight: Vec<AtomicUsize>,
     turn: AtomicUsize,
     policy: Policy,
+    /// For the answers the gateway holds (pipelined, whole-exchange timeout).
     client: Client,
+    /// For what it relays as it arrives (request bodies, answers over `MAX_HELD`).
+    streams: Client,
 }
 
 impl Gateway {
-    /// A gateway over `backends` (`host:port` each) using `client` for the backend side.
+    /// A gateway over `backends` (`host:port` each) using `client` for the answers it
+    /// holds, and a client with [`stream_client_builder`](Self::stream_client_builder)'s
+    /// settings for those it streams.
     pub fn new(backends: Vec<String>, policy: Policy, client: Client) -> Gateway {
         let in_flight = backends.iter().map(|_| AtomicUsize::new(0)).collect();
         Gateway {
@@ -83,6 +90,7 @@ impl Gateway {
             turn: AtomicUsize::new(0),
             policy,
             client,
+            streams: Self::stream_client_builder().build(),
         }
     }
 
@@ -91,23 +99,42 @@ impl Gateway {
         Self::client_builder().build()
     }
 
-    /// The gateway's production client settings.
+    /// The gateway's production client settings for the answers it holds: pipelined, and
+    /// bounded as a whole (a backend that trickles its answer cannot hold the gateway).
     pub fn client_builder() -> ClientBuilder {
-        Client::builder()
+        Self::stream_client_builder()
             .pipeline(PIPELINE)
+            .timeout(Duration::from_secs(120))
+            .max_body_bytes(MAX_HELD)
+    }
+
+    /// The settings for what the gateway relays as it arrives: the same per-operation
+    /// timeouts and no bound on the whole exchange, since a long download looks like a
+    /// trickle too. Go's `ReverseProxy` has none either.
+    pub fn stream_client_builder() -> ClientBuilder {
+        Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(3))
             .write_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(120))
-            .max_body_bytes(MAX_HELD)
             .max_redirects(0) // a backend's redirect is the client's to follow
             .idle_timeout(Duration::from_secs(300))
             .max_idle_per_host(256)
     }
 
-    /// The backend side's client (its pool statistics show connection reuse).
+    /// Uses `streams` for what the gateway relays as it arrives.
+    pub fn with_stream_client(mut self, streams: Client) -> Gateway {
+        self.streams = streams;
+        self
+    }
+
+    /// The backend side's client for held answers (its pool statistics show reuse).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The backend side's client for request bodies and streamed answers.
+    pub fn stream_client(&self) -> &Client {
+        &self.streams
     }
 
     fn pick(&self) -> usize {
@@ -159,14 +186,14 @@ impl Gateway {
         self.in_flight[i].fetch_add(1, Ordering::Relaxed);
         let result = if has_body {
             // A body goes through as it arrives, and so does the answer.
-            self.client
+            self.streams
                 .stream_from(method, &url, &headers, r.body(), length)
                 .map(|resp| relay_stream(w, resp, method, uri, backend))
         } else {
             match self.client.request(method, &url, &headers, &[]) {
                 // Too big to hold: fetch it again (GET and HEAD are idempotent) as a stream.
                 Err(e) if too_large(&e) && matches!(method, "GET" | "HEAD") => self
-                    .client
+                    .streams
                     .stream(method, &url, &headers, &[])
                     .map(|resp| relay_stream(w, resp, method, uri, backend)),
                 Ok(resp) => {

@@ -38,6 +38,21 @@ fn backend(id: &'static str) -> SocketAddr {
                     }
                     return;
                 }
+                "/long" => {
+                    // A 2 MiB download in 32 pieces 40 ms apart: each read is quick, the
+                    // whole is not. Declared, so the gateway knows at once not to hold it.
+                    w.header_set("Content-Length", &(2 << 20).to_string());
+                    for i in 0..32u8 {
+                        if w.write_all(&[b'a' + i % 26; 64 << 10])
+                            .and_then(|_| w.flush())
+                            .is_err()
+                        {
+                            return;
+                        }
+                        goro::time::sleep(Duration::from_millis(40));
+                    }
+                    return;
+                }
                 "/huge" | "/huge-cut" => {
                     // 3 MiB in 64 KiB writes; "/huge-cut" declares it, then stops at 2 MiB.
                     let cut = r.path() == "/huge-cut";
@@ -122,7 +137,8 @@ fn forwards_with_director_rewrites_and_reuses_backend_connections() {
         seen.windows(2).all(|w| w[0] != w[1]),
         "round-robin alternates: {seen:?}"
     );
-    let s = gw.client().pool_stats();
+    // Requests with bodies go through the gateway's streaming client.
+    let s = gw.stream_client().pool_stats();
     assert_eq!(s.dials, 2, "one kept-alive connection per backend: {s:?}");
 
     let h = client.get(&format!("http://{proxy}/healthz")).unwrap();
@@ -251,6 +267,29 @@ fn answers_over_the_held_limit_are_relayed_as_streams() {
     let r = client.get(&format!("http://{proxy}/small")).unwrap();
     assert_eq!(r.status, 200);
     assert!(gw.client().pool_stats().dials >= 1);
+}
+
+#[test]
+fn a_streamed_answer_may_outlast_the_whole_exchange_timeout() {
+    // Held answers must come within 300 ms here; the /long answer takes over a second.
+    let a = backend("A");
+    let held = Gateway::client_builder()
+        .max_body_bytes(1 << 20)
+        .timeout(Duration::from_millis(300))
+        .build();
+    let (proxy, _) = gateway(vec![a.to_string()], Policy::RoundRobin, held);
+    let client = Client::builder().max_body_bytes(64 << 20).build();
+    let t = std::time::Instant::now();
+    let r = client.get(&format!("http://{proxy}/long")).unwrap();
+    assert!(t.elapsed() > Duration::from_millis(300));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), 2 << 20, "the stream was cut");
+    for (i, piece) in r.body.chunks(64 << 10).enumerate() {
+        assert!(
+            piece.iter().all(|&b| b == b'a' + (i % 26) as u8),
+            "piece {i}"
+        );
+    }
 }
 
 #[test]
