@@ -111,6 +111,47 @@ fn files_are_served_with_types_ranges_and_validators() {
     assert_eq!(header(&head, "content-range"), Some("bytes 0-4/12"));
     let (_, _, body) = ask(addr, "GET", "/static/hello.txt", "Range: bytes=-5\r\n");
     assert_eq!(body, "file\n");
+    // Several ranges: one multipart/byteranges body, its length declared exactly.
+    let (status, head, body) = ask(
+        addr,
+        "GET",
+        "/static/hello.txt",
+        "Range: bytes=0-4, 7-10\r\n",
+    );
+    assert_eq!(status, 206);
+    let ctype = header(&head, "content-type").unwrap();
+    let boundary = ctype
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("{ctype}"));
+    assert_eq!(
+        header(&head, "content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(
+        body,
+        format!(
+            "--{boundary}\r\nContent-Range: bytes 0-4/12\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n\
+             --{boundary}\r\nContent-Range: bytes 7-10/12\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nfile\r\n\
+             --{boundary}--\r\n"
+        )
+    );
+    // HEAD gives the same length and no body.
+    let (status, head, body) = ask(
+        addr,
+        "HEAD",
+        "/static/hello.txt",
+        "Range: bytes=0-4, 7-10\r\n",
+    );
+    assert_eq!((status, body.as_str()), (206, ""));
+    assert!(header(&head, "content-length").is_some_and(|n| n.parse::<usize>().unwrap() > 9));
+    // Ranges adding up to more than the file: the whole file.
+    let (status, _, body) = ask(
+        addr,
+        "GET",
+        "/static/hello.txt",
+        "Range: bytes=0-9,2-11\r\n",
+    );
+    assert_eq!((status, body.as_str()), (200, "hello, file\n"));
     let (status, head, _) = ask(addr, "GET", "/static/hello.txt", "Range: bytes=100-\r\n");
     assert_eq!(status, 416);
     assert_eq!(header(&head, "content-range"), Some("bytes */12"));
@@ -120,6 +161,38 @@ fn files_are_served_with_types_ranges_and_validators() {
     let r = c.get(&format!("http://{addr}/static/blob")).unwrap();
     assert_eq!(r.header("content-type"), Some("application/octet-stream"));
     assert!(r.body == blob(), "the blob came back different");
+    // Several ranges of it, each longer than one read of the file, byte for byte.
+    let r = c
+        .request(
+            "GET",
+            &format!("http://{addr}/static/blob"),
+            &[("Range", "bytes=599990-, 10-300009")],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(r.status, 206);
+    let ctype = r.header("content-type").unwrap().to_string();
+    let boundary = ctype
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap();
+    let b = blob();
+    let mut want = Vec::new();
+    for (i, (lo, hi)) in [(599_990usize, 599_999usize), (10, 300_009)]
+        .into_iter()
+        .enumerate()
+    {
+        let sep = if i == 0 { "" } else { "\r\n" };
+        want.extend(
+            format!(
+                "{sep}--{boundary}\r\nContent-Range: bytes {lo}-{hi}/600000\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .bytes(),
+        );
+        want.extend_from_slice(&b[lo..=hi]);
+    }
+    want.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    assert!(r.body == want, "the multipart body came back different");
     let r = c
         .request("HEAD", &format!("http://{addr}/static/blob"), &[], &[])
         .unwrap();

@@ -28,8 +28,8 @@ const PIECE: usize = 256 << 10;
 /// extension (or `text/plain` for UTF-8 text, else `application/octet-stream`),
 /// `Last-Modified`, `304 Not Modified` when `If-Modified-Since` is not older than the file,
 /// `412 Precondition Failed` when `If-Unmodified-Since` is (dates in any of HTTP's three
-/// forms, compared in whole seconds), and single byte ranges (`Range: bytes=...`, answered
-/// `206`, or `416` when outside the file).
+/// forms, compared in whole seconds), and byte ranges (`Range: bytes=...`, answered `206`,
+/// several at once as `multipart/byteranges`, or `416` when none is inside the file).
 ///
 /// ```no_run
 /// use goro_net::http::{self, FileServer, ServeMux};
@@ -176,42 +176,112 @@ fn send_file(w: &mut ResponseWriter<'_>, r: &Request<'_>, path: &Path, meta: &fs
         }
     }
     w.header_set("Accept-Ranges", "bytes");
-    let (start, len) = match r.header("range").map(|h| byte_range(h, size)) {
-        None | Some(Range::Ignore) => (0, size),
-        Some(Range::Unsatisfiable) => {
-            w.header_set("Content-Range", &format!("bytes */{size}"));
-            return super::error(w, "416 range not satisfiable", 416);
-        }
-        Some(Range::Part(a, b)) => {
-            w.header_set("Content-Range", &format!("bytes {a}-{b}/{size}"));
-            (a, b - a + 1)
-        }
-    };
+    // `(first, length)` of each part; the whole file is one part.
+    let (parts, ranged): (Vec<(u64, u64)>, bool) =
+        match r.header("range").map(|h| byte_range(h, size)) {
+            None | Some(Range::Ignore) => (vec![(0, size)], false),
+            Some(Range::Unsatisfiable) => {
+                w.header_set("Content-Range", &format!("bytes */{size}"));
+                return super::error(w, "416 range not satisfiable", 416);
+            }
+            Some(Range::Parts(p)) => (p.iter().map(|&(a, b)| (a, b - a + 1)).collect(), true),
+        };
+    // The first piece of the first part, and the file's own first bytes to guess the
+    // content type from (the same read unless the first part does not cover them).
+    let (start, len) = parts[0];
+    let sniff_apart = start > 0 || len < size.min(SNIFF as u64);
     let owned = path.to_path_buf();
-    let opened = goro::blocking(move || -> io::Result<(File, Vec<u8>)> {
+    let opened = goro::blocking(move || -> io::Result<(File, Vec<u8>, Vec<u8>)> {
         let mut f = File::open(owned)?;
-        f.seek(SeekFrom::Start(start))?;
-        // The first piece: also what the content type is guessed from.
+        let mut head = Vec::new();
+        if sniff_apart {
+            head = vec![0u8; SNIFF.min(size as usize)];
+            let n = read_full(&mut f, &mut head)?;
+            head.truncate(n);
+            f.seek(SeekFrom::Start(start))?;
+        }
         let mut first = vec![0u8; (len as usize).min(PIECE)];
         let n = read_full(&mut f, &mut first)?;
         first.truncate(n);
-        Ok((f, first))
+        Ok((f, head, first))
     });
-    let (mut f, first) = match opened {
+    let (f, head, first) = match opened {
         Ok(x) => x,
         Err(e) => return io_error(w, &e),
     };
-    let kind = content_type(path, &first);
-    w.header_set("Content-Type", kind);
-    w.header_set("Content-Length", &len.to_string());
-    if len < size || start > 0 {
-        w.write_header(206);
+    let kind = content_type(path, if sniff_apart { &head } else { &first });
+    let range_text = |a: u64, n: u64| format!("bytes {a}-{}/{size}", a + n - 1);
+    if parts.len() == 1 {
+        w.header_set("Content-Type", kind);
+        w.header_set("Content-Length", &len.to_string());
+        if ranged {
+            w.header_set("Content-Range", &range_text(start, len));
+            w.write_header(206);
+        }
+        if r.method() != "HEAD" {
+            copy_range(w, f, len, first);
+        }
+        return;
     }
+    // Several ranges: one `multipart/byteranges` body (RFC 9110 §14.6), laid out as Go's
+    // multipart writer lays it out, with its exact length declared first.
+    let boundary = boundary();
+    let part_head = |i: usize, (a, n): (u64, u64)| {
+        format!(
+            "{}--{boundary}\r\nContent-Range: {}\r\nContent-Type: {kind}\r\n\r\n",
+            if i == 0 { "" } else { "\r\n" },
+            range_text(a, n)
+        )
+    };
+    let closing = format!("\r\n--{boundary}--\r\n");
+    let total: u64 = parts
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| part_head(i, p).len() as u64 + p.1)
+        .sum::<u64>()
+        + closing.len() as u64;
+    w.header_set(
+        "Content-Type",
+        &format!("multipart/byteranges; boundary={boundary}"),
+    );
+    w.header_set("Content-Length", &total.to_string());
+    w.write_header(206);
     if r.method() == "HEAD" {
         return;
     }
+    let mut f = Some((f, first));
+    for (i, &(a, n)) in parts.iter().enumerate() {
+        if w.write_all(part_head(i, (a, n)).as_bytes()).is_err() {
+            return;
+        }
+        let (file, first) = match f.take() {
+            Some((file, first)) if i == 0 => (file, first),
+            Some((mut file, _)) => {
+                let sought = goro::blocking(move || file.seek(SeekFrom::Start(a)).map(|_| file));
+                match sought {
+                    Ok(file) => (file, Vec::new()),
+                    Err(_) => return w.abort(),
+                }
+            }
+            None => return,
+        };
+        match copy_range(w, file, n, first) {
+            Some(file) => f = Some((file, Vec::new())),
+            None => return,
+        }
+    }
+    let _ = w.write_all(closing.as_bytes());
+}
+
+/// Bytes of a file's start its content type is guessed from (Go sniffs 512).
+const SNIFF: usize = 512;
+
+/// Writes `len` bytes of `f` from its current position, `first` of them already read;
+/// gives the file back, or `None` once the answer cannot go on (it is aborted if the file
+/// fails under it, so the client sees it cut).
+fn copy_range(w: &mut ResponseWriter<'_>, mut f: File, len: u64, first: Vec<u8>) -> Option<File> {
     if w.write_all(&first).is_err() {
-        return;
+        return None;
     }
     let mut left = len - first.len() as u64;
     let mut piece = first;
@@ -227,14 +297,34 @@ fn send_file(w: &mut ResponseWriter<'_>, r: &Request<'_>, path: &Path, meta: &fs
         match r {
             Ok(n) if n > 0 => {
                 if w.write_all(&piece[..n]).is_err() {
-                    return;
+                    return None;
                 }
                 left -= n as u64;
             }
             // The file shrank or failed under us: the answer cannot be completed.
-            _ => return w.abort(),
+            _ => {
+                w.abort();
+                return None;
+            }
         }
     }
+    Some(f)
+}
+
+/// A multipart boundary: 30 bytes of hex that no file is likely to hold, from the clock
+/// and a counter (unpredictable enough: it only has to differ from the content).
+fn boundary() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    // std's `RandomState` keys are random per thread; the counter and clock vary the rest.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(N.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH);
+    h.write_u128(now.map_or(0, |d| d.as_nanos()));
+    let x = h.finish();
+    h.write_u64(x);
+    format!("{x:016x}{:016x}", h.finish())[..30].to_string()
 }
 
 /// Reads until `buf` is full or the file ends; the bytes read.
@@ -254,53 +344,65 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 /// What a `Range` header asks of a file of `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
 enum Range {
-    /// Serve the whole file (no range, several ranges, or one we do not understand).
+    /// Serve the whole file (no range, one we do not understand, or ranges that add up
+    /// to more than the file, as Go decides).
     Ignore,
-    /// No byte of the range is in the file.
+    /// No byte of any range is in the file.
     Unsatisfiable,
-    /// Bytes `a..=b`.
-    Part(u64, u64),
+    /// These byte ranges `a..=b`, in the order asked.
+    Parts(Vec<(u64, u64)>),
 }
 
+/// Parses `Range: bytes=...` (RFC 9110 §14.1.2) as Go's `parseRange` does, except that a
+/// header it cannot read is ignored (a whole-file answer) rather than refused.
 fn byte_range(h: &str, size: u64) -> Range {
     let Some(spec) = h.trim().strip_prefix("bytes=") else {
         return Range::Ignore;
     };
-    if spec.contains(',') {
-        return Range::Ignore; // several ranges: the whole file is a valid answer
+    let mut parts = Vec::new();
+    let mut outside = false;
+    for one in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match one_range(one, size) {
+            Some(Some(p)) => parts.push(p),
+            Some(None) => outside = true,
+            None => return Range::Ignore,
+        }
     }
-    let Some((a, b)) = spec.trim().split_once('-') else {
+    if parts.is_empty() {
+        return if outside {
+            Range::Unsatisfiable
+        } else {
+            Range::Ignore
+        };
+    }
+    // Ranges that add up to more than the file: the whole file is the cheaper answer.
+    if parts.iter().map(|(a, b)| b - a + 1).sum::<u64>() > size {
         return Range::Ignore;
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let parse = |s: &str| s.parse::<u64>().ok();
-    match (a.is_empty(), b.is_empty()) {
-        // The last `b` bytes.
-        (true, false) => match parse(b) {
-            Some(0) => Range::Unsatisfiable,
-            Some(n) if size > 0 => Range::Part(size.saturating_sub(n), size - 1),
-            Some(_) => Range::Unsatisfiable,
-            None => Range::Ignore,
-        },
-        (false, _) => match (
-            parse(a),
-            if b.is_empty() {
-                Some(u64::MAX)
-            } else {
-                parse(b)
-            },
-        ) {
-            (Some(a), Some(b)) if a <= b => {
-                if a >= size {
-                    Range::Unsatisfiable
-                } else {
-                    Range::Part(a, b.min(size - 1))
-                }
-            }
-            _ => Range::Ignore,
-        },
-        (true, true) => Range::Ignore,
     }
+    Range::Parts(parts)
+}
+
+/// One `first-last`, `first-` or `-suffix`: `Some(None)` if no byte of it is in the file,
+/// `None` if it does not parse.
+fn one_range(spec: &str, size: u64) -> Option<Option<(u64, u64)>> {
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let parse = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    if a.is_empty() {
+        // The last `b` bytes.
+        let n = parse(b)?;
+        return Some((n > 0 && size > 0).then(|| (size.saturating_sub(n), size - 1)));
+    }
+    let a = parse(a)?;
+    let b = if b.is_empty() { u64::MAX } else { parse(b)? };
+    if a > b {
+        return None;
+    }
+    Some((a < size).then(|| (a, b.min(size - 1))))
 }
 
 /// The content type of the file at `path` whose first bytes are `head`.
@@ -392,17 +494,26 @@ mod tests {
     #[test]
     fn byte_ranges_parse_as_rfc_9110_says() {
         for (h, want) in [
-            ("bytes=0-9", Range::Part(0, 9)),
-            ("bytes=5-", Range::Part(5, 99)),
-            ("bytes=-10", Range::Part(90, 99)),
-            ("bytes=-500", Range::Part(0, 99)),
-            ("bytes=90-200", Range::Part(90, 99)),
+            ("bytes=0-9", Range::Parts(vec![(0, 9)])),
+            ("bytes=5-", Range::Parts(vec![(5, 99)])),
+            ("bytes=-10", Range::Parts(vec![(90, 99)])),
+            ("bytes=-500", Range::Parts(vec![(0, 99)])),
+            ("bytes=90-200", Range::Parts(vec![(90, 99)])),
             ("bytes=100-", Range::Unsatisfiable),
             ("bytes=-0", Range::Unsatisfiable),
-            ("bytes=0-1,5-6", Range::Ignore),
+            ("bytes=0-1, 5-6", Range::Parts(vec![(0, 1), (5, 6)])),
+            ("bytes=50-59,0-9,", Range::Parts(vec![(50, 59), (0, 9)])),
+            // Ranges outside the file are dropped; if none is left, nothing satisfies.
+            ("bytes=0-1,200-300", Range::Parts(vec![(0, 1)])),
+            ("bytes=200-300,400-", Range::Unsatisfiable),
+            // More than the file in all: the whole file.
+            ("bytes=0-59,40-99", Range::Ignore),
             ("bytes=9-5", Range::Ignore),
+            ("bytes=0-1,9-5", Range::Ignore),
             ("items=0-1", Range::Ignore),
             ("bytes=x-1", Range::Ignore),
+            ("bytes=+1-2", Range::Ignore),
+            ("bytes=", Range::Ignore),
         ] {
             assert_eq!(byte_range(h, 100), want, "{h}");
         }
