@@ -249,26 +249,21 @@ fn send_file(w: &mut ResponseWriter<'_>, r: &Request<'_>, path: &Path, meta: &fs
     if r.method() == "HEAD" {
         return;
     }
-    let mut f = Some((f, first));
+    let (mut f, mut first) = (f, first);
     for (i, &(a, n)) in parts.iter().enumerate() {
         if w.write_all(part_head(i, (a, n)).as_bytes()).is_err() {
             return;
         }
-        let (file, first) = match f.take() {
-            Some((file, first)) if i == 0 => (file, first),
-            Some((mut file, _)) => {
-                let sought = goro::blocking(move || file.seek(SeekFrom::Start(a)).map(|_| file));
-                match sought {
-                    Ok(file) => (file, Vec::new()),
-                    Err(_) => return w.abort(),
-                }
-            }
+        if i > 0 {
+            f = match goro::blocking(move || f.seek(SeekFrom::Start(a)).map(|_| f)) {
+                Ok(f) => f,
+                Err(_) => return w.abort(),
+            };
+        }
+        f = match copy_range(w, f, n, std::mem::take(&mut first)) {
+            Some(f) => f,
             None => return,
         };
-        match copy_range(w, file, n, first) {
-            Some(file) => f = Some((file, Vec::new())),
-            None => return,
-        }
     }
     let _ = w.write_all(closing.as_bytes());
 }
