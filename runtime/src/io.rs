@@ -667,8 +667,9 @@ fn cvt_size(r: isize) -> io::Result<usize> {
 ///
 /// A "live connection" is a coroutine started by this function that has not finished, or a
 /// [`Placement`] not yet dropped: the count of the chosen worker goes up before the coroutine
-/// is queued and down when it returns. Counts are in [`WorkerStats::connections`](crate::WorkerStats::connections), loads
-/// in [`WorkerStats::load`](crate::WorkerStats::load). The load lags by up to one sysmon
+/// is queued and down when it returns. Counts are in
+/// [`WorkerStats::connections`](crate::WorkerStats::connections), loads in
+/// [`WorkerStats::load`](crate::WorkerStats::load). The load lags by up to one sysmon
 /// interval, so a burst of connections arriving within 10 ms of a quiet spell lands on one
 /// worker; once they make it busy, later ones go elsewhere.
 ///
