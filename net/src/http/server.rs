@@ -467,12 +467,14 @@ pub(crate) struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let slot = {
+        let registered = {
             let mut r = lock(&self.srv.conns);
             r.free.push(self.index);
             r.slots[self.index].take()
         };
-        drop(slot); // the socket closes here, outside the lock
+        // The registry's reference goes outside the lock; the socket closes when `self.slot`,
+        // the last reference, drops right after this.
+        drop(registered);
         self.srv.live.fetch_sub(1, Ordering::Relaxed);
         self.srv.permits.add_permits(1);
     }
