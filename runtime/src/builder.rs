@@ -149,7 +149,7 @@ impl Builder {
         T: Send + 'static,
     {
         let rt = sched::runtime();
-        let task = new_task(self.name, pinned, self.stack_size, f)?;
+        let task = build_task(self.name, pinned, self.stack_size, f)?;
         tracing::trace!(coroutine = %task.id, name = task.name.as_deref(), "spawn");
         match self.worker {
             Some(i) if pinned => {
@@ -172,7 +172,7 @@ impl Builder {
 ///
 /// The stack itself is taken when the coroutine first runs, on the worker that runs it; this
 /// only reports a refusal by the kernel (or an absurd size) right here.
-pub(crate) fn new_task<F, T>(
+pub(crate) fn build_task<F, T>(
     name: Option<String>,
     pinned: bool,
     stack_size: Option<usize>,

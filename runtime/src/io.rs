@@ -289,7 +289,7 @@ impl PollFd {
             return Err(closed_error());
         }
         let pd = self.desc()?;
-        let task = crate::builder::new_task(None, true, None, f)?;
+        let task = crate::builder::build_task(None, true, None, f)?;
         // Its home is the fd's worker: the poller's wake-up then queues it there, with no
         // hand-off. (The poller is unknown only while another thread is still registering
         // the fd; then any worker may start it.)
