@@ -90,6 +90,16 @@ fn backend(id: &'static str) -> SocketAddr {
     ))
 }
 
+/// Checks a body the backend wrote as 64 KiB pieces of `a`, `b`, ... `z`, `a`, ...
+fn assert_lettered(body: &[u8]) {
+    for (i, piece) in body.chunks(64 << 10).enumerate() {
+        assert!(
+            piece.iter().all(|&b| b == b'a' + (i % 26) as u8),
+            "piece {i}"
+        );
+    }
+}
+
 fn gateway(backends: Vec<String>, policy: Policy, client: Client) -> (SocketAddr, Arc<Gateway>) {
     let gw = Arc::new(Gateway::new(backends, policy, client));
     let g = gw.clone();
@@ -254,12 +264,7 @@ fn answers_over_the_held_limit_are_relayed_as_streams() {
     let r = client.get(&format!("http://{proxy}/huge")).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), 3 << 20);
-    for (i, piece) in r.body.chunks(64 << 10).enumerate() {
-        assert!(
-            piece.iter().all(|&b| b == b'a' + (i % 26) as u8),
-            "piece {i}"
-        );
-    }
+    assert_lettered(&r.body);
     // A stream the backend cuts midway reaches the client cut, never complete-looking.
     let e = client.get(&format!("http://{proxy}/huge-cut")).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
@@ -284,12 +289,7 @@ fn a_streamed_answer_may_outlast_the_whole_exchange_timeout() {
     assert!(t.elapsed() > Duration::from_millis(300));
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), 2 << 20, "the stream was cut");
-    for (i, piece) in r.body.chunks(64 << 10).enumerate() {
-        assert!(
-            piece.iter().all(|&b| b == b'a' + (i % 26) as u8),
-            "piece {i}"
-        );
-    }
+    assert_lettered(&r.body);
 }
 
 #[test]
