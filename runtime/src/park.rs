@@ -46,6 +46,18 @@
 //! Outside a coroutine (a plain OS thread such as `main`) the same calls use
 //! `std::thread::park`, which has the same token semantics, so every primitive works from
 //! both worlds.
+//!
+//! # `park` never unwinds
+//!
+//! A waiter often lends memory of its own frame to another thread while it parks: a
+//! `goro::blocking` job borrows the caller's locals and writes its result into the caller's
+//! frame; a zero-capacity channel send leaves a packet on the sender's stack in the
+//! channel's queue. If `park` unwound, that frame would be freed while the other thread
+//! still used it. Nothing of goro's own on the park path panics, but user code runs there:
+//! the `tracing` subscriber that receives the park event (a test subscriber may panic by
+//! design). So `park`, `park_timeout` and `park_deadline` are guarded: a panic that would
+//! unwind out of them aborts the process with a `goro:` message instead, and every waiting
+//! primitive built on them inherits the guarantee.
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -176,6 +188,9 @@ pub fn unparker() -> Unparker {
 /// Parks the current coroutine (or blocks the current thread) until it is unparked.
 ///
 /// May return spuriously: callers wait for their own condition in a loop.
+///
+/// Never unwinds: a panic raised on the park path (by a `tracing` subscriber) aborts the
+/// process, because the caller may have lent its frame to another thread (module docs).
 pub fn park() {
     let t = context::task();
     if t.is_null() {
@@ -189,12 +204,14 @@ pub fn park() {
     if take_token(task) {
         return;
     }
+    let guard = AbortOnUnwind;
     tracing::trace!(coroutine = %task.id, "park");
     // Step 2: switch to the worker, which commits the park (step 3).
     // SAFETY: we are the running body of `task`.
     unsafe { task.suspend(Suspend::Park) };
     // Resumed: an unpark took us out of PARKED (or the commit failed); the state is RUNNING.
     // Acquire-pairs with the unparker through the run queue that delivered us.
+    std::mem::forget(guard);
 }
 
 /// Parks until unparked or until `dur` has passed. May return early or spuriously.
@@ -224,9 +241,28 @@ pub fn park_deadline(deadline: Instant) {
     if take_token(task) {
         return;
     }
+    let guard = AbortOnUnwind;
     let key = crate::time::insert_unpark(deadline, unparker());
     park();
     crate::time::cancel(key);
+    std::mem::forget(guard);
+}
+
+/// Aborts the process when dropped. Armed across a park and forgotten on the way out, so
+/// only an unwind out of the park path drops it (module docs, "`park` never unwinds").
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        use std::io::Write;
+        // The panic message was already printed by the panic hook; say why it is fatal.
+        let _ = std::io::stderr().write_all(
+            b"goro: a panic unwound into park() (from a tracing subscriber?); the waiting \
+              coroutine may have lent its stack to another thread, so unwinding it would free \
+              memory still in use: aborting\n",
+        );
+        std::process::abort();
+    }
 }
 
 /// Consumes an unpark token if there is one (`NOTIFIED -> RUNNING`). Acquire pairs with the
