@@ -355,7 +355,8 @@ pub fn in_coroutine() -> bool {
 /// workers), or `None` on a plain OS thread.
 ///
 /// A started coroutine never moves to another worker, so the value stays the same for its
-/// whole life. Use it to keep state per worker, as Go keeps caches per P (`goro-net`'s HTTP
+/// whole life (except in a coroutine made with the `unsafe`
+/// [`Builder::spawn_unpinned`](crate::Builder::spawn_unpinned), which may resume anywhere). Use it to keep state per worker, as Go keeps caches per P (`goro-net`'s HTTP
 /// client keeps its pipelined connections this way, so that a connection's readers and
 /// writers all run on the worker that polls it).
 ///

@@ -299,11 +299,37 @@ fn unpark_task(task: &Arc<Task>) {
                 // SAFETY: the worker that committed the park left its strong reference to
                 // the PARKED state (worker.rs, `execute`); winning the CAS out of PARKED
                 // makes that reference ours, to hand to a run queue.
-                crate::sched::ready(unsafe { Arc::from_raw(Arc::as_ptr(task)) });
+                let owned = unsafe { Arc::from_raw(Arc::as_ptr(task)) };
+                #[cfg(goro_fault_lost_wakeup)]
+                if fault::lose_this_wakeup() {
+                    std::mem::forget(owned); // the coroutine stays parked forever
+                    return;
+                }
+                crate::sched::ready(owned);
                 return;
             }
             Ok(_) => return,
             Err(actual) => s = actual,
         }
+    }
+}
+
+/// The test-only fault switch that proves a lost wake-up fails CI by name:
+/// `RUSTFLAGS="--cfg goro_fault_lost_wakeup"` builds a runtime that drops one wake-up of a
+/// parked coroutine in every [`fault::EVERY`] (docs/ARCHITECTURE.md, "Testing").
+#[cfg(goro_fault_lost_wakeup)]
+mod fault {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub(super) const EVERY: u64 = 2000;
+
+    pub(super) fn lose_this_wakeup() -> bool {
+        static WAKEUPS: AtomicU64 = AtomicU64::new(0);
+        let n = WAKEUPS.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % EVERY == 0 {
+            tracing::warn!(n, "goro fault switch: losing this wake-up");
+            return true;
+        }
+        false
     }
 }
