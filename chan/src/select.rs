@@ -516,6 +516,10 @@ impl SelectedOperation<'_> {
 
     /// Completes the chosen send on `s`.
     ///
+    /// On a zero-capacity channel, if the receiver this select was paired with abandons the
+    /// exchange (its own `SelectedOperation` dropped), this sends as a blocking
+    /// [`Sender::send`] would.
+    ///
     /// # Panics
     /// If the chosen operation is not a send on `s`.
     ///
@@ -532,6 +536,10 @@ impl SelectedOperation<'_> {
     }
 
     /// Completes the chosen receive on `r`.
+    ///
+    /// On a zero-capacity channel, if the sender this select was paired with abandons the
+    /// exchange (a `?` or a panic in its `select!` send arm's value), this receives as a
+    /// blocking [`Receiver::recv`] would.
     ///
     /// # Panics
     /// If the chosen operation is not a receive on `r`.
