@@ -172,16 +172,17 @@ fn limits_give_431_and_413() {
     c.write_all(req.as_bytes()).unwrap();
     assert!(read_all(&mut c).starts_with("HTTP/1.1 413 "));
 
-    // Trailers count too: a small body followed by trailers that never end is cut off.
+    // Trailers are bounded on their own (4 KiB, as Go): trailers that never end are a
+    // framing error, answered 400, whatever the body limit.
     let mut c = connect(addr);
     let mut req =
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n".to_vec();
-    for i in 0..20 {
+    for i in 0..300 {
         req.extend(format!("X-Trailer-{i}: v\r\n").bytes());
     }
-    // No final empty line: without the limit the server would wait for more trailers.
+    // No final empty line: without the bound the server would wait for more trailers.
     c.write_all(&req).unwrap();
-    assert!(read_all(&mut c).starts_with("HTTP/1.1 413 "));
+    assert!(read_all(&mut c).starts_with("HTTP/1.1 400 "));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::pipeline::{Lanes, Outcome};
 use super::redirect;
 use super::streaming::StreamingResponse;
+use super::wire::{Chunked, Next};
 use crate::connpool::{self, Pool, PooledConn};
 use crate::pool::{self, PooledBuf};
 use crate::{lock, TcpStream};
@@ -989,15 +990,13 @@ pub(super) fn read_head(
 fn read_body(src: &mut Src<'_>, framing: Framing, out: &mut Vec<u8>) -> io::Result<bool> {
     match framing {
         Framing::Length(n) => src.take(n, out)?,
-        Framing::Chunked => loop {
-            let size = src.chunk_size()?;
-            if size == 0 {
-                src.skip_trailers()?;
-                break;
+        Framing::Chunked => {
+            let mut dec = Chunked::new();
+            while let Some(size) = src.chunk_next(&mut dec)? {
+                src.take(size, out)?;
+                dec.took(size);
             }
-            src.take(size, out)?;
-            src.chunk_end()?;
-        },
+        }
         Framing::UntilClose => {
             // One byte past the limit tells a body at the limit from one over it.
             let max = src.max_body;
@@ -1156,56 +1155,20 @@ impl<'a> Src<'a> {
         Ok(())
     }
 
-    /// Reads a chunk-size line: the size of the next chunk (0: the last).
-    pub(super) fn chunk_size(&mut self) -> io::Result<u64> {
-        let n = self.line()?;
-        let size = match httparse::parse_chunk_size(&self.buf[self.pos..self.pos + n]) {
-            Ok(httparse::Status::Complete((_, s))) => s,
-            _ => return Err(bad("bad chunk size")),
-        };
-        self.pos += n;
-        Ok(size)
-    }
-
-    /// Reads the line that ends a chunk's data.
-    pub(super) fn chunk_end(&mut self) -> io::Result<()> {
-        let n = self.line()?;
-        self.pos += n;
-        Ok(())
-    }
-
-    /// Skips the trailers after the last chunk, up to the empty line, within the head's
-    /// bound.
-    pub(super) fn skip_trailers(&mut self) -> io::Result<()> {
-        let mut trailers = 0;
+    /// Consumes chunked framing through the shared decoder `dec`, reading more as needed:
+    /// the size of the data that comes next, or `None` at the end of the body (trailers
+    /// read and dropped).
+    pub(super) fn chunk_next(&mut self, dec: &mut Chunked) -> io::Result<Option<u64>> {
         loop {
-            let n = self.line()?;
-            self.pos += n;
-            if n <= 2 {
-                return Ok(());
+            let (used, next) = dec
+                .advance(&self.buf[self.pos..self.end])
+                .map_err(|m| bad(m.0))?;
+            self.pos += used;
+            match next {
+                Next::Data(n) => return Ok(Some(n)),
+                Next::Done => return Ok(None),
+                Next::More => self.more()?,
             }
-            trailers += n;
-            if trailers > MAX_RESP_HEAD {
-                return Err(bad("trailers too large"));
-            }
-        }
-    }
-
-    /// The length of the line at `pos`, its `\n` included, reading more as needed. A line
-    /// (chunk size or trailer) longer than [`MAX_RESP_HEAD`] is an error, so an answer that
-    /// never ends its line cannot grow the buffer without bound.
-    fn line(&mut self) -> io::Result<usize> {
-        loop {
-            if let Some(i) = self.buf[self.pos..self.end]
-                .iter()
-                .position(|&b| b == b'\n')
-            {
-                return Ok(i + 1);
-            }
-            if self.end - self.pos >= MAX_RESP_HEAD {
-                return Err(bad("chunk-size or trailer line too long"));
-            }
-            self.more()?;
         }
     }
 }

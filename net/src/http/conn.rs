@@ -5,9 +5,10 @@ use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use super::request::{Body, Chunk, Kind, Request};
+use super::request::{Body, Kind, Request};
 use super::response::{Out, ResponseWriter};
 use super::server::{Conn, Shared, Slot};
+use super::wire::{self, Chunked};
 use crate::pool::{self, PooledBuf};
 
 /// Most headers one request may carry (more: 431).
@@ -207,7 +208,7 @@ fn one(
     for h in headers {
         match h.name.len() {
             14 if h.name.eq_ignore_ascii_case("content-length") => {
-                let Some(n) = parse_len(h.value) else {
+                let Some(n) = wire::content_length(h.value) else {
                     return fail(srv, slot, out, 400, remote, "bad Content-Length");
                 };
                 if length.is_some_and(|l| l != n) {
@@ -256,7 +257,7 @@ fn one(
         return fail(srv, slot, out, 413, remote, "body too large");
     }
     let kind = if chunked {
-        Kind::Chunked(Chunk::Size)
+        Kind::Chunked(Chunked::new())
     } else {
         Kind::Length(length.unwrap_or(0))
     };
@@ -357,15 +358,6 @@ fn fail(
     Step::Close
 }
 
-/// `Content-Length` digits (no sign, no spaces inside; at most 19 digits).
-fn parse_len(v: &[u8]) -> Option<u64> {
-    let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
-}
-
 /// Closes after an error response without losing it: half-close, then read and drop what
 /// the client still sends for a moment, so the kernel does not answer unread data with a
 /// reset that would destroy the response in flight.
@@ -379,16 +371,5 @@ fn linger_close(stream: &crate::TcpStream) {
         if budget == 0 {
             break;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn content_length_digits() {
-        assert_eq!(super::parse_len(b" 42 "), Some(42));
-        assert_eq!(super::parse_len(b"+1"), None);
-        assert_eq!(super::parse_len(b""), None);
-        assert_eq!(super::parse_len(b"99999999999999999999"), None);
     }
 }

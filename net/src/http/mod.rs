@@ -103,6 +103,7 @@ mod request;
 mod response;
 mod server;
 mod streaming;
+mod wire;
 
 use std::io;
 use std::net::ToSocketAddrs;
