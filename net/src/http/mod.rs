@@ -72,10 +72,30 @@
 //! | `d << 1` | inside a request (head, handler, body) until `d` (0: no limit) | connection | ticker closes at `d` |
 //!
 //! **Bad input ends one connection.** A malformed head gets `400`, an oversized head `431`,
-//! an oversized body `413`, an unknown expectation `417`, each with `Connection: close`; the
-//! connection then half-closes and drains the client for a moment so the answer is not
-//! lost to a reset. A handler panic is caught and logged, answered with 500 if nothing was
-//! sent yet, and ends only its connection. Every such event is a `tracing` event.
+//! an oversized body `413`, an unknown expectation `417`, a transfer coding other than
+//! `chunked` `501`, each with `Connection: close`; the connection then half-closes and
+//! drains the client for a moment so the answer is not lost to a reset. A handler panic is
+//! caught and logged, answered with 500 if nothing was sent yet, and ends only its
+//! connection. Every such event is a `tracing` event.
+//!
+//! **Exact framing, no smuggling.** Where a request ends is decided by rules with no
+//! guesswork (`wire.rs` has the grammar and a table against Go's), and the framing suite
+//! (`net/tests/http_framing.rs`) holds every shape:
+//!
+//! | input | answer | Go's `net/http` |
+//! |---|---|---|
+//! | `Transfer-Encoding` other than one line of exactly `chunked` (any case): `gzip, chunked`, `chunked, chunked`, two lines | 501, close | the same |
+//! | `Transfer-Encoding` in HTTP/1.0 | 400, close | ignored: framed by `Content-Length` |
+//! | `Content-Length` and `Transfer-Encoding: chunked` together | 400, close (RFC 9112 §6.3 allows it) | chunked, `Content-Length` dropped |
+//! | `Content-Length` not 1-19 digits (`+5`, `-1`, `0x5`, `5, 5`), or two that differ | 400, close | the same (two equal ones pass in both) |
+//! | chunked framing outside the grammar: bare `LF` or `CR`, no size digits, no `CRLF` after data, trailers over 4 KiB or malformed | 400, close (the handler's body read fails) | the same |
+//! | HTTP/1.1 without `Host`, two `Host`s, or a `Host` with bytes no host has | 400, close | the same |
+//! | absolute-form target `http://host/path` | served, host from the target | the same |
+//! | `OPTIONS *` | 200, `Content-Length: 0`, handler not called | the same |
+//! | `*` with another method, or a target of no RFC 9112 form | 400, close | the same |
+//!
+//! A handler that leaves a body unread does not cost the connection: up to 256 KiB of it
+//! (`Content-Length` or chunked) is read and dropped after the answer, as Go does.
 //!
 //! **Graceful shutdown.** [`Server::shutdown`] closes the listeners, closes idle
 //! connections, marks the rest to send `Connection: close` after their current answer, and
@@ -86,7 +106,9 @@
 //! backend side costs a write and a read per batch instead of per request; the design and its
 //! invariants are at the top of `pipeline.rs`.
 //!
-//! **Limits.** Head size ([`Builder::max_header_bytes`]), 100 headers, body size, and
+//! **Limits.** Head size ([`Builder::max_header_bytes`], 32 KiB), header count
+//! ([`Builder::max_headers`], 100; the table at `max_header_bytes` compares Go's and
+//! nginx's), body size ([`Builder::max_body_bytes`]), and
 //! concurrent connections (a semaphore in the accept loop: beyond it clients wait in the
 //! `somaxconn` backlog rather than being accepted and dropped).
 mod client;

@@ -34,6 +34,8 @@ pub struct Request<'a> {
     /// What [`path`](Request::path) and [`query`](Request::query) read: `target` less a
     /// prefix [`strip_prefix`](super::strip_prefix) took off.
     pub(crate) routed: &'a str,
+    /// The host the request is for: from an absolute-form target, else the `Host` header.
+    pub(crate) host: &'a str,
     pub(crate) minor: u8,
     pub(crate) headers: &'a [httparse::Header<'a>],
     pub(crate) remote: SocketAddr,
@@ -50,7 +52,8 @@ impl<'a> Request<'a> {
         self.method
     }
 
-    /// The request target as sent (`/path?query`; Go's `RequestURI`).
+    /// The request target as sent (`/path?query`, or the whole `http://host/path?query` of
+    /// an absolute-form target, or `*`; Go's `RequestURI`).
     pub fn uri(&self) -> &'a str {
         self.target
     }
@@ -202,9 +205,12 @@ impl<'a> Request<'a> {
         self.cookies().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
-    /// The `Host` header (empty if missing).
+    /// The host the request is for (Go's `r.Host`): the authority of an absolute-form
+    /// target (`GET http://example.com/ HTTP/1.1`), else the `Host` header; empty only
+    /// for an HTTP/1.0 request without one (HTTP/1.1 requires exactly one valid `Host`:
+    /// the server answers 400 otherwise).
     pub fn host(&self) -> &'a str {
-        self.header("host").unwrap_or("")
+        self.host
     }
 
     /// The client's address (Go's `RemoteAddr`).

@@ -270,6 +270,66 @@ pub(crate) fn content_length(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
+/// The form of a request target (RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target<'a> {
+    /// `/path?query`.
+    Origin,
+    /// `http://authority/path?query` (or `https`): the host comes from `authority`, and
+    /// `rest` is the origin-form part (`/` if the target has no path).
+    Absolute { authority: &'a str, rest: &'a str },
+    /// `*`, with `OPTIONS` only.
+    Asterisk,
+    /// `host:port`, with `CONNECT` only.
+    Authority,
+}
+
+/// Classifies the request target of a `method` request; `None` for a target the server
+/// must refuse (400): anything but the four forms of RFC 9112 §3.2, `*` with another
+/// method than `OPTIONS`, an absolute form with another scheme than `http`/`https`, an
+/// empty or [malformed](host) authority (`user@` included), or no `/` before the query.
+pub(crate) fn target<'a>(method: &str, target: &'a str) -> Option<Target<'a>> {
+    if target.starts_with('/') {
+        return Some(Target::Origin);
+    }
+    if method == "CONNECT" {
+        return host(target.as_bytes())
+            .filter(|h| !h.is_empty())
+            .map(|_| Target::Authority);
+    }
+    if target == "*" {
+        return (method == "OPTIONS").then_some(Target::Asterisk);
+    }
+    let (scheme, after) = target.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    if authority.is_empty() || host(authority.as_bytes()).is_none() {
+        return None;
+    }
+    match rest {
+        "" => Some(Target::Absolute {
+            authority,
+            rest: "/",
+        }),
+        r if r.starts_with('/') => Some(Target::Absolute { authority, rest }),
+        _ => None,
+    }
+}
+
+/// A `Host` value as text if its bytes are ones a host, an IP literal and a port can hold
+/// (Go's `httpguts.ValidHostHeader`: letters, digits and ``!$%&'()*+,-.:;=[]_~``; empty
+/// is valid).
+pub(crate) fn host(v: &[u8]) -> Option<&str> {
+    let ok = v
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b));
+    // All ASCII, so this never fails.
+    ok.then(|| std::str::from_utf8(v).ok()).flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,6 +444,44 @@ mod tests {
             heavy.extend_from_slice(b"\r\nx\r\n");
         }
         assert_eq!(err(&heavy), "chunked body is mostly framing");
+    }
+
+    #[test]
+    fn targets_and_hosts() {
+        use Target::*;
+        assert_eq!(target("GET", "/a?b"), Some(Origin));
+        assert_eq!(
+            target("GET", "http://ex.com:8080/a?b"),
+            Some(Absolute {
+                authority: "ex.com:8080",
+                rest: "/a?b"
+            })
+        );
+        assert_eq!(
+            target("GET", "HTTPS://[::1]"),
+            Some(Absolute {
+                authority: "[::1]",
+                rest: "/"
+            })
+        );
+        assert_eq!(target("OPTIONS", "*"), Some(Asterisk));
+        assert_eq!(target("CONNECT", "ex.com:443"), Some(Authority));
+        for (m, t) in [
+            ("GET", "*"),
+            ("GET", "ex.com"),
+            ("GET", "ftp://ex.com/"),
+            ("GET", "http:///x"),
+            ("GET", "http://u@ex.com/"),
+            ("GET", "http://ex.com?q"),
+            ("CONNECT", ""),
+        ] {
+            assert_eq!(target(m, t), None, "{m} {t}");
+        }
+        assert_eq!(host(b"ex.com:80"), Some("ex.com:80"));
+        assert_eq!(host(b""), Some(""));
+        for bad in [&b"a b"[..], b"a/b", b"a\0", b"a@b", b"\xff"] {
+            assert_eq!(host(bad), None);
+        }
     }
 
     #[test]
