@@ -18,6 +18,9 @@ const STACK_HEADERS: usize = 100;
 const MAX_DRAIN: u64 = 256 << 10;
 /// First size of a connection's read buffer.
 const READ_SIZE: usize = 4096;
+/// A handler that took this long sends what is ready at once, rather than letting the
+/// answers of quick pipelined requests wait for the rest of the batch.
+const SLOW_HANDLER: Duration = Duration::from_millis(1);
 
 /// What one parse-and-answer step did.
 enum Step {
@@ -81,6 +84,8 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
                 return false;
             }
         }
+        // When the last answer was queued: how long the next handler took.
+        let mut last = Instant::now();
         // Answer every complete request already buffered (the pipelining fast path).
         while start < end {
             let step = one(
@@ -115,6 +120,20 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
                     }
                     if !keep {
                         break 'conn;
+                    }
+                    if start < end {
+                        // More requests are buffered (pipelining). Quick answers share one
+                        // write; after a slow handler, what is ready goes at once, and a
+                        // failed write (the client reset or left) ends the connection before
+                        // its queued requests reach the handler.
+                        let now = Instant::now();
+                        if now.duration_since(last) >= SLOW_HANDLER {
+                            if let Err(e) = out.flush(stream) {
+                                tracing::debug!(%remote, error = %e, "goro-net http: write failed");
+                                return false;
+                            }
+                        }
+                        last = now;
                     }
                 }
                 Step::Close => {

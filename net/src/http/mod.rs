@@ -42,9 +42,14 @@
 //! in it before it touches the socket again: answers accumulate in a pooled output buffer
 //! that goes out in one `write`. A keep-alive client with one request in flight costs one
 //! `read` and one `write` per request; a pipelining client costs the same per batch.
-//! Requests are answered strictly in order. Two cases flush early so order and liveness
+//! Requests are answered strictly in order. Three cases flush early so order and liveness
 //! hold: a handler that must read its body from the socket (the client may be waiting for
-//! earlier answers, or for `100 Continue`), and an explicit `flush`.
+//! earlier answers, or for `100 Continue`), an explicit `flush`, and a handler that took a
+//! millisecond or more while more requests wait: what is ready goes at once, so ten
+//! pipelined requests to a 300 ms handler get their first answer after 300 ms, not 3 s,
+//! and a write that fails (the client reset) ends the connection before its queued
+//! requests reach the handler. A quick answer queued just before a slow handler still
+//! waits for it: the server cannot know a handler is slow until it returns.
 //!
 //! **Nothing allocated per request.** `httparse` parses the head in place into an array
 //! of header views on the coroutine's stack; [`Request`] borrows everything from the read
