@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::pipeline::{Lanes, Outcome};
 use super::redirect;
 use super::streaming::StreamingResponse;
-use super::wire::{Chunked, Next};
+use super::wire::{self, Chunked, Next};
 use crate::connpool::{self, Pool, PooledConn};
 use crate::pool::{self, PooledBuf};
 use crate::{lock, TcpStream};
@@ -1036,15 +1036,22 @@ fn parse_head(
         url: None,
     };
     let mut keep = r.version == Some(1);
-    let mut framing = Framing::UntilClose;
+    // Framing as Go's client reads it: `Transfer-Encoding` (HTTP/1.1 only) must be one
+    // line of exactly `chunked`, and wins over `Content-Length` in whatever order they
+    // come; `Content-Length` must be digits, the same in every line.
+    let mut length = None;
+    let mut te_lines = 0;
+    let mut te_chunked = false;
     for h in r.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value).ok().map(str::trim);
-            let n = n.and_then(|n| n.parse().ok());
-            framing = Framing::Length(n.ok_or_else(|| bad("bad Content-Length"))?);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") && has_token(h.value, b"chunked")
-        {
-            framing = Framing::Chunked;
+            let n = wire::content_length(h.value).ok_or_else(|| bad("bad Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(bad("conflicting Content-Length"));
+            }
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            te_lines += 1;
+            te_chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
         } else if h.name.eq_ignore_ascii_case("connection") {
             keep = if has_token(h.value, b"close") {
                 false
@@ -1053,6 +1060,16 @@ fn parse_head(
             };
         }
         resp.push_header(h.name, &String::from_utf8_lossy(h.value));
+    }
+    let mut framing = match length {
+        Some(n) => Framing::Length(n),
+        None => Framing::UntilClose,
+    };
+    if te_lines > 0 && r.version == Some(1) {
+        if te_lines > 1 || !te_chunked {
+            return Err(bad("unsupported Transfer-Encoding"));
+        }
+        framing = Framing::Chunked;
     }
     if head_only || status / 100 == 1 || status == 204 || status == 304 {
         framing = Framing::Length(0);
