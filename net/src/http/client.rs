@@ -899,7 +899,7 @@ fn send_body(
 ) -> io::Result<()> {
     // Room for a chunk's size line before the data and its CRLF after, so each piece
     // goes out in one write.
-    const PRE: usize = super::response::CHUNK_LINE;
+    const PRE: usize = wire::CHUNK_LINE;
     let mut buf = pool::get(PRE + UPLOAD_PIECE + 2);
     let mut sent = 0u64;
     let short = || {
@@ -933,7 +933,7 @@ fn send_body(
             continue;
         }
         let mut line = [0u8; PRE];
-        let size = super::response::chunk_line(n, &mut line);
+        let size = wire::chunk_line(n, &mut line);
         let start = PRE - size.len();
         buf[start..PRE].copy_from_slice(size);
         buf[PRE + n..PRE + n + 2].copy_from_slice(b"\r\n");

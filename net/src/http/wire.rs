@@ -25,7 +25,8 @@
 //! | framing overhead | extensions may not exceed 16 KiB beyond 16 bytes + twice the data per chunk | the same rule |
 //! | trailers | `name: value` lines (token name, no obs-fold, no control characters), ended by an empty line, [`MAX_TRAILERS`] bytes in all; read and dropped | `textproto` header lines within the reader's 4 KiB buffer |
 //!
-//! [`Chunked`] is sans-I/O: it is given whatever bytes are buffered and says how many
+//! The encoder is [`chunk_line`] (the size line before each chunk a response or upload
+//! sends). [`Chunked`] is sans-I/O: it is given whatever bytes are buffered and says how many
 //! framing bytes it took and what comes next, so the server's request body, the client's
 //! whole-body read, [`StreamingResponse`](super::StreamingResponse) and the pipelining
 //! client all run the same state machine over their own buffers.
@@ -270,6 +271,24 @@ pub(crate) fn content_length(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
+/// Bytes of the longest chunk-size line [`chunk_line`] writes.
+pub(crate) const CHUNK_LINE: usize = 18;
+
+/// The chunk-size line for a chunk of `n` bytes (`n` in hex, then CRLF), written at the end
+/// of `buf`.
+pub(crate) fn chunk_line(mut n: usize, buf: &mut [u8; CHUNK_LINE]) -> &[u8] {
+    buf[CHUNK_LINE - 2..].copy_from_slice(b"\r\n");
+    let mut i = CHUNK_LINE - 2;
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// The form of a request target (RFC 9112 §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target<'a> {
@@ -482,6 +501,21 @@ mod tests {
         for bad in [&b"a b"[..], b"a/b", b"a\0", b"a@b", b"\xff"] {
             assert_eq!(host(bad), None);
         }
+    }
+
+    #[test]
+    fn encoded_chunks_decode() {
+        let mut wire = Vec::new();
+        for n in [1usize, 15, 16, 4096, 65535] {
+            let mut line = [0u8; CHUNK_LINE];
+            wire.extend_from_slice(chunk_line(n, &mut line));
+            wire.extend(std::iter::repeat_n(b'x', n));
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(ok(&wire).0.len(), 1 + 15 + 16 + 4096 + 65535);
+        let mut line = [0u8; CHUNK_LINE];
+        assert_eq!(chunk_line(usize::MAX, &mut line), b"ffffffffffffffff\r\n");
     }
 
     #[test]
