@@ -315,8 +315,7 @@ impl PollFd {
         tracing::trace!(coroutine = %task.id, "spawn when readable");
         // The task starts out as a parked coroutine (park.rs): the PARKED state owns one
         // reference, which the unparker that takes it out of PARKED hands to a run queue.
-        // Relaxed: the unparker finds the task through `arm`'s lock, which orders this store.
-        task.state.store(crate::park::PARKED, Ordering::Relaxed);
+        crate::park::start_parked(&task.state);
         std::mem::forget(task.clone());
         let u = Unparker::for_task(task);
         if !pd.arm(Dir::Read, &u) {

@@ -43,6 +43,9 @@
 //! death. A spare token (an unpark that arrives after the waiter already saw its condition)
 //! only makes a later `park` return early, which is why `park` is documented as spurious.
 //!
+//! Every transition of the state word is a function in `park/state.rs`, which a loom model
+//! checks in every interleaving of park, unpark and a timeout's second unpark.
+//!
 //! Outside a coroutine (a plain OS thread such as `main`) the same calls use
 //! `std::thread::park`, which has the same token semantics, so every primitive works from
 //! both worlds.
@@ -59,7 +62,6 @@
 //! unwind out of them aborts the process with a `goro:` message instead, and every waiting
 //! primitive built on them inherits the guarantee.
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -67,12 +69,9 @@ use std::time::{Duration, Instant};
 use crate::context;
 use crate::coroutine::{Suspend, Task};
 
-/// Park state: running or queued, no token.
-pub(crate) const RUNNING: u8 = 0;
-/// Park state: running, with one unpark token.
-pub(crate) const NOTIFIED: u8 = 1;
-/// Park state: suspended and waiting; the next unpark enqueues it.
-pub(crate) const PARKED: u8 = 2;
+mod state;
+
+pub(crate) use state::{commit_park, start_parked, RUNNING};
 
 /// Wakes one parked coroutine or thread.
 ///
@@ -265,53 +264,27 @@ impl Drop for AbortOnUnwind {
     }
 }
 
-/// Consumes an unpark token if there is one (`NOTIFIED -> RUNNING`). Acquire pairs with the
-/// unparker's Release, so whatever it published before unparking is visible.
+/// Consumes an unpark token if there is one (step 1).
 fn take_token(task: &Task) -> bool {
-    // A plain load first: no token is the common case, and a failed CAS costs as much as a
-    // successful one (a locked instruction on x86).
-    task.state.load(Ordering::Relaxed) == NOTIFIED
-        && task
-            .state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+    state::take_token(&task.state)
 }
 
 /// The waker's half of the protocol (step 4 of the module doc).
 fn unpark_task(task: &Arc<Task>) {
-    let mut s = task.state.load(Ordering::Relaxed);
-    loop {
-        let next = match s {
-            RUNNING => NOTIFIED,
-            NOTIFIED => return,
-            PARKED => RUNNING,
-            _ => unreachable!("goro: corrupt park state {s}"),
-        };
-        // Release: the token/ownership carries what the waker wrote before unparking.
-        // Acquire (on PARKED -> RUNNING): pairs with the worker's Release commit, so the
-        // switch off the stack happened before we hand the task to a queue.
-        match task
-            .state
-            .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
-        {
-            Ok(_) if s == PARKED => {
-                tracing::trace!(coroutine = %task.id, "unpark");
-                // SAFETY: the worker that committed the park left its strong reference to
-                // the PARKED state (worker.rs, `execute`); winning the CAS out of PARKED
-                // makes that reference ours, to hand to a run queue.
-                let owned = unsafe { Arc::from_raw(Arc::as_ptr(task)) };
-                #[cfg(goro_fault_lost_wakeup)]
-                if fault::lose_this_wakeup() {
-                    std::mem::forget(owned); // the coroutine stays parked forever
-                    return;
-                }
-                crate::sched::ready(owned);
-                return;
-            }
-            Ok(_) => return,
-            Err(actual) => s = actual,
-        }
+    if !state::wake(&task.state) {
+        return; // a token left, or one was already there
     }
+    tracing::trace!(coroutine = %task.id, "unpark");
+    // SAFETY: the worker that committed the park left its strong reference to the PARKED
+    // state (worker.rs, `execute`); winning the CAS out of PARKED makes that reference ours,
+    // to hand to a run queue.
+    let owned = unsafe { Arc::from_raw(Arc::as_ptr(task)) };
+    #[cfg(goro_fault_lost_wakeup)]
+    if fault::lose_this_wakeup() {
+        std::mem::forget(owned); // the coroutine stays parked forever
+        return;
+    }
+    crate::sched::ready(owned);
 }
 
 /// The test-only fault switch that proves a lost wake-up fails CI by name:
