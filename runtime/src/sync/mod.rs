@@ -1,6 +1,7 @@
 //! Synchronization primitives that park coroutines instead of blocking worker threads.
 //!
-//! Go's `sync` package, for goro: [`Mutex`], [`WaitGroup`], [`Semaphore`], and [`OnceLock`]
+//! Go's `sync` package, for goro: [`Mutex`], [`RwLock`] (Go's `RWMutex`), [`WaitGroup`],
+//! [`Semaphore`], and [`OnceLock`]
 //! (Go's `sync.OnceValue`: a value made once by an initializer that may park). Each works from a
 //! coroutine (a waiter *parks*: its worker runs other coroutines meanwhile) and from a plain
 //! OS thread (the same calls block the thread), so a lock can be shared between `main`, a
@@ -62,6 +63,18 @@
 //! | `QUEUED` | free, waiters queued (the head was just `WOKEN` to race) | any locker: CAS → `LOCKED\|QUEUED` (barging) |
 //! | `LOCKED\|QUEUED` | held, waiters queued | owner's slow unlock, under the queue lock: → `QUEUED`/`0` (wake) or stays `LOCKED(\|QUEUED)` (hand off) |
 //!
+//! `RwLock::state` (`sync/rwlock.rs`), an `AtomicUsize`: the number of active readers times
+//! `ONE_READER` (bits 3..) plus three flags. Readers and writers only ever queue with direct
+//! handoff (`GRANTED`), never `WOKEN`:
+//!
+//! | bits | meaning | who may change it |
+//! |---|---|---|
+//! | readers = n, no flags | n readers hold it (n = 0: free) | any reader: CAS +1 (fast path); a reader leaving: `fetch_sub` 1; a writer: CAS `0` → `WRITER` |
+//! | `WRITER` | a writer holds it; n = 0 | the owner: CAS `WRITER` → `0` (fast unlock) |
+//! | `READER_QUEUED` | the reader queue is non-empty; only ever with `WRITER` or `WRITER_QUEUED` | set by a reader under the queue lock (CAS); cleared by the writer's slow unlock, which counts every queued reader in (n = queue length) and grants them |
+//! | `WRITER_QUEUED` | the writer queue is non-empty: new readers queue (writer preference) | set by a writer under the queue lock (CAS, covering n so a leaving reader is not missed); cleared under the queue lock when the last queued writer is handed `WRITER` |
+//! | n > 0 and `WRITER_QUEUED` | readers draining before a writer | the reader whose `fetch_sub` takes n from 1 to 0 takes the queue lock and hands `WRITER` to the oldest writer (a plain store: nobody else may change the word then) |
+//!
 //! `WaitGroup::count` (`sync/wait_group.rs`), an `AtomicUsize`: the number of `add`s not yet
 //! matched by a `done`. Any `add` increments it (panics on overflow); a `done` decrements it
 //! with a CAS while it is ≥ 2 and panics at 0; the step 1 → 0 is done only under the queue
@@ -91,11 +104,13 @@
 //! path panics while holding one.
 mod mutex;
 mod once_lock;
+mod rwlock;
 mod semaphore;
 mod wait_group;
 mod waiter;
 
 pub use mutex::{Mutex, MutexGuard};
 pub use once_lock::OnceLock;
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
