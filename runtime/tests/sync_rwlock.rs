@@ -77,7 +77,10 @@ fn many_readers_hold_it_at_once_across_park_points() {
             .collect();
         assert!(hs.into_iter().all(|h| h.join().unwrap() == 7));
         // All 16 sleep 50 ms holding a read guard: they must have overlapped.
-        assert!(max.load(Ordering::SeqCst) > 1, "readers did not share the lock");
+        assert!(
+            max.load(Ordering::SeqCst) > 1,
+            "readers did not share the lock"
+        );
     });
 }
 
@@ -115,7 +118,10 @@ fn a_waiting_writer_blocks_new_readers_and_goes_first() {
         // hold the lock.
         let start = Instant::now();
         while l.try_read().is_some() {
-            assert!(start.elapsed() < Duration::from_secs(10), "writer never queued");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "writer never queued"
+            );
             thread::sleep(Duration::from_millis(1));
         }
         let reader = {
@@ -127,7 +133,10 @@ fn a_waiting_writer_blocks_new_readers_and_goes_first() {
             })
         };
         thread::sleep(Duration::from_millis(30));
-        assert!(!writer.is_finished(), "writer got in while a reader held the lock");
+        assert!(
+            !writer.is_finished(),
+            "writer got in while a reader held the lock"
+        );
         drop(r1); // the last reader hands the lock to the writer
         writer.join().unwrap();
         assert_eq!(reader.join().unwrap(), ["writer"]);

@@ -389,7 +389,10 @@ impl<T: ?Sized> RwLock<T> {
         // in `Waiter::wait` after `read_unlock_slow` decides), so our reads happen before its
         // writes.
         let prev = self.state.fetch_sub(ONE_READER, Ordering::Release);
-        debug_assert!(prev & READERS != 0, "goro: RwLock read_unlock without a reader");
+        debug_assert!(
+            prev & READERS != 0,
+            "goro: RwLock read_unlock without a reader"
+        );
         // The last reader out while a writer waits hands the lock over. While WRITER_QUEUED
         // is set no reader can enter, so exactly one unlock sees this.
         if prev & (READERS | WRITER_QUEUED) == ONE_READER | WRITER_QUEUED {
