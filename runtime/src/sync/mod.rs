@@ -1,7 +1,7 @@
 //! Synchronization primitives that park coroutines instead of blocking worker threads.
 //!
-//! Go's `sync` package, for goro: [`Mutex`], [`RwLock`] (Go's `RWMutex`), [`WaitGroup`],
-//! [`Semaphore`], and [`OnceLock`]
+//! Go's `sync` package, for goro: [`Mutex`], [`RwLock`] (Go's `RWMutex`), [`Condvar`] (Go's
+//! `Cond`), [`WaitGroup`], [`Semaphore`], and [`OnceLock`]
 //! (Go's `sync.OnceValue`: a value made once by an initializer that may park). Each works from a
 //! coroutine (a waiter *parks*: its worker runs other coroutines meanwhile) and from a plain
 //! OS thread (the same calls block the thread), so a lock can be shared between `main`, a
@@ -51,7 +51,7 @@
 //! | value | meaning | who may change it |
 //! |---|---|---|
 //! | `WAITING` (0) | queued, undecided | the waker (→ `GRANTED`/`WOKEN`), under the queue lock, after removing it from the queue |
-//! | `GRANTED` (1) | the resource/event is this waiter's (Mutex: LOCKED was left set for it; Semaphore: a permit; WaitGroup: counter reached zero) | nobody; final |
+//! | `GRANTED` (1) | the resource/event is this waiter's (Mutex: LOCKED was left set for it; RwLock: WRITER or one reader count was set for it; Semaphore: a permit; WaitGroup: counter reached zero; Condvar: a notification) | nobody; final |
 //! | `WOKEN` (2) | Mutex only: dequeued and asked to race for the lock again; owns nothing | the waiter (→ `WAITING`), under the queue lock, when it queues again at the front |
 //!
 //! `Mutex::state` (`sync/mutex.rs`), an `AtomicU8`:
@@ -81,6 +81,13 @@
 //! lock together with releasing the queued waiters (so a waiter of the next round, queued
 //! after a fresh `add`, is never released by this round's zero).
 //!
+//! `Condvar` (`sync/condvar.rs`) has no state word: only its queue, under its queue lock. A
+//! waiter queues *before* it unlocks the caller's `Mutex` (so a notifier that takes the mutex
+//! afterwards finds it queued); `notify_one`/`notify_all` remove and decide `GRANTED` under the
+//! queue lock; a timed-out waiter that finds itself still `WAITING` removes itself and reports
+//! the timeout, one that finds itself decided counts as notified (no notification is lost).
+//! Either way it locks the mutex again before returning.
+//!
 //! `Semaphore` (`sync/semaphore.rs`) keeps `permits: usize` under its queue lock, with the
 //! invariant `permits == 0 || queue is empty`: a release hands its permit to the oldest waiter
 //! (`GRANTED`) and only increments `permits` when nobody waits.
@@ -102,6 +109,7 @@
 //! None of these types poisons: a panic while holding a [`MutexGuard`] unlocks it (like
 //! `parking_lot`). Internally, queue locks are std mutexes whose poison is ignored; no code
 //! path panics while holding one.
+mod condvar;
 mod mutex;
 mod once_lock;
 mod rwlock;
@@ -109,6 +117,7 @@ mod semaphore;
 mod wait_group;
 mod waiter;
 
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use once_lock::OnceLock;
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
