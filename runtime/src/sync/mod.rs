@@ -1,7 +1,7 @@
 //! Synchronization primitives that park coroutines instead of blocking worker threads.
 //!
 //! Go's `sync` package, for goro: [`Mutex`], [`RwLock`] (Go's `RWMutex`), [`Condvar`] (Go's
-//! `Cond`), [`WaitGroup`], [`Semaphore`], and [`OnceLock`]
+//! `Cond`), [`WaitGroup`], [`Semaphore`], [`Pool`] (Go's `sync.Pool`, typed), and [`OnceLock`]
 //! (Go's `sync.OnceValue`: a value made once by an initializer that may park). Each works from a
 //! coroutine (a waiter *parks*: its worker runs other coroutines meanwhile) and from a plain
 //! OS thread (the same calls block the thread), so a lock can be shared between `main`, a
@@ -88,6 +88,16 @@
 //! the timeout, one that finds itself decided counts as notified (no notification is lost).
 //! Either way it locks the mutex again before returning.
 //!
+//! `Pool`'s shards (`sync/pool.rs`) never park anyone (a miss makes a new value), so they are not
+//! waiter queues: each is `primary`/`victim` stacks plus the trim epoch they belong to, under a
+//! std lock held only to push or pop:
+//!
+//! | field | meaning | who may change it |
+//! |---|---|---|
+//! | `primary` | values put back in epoch `epoch` | `put` (push), `get` (pop), on the caller's worker's shard; a stealing `get` (pop) with `try_lock` |
+//! | `victim` | `primary` as of epoch `epoch - 1` | `get` pops when `primary` is empty; catching up one epoch replaces it with `primary` |
+//! | `epoch` | the trim epoch (time since the pool was made / period) the stacks belong to | catching up, on every 16th operation and every steal: one epoch behind → `victim = primary`; two or more → both freed, after the lock is released |
+//!
 //! `Semaphore` (`sync/semaphore.rs`) keeps `permits: usize` under its queue lock, with the
 //! invariant `permits == 0 || queue is empty`: a release hands its permit to the oldest waiter
 //! (`GRANTED`) and only increments `permits` when nobody waits.
@@ -112,6 +122,7 @@
 mod condvar;
 mod mutex;
 mod once_lock;
+mod pool;
 mod rwlock;
 mod semaphore;
 mod wait_group;
@@ -120,6 +131,7 @@ mod waiter;
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use once_lock::OnceLock;
+pub use pool::{Pool, PoolGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
