@@ -10,13 +10,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// (items, closed) and the condition "non-empty or closed".
+type Queue = (Mutex<(VecDeque<u64>, bool)>, Condvar);
+
 #[test]
 fn producer_consumer_across_coroutines_and_threads_delivers_every_item_once() {
     runtime();
     within(Duration::from_secs(60), || {
-        // (queue, closed) and the condition "non-empty or closed".
         let q = Arc::new((Mutex::new((VecDeque::new(), false)), Condvar::new()));
-        let consume = |q: Arc<(Mutex<(VecDeque<u64>, bool)>, Condvar)>| {
+        let consume = |q: Arc<Queue>| {
             move || {
                 let (m, cv) = &*q;
                 let mut sum = 0u64;
@@ -43,7 +45,7 @@ fn producer_consumer_across_coroutines_and_threads_delivers_every_item_once() {
                     for i in 0..5_000u64 {
                         q.0.lock().0.push_back(p * 5_000 + i + 1);
                         q.1.notify_one();
-                        if i % 100 == 0 {
+                        if i.is_multiple_of(100) {
                             goro::yield_now();
                         }
                     }
@@ -77,7 +79,7 @@ fn one_shot_waiters(
                 let _g = cv.wait(g);
                 woken.fetch_add(1, Ordering::SeqCst);
             };
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 let h = goro::spawn(f);
                 Box::new(move || h.join().unwrap()) as Box<dyn FnOnce() + Send>
             } else {
@@ -191,7 +193,7 @@ fn timeouts_racing_notifies_lose_nothing() {
     runtime();
     within(Duration::from_secs(60), || {
         let q = Arc::new((Mutex::new((0u32, false)), Condvar::new()));
-        let consumers: Vec<_> = (0..8)
+        let consumers: Vec<_> = (0..8u32)
             .map(|i| {
                 let q = Arc::clone(&q);
                 let f = move || {
@@ -210,17 +212,17 @@ fn timeouts_racing_notifies_lose_nothing() {
                         }
                     }
                 };
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     goro::spawn(f)
                 } else {
                     goro::spawn(move || goro::blocking(f))
                 }
             })
             .collect();
-        for i in 0..20_000 {
+        for i in 0..20_000u32 {
             q.0.lock().0 += 1;
             q.1.notify_one();
-            if i % 64 == 0 {
+            if i.is_multiple_of(64) {
                 thread::yield_now();
             }
         }

@@ -66,7 +66,7 @@ fn no_value_is_held_twice_under_coroutines_on_every_worker_and_threads() {
         let (pool, made, dropped) = item_pool(Duration::from_secs(600));
         let work = |pool: Arc<Pool<Item>>, coroutine: bool| {
             move || {
-                for i in 0..5_000 {
+                for i in 0..5_000u32 {
                     let a = pool.get();
                     assert!(
                         !a.held.swap(true, Ordering::SeqCst),
@@ -79,7 +79,7 @@ fn no_value_is_held_twice_under_coroutines_on_every_worker_and_threads() {
                         "value {} held twice",
                         b.id
                     );
-                    if coroutine && i % 100 == 0 {
+                    if coroutine && i.is_multiple_of(100) {
                         goro::yield_now();
                     }
                     b.held.store(false, Ordering::SeqCst);

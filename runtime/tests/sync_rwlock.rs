@@ -25,11 +25,11 @@ fn readers_and_writers_on_coroutines_and_threads_never_overlap_a_writer() {
         let work = |l: Arc<RwLock<Pair>>, reads: Arc<AtomicUsize>, i: usize, coroutine: bool| {
             move || {
                 for k in 0..2_000 {
-                    if (k + i) % 10 == 0 {
+                    if (k + i).is_multiple_of(10) {
                         let mut g = l.write();
                         assert_eq!(g.a, g.b, "a writer overlapped another");
                         g.a += 1;
-                        if coroutine && k % 50 == 0 {
+                        if coroutine && k.is_multiple_of(50) {
                             goro::yield_now(); // a park point inside the write section
                         }
                         g.b += 1;
@@ -184,7 +184,7 @@ fn a_writer_is_not_starved_by_a_stream_of_readers() {
     within(Duration::from_secs(30), || {
         let l = Arc::new(RwLock::new(0u64));
         let stop = Arc::new(AtomicBool::new(false));
-        let readers: Vec<_> = (0..6)
+        let readers: Vec<_> = (0..6u32)
             .map(|i| {
                 let (l, stop) = (Arc::clone(&l), Arc::clone(&stop));
                 let f = move || {
@@ -195,7 +195,7 @@ fn a_writer_is_not_starved_by_a_stream_of_readers() {
                         std::hint::black_box(n);
                     }
                 };
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     goro::spawn(f)
                 } else {
                     goro::spawn(move || goro::blocking(f))

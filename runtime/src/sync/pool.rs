@@ -76,14 +76,17 @@ const CLOCK_EVERY: u32 = 16;
 pub struct Pool<T> {
     new: Box<dyn Fn() -> T + Send + Sync>,
     /// The plain threads' shard, and the last resort of a stealing worker.
-    shared: CachePadded<StdMutex<Shard<T>>>,
+    shared: Padded<T>,
     /// One shard per worker, made at the first use from a coroutine (the runtime exists then,
     /// so its worker count is known).
-    workers: OnceLock<Box<[CachePadded<StdMutex<Shard<T>>>]>>,
+    workers: OnceLock<Box<[Padded<T>]>>,
     /// Epoch 0 starts here.
     born: Instant,
     period: Duration,
 }
+
+/// A shard on a cache line of its own (no false sharing between workers).
+type Padded<T> = CachePadded<StdMutex<Shard<T>>>;
 
 /// One free list: see the table in `sync/mod.rs`.
 struct Shard<T> {
@@ -235,7 +238,7 @@ impl<T> Pool<T> {
     /// unlocking the shard.
     fn catch_up(&self, s: &mut Shard<T>, always: bool) -> (Vec<T>, Vec<T>) {
         s.ops = s.ops.wrapping_add(1);
-        if !always && s.ops % CLOCK_EVERY != 0 {
+        if !always && !s.ops.is_multiple_of(CLOCK_EVERY) {
             return (Vec::new(), Vec::new());
         }
         let now = self.epoch();

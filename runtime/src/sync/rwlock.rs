@@ -472,7 +472,7 @@ impl<T: ?Sized> RwLock<T> {
             // Release: pairs with the readers' Acquire (through `decide` too, but also with a
             // later barging reader's CAS), publishing our writes.
             self.state
-                .store(n * ONE_READER | writers_left, Ordering::Release);
+                .store((n * ONE_READER) | writers_left, Ordering::Release);
             q.readers.drain(..).collect()
         } else if let Some(w) = q.writers.pop_front() {
             // WU2b: no readers waiting: hand WRITER straight to the next writer (it sees our
