@@ -101,7 +101,10 @@ impl Context {
     /// clone of it (the `Arc` is unique); otherwise a new one is allocated. Reuse is what
     /// keeps a blocking operation free of allocation in the steady state.
     pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
-        let cx = match CACHED.with(|c| c.take()) {
+        // `try_with`: a blocking operation may run in another thread-local's destructor,
+        // after `CACHED` is gone (crossbeam-channel's `thread_locals` test); then it works
+        // uncached.
+        let cx = match CACHED.try_with(|c| c.take()).ok().flatten() {
             Some(mut cx) => match Arc::get_mut(&mut cx.inner) {
                 Some(inner) => {
                     *inner.select.get_mut() = 0;
@@ -119,7 +122,8 @@ impl Context {
             None => Context::new(),
         };
         let r = f(&cx);
-        CACHED.with(|c| c.set(Some(cx)));
+        // During thread exit this fails and `cx` is simply dropped.
+        let _ = CACHED.try_with(|c| c.set(Some(cx)));
         r
     }
 
