@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::iter::FusedIterator;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,15 +80,20 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     )
 }
 
-/// A receiver that delivers the current time once, after `duration`: Go's `time.After`.
+/// A receiver that delivers one value after `duration`: Go's `time.After`.
 ///
-/// Backed by a `goro::time::Timer`, which is cancelled if the receiver is dropped first.
+/// The value is the instant it was due (`now + duration`), as in crossbeam-channel; Go's
+/// is the time its timer ran, a little later. It is ready from that instant on, whether or
+/// not a timer has run yet, so `after(Duration::ZERO)` is ready at once. A
+/// `goro::time::Timer` wakes blocked receivers; it is cancelled if the receiver is
+/// dropped first.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
 /// let start = Instant::now();
 /// let t = goro_chan::after(Duration::from_millis(10)).recv().unwrap();
 /// assert!(t >= start + Duration::from_millis(10));
+/// assert!(Instant::now() >= t);
 /// ```
 pub fn after(duration: Duration) -> Receiver<Instant> {
     match Instant::now().checked_add(duration) {
@@ -96,7 +102,7 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
     }
 }
 
-/// A receiver that delivers the current time once, at `when`.
+/// A receiver that delivers one value, `when` itself, at `when`.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -115,9 +121,9 @@ pub fn at(when: Instant) -> Receiver<Instant> {
 /// and drops ticks while that one is unreceived, so a slow receiver does not build a
 /// backlog. The timer is cancelled when the receiver is dropped.
 ///
-/// # Panics
-/// If `period` is zero (Go panics too). A period of a century or more (`Duration::MAX`)
-/// is taken as "never".
+/// A zero period ticks continuously: always ready, each receive gets the current instant
+/// (crossbeam-channel's behaviour; Go panics). A period of a century or more
+/// (`Duration::MAX`) is taken as "never".
 ///
 /// ```
 /// use std::time::Duration;
@@ -578,16 +584,23 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// True if both receivers belong to the same channel (`never()` receivers never do).
+    /// True if both receivers belong to the same channel. All `never()` receivers count as
+    /// one channel (Go's nil channel; crossbeam-channel's rule too).
     ///
     /// ```
     /// let (_tx, rx) = goro_chan::unbounded::<()>();
     /// assert!(rx.same_channel(&rx.clone()));
-    /// assert!(!goro_chan::never::<()>().same_channel(&goro_chan::never()));
+    /// assert!(goro_chan::never::<()>().same_channel(&goro_chan::never()));
+    /// assert!(!rx.same_channel(&goro_chan::never()));
     /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        let a = self.select_id();
-        a != 0 && a == other.select_id()
+        match (&self.flavor, &other.flavor) {
+            (ReceiverFlavor::Never(_), ReceiverFlavor::Never(_)) => true,
+            _ => {
+                let a = self.select_id();
+                a != 0 && a == other.select_id()
+            }
+        }
     }
 
     /// Identifies this channel side for select tokens (even: the receive side; 0 for
@@ -622,6 +635,17 @@ impl<T> Receiver<T> {
         .map_err(|()| RecvError)
     }
 }
+
+// Unwind safety, as crossbeam-channel's handles have it: a panic that unwinds through a
+// channel operation (a value's `Drop`, a panicking send-arm expression in `select!`) leaves
+// the channel consistent, because no channel code panics while holding a lock or half-way
+// through a state change: values are dropped after their lock is released, and an
+// abandoned select reservation is released by `SelectedOperation`'s destructor. So a
+// `Sender`/`Receiver` observed after a caught panic is a working channel handle.
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
@@ -765,6 +789,27 @@ impl<T> SelectHandle for Sender<T> {
             SenderFlavor::Zero(c) => unsafe { c.sender().abandon(token) },
         }
     }
+    fn is_ready(&self) -> bool {
+        match &self.flavor {
+            SenderFlavor::Array(c) => c.sender().is_ready(),
+            SenderFlavor::List(c) => c.sender().is_ready(),
+            SenderFlavor::Zero(c) => c.sender().is_ready(),
+        }
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        match &self.flavor {
+            SenderFlavor::Array(c) => c.sender().watch(oper, cx),
+            SenderFlavor::List(c) => c.sender().watch(oper, cx),
+            SenderFlavor::Zero(c) => c.sender().watch(oper, cx),
+        }
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        match &self.flavor {
+            SenderFlavor::Array(c) => c.sender().unwatch(oper, cx),
+            SenderFlavor::List(c) => c.sender().unwatch(oper, cx),
+            SenderFlavor::Zero(c) => c.sender().unwatch(oper, cx),
+        }
+    }
 }
 
 impl<T> SelectHandle for Receiver<T> {
@@ -824,6 +869,36 @@ impl<T> SelectHandle for Receiver<T> {
             ReceiverFlavor::Tick(c, _) => unsafe { c.abandon(token) },
             // SAFETY: see above.
             ReceiverFlavor::Never(c) => unsafe { c.abandon(token) },
+        }
+    }
+    fn is_ready(&self) -> bool {
+        match &self.flavor {
+            ReceiverFlavor::Array(c) => c.receiver().is_ready(),
+            ReceiverFlavor::List(c) => c.receiver().is_ready(),
+            ReceiverFlavor::Zero(c) => c.receiver().is_ready(),
+            ReceiverFlavor::At(c, _) => SelectHandle::is_ready(&**c),
+            ReceiverFlavor::Tick(c, _) => SelectHandle::is_ready(&**c),
+            ReceiverFlavor::Never(c) => c.is_ready(),
+        }
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        match &self.flavor {
+            ReceiverFlavor::Array(c) => c.receiver().watch(oper, cx),
+            ReceiverFlavor::List(c) => c.receiver().watch(oper, cx),
+            ReceiverFlavor::Zero(c) => c.receiver().watch(oper, cx),
+            ReceiverFlavor::At(c, _) => SelectHandle::watch(&**c, oper, cx),
+            ReceiverFlavor::Tick(c, _) => SelectHandle::watch(&**c, oper, cx),
+            ReceiverFlavor::Never(c) => c.watch(oper, cx),
+        }
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        match &self.flavor {
+            ReceiverFlavor::Array(c) => c.receiver().unwatch(oper, cx),
+            ReceiverFlavor::List(c) => c.receiver().unwatch(oper, cx),
+            ReceiverFlavor::Zero(c) => c.receiver().unwatch(oper, cx),
+            ReceiverFlavor::At(c, _) => SelectHandle::unwatch(&**c, oper, cx),
+            ReceiverFlavor::Tick(c, _) => SelectHandle::unwatch(&**c, oper, cx),
+            ReceiverFlavor::Never(c) => c.unwatch(oper, cx),
         }
     }
 }

@@ -77,10 +77,16 @@ pub(crate) struct Context {
 }
 
 thread_local! {
-    /// One cached context per thread, taken out while in use. Several coroutines on one
-    /// worker may wait at once: the first takes the cached one, the others allocate.
+    /// Two cached contexts per thread, taken out while in use. Several coroutines on one
+    /// worker may wait at once: the first takes a cached one, the others allocate.
     /// A `Cell` is coroutine-safe here: it is never borrowed across a park.
-    static CACHED: Cell<Option<Context>> = const { Cell::new(None) };
+    ///
+    /// Two, not one: the peer that claimed a waiter drops its clone of the context only
+    /// after waking it, so a waiter that returns and blocks again at once (a receive loop
+    /// on a busy channel) often finds its last context still shared. It then takes the
+    /// other one, which that race left long ago (Go's select2 allocation test, crossbeam's
+    /// `golang.rs`, caught one allocation per select when a coroutine was the peer).
+    static CACHED: Cell<[Option<Context>; 2]> = const { Cell::new([None, None]) };
 }
 
 impl Context {
@@ -94,32 +100,47 @@ impl Context {
         }
     }
 
+    /// Resets `self` for a new wait if no wait queue or waker still holds a clone of it
+    /// (the `Arc` is unique). False if it is still shared.
+    fn reset_if_unique(&mut self) -> bool {
+        let Some(inner) = Arc::get_mut(&mut self.inner) else {
+            return false;
+        };
+        *inner.select.get_mut() = 0;
+        *inner.packet.get_mut() = ptr::null_mut();
+        // The cache is per thread but several coroutines share a thread: point the
+        // unparker at whoever is running now (checked first: re-pointing costs two
+        // reference-count updates, and usually it is the same one).
+        if !inner.unparker.wakes_current() {
+            inner.unparker = park::unparker();
+        }
+        true
+    }
+
     /// Runs `f` with a fresh context (slot Waiting, no packet) owned by the current
     /// coroutine or thread.
     ///
-    /// The per-thread cached context is reused when no wait queue or waker still holds a
-    /// clone of it (the `Arc` is unique); otherwise a new one is allocated. Reuse is what
-    /// keeps a blocking operation free of allocation in the steady state.
+    /// A per-thread cached context is reused when no wait queue or waker still holds a
+    /// clone of it; otherwise a new one is allocated. Reuse is what keeps a blocking
+    /// operation free of allocation in the steady state.
     pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
-        let cx = match CACHED.with(|c| c.take()) {
-            Some(mut cx) => match Arc::get_mut(&mut cx.inner) {
-                Some(inner) => {
-                    *inner.select.get_mut() = 0;
-                    *inner.packet.get_mut() = ptr::null_mut();
-                    // The cache is per thread but several coroutines share a thread: point
-                    // the unparker at whoever is running now (checked first: re-pointing
-                    // costs two reference-count updates, and usually it is the same one).
-                    if !inner.unparker.wakes_current() {
-                        inner.unparker = park::unparker();
-                    }
-                    cx
-                }
-                None => Context::new(),
-            },
-            None => Context::new(),
+        // `try_with`: a blocking operation may run in another thread-local's destructor,
+        // after `CACHED` is gone (crossbeam-channel's `thread_locals` test); then it works
+        // uncached.
+        let [mut a, mut b] = CACHED.try_with(|c| c.take()).unwrap_or([None, None]);
+        // Use the first unique one; keep the other as the spare.
+        let (cx, spare) = if a.as_mut().is_some_and(Context::reset_if_unique) {
+            (a, b)
+        } else if b.as_mut().is_some_and(Context::reset_if_unique) {
+            (b, a)
+        } else {
+            // Both still shared (or none cached): keep the younger, allocate.
+            (Some(Context::new()), a)
         };
+        let cx = cx.expect("goro-chan: chosen context is present");
         let r = f(&cx);
-        CACHED.with(|c| c.set(Some(cx)));
+        // During thread exit this fails and the contexts are simply dropped.
+        let _ = CACHED.try_with(|c| c.set([Some(cx), spare]));
         r
     }
 

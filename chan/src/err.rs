@@ -115,6 +115,31 @@ pub struct TrySelectError;
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct SelectTimeoutError;
 
+/// No operation of a [`Select`](crate::Select) was ready (from `try_ready`).
+///
+/// ```
+/// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+/// let mut sel = goro_chan::Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.try_ready(), Err(goro_chan::TryReadyError));
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct TryReadyError;
+
+/// No operation of a [`Select`](crate::Select) became ready before the deadline (from
+/// `ready_timeout`/`ready_deadline`).
+///
+/// ```
+/// use std::time::Duration;
+/// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+/// let mut sel = goro_chan::Select::new();
+/// sel.recv(&rx);
+/// let r = sel.ready_timeout(Duration::from_millis(1));
+/// assert_eq!(r, Err(goro_chan::ReadyTimeoutError));
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct ReadyTimeoutError;
+
 impl<T> SendError<T> {
     /// The value that was not sent.
     ///
@@ -362,3 +387,17 @@ impl fmt::Display for SelectTimeoutError {
     }
 }
 impl error::Error for SelectTimeoutError {}
+
+impl fmt::Display for TryReadyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("all operations in select would block")
+    }
+}
+impl error::Error for TryReadyError {}
+
+impl fmt::Display for ReadyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting on ready")
+    }
+}
+impl error::Error for ReadyTimeoutError {}

@@ -109,8 +109,8 @@ pub use crate::channel::{
     after, at, bounded, never, tick, unbounded, IntoIter, Iter, Receiver, Sender, TryIter,
 };
 pub use crate::err::{
-    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
-    TrySelectError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use crate::select::{Select, SelectedOperation};
 

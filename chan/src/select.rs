@@ -59,7 +59,9 @@ use goro::park;
 
 use crate::channel::{Receiver, Sender};
 use crate::context::{Context, Operation, Selected};
-use crate::err::{RecvError, SelectTimeoutError, SendError, TrySelectError};
+use crate::err::{
+    ReadyTimeoutError, RecvError, SelectTimeoutError, SendError, TryReadyError, TrySelectError,
+};
 use crate::flavors::{
     array::ArrayToken, at::AtToken, list::ListToken, tick::TickToken, zero::ZeroToken,
 };
@@ -135,6 +137,14 @@ pub(crate) trait SelectHandle {
     /// `token` must hold a reservation made by this very side's `try_select`/`accept`, not
     /// yet completed nor abandoned.
     unsafe fn abandon(&self, token: &mut Token);
+    /// Whether the operation could proceed now (or the channel is disconnected), for
+    /// `Select::ready`. A hint: it may be stale by the time the caller acts.
+    fn is_ready(&self) -> bool;
+    /// Adds `cx` as an *observer* of operation `oper` (woken on any change that may make it
+    /// ready, without reserving anything; see `waker.rs`). True if it is ready already.
+    fn watch(&self, oper: Operation, cx: &Context) -> bool;
+    /// Removes the observer, if no notification took it already.
+    fn unwatch(&self, oper: Operation, cx: &Context);
 }
 
 /// How long a select may wait.
@@ -188,9 +198,16 @@ impl fmt::Debug for Handle<'_> {
 
 /// Runs a select over `handles` (reordered in place): the chosen operation, reserved, or
 /// `None` if `timeout` passed first. Used by `select!` and [`Select`].
+///
+/// `biased`: try the operations in the given order instead of a random one
+/// (`select_biased!`, [`Select::new_biased`]).
 #[doc(hidden)]
-pub fn run<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<SelectedOperation<'a>> {
-    let (token, h) = select_loop(handles, timeout)?;
+pub fn run<'a>(
+    handles: &mut [Handle<'a>],
+    timeout: Timeout,
+    biased: bool,
+) -> Option<SelectedOperation<'a>> {
+    let (token, h) = select_loop(handles, timeout, biased)?;
     Some(SelectedOperation {
         token,
         index: h.index,
@@ -199,7 +216,11 @@ pub fn run<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<SelectedO
 }
 
 /// The select proper: the reserved token and the handle it was reserved on.
-fn select_loop<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<(Token, Handle<'a>)> {
+fn select_loop<'a>(
+    handles: &mut [Handle<'a>],
+    timeout: Timeout,
+    biased: bool,
+) -> Option<(Token, Handle<'a>)> {
     let deadline = match timeout {
         Timeout::Now => None,
         Timeout::Never => None,
@@ -218,7 +239,9 @@ fn select_loop<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<(Toke
             },
         }
     }
-    shuffle(handles);
+    if !biased {
+        shuffle(handles);
+    }
     loop {
         let mut token = Token::new();
         for h in handles.iter() {
@@ -268,6 +291,61 @@ fn select_loop<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<(Toke
     }
 }
 
+/// Blocks until one of `handles` is *ready* (could proceed, or its channel is
+/// disconnected), or `timeout` passes; returns its caller index. Reserves nothing: the
+/// caller then performs the operation itself, which may find it no longer ready. Waiting
+/// uses observer entries (`waker.rs`), which take no wakeup from a blocked operation.
+fn ready_loop(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Option<usize> {
+    let deadline = match timeout {
+        Timeout::At(d) => Some(d),
+        Timeout::Now | Timeout::Never => None,
+    };
+    if handles.is_empty() {
+        // As `select_loop`: nothing can become ready.
+        return select_loop(handles, timeout, biased).map(|_| unreachable!());
+    }
+    if !biased {
+        shuffle(handles);
+    }
+    loop {
+        if let Some(h) = handles.iter().find(|h| h.handle.is_ready()) {
+            return Some(h.index);
+        }
+        match timeout {
+            Timeout::Now => return None,
+            Timeout::At(d) if Instant::now() >= d => return None,
+            _ => {}
+        }
+        let woken = Context::with(|cx| {
+            let mut watched = 0;
+            for (i, h) in handles.iter().enumerate() {
+                watched += 1;
+                if h.handle.watch(Operation(i), cx) {
+                    let _ = cx.try_select(Selected::Aborted);
+                    break;
+                }
+                if cx.selected() != Selected::Waiting {
+                    break;
+                }
+            }
+            let sel = cx.wait_until(deadline);
+            for (i, h) in handles[..watched].iter().enumerate() {
+                h.handle.unwatch(Operation(i), cx);
+            }
+            match sel {
+                Selected::Waiting => unreachable!("goro-chan: woke while waiting"),
+                // Look again: the outer loop re-checks every operation and the deadline.
+                Selected::Aborted | Selected::Disconnected => None,
+                // Possibly spurious (documented): the operation was ready a moment ago.
+                Selected::Operation(Operation(i)) => Some(handles[i].index),
+            }
+        });
+        if woken.is_some() {
+            return woken;
+        }
+    }
+}
+
 /// A select over a set of operations known only at run time.
 ///
 /// Add operations with [`send`](Select::send) and [`recv`](Select::recv), which return
@@ -293,10 +371,33 @@ fn select_loop<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<(Toke
 /// assert_eq!(op.recv(&rxs[i]), Ok(20));
 /// # drop(tx1);
 /// ```
+///
+/// # Send and Sync
+///
+/// A `Select` is `Send` and `Sync` (and `Clone`), as crossbeam-channel's is, so it can be
+/// built once and cloned into threads. For that its [`send`](Select::send) and
+/// [`recv`](Select::recv) require `T: Send` (then the channel sides it borrows are
+/// `Sync`). The [`select!`](crate::select!) macro has no such bound: its operations never
+/// leave the calling thread.
+#[derive(Clone)]
 pub struct Select<'a> {
     handles: Vec<Handle<'a>>,
     next_index: usize,
+    /// Operations are tried in the order they were added, not in a random order.
+    biased: bool,
 }
+
+// SAFETY: a `Select` holds shared references to `Sender<T>`/`Receiver<T>` (as `&dyn
+// SelectHandle`, which hides their `Sync`-ness) plus plain integers. `Select::send` and
+// `Select::recv` are the only ways to add a handle and both require `T: Send`, under which
+// `Sender<T>` and `Receiver<T>` are `Sync` (checked by `assert_sync` in those methods), so
+// every reference held may be shared with and sent to another thread.
+unsafe impl Send for Select<'_> {}
+// SAFETY: as for `Send`; `&Select` only allows `Clone` and `Debug`, which read.
+unsafe impl Sync for Select<'_> {}
+
+/// Compile-time check behind the `Send`/`Sync` impls of [`Select`].
+fn assert_sync<X: Sync>() {}
 
 impl<'a> Select<'a> {
     /// An empty select. Selecting on it blocks forever (like Go's `select {}`), or until
@@ -310,6 +411,30 @@ impl<'a> Select<'a> {
         Select {
             handles: Vec::with_capacity(4),
             next_index: 0,
+            biased: false,
+        }
+    }
+
+    /// An empty select that tries its operations in the order they were added, instead
+    /// of a random one: the first ready operation is always chosen (crossbeam-channel's
+    /// `Select::new_biased`; `select_biased!` is the macro form). Go has no such mode.
+    ///
+    /// ```
+    /// let (tx1, rx1) = goro_chan::unbounded();
+    /// let (tx2, rx2) = goro_chan::unbounded();
+    /// tx1.send(1).unwrap();
+    /// tx2.send(2).unwrap();
+    /// let mut sel = goro_chan::Select::new_biased();
+    /// let i1 = sel.recv(&rx1);
+    /// sel.recv(&rx2);
+    /// for _ in 0..10 {
+    ///     assert_eq!(sel.ready(), i1); // both ready; the first one wins every time
+    /// }
+    /// ```
+    pub fn new_biased() -> Select<'a> {
+        Select {
+            biased: true,
+            ..Select::new()
         }
     }
 
@@ -324,7 +449,8 @@ impl<'a> Select<'a> {
     /// op.send(&tx, 5).unwrap();
     /// assert_eq!(rx.recv(), Ok(5));
     /// ```
-    pub fn send<T>(&mut self, s: &'a Sender<T>) -> usize {
+    pub fn send<T: Send>(&mut self, s: &'a Sender<T>) -> usize {
+        assert_sync::<Sender<T>>();
         let i = self.next_index;
         self.next_index += 1;
         self.handles.push(Handle::send(s, i));
@@ -342,7 +468,8 @@ impl<'a> Select<'a> {
     /// assert_eq!(op.index(), i);
     /// assert_eq!(op.recv(&rx), Ok("hi"));
     /// ```
-    pub fn recv<T>(&mut self, r: &'a Receiver<T>) -> usize {
+    pub fn recv<T: Send>(&mut self, r: &'a Receiver<T>) -> usize {
+        assert_sync::<Receiver<T>>();
         let i = self.next_index;
         self.next_index += 1;
         self.handles.push(Handle::recv(r, i));
@@ -441,8 +568,72 @@ impl<'a> Select<'a> {
         self.run(Timeout::At(deadline)).ok_or(SelectTimeoutError)
     }
 
+    /// Blocks until an operation is ready and returns its index, without performing it.
+    ///
+    /// "Ready" means the operation would not block now, or its channel is disconnected.
+    /// Another party may act first, so the operation may block or fail by the time the
+    /// caller performs it (use `try_send`/`try_recv`), and this may return spuriously.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::unbounded::<i32>();
+    /// std::thread::spawn(move || tx.send(1).unwrap());
+    /// let mut sel = goro_chan::Select::new();
+    /// let i = sel.recv(&rx);
+    /// assert_eq!(sel.ready(), i);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn ready(&mut self) -> usize {
+        ready_loop(&mut self.handles, Timeout::Never, self.biased)
+            .expect("goro-chan: a ready without timeout returned nothing")
+    }
+
+    /// The index of an operation that is ready now, without blocking.
+    ///
+    /// ```
+    /// let (tx, rx) = goro_chan::bounded::<i32>(1);
+    /// let mut sel = goro_chan::Select::new();
+    /// sel.recv(&rx);
+    /// assert!(sel.try_ready().is_err());
+    /// tx.send(1).unwrap();
+    /// assert_eq!(sel.try_ready(), Ok(0));
+    /// ```
+    pub fn try_ready(&mut self) -> Result<usize, TryReadyError> {
+        ready_loop(&mut self.handles, Timeout::Now, self.biased).ok_or(TryReadyError)
+    }
+
+    /// Like [`ready`](Select::ready), giving up after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (_tx, rx) = goro_chan::bounded::<i32>(0);
+    /// let mut sel = goro_chan::Select::new();
+    /// sel.recv(&rx);
+    /// assert!(sel.ready_timeout(Duration::from_millis(5)).is_err());
+    /// ```
+    pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
+        match Instant::now().checked_add(timeout) {
+            Some(d) => self.ready_deadline(d),
+            None => Ok(self.ready()),
+        }
+    }
+
+    /// Like [`ready`](Select::ready), giving up at `deadline`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = goro_chan::bounded::<i32>(0);
+    /// drop(tx);
+    /// let mut sel = goro_chan::Select::new();
+    /// sel.recv(&rx);
+    /// // Disconnected counts as ready.
+    /// assert_eq!(sel.ready_deadline(Instant::now() + Duration::from_secs(1)), Ok(0));
+    /// ```
+    pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
+        ready_loop(&mut self.handles, Timeout::At(deadline), self.biased).ok_or(ReadyTimeoutError)
+    }
+
     fn run(&mut self, timeout: Timeout) -> Option<SelectedOperation<'a>> {
-        run(&mut self.handles, timeout)
+        run(&mut self.handles, timeout, self.biased)
     }
 }
 

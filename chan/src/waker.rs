@@ -6,6 +6,12 @@
 //! `is_empty` flag so that the common case, "nobody is waiting", costs one load and no
 //! lock. Both return the claimed context instead of waking it, so callers wake *after*
 //! releasing their locks.
+//!
+//! *Observers* are a second, separate list: contexts of [`Select::ready`](crate::Select::ready)
+//! calls, which want to hear that an operation may have become possible without reserving
+//! it. A state change claims and wakes *every* observer (they complete nothing, so waking
+//! all of them takes nothing from anyone), and never counts as the one claim that a real
+//! waiter needed: a `ready` call cannot swallow a wakeup meant for a blocked `recv`.
 
 use std::collections::VecDeque;
 use std::ptr;
@@ -40,6 +46,8 @@ pub(crate) struct Waker {
     first: Option<Entry>,
     /// The younger entries, oldest first.
     rest: VecDeque<Entry>,
+    /// `Select::ready` watchers (see the module doc). Empty, and unallocated, unless used.
+    observers: Vec<Entry>,
 }
 
 impl Waker {
@@ -47,7 +55,39 @@ impl Waker {
         Waker {
             first: None,
             rest: VecDeque::new(),
+            observers: Vec::new(),
         }
+    }
+
+    /// Adds `cx` as an observer for operation `oper` (a `Select::ready` call).
+    pub(crate) fn watch(&mut self, oper: Operation, cx: &Context) {
+        self.observers.push(Entry {
+            oper,
+            packet: ptr::null_mut(),
+            cx: cx.clone(),
+        });
+    }
+
+    /// Removes `cx`'s observer entry for `oper`, if a notification did not take it already.
+    pub(crate) fn unwatch(&mut self, oper: Operation, cx: &Context) {
+        let id = cx.id();
+        if let Some(i) = self
+            .observers
+            .iter()
+            .position(|e| e.oper == oper && e.cx.id() == id)
+        {
+            self.observers.swap_remove(i);
+        }
+    }
+
+    /// Takes every observer out, for [`wake_observers`] after the caller's lock is released.
+    pub(crate) fn take_observers(&mut self) -> Vec<Entry> {
+        std::mem::take(&mut self.observers)
+    }
+
+    /// Whether some registered (non-observer) waiter is still waiting.
+    pub(crate) fn has_waiting(&self) -> bool {
+        self.iter().any(|e| e.cx.selected() == Selected::Waiting)
     }
 
     /// Registers `cx` waiting for operation `oper`.
@@ -130,22 +170,35 @@ impl Waker {
             .any(|e| e.cx.id() != id && e.cx.selected() == Selected::Waiting)
     }
 
-    /// Claims every waiter with `Disconnected` and removes all entries. Returns the
-    /// entries; the caller wakes their contexts after unlocking (a context whose CAS failed
-    /// was claimed elsewhere and needs no wake from us, but a spurious one is harmless).
+    /// Claims every waiter and observer with `Disconnected` and removes all entries.
+    /// Returns the entries; the caller wakes their contexts after unlocking (a context
+    /// whose CAS failed was claimed elsewhere and needs no wake from us, but a spurious one
+    /// is harmless).
     pub(crate) fn disconnect(&mut self) -> Vec<Entry> {
-        for e in self.iter() {
+        for e in self.iter().chain(self.observers.iter()) {
             let _ = e.cx.try_select(Selected::Disconnected);
         }
+        let observers = self.take_observers();
         self.first
             .take()
             .into_iter()
             .chain(self.rest.drain(..))
+            .chain(observers)
             .collect()
     }
 
+    /// True if there are neither waiters nor observers.
     pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_none()
+        self.first.is_none() && self.observers.is_empty()
+    }
+}
+
+/// Claims each observer for its operation and wakes it. Call without holding any lock.
+pub(crate) fn wake_observers(observers: Vec<Entry>) {
+    for e in observers {
+        if e.cx.try_select(Selected::Operation(e.oper)).is_ok() {
+            e.cx.unpark();
+        }
     }
 }
 
@@ -206,18 +259,37 @@ impl SyncWaker {
 
     #[cold]
     fn notify_slow(&self) {
-        let entry = {
+        let (entry, observers) = {
             let mut w = self.inner.lock();
             if w.is_empty() {
                 return;
             }
             let e = w.try_select();
+            let o = w.take_observers();
             self.is_empty.store(w.is_empty(), Ordering::SeqCst);
-            e
+            (e, o)
         };
         if let Some(e) = entry {
             e.cx.unpark();
         }
+        wake_observers(observers);
+    }
+
+    /// Adds `cx` as an observer of `oper` (`Select::ready`). As with
+    /// [`register`](Self::register), the caller re-checks readiness afterwards.
+    pub(crate) fn watch(&self, oper: Operation, cx: &Context) {
+        let mut w = self.inner.lock();
+        w.watch(oper, cx);
+        // SeqCst: as in `register`.
+        self.is_empty.store(false, Ordering::SeqCst);
+    }
+
+    /// Removes `cx`'s observer entry for `oper`, if it is still there.
+    pub(crate) fn unwatch(&self, oper: Operation, cx: &Context) {
+        let mut w = self.inner.lock();
+        w.unwatch(oper, cx);
+        // SeqCst: as in `register`.
+        self.is_empty.store(w.is_empty(), Ordering::SeqCst);
     }
 
     /// Claims every waiter with `Disconnected` and wakes them after unlocking.

@@ -52,8 +52,11 @@ fn same_channel() {
     assert!(rx.same_channel(&rx.clone()));
     assert!(!tx.same_channel(&tx2));
     assert!(!rx.same_channel(&rx2));
+    // As crossbeam-channel: every `never()` is the one nil channel.
     let n = never::<()>();
-    assert!(!n.same_channel(&n.clone()));
+    assert!(n.same_channel(&n.clone()));
+    assert!(n.same_channel(&never()));
+    assert!(!n.same_channel(&rx));
 }
 
 struct Counted(Arc<AtomicUsize>);

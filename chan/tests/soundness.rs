@@ -415,7 +415,15 @@ fn zero_abandoned_recv_returns_value_to_blocked_sender() {
                     let r = panic::catch_unwind(AssertUnwindSafe(|| {
                         let mut sel = Select::new();
                         sel.recv(&rx);
-                        let _op = sel.select();
+                        // `try_select` succeeds only once the sender is blocked, which is
+                        // this hazard's premise (a blocking `select` could instead be
+                        // parked first and be handed the value: another test's case).
+                        let _op = loop {
+                            match sel.try_select() {
+                                Ok(op) => break op,
+                                Err(_) => thread::yield_now(),
+                            }
+                        };
                         panic!("provoked: after selecting a receive");
                     }));
                     assert!(r.is_err());

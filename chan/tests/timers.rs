@@ -3,7 +3,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use goro_chan::{after, at, never, tick, RecvTimeoutError, TryRecvError};
+use goro_chan::{after, at, never, select, tick, RecvTimeoutError, TryRecvError};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -72,9 +72,28 @@ fn tick_drops_ticks_for_a_slow_receiver() {
 }
 
 #[test]
-#[should_panic(expected = "non-zero")]
-fn tick_zero_panics() {
-    let _ = tick(Duration::ZERO);
+fn tick_zero_ticks_continuously() {
+    // As crossbeam-channel's `tick(0)` (Go panics instead): always ready.
+    let rx = tick(Duration::ZERO);
+    for _ in 0..3 {
+        let before = Instant::now();
+        let t = rx.try_recv().unwrap();
+        assert!(t >= before);
+    }
+    assert!(rx.recv().is_ok());
+    select! {
+        recv(rx) -> t => assert!(t.is_ok()),
+        default => panic!("a zero-period ticker is always ready"),
+    }
+}
+
+#[test]
+fn after_zero_is_ready_at_once_and_delivers_its_deadline() {
+    let start = Instant::now();
+    let rx = after(Duration::ZERO);
+    let t = rx.try_recv().expect("ready without waiting for a timer");
+    assert!(t >= start && t <= Instant::now());
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 }
 
 #[test]

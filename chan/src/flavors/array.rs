@@ -634,11 +634,15 @@ impl<T> SelectHandle for Receiver<'_, T> {
         // SAFETY: forwarded contract (a receiving reservation on this channel, unused).
         unsafe { self.0.abandon_recv(token) }
     }
-}
-
-impl<T> Receiver<'_, T> {
     fn is_ready(&self) -> bool {
         !self.0.is_empty() || self.0.is_disconnected()
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        self.0.receivers.watch(oper, cx);
+        self.is_ready()
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        self.0.receivers.unwatch(oper, cx);
     }
 }
 
@@ -660,10 +664,14 @@ impl<T> SelectHandle for Sender<'_, T> {
         // SAFETY: forwarded contract (a sending reservation on this channel, unused).
         unsafe { self.0.abandon_send(token) }
     }
-}
-
-impl<T> Sender<'_, T> {
     fn is_ready(&self) -> bool {
         !self.0.is_full() || self.0.is_disconnected()
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        self.0.senders.watch(oper, cx);
+        self.is_ready()
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        self.0.senders.unwatch(oper, cx);
     }
 }

@@ -1,14 +1,17 @@
 //! One-shot timer channel: [`after`](crate::after) and [`at`](crate::at), Go's
 //! `time.After`.
 //!
-//! A `goro::time::Timer` fires once at the deadline: it records the time, sets `fired`
-//! and wakes one waiting receiver. The channel then holds one value (like Go's buffered
-//! channel of capacity 1); the first receive takes it and later receives block forever.
+//! The channel holds one value, the deadline itself, from the deadline on (like Go's
+//! buffered channel of capacity 1); the first receive takes it and later receives block
+//! forever. Readiness is read from the clock (`now >= deadline`), as crossbeam-channel's
+//! `at` flavor does, so `after(Duration::ZERO)` is ready at once and the value never
+//! depends on how late a timer callback ran. A `goro::time::Timer` at the deadline sets
+//! `fired` and wakes one waiting receiver.
 //! When the last receiver is dropped before the deadline, the timer is cancelled. The
 //! callback holds only a `Weak` reference, so a pending timer keeps nothing alive.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use goro::time::Timer;
@@ -22,8 +25,8 @@ use crate::waker::SyncWaker;
 pub(crate) type AtToken = Option<Instant>;
 
 pub(crate) struct Channel {
-    /// When the timer fired. Set once, before `fired`.
-    fired_at: OnceLock<Instant>,
+    /// When the value is due; also the value delivered.
+    deadline: Instant,
     /// The timer has fired (SeqCst: Dekker pair with the receivers' wait queue).
     fired: AtomicBool,
     /// The one value has been received.
@@ -35,7 +38,7 @@ pub(crate) struct Channel {
 impl Channel {
     pub(crate) fn new(deadline: Instant) -> Arc<Channel> {
         let chan = Arc::new(Channel {
-            fired_at: OnceLock::new(),
+            deadline,
             fired: AtomicBool::new(false),
             taken: AtomicBool::new(false),
             receivers: SyncWaker::new(),
@@ -53,7 +56,6 @@ impl Channel {
 
     /// Timer callback: short and non-blocking, as timer callbacks must be.
     fn fire(&self) {
-        let _ = self.fired_at.set(Instant::now());
         // SeqCst pairs with the SeqCst load in `is_ready` (after registering) and with
         // the SeqCst `is_empty` load inside `notify`.
         self.fired.store(true, Ordering::SeqCst);
@@ -62,7 +64,8 @@ impl Channel {
 
     fn is_ready(&self) -> bool {
         // SeqCst: see `fire`.
-        self.fired.load(Ordering::SeqCst) && !self.taken.load(Ordering::Relaxed)
+        (self.fired.load(Ordering::SeqCst) || Instant::now() >= self.deadline)
+            && !self.taken.load(Ordering::Relaxed)
     }
 
     /// Takes the one value if it is there.
@@ -74,7 +77,7 @@ impl Channel {
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;
         }
-        self.fired_at.get().copied()
+        Some(self.deadline)
     }
 
     pub(crate) fn try_recv(&self) -> Result<Instant, TryRecvError> {
@@ -140,5 +143,15 @@ impl SelectHandle for Channel {
     unsafe fn abandon(&self, token: &mut Token) {
         // The reserved instant was taken from the channel: a received value, dropped.
         token.at = None;
+    }
+    fn is_ready(&self) -> bool {
+        Channel::is_ready(self)
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        self.receivers.watch(oper, cx);
+        Channel::is_ready(self)
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        self.receivers.unwatch(oper, cx);
     }
 }

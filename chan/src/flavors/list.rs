@@ -26,7 +26,7 @@ use crate::context::{Context, Operation, Selected};
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::select::{SelectHandle, Token};
 use crate::utils::SpinLock;
-use crate::waker::Waker;
+use crate::waker::{wake_observers, Waker};
 
 /// A receive claimed by `start_recv` (`seq`), or disconnected.
 #[derive(Default)]
@@ -102,11 +102,17 @@ impl<T> Channel<T> {
             if inner.receivers.is_empty() {
                 None
             } else {
-                inner.receivers.try_select()
+                Some((
+                    inner.receivers.try_select(),
+                    inner.receivers.take_observers(),
+                ))
             }
         };
-        if let Some(e) = woken {
-            e.cx.unpark();
+        if let Some((e, observers)) = woken {
+            if let Some(e) = e {
+                e.cx.unpark();
+            }
+            wake_observers(observers);
         }
         Ok(())
     }
@@ -245,6 +251,18 @@ impl<T> SelectHandle for Receiver<'_, T> {
     unsafe fn abandon(&self, token: &mut Token) {
         self.0.abandon_recv(token);
     }
+    fn is_ready(&self) -> bool {
+        let inner = self.0.inner.lock();
+        inner.unclaimed() > 0 || inner.disconnected
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        let mut inner = self.0.inner.lock();
+        inner.receivers.watch(oper, cx);
+        inner.unclaimed() > 0 || inner.disconnected
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        self.0.inner.lock().receivers.unwatch(oper, cx);
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -261,4 +279,11 @@ impl<T> SelectHandle for Sender<'_, T> {
     unsafe fn abandon(&self, _token: &mut Token) {
         // A send reserves nothing: the buffer is unbounded.
     }
+    fn is_ready(&self) -> bool {
+        true
+    }
+    fn watch(&self, _oper: Operation, _cx: &Context) -> bool {
+        true
+    }
+    fn unwatch(&self, _oper: Operation, _cx: &Context) {}
 }

@@ -55,4 +55,11 @@ impl<T> SelectHandle for Channel<T> {
     unsafe fn abandon(&self, _token: &mut Token) {
         // Never reserved anything.
     }
+    fn is_ready(&self) -> bool {
+        false
+    }
+    fn watch(&self, _oper: Operation, _cx: &Context) -> bool {
+        false
+    }
+    fn unwatch(&self, _oper: Operation, _cx: &Context) {}
 }

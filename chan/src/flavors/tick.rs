@@ -7,6 +7,9 @@
 //! schedule, exactly as with Go. Arming happens on the receiver's side (a timer callback
 //! only records the tick and wakes one receiver; it never creates a timer). Dropping the
 //! last receiver cancels the armed timer.
+//!
+//! A zero period ticks continuously, as crossbeam-channel's `tick` does (Go's panics): no
+//! timer, always ready, and each receive gets the current instant.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -49,7 +52,6 @@ const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl Channel {
     pub(crate) fn new(period: Duration) -> Arc<Channel> {
-        assert!(!period.is_zero(), "goro-chan: tick period must be non-zero");
         // A century is "never" (and keeps `Instant` arithmetic from overflowing).
         let period = period.min(NEVER);
         let first = Instant::now() + period;
@@ -66,7 +68,9 @@ impl Channel {
             receivers: SyncWaker::new(),
             me: me.clone(),
         });
-        chan.arm(first);
+        if !period.is_zero() {
+            chan.arm(first);
+        }
         chan
     }
 
@@ -109,11 +113,14 @@ impl Channel {
 
     fn is_ready(&self) -> bool {
         // SeqCst: see `fire`.
-        self.has_pending.load(Ordering::SeqCst)
+        self.period.is_zero() || self.has_pending.load(Ordering::SeqCst)
     }
 
     /// Takes the pending tick, if any, and arms the timer for the next grid point.
     fn take(&self) -> Option<Instant> {
+        if self.period.is_zero() {
+            return Some(Instant::now());
+        }
         if !self.is_ready() {
             return None;
         }
@@ -191,5 +198,15 @@ impl SelectHandle for Channel {
     unsafe fn abandon(&self, token: &mut Token) {
         // The reserved instant was taken from the channel: a received value, dropped.
         token.tick = None;
+    }
+    fn is_ready(&self) -> bool {
+        Channel::is_ready(self)
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        self.receivers.watch(oper, cx);
+        Channel::is_ready(self)
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        self.receivers.unwatch(oper, cx);
     }
 }

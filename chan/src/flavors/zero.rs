@@ -57,7 +57,7 @@ use crate::context::{Context, Operation, Selected};
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::select::{SelectHandle, Token};
 use crate::utils::SpinLock;
-use crate::waker::{Entry, Waker};
+use crate::waker::{wake_observers, Entry, Waker};
 
 /// The claimed peer's packet and context (null packet: disconnected).
 pub(crate) struct ZeroToken {
@@ -471,7 +471,10 @@ impl<T> Channel<T> {
             inner
                 .senders
                 .register_with_packet(oper, &mut packet as *mut Packet<T> as *mut (), cx);
+            // A waiting sender makes receiving possible: tell `Select::ready` observers.
+            let observers = inner.receivers.take_observers();
             drop(inner);
+            wake_observers(observers);
             match cx.wait_until(deadline) {
                 Selected::Waiting => unreachable!("goro-chan: woke while waiting"),
                 sel @ (Selected::Aborted | Selected::Disconnected) => {
@@ -541,7 +544,10 @@ impl<T> Channel<T> {
                 &mut packet as *mut Packet<T> as *mut (),
                 cx,
             );
+            // A waiting receiver makes sending possible: tell `Select::ready` observers.
+            let observers = inner.senders.take_observers();
             drop(inner);
+            wake_observers(observers);
             match cx.wait_until(deadline) {
                 Selected::Waiting => unreachable!("goro-chan: woke while waiting"),
                 Selected::Aborted => {
@@ -654,13 +660,41 @@ impl<T> Channel<T> {
         &self,
         oper: Operation,
         cx: &Context,
-        queues: fn(&mut Inner) -> (&mut Waker, &Waker),
+        queues: fn(&mut Inner) -> (&mut Waker, &mut Waker),
     ) -> bool {
         let packet = Packet::<T>::empty_on_heap();
         let mut inner = self.inner.lock();
         let (mine, peers) = queues(&mut inner);
         mine.register_with_packet(oper, packet as *mut (), cx);
-        peers.can_select(cx) || inner.disconnected
+        let ready = peers.can_select(cx);
+        // Our waiting arm makes the peers' operation possible: tell their observers.
+        let observers = peers.take_observers();
+        let ready = ready || inner.disconnected;
+        drop(inner);
+        wake_observers(observers);
+        ready
+    }
+
+    /// `Select::ready` on one side: whether a peer waits on the other side (`queues` as
+    /// in `register_arm`), or the channel is disconnected.
+    fn is_ready_arm(&self, queues: fn(&mut Inner) -> (&mut Waker, &mut Waker)) -> bool {
+        let mut inner = self.inner.lock();
+        let ready = queues(&mut inner).1.has_waiting();
+        ready || inner.disconnected
+    }
+
+    /// Observes one side for `Select::ready`; true if ready already.
+    fn watch_arm(
+        &self,
+        oper: Operation,
+        cx: &Context,
+        queues: fn(&mut Inner) -> (&mut Waker, &mut Waker),
+    ) -> bool {
+        let mut inner = self.inner.lock();
+        let (mine, peers) = queues(&mut inner);
+        mine.watch(oper, cx);
+        let ready = peers.can_select(cx);
+        ready || inner.disconnected
     }
 
     /// A select arm stops waiting: removes its entry from the queue `queues` picks and frees
@@ -669,7 +703,7 @@ impl<T> Channel<T> {
         &self,
         oper: Operation,
         cx: &Context,
-        queues: fn(&mut Inner) -> (&mut Waker, &Waker),
+        queues: fn(&mut Inner) -> (&mut Waker, &mut Waker),
     ) {
         let e = queues(&mut self.inner.lock()).0.unregister(oper, cx);
         if let Some(e) = e {
@@ -689,13 +723,13 @@ impl<T> Channel<T> {
 }
 
 /// A receiving arm's queue, and the senders it pairs with.
-fn recv_queues(inner: &mut Inner) -> (&mut Waker, &Waker) {
-    (&mut inner.receivers, &inner.senders)
+fn recv_queues(inner: &mut Inner) -> (&mut Waker, &mut Waker) {
+    (&mut inner.receivers, &mut inner.senders)
 }
 
 /// A sending arm's queue, and the receivers it pairs with.
-fn send_queues(inner: &mut Inner) -> (&mut Waker, &Waker) {
-    (&mut inner.senders, &inner.receivers)
+fn send_queues(inner: &mut Inner) -> (&mut Waker, &mut Waker) {
+    (&mut inner.senders, &mut inner.receivers)
 }
 
 impl<T> SelectHandle for Receiver<'_, T> {
@@ -715,6 +749,15 @@ impl<T> SelectHandle for Receiver<'_, T> {
         // SAFETY: forwarded contract (a receiving reservation on this channel, unused).
         unsafe { self.0.abandon_recv(token) }
     }
+    fn is_ready(&self) -> bool {
+        self.0.is_ready_arm(recv_queues)
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        self.0.watch_arm(oper, cx, recv_queues)
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        recv_queues(&mut self.0.inner.lock()).0.unwatch(oper, cx);
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -733,5 +776,14 @@ impl<T> SelectHandle for Sender<'_, T> {
     unsafe fn abandon(&self, token: &mut Token) {
         // SAFETY: forwarded contract (a sending reservation on this channel, unused).
         unsafe { self.0.abandon_send(token) }
+    }
+    fn is_ready(&self) -> bool {
+        self.0.is_ready_arm(send_queues)
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        self.0.watch_arm(oper, cx, send_queues)
+    }
+    fn unwatch(&self, oper: Operation, cx: &Context) {
+        send_queues(&mut self.0.inner.lock()).0.unwatch(oper, cx);
     }
 }
