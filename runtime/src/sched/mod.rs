@@ -34,7 +34,7 @@
 //! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
 //! | `inbox`    | started tasks woken by other threads; spawns from plain threads | any thread (`ready`, `submit`) | this worker: started ones into `home`, the rest into `deque` |
-//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker; other workers steal half, after a grace if only a few wait |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker, which hands a burst's excess to idle workers (`admit`); other workers steal half of more than 4 |
 //!
 //! # The schedule loop (worker.rs)
 //!
@@ -212,15 +212,66 @@ pub(crate) fn submit(task: Arc<Task>) {
     rt.idle.wake_one_if_needed(rt);
 }
 
-/// The worker a spawn from outside the runtime is queued on: the least loaded one, ties
-/// to the lowest index. Spawns made together from one thread so start on one worker (a
-/// pipeline's stages, a ping-pong pair), where they can hand values over without crossing
-/// threads; the worker queues them stealable, so an idle worker still takes a share of a
-/// real burst (worker.rs, `grace_for_few_tasks`).
+/// Spawns in a row a plain thread sends to one worker while others idle (`foreign_target`).
+/// One: unlike a coroutine, a thread does not park beside its spawns, so there is no partner
+/// to keep them with, and Go's worker pool, spawned from `main`, needs every coroutine on a
+/// core of its own.
+const FOREIGN_BUDGET: u32 = 1;
+/// A plain thread's spawns within this long of each other are one burst (`foreign_target`).
+const FOREIGN_BURST_NS: u64 = 1_000_000;
+
+thread_local! {
+    /// This plain thread's current spawn target: (worker, spawns sent there in a row, time
+    /// of the last spawn in ns since the time epoch).
+    static FOREIGN: std::cell::Cell<(usize, u32, u64)> =
+        const { std::cell::Cell::new((usize::MAX, 0, 0)) };
+}
+
+/// The worker a spawn from outside the runtime is queued on.
+///
+/// The rule of a worker's own starts (worker.rs, `admit`), applied by the spawning thread,
+/// which knows its burst before any worker does: each spawn goes to an idle worker the
+/// thread claims, or, with none idle, to the worker with the fewest queued coroutines
+/// ([`FOREIGN_BUDGET`] in a row to one worker). A thread's burst of N spawns so lands one per
+/// worker while workers idle, and evenly after that, without waiting for any worker to
+/// wake up and steal. A spawn more than [`FOREIGN_BURST_NS`] after the thread's previous
+/// one starts a new burst.
 fn foreign_target(rt: &Runtime) -> usize {
+    let now = crate::time::now_nanos();
+    let (target, count, last) = FOREIGN.with(|f| f.get());
+    let fresh = target >= rt.workers.len() || now.saturating_sub(last) > FOREIGN_BURST_NS;
+    let (target, count) = if !fresh && count < FOREIGN_BUDGET {
+        (target, count + 1)
+    } else {
+        (claim_idle(rt).unwrap_or_else(|| least_queued(rt)), 1)
+    };
+    FOREIGN.with(|f| f.set((target, count, now)));
+    target
+}
+
+/// Claims an idle worker (idle.rs), starting the search at a rotating index.
+fn claim_idle(rt: &Runtime) -> Option<usize> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if rt.idle.idle_count() == 0 {
+        return None;
+    }
+    let n = rt.workers.len();
+    let start = NEXT.fetch_add(1, Ordering::Relaxed) % n;
+    (0..n)
+        .map(|k| (start + k) % n)
+        .find(|&i| rt.idle.claim(&rt.workers[i]))
+}
+
+/// The worker with the fewest coroutines waiting (inbox, deque, home queue), ties to the
+/// lowest index.
+fn least_queued(rt: &Runtime) -> usize {
     rt.workers
         .iter()
-        .min_by_key(|p| p.load.load(Ordering::Relaxed))
+        .min_by_key(|p| {
+            p.inbox.len()
+                + p.stealer.len()
+                + p.counters.local_queued.load(Ordering::Relaxed) as usize
+        })
         .map_or(0, |p| p.index)
 }
 

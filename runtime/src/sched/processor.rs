@@ -23,6 +23,19 @@ pub(crate) struct Counters {
     pub(crate) wakes: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) switches: AtomicU64,
+    /// Unstarted coroutines this worker handed to idle workers instead of starting them
+    /// (worker.rs, `hand_off`).
+    pub(crate) handoffs: AtomicU64,
+    /// sysmon intervals in which this worker had runnable coroutines waiting for more than
+    /// 10 ms while another worker idled (written by sysmon, the only writer).
+    pub(crate) waited_idle: AtomicU64,
+    /// Started coroutines waiting in this worker's home queue and `runnext`, published by the
+    /// worker before each resume (only it can see those queues).
+    pub(crate) local_queued: AtomicU64,
+    /// When this worker's run queues (home, `runnext`, deque) last went from empty to
+    /// non-empty (ns since the time epoch), or 0 while they are empty: how long runnable
+    /// coroutines have waited here without a break (sysmon's backlog check).
+    pub(crate) backlog_since: AtomicU64,
 }
 
 impl Counters {
@@ -63,6 +76,11 @@ pub(crate) struct Processor {
     /// Share of sysmon's last interval this worker spent awake, per mille (written by
     /// sysmon): the "is it busy?" figure connection placement packs by (see `io.rs`).
     pub(crate) load: AtomicU32,
+    /// The worker has nothing to run (it is looking for work to steal, watching for more, or
+    /// asleep): a target for unstarted coroutines that a busy worker hands off. Set by the
+    /// worker, cleared by the worker or by the thread that claims it (`Idle::claim`); a hint,
+    /// see idle.rs.
+    pub(crate) idle: AtomicBool,
     pub(crate) counters: CachePadded<Counters>,
 }
 
@@ -82,6 +100,8 @@ impl Processor {
             slept_ns: AtomicU64::new(0),
             asleep_since: AtomicU64::new(0),
             load: AtomicU32::new(0),
+            // A worker is idle until it first runs something (`Idle::new` counts it so).
+            idle: AtomicBool::new(true),
             counters: CachePadded::new(Counters::default()),
         })
     }

@@ -8,6 +8,12 @@
 //!   without `yield_now`, or a blocking std call). sysmon emits a tracing warning naming the
 //!   worker and coroutine id right away and flags the worker, which repeats the warning with
 //!   the coroutine's name once it gets control back.
+//! - **backlogs beside idle workers**: a worker whose run queues have not been empty for more
+//!   than 10 ms (`backlog_since`, published by the worker) while another worker was awake
+//!   less than a tenth of the last interval is a core left idle with work waiting: the
+//!   waiting coroutines are started ones, which cannot move (sched/mod.rs). sysmon counts
+//!   one `waited_idle` event per such worker per tick (`goro::stats()`, schedtrace) and
+//!   emits one tracing warning per episode.
 //! - **pool trimming**: it gives the memory of stacks beyond the warm pool's bound back to the
 //!   OS within a tick of a burst ending, and of all but a few idle stacks every few seconds
 //!   (the free path itself makes no syscall).
@@ -31,6 +37,8 @@ use std::time::{Duration, Instant};
 use super::Runtime;
 
 const TICK: Duration = Duration::from_millis(10);
+/// A worker awake at most this share (per mille) of the last interval idled through it.
+const IDLE_LOAD: u32 = 100;
 const TRIM_EVERY: Duration = Duration::from_secs(5);
 
 struct Park {
@@ -68,6 +76,7 @@ fn run(rt: &'static Runtime) -> ! {
     let n = rt.workers.len();
     let mut last_switches = vec![0u64; n];
     let mut warned = vec![false; n];
+    let mut warned_backlog = vec![false; n];
     let mut last_trim = Instant::now();
     let schedtrace = rt.settings.schedtrace;
     // An interval too long for `Instant` (a huge GORO_SCHEDTRACE) never prints.
@@ -87,6 +96,11 @@ fn run(rt: &'static Runtime) -> ! {
                 if !warned[i] {
                     warned[i] = true;
                     p.long_run.store(true, Ordering::Relaxed);
+                    // Its few queued coroutines may now be stolen (worker.rs,
+                    // `worth_stealing`): make sure an idle worker looks.
+                    if !p.stealer.is_empty() {
+                        rt.idle.wake_one_if_needed(rt);
+                    }
                     tracing::warn!(
                         worker = i,
                         coroutine = running,
@@ -98,6 +112,7 @@ fn run(rt: &'static Runtime) -> ! {
             }
             last_switches[i] = s;
         }
+        check_backlogs(rt, last_now, &mut warned_backlog);
         // A burst of finished coroutines left more warm stacks than the pool keeps.
         crate::stack::trim_excess();
         if last_trim.elapsed() >= TRIM_EVERY {
@@ -136,6 +151,40 @@ fn measure_load(rt: &Runtime, last_slept: &mut [u64], last_now: u64) -> u64 {
     now
 }
 
+/// Counts (and warns once per episode about) workers whose coroutines have waited for more
+/// than a tick while another worker idled through it.
+fn check_backlogs(rt: &Runtime, now: u64, warned: &mut [bool]) {
+    let tick = TICK.as_nanos() as u64;
+    let idle: Vec<usize> = rt
+        .workers
+        .iter()
+        .filter(|p| p.load.load(Ordering::Relaxed) <= IDLE_LOAD)
+        .map(|p| p.index)
+        .collect();
+    for (i, p) in rt.workers.iter().enumerate() {
+        let since = p.counters.backlog_since.load(Ordering::Relaxed);
+        let waiting = since != 0 && now.saturating_sub(since) > tick;
+        let other = idle.iter().copied().find(|&j| j != i);
+        match (waiting, other) {
+            (true, Some(j)) => {
+                let c = &p.counters.waited_idle;
+                c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                if !warned[i] {
+                    warned[i] = true;
+                    let ms = now.saturating_sub(since) / 1_000_000;
+                    tracing::warn!(
+                        worker = i,
+                        idle_worker = j,
+                        waited_ms = ms,
+                        "goro: runnable coroutines have waited {ms}ms on worker {i} while worker {j} idled; started coroutines never change worker, so these were started there before they turned CPU-bound (see docs/CAVEATS.md: spawn CPU work as new coroutines, or yield_now in long loops)"
+                    );
+                }
+            }
+            _ => warned[i] = false,
+        }
+    }
+}
+
 fn park_while_idle(rt: &Runtime) {
     let n = rt.workers.len();
     let mut g = PARK.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -156,7 +205,7 @@ fn park_while_idle(rt: &Runtime) {
 fn print_schedtrace(rt: &Runtime) {
     let s = crate::stats();
     let mut line = format!(
-        "goro: schedtrace {}ms: workers={} spinning={} idle={} coroutines={} runnable~{} parked={} spawns={} parks={} steals={} switches={} timers={} stacks={}",
+        "goro: schedtrace {}ms: workers={} spinning={} idle={} coroutines={} runnable~{} parked={} spawns={} parks={} steals={} handoffs={} waited_idle={} switches={} timers={} stacks={}",
         rt.started.elapsed().as_millis(),
         s.workers,
         s.spinning,
@@ -167,6 +216,8 @@ fn print_schedtrace(rt: &Runtime) {
         s.spawns,
         s.parks,
         s.steals,
+        s.handoffs,
+        s.waited_idle,
         s.switches,
         s.timers,
         s.stacks,
@@ -177,8 +228,8 @@ fn print_schedtrace(rt: &Runtime) {
             line.push(' ');
         }
         line.push_str(&format!(
-            "w{i}: homed={} queued={} timers={} conns={} load={}",
-            w.homed, w.queued, w.timers, w.connections, w.load
+            "w{i}: homed={} starts={} queued={} timers={} conns={} load={} waited_idle={}",
+            w.homed, w.starts, w.queued, w.timers, w.connections, w.load, w.waited_idle
         ));
     }
     line.push_str("]\n");

@@ -1,4 +1,26 @@
 //! The private half of a worker (Go's M running its P) and its schedule loop.
+//!
+//! # Starting unstarted coroutines: the budget and the hand-off
+//!
+//! A coroutine's first run decides its thread for life (sched/mod.rs), so the moment a
+//! worker pops an unstarted coroutine from its deque is the last moment its placement can
+//! still be fixed. There, in `pop_fresh`:
+//!
+//! - **No other worker idle**: start it. Every core has work; keeping new coroutines near
+//!   their spawner costs nothing and keeps partners together.
+//! - **Another worker idle, fewer than [`START_BUDGET`] started in a row**: start it. A
+//!   spawner and one partner (a ping-pong pair, a spawn-then-join) stay on one worker.
+//! - **Another worker idle and the budget spent**: *hand it off*. Claim idle workers
+//!   (idle.rs) and push each an equal share of the deque (this coroutine first) through its
+//!   inbox, with one `notify` per worker, instead of starting them here and leaving the idle
+//!   workers to win a steal race they lose (a first run takes microseconds, a wake-up on
+//!   this VM tens of them).
+//!
+//! The streak resets when no other worker is idle, when the deque runs dry (a group was
+//! absorbed: the next spawn starts a new one) and when this worker goes idle itself. So
+//! "in a row" means: consecutive starts from one backlog while some core had nothing to do.
+//! The hand-off is the only new cross-thread step, made once per idle worker per burst, and
+//! never on the ping-pong or spawn-then-join paths (deque of one: the streak resets).
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, Ordering};
@@ -24,14 +46,12 @@ use crate::time::heap::Action;
 const RUNNEXT_BUDGET: u32 = 32;
 /// Due timers are checked every this many ticks on a busy worker (always when idle).
 const TIMERS_EVERY: u32 = 16;
-/// Up to this many queued tasks, a thief gives their owner [`FEW_TASKS_GRACE`] to start them
-/// before stealing (see `grace_for_few_tasks`).
+/// Up to this many queued tasks are their owner's to start (see `worth_stealing`).
 const FEW_TASKS: usize = 4;
-/// How long a thief waits for a busy worker to start its few queued tasks itself.
-const FEW_TASKS_GRACE: Duration = Duration::from_micros(10);
-/// How far the grace stretches while the coroutine that queued the tasks is still running
-/// (half of sysmon's long-run threshold).
-const SPAWNER_GRACE: Duration = Duration::from_millis(5);
+/// Unstarted coroutines a worker starts in a row from its deque while another worker idles;
+/// past it, the rest are handed to idle workers (module doc). Two keeps a spawner's partner
+/// with it and bounds any worker to two of a burst's first starts while others idle.
+pub(crate) const START_BUDGET: u32 = 2;
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
@@ -54,6 +74,10 @@ pub(crate) struct WorkerLocal {
     home: RefCell<VecDeque<Arc<Task>>>,
     runnext: Cell<Option<Arc<Task>>>,
     runnext_streak: Cell<u32>,
+    /// Unstarted coroutines started in a row while another worker idled (`pop_fresh`).
+    streak: Cell<u32>,
+    /// Mirror of `Processor::idle` as this worker last set it (saves an atomic per loop).
+    idle_mark: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u64>,
     /// Tasks this worker got from other threads (its inbox, steals) since it last went idle:
@@ -72,8 +96,8 @@ impl WorkerLocal {
     ///
     /// Not `runnext` (Go puts a new G there): tried, it kept a spawned partner with its
     /// spawner but split pipeline stages over workers and slowed spawn bursts. Partners stay
-    /// together instead through the thieves' grace for a victim with few queued tasks
-    /// (`grace_for_few_tasks`).
+    /// together instead because thieves leave a victim's few queued tasks alone
+    /// (`worth_stealing`).
     pub(crate) fn push_stealable(&self, task: Arc<Task>) {
         self.deque.push(task);
     }
@@ -143,12 +167,115 @@ impl WorkerLocal {
         // Started (home) and unstarted (deque) tasks take turns going first, so coroutines
         // that keep yielding cannot starve ones that have not started, nor the reverse.
         let from_home = || self.home.borrow_mut().pop_front();
-        let from_deque = || self.deque.pop();
+        let from_deque = || self.pop_fresh();
         if tick & 1 == 0 {
             from_home().or_else(from_deque)
         } else {
             from_deque().or_else(from_home)
         }
+    }
+
+    /// The next task of the deque this worker may run (unstarted ones through `admit`).
+    fn pop_fresh(&self) -> Option<Arc<Task>> {
+        loop {
+            let t = self.deque.pop()?;
+            // A woken unpinned coroutine is not a start.
+            if t.home() != NO_HOME {
+                return Some(t);
+            }
+            if let Some(t) = self.admit(t) {
+                return Some(t);
+            }
+        }
+    }
+
+    /// Decides where the unstarted coroutine `t`, just taken from this worker's deque (or
+    /// stolen), starts (module doc): `Some(t)` to start it here, `None` if it was handed to
+    /// an idle worker.
+    fn admit(&self, t: Arc<Task>) -> Option<Arc<Task>> {
+        let others = self.others_idle();
+        if others == 0 {
+            if self.streak.get() != 0 {
+                self.set_streak(0);
+            }
+            return Some(t);
+        }
+        let s = self.streak.get();
+        if s >= START_BUDGET {
+            return self.hand_off(Some(t), self.deque.len() + 1, others);
+        }
+        // Start it here, and hand what this worker would not start soon to the idle workers
+        // now, before anything of the burst has run: its budget, or its fair share of a
+        // large backlog, stays.
+        let s = s + 1;
+        let left = self.deque.len();
+        let keep = ((START_BUDGET - s) as usize).max(left / (others + 1));
+        if left > keep {
+            self.hand_off(None, left - keep, others);
+        }
+        self.set_streak(if self.deque.is_empty() { 0 } else { s });
+        Some(t)
+    }
+
+    /// Other workers idle now (approximate, idle.rs).
+    #[inline]
+    fn others_idle(&self) -> usize {
+        self.rt
+            .idle
+            .idle_count()
+            .saturating_sub(usize::from(self.idle_mark.get()))
+    }
+
+    fn set_streak(&self, s: u32) {
+        self.streak.set(s);
+    }
+
+    /// Hands `count` unstarted coroutines (`first`, then the oldest of the deque) to the idle
+    /// workers it can claim, an equal share to each of up to `idle` of them, with one
+    /// `notify` per worker. Returns `first` if no worker could be claimed after all (they
+    /// woke up meanwhile): then it starts here.
+    #[cold]
+    fn hand_off(
+        &self,
+        mut first: Option<Arc<Task>>,
+        count: usize,
+        idle: usize,
+    ) -> Option<Arc<Task>> {
+        let rt = self.rt;
+        let n = rt.workers.len();
+        let share = count.div_ceil(idle.max(1)).max(1);
+        let mut left = count;
+        let start = (self.next_random() % n as u64) as usize;
+        for k in 0..n {
+            if left == 0 {
+                break;
+            }
+            let j = (start + k) % n;
+            if j == self.index || !rt.idle.claim(&rt.workers[j]) {
+                continue;
+            }
+            let p = &rt.workers[j];
+            let mut given = 0;
+            while given < share.min(left) {
+                let Some(task) = first.take().or_else(|| self.deque.pop()) else {
+                    break;
+                };
+                p.inbox.push(task);
+                given += 1;
+            }
+            left -= given.min(left);
+            if given > 0 {
+                let c = &self.shared().counters.handoffs;
+                c.store(c.load(Ordering::Relaxed) + given as u64, Ordering::Relaxed);
+                tracing::debug!(worker = self.index, to = j, coroutines = given, "hand-off");
+            }
+            // Also when nothing was left to give: the claimed worker then idles on its own.
+            super::notify(j);
+            if given == 0 {
+                break;
+            }
+        }
+        first
     }
 
     /// Steals half of a random victim's unstarted work (a few rounds over all victims).
@@ -164,7 +291,7 @@ impl WorkerLocal {
                 if v == self.index {
                     continue;
                 }
-                if !self.grace_for_few_tasks(&self.rt.workers[v]) {
+                if !self.worth_stealing(&self.rt.workers[v]) {
                     continue;
                 }
                 loop {
@@ -173,7 +300,11 @@ impl WorkerLocal {
                             Counters::bump(&self.shared().counters.steals);
                             self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
                             tracing::trace!(worker = self.index, victim = v, "steal");
-                            return Some(t);
+                            // A stolen start counts towards the budget like any other.
+                            if t.home() != NO_HOME {
+                                return Some(t);
+                            }
+                            return self.admit(t).or_else(|| self.pop_fresh());
                         }
                         Steal::Retry => continue,
                         Steal::Empty => break,
@@ -185,55 +316,71 @@ impl WorkerLocal {
         None
     }
 
-    /// Before stealing from `victim`: if it has only a few queued tasks, gives the victim
-    /// [`FEW_TASKS_GRACE`] to start them itself, stretched up to [`SPAWNER_GRACE`] while the
-    /// coroutine that was running there when we looked (most likely their spawner) still
-    /// runs.
+    /// Whether to steal from `victim`: always from a burst (more than [`FEW_TASKS`]
+    /// queued); a few only once sysmon has flagged the victim's current run as a long one
+    /// (more than 10 ms without a switch; sysmon then wakes a thief). False when the deque
+    /// is empty.
     ///
-    /// A few unstarted tasks on a busy worker are usually partners the running coroutine (or
-    /// a thread's burst of spawns) has just made and is about to talk to: a channel peer,
-    /// the stages of a pipeline. The owner starts them within a few switches, and wherever
-    /// they start they stay. Stealing one splits the group over two workers for good, and
-    /// every exchange between them then crosses threads (channel ping-pong: ~140 ns per round
-    /// trip together, 0.6-2.5 µs split; a 3-stage pipeline: ~47M msgs/s together, 15-20M
-    /// split). Go's stealer pauses the same way (3 µs) before taking a busy P's `runnext`. A
-    /// spawner's first run can take milliseconds on a crowded VM (cold caches, first-touch
-    /// page faults, being descheduled), hence the stretch; a spawner that then computes for
-    /// longer still loses its few tasks after [`SPAWNER_GRACE`]. More queued tasks than
-    /// [`FEW_TASKS`] are a burst to share, and are stolen at once.
-    ///
-    /// Returns whether to steal: false when the victim's deque is (or became) empty. An empty
-    /// deque is skipped rather than tried, so a task that lands in it just after the look
-    /// is not taken without its grace.
-    fn grace_for_few_tasks(&self, victim: &Processor) -> bool {
+    /// A few unstarted tasks on a busy worker are its own: partners the running coroutine
+    /// (or a thread) has just made and is about to talk to (a channel peer, a pipeline
+    /// stage), or the share of a burst that `admit` kept there or handed to it. The owner
+    /// starts them within a few switches, and wherever they start they stay. Stealing one
+    /// splits a group over two workers for good, and every exchange between them then
+    /// crosses threads (channel ping-pong: ~140 ns per round trip together, 0.6-2.5 µs
+    /// split; a 3-stage pipeline: ~47M msgs/s together, 15-20M split); and with more workers
+    /// than cores, an owner whose thread waits for a CPU would lose its share to a thief
+    /// that already started its own, piling a burst onto it. Work conservation does not need
+    /// these steals: a burst is spread by `admit` when it is first popped, and a busy worker
+    /// starts at most [`START_BUDGET`] in a row while another idles.
+    fn worth_stealing(&self, victim: &Processor) -> bool {
         let queued = victim.stealer.len();
         if queued == 0 {
             return false;
         }
-        if queued > FEW_TASKS {
-            return true;
+        queued > FEW_TASKS
+            || (victim.long_run.load(Ordering::Relaxed)
+                && victim.running.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Nothing to run here: counts this worker among the idle ones (a hand-off target) and
+    /// ends the start streak.
+    fn go_idle(&self) {
+        self.idle_mark.set(true);
+        self.rt.idle.mark_idle(self.shared());
+        if self.streak.get() != 0 {
+            self.set_streak(0);
         }
-        // The coroutine running on the victim now is most likely the one that queued them;
-        // while it keeps running (a first run pays cold caches, page faults on a fresh stack
-        // and one-time initialisation, easily 100 µs) the grace stretches, up to a cap for a
-        // spawner that is a long computation.
-        let spawner = victim.running.load(Ordering::Relaxed);
-        let start = std::time::Instant::now();
-        loop {
-            if victim.stealer.is_empty() {
-                return false;
+        self.publish_queue();
+    }
+
+    /// Found something to run.
+    #[inline]
+    fn go_busy(&self) {
+        if self.idle_mark.replace(false) {
+            self.rt.idle.mark_busy(self.shared());
+        }
+    }
+
+    /// Publishes how many coroutines wait in the queues only this thread sees (home,
+    /// `runnext`) for `stats()`, and when the run queues last became non-empty for sysmon's
+    /// backlog check. One store per switch in the steady state; the clock is read only when
+    /// the queues go from empty to non-empty.
+    #[inline]
+    fn publish_queue(&self) {
+        let c = &self.shared().counters;
+        let rn = self.runnext.take();
+        let local = self.home.borrow().len() + usize::from(rn.is_some());
+        self.runnext.set(rn);
+        c.local_queued.store(local as u64, Ordering::Relaxed);
+        let waiting = local != 0 || !self.deque.is_empty();
+        let since = c.backlog_since.load(Ordering::Relaxed);
+        if !waiting {
+            if since != 0 {
+                c.backlog_since.store(0, Ordering::Relaxed);
             }
-            let waited = start.elapsed();
-            let same_run = spawner != 0 && victim.running.load(Ordering::Relaxed) == spawner;
-            if waited < FEW_TASKS_GRACE {
-                std::hint::spin_loop();
-            } else if same_run && waited < SPAWNER_GRACE {
-                // Past the short grace: let the guest's other threads (the spawner's worker,
-                // on a crowded VM) have this CPU while we wait.
-                std::thread::yield_now();
-            } else {
-                return true;
-            }
+        } else if since == 0 {
+            c.backlog_since
+                .store(crate::time::now_nanos().max(1), Ordering::Relaxed);
         }
     }
 
@@ -541,6 +688,8 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         home: RefCell::new(VecDeque::new()),
         runnext: Cell::new(None),
         runnext_streak: Cell::new(0),
+        streak: Cell::new(0),
+        idle_mark: Cell::new(true),
         tick: Cell::new(0),
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
         inbox_hits: Cell::new(0),
@@ -562,6 +711,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
             continue;
         }
         if task.is_none() {
+            local.go_idle();
             if !spinning {
                 spinning = rt.idle.try_start_spinning();
             }
@@ -575,10 +725,12 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         }
         match task {
             Some(t) => {
+                local.go_busy();
                 if spinning {
                     spinning = false;
                     rt.idle.spinner_found_work(rt);
                 }
+                local.publish_queue();
                 local.execute(t);
             }
             None => {
