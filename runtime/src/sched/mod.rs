@@ -10,9 +10,9 @@
 //!   threads may touch: the stealer end of its deque, its inbox, its poller, its timer heap,
 //!   its sleep flag and its counters.
 //!
-//! There is no global run queue: a coroutine spawned from a plain thread is queued on the
-//! least loaded worker (its inbox, moved to its stealable deque), so that a thread's burst of
-//! spawns starts together, where its members can talk without crossing threads.
+//! There is no global run queue: a coroutine spawned from a plain thread is queued on an idle
+//! worker the thread claims, or on the worker with the fewest queued coroutines (its inbox,
+//! moved to its stealable deque): see `foreign_target`.
 //!
 //! # The rule that makes `spawn` safe
 //!
@@ -21,11 +21,40 @@
 //! then resumed on another thread, safe code would have undefined behaviour. So: **a
 //! coroutine may be stolen only before its first resume; once started it resumes only on its
 //! home worker.** Started coroutines on one worker interleave like tasks on a
-//! single-threaded executor. Balance comes from stealing *unstarted* coroutines (how
-//! `for i in 0..n { go!(..) }` spreads over all cores) and, in goro-net, from where new
-//! connections start (`io::spawn_balanced`: packed onto workers with room, spread when all
-//! are busy). `Builder::spawn_unpinned` is the `unsafe` opt-in
-//! to free migration.
+//! single-threaded executor. `Builder::spawn_unpinned` is the `unsafe` opt-in to free
+//! migration.
+//!
+//! # Work conservation under the rule (issue #15)
+//!
+//! Go keeps every core busy by migrating goroutines at any time; goro may move a coroutine
+//! only before its first run, so that first run is where work conservation is decided. The
+//! old answer, "idle workers steal unstarted coroutines", lost a race on every burst: the
+//! spawner's worker starts a new coroutine within microseconds (it runs to its first park,
+//! a channel receive, a sleep), while waking an idle worker costs tens of microseconds here.
+//! Eight pool coroutines spawned from `main` all started on worker 0, parked on the job
+//! channel, and did all 400 jobs there for life while worker 1 slept.
+//!
+//! The answer now is placement by the placer, not by thieves:
+//!
+//! - a worker that pops an unstarted coroutine while another worker idles starts at most
+//!   `START_BUDGET` (2) in a row and hands the excess of the burst, at its first pop, in
+//!   equal shares to the idle workers it claims (worker.rs, `admit`): Go's `wakep`, with a
+//!   direct hand-off instead of a steal race;
+//! - a plain thread hands each spawn to an idle worker itself (`foreign_target`);
+//! - thieves take only bursts (more than 4 queued) or the few tasks behind a run sysmon
+//!   flagged as long, so a spawner's partner stays with it.
+//!
+//! Why this conserves work: a burst is spread the first time any worker looks at it, and a
+//! worker never starts more than two new coroutines in a row while a core it could have
+//! given them to idles. Why it keeps locality where that is free: while no worker idles
+//! nothing moves, and the budget of two keeps a spawner with the partner it spawned (a
+//! ping-pong pair, a spawn-then-join: their deque holds one task, which resets the streak).
+//! What it gives up: a group of three or more spawned together while a core idles is split
+//! (a 3-stage pipeline runs 2 + 1); `Builder::same_worker` keeps such a group together on
+//! request. What it cannot do: move a coroutine that turns CPU-bound after its first park;
+//! sysmon counts that (`waited_idle`) and warns (sysmon.rs). In goro-net, where new
+//! connections start is decided by `io::spawn_balanced` (packed onto workers with room,
+//! spread when all are busy).
 //!
 //! # Queues of a worker
 //!
