@@ -158,7 +158,12 @@ impl Gateway {
         let i = self.pick();
         let backend = &self.backends[i];
         // The Director: new target and Host, X-Forwarded-For appended, hop headers dropped.
-        let url = format!("http://{backend}{}", r.uri());
+        // The origin-form path and query: an absolute-form target (`GET http://host/p`)
+        // is forwarded as `/p` too.
+        let url = match r.query() {
+            "" => format!("http://{backend}{}", r.path()),
+            q => format!("http://{backend}{}?{q}", r.path()),
+        };
         let mut xff = r
             .header("x-forwarded-for")
             .map(str::to_string)

@@ -753,6 +753,18 @@ impl<T> SelectHandle for Sender<T> {
             SenderFlavor::Zero(c) => c.sender().accept(token, cx),
         }
     }
+    unsafe fn abandon(&self, token: &mut Token) {
+        // Forwarded contract in every arm: the token was reserved on this side, hence on
+        // this flavor's sending side.
+        match &self.flavor {
+            // SAFETY: see above.
+            SenderFlavor::Array(c) => unsafe { c.sender().abandon(token) },
+            // SAFETY: see above.
+            SenderFlavor::List(c) => unsafe { c.sender().abandon(token) },
+            // SAFETY: see above.
+            SenderFlavor::Zero(c) => unsafe { c.sender().abandon(token) },
+        }
+    }
 }
 
 impl<T> SelectHandle for Receiver<T> {
@@ -794,6 +806,24 @@ impl<T> SelectHandle for Receiver<T> {
             ReceiverFlavor::At(c, _) => c.accept(token, cx),
             ReceiverFlavor::Tick(c, _) => c.accept(token, cx),
             ReceiverFlavor::Never(c) => c.accept(token, cx),
+        }
+    }
+    unsafe fn abandon(&self, token: &mut Token) {
+        // Forwarded contract in every arm: the token was reserved on this side, hence on
+        // this flavor's receiving side.
+        match &self.flavor {
+            // SAFETY: see above.
+            ReceiverFlavor::Array(c) => unsafe { c.receiver().abandon(token) },
+            // SAFETY: see above.
+            ReceiverFlavor::List(c) => unsafe { c.receiver().abandon(token) },
+            // SAFETY: see above.
+            ReceiverFlavor::Zero(c) => unsafe { c.receiver().abandon(token) },
+            // SAFETY: see above.
+            ReceiverFlavor::At(c, _) => unsafe { c.abandon(token) },
+            // SAFETY: see above.
+            ReceiverFlavor::Tick(c, _) => unsafe { c.abandon(token) },
+            // SAFETY: see above.
+            ReceiverFlavor::Never(c) => unsafe { c.abandon(token) },
         }
     }
 }

@@ -18,13 +18,41 @@
 //!    back to step 2; for a zero-capacity channel the claimer already committed the
 //!    exchange, so `accept` always succeeds).
 //!
+//! 6. The caller completes the reservation with `read`/`write`, or drops the
+//!    [`SelectedOperation`] uncompleted; then `abandon` releases it.
+//!
+//! # Abandoned reservations
+//!
+//! A reservation is a promise to the channel (a ring slot claimed but not yet written, a
+//! peer committed to an exchange), and safe code can break it: a `?` or a panic in a
+//! `select!` send arm's value expression, or dropping the operation. So every flavor side
+//! implements `SelectHandle::abandon`, and `SelectedOperation`'s destructor calls it on
+//! the very handle the reservation was made on; releasing is sound on every path, and the
+//! destructor neither panics nor consults `std::thread::panicking()`. (That flag is per OS
+//! thread: while one coroutine is parked half-way through unwinding, every other
+//! coroutine of its worker reads `true`, so a check guarded by it is skipped for them.)
+//! What each flavor does:
+//!
+//! - array: an abandoned send stamps its slot *skipped*, which receivers step over and
+//!   `Channel::drop` never drops (it drops only slots stamped full); an abandoned receive
+//!   takes the value, drops it, and stamps the slot empty as a completed receive would.
+//! - list: sends reserve nothing; an abandoned receive takes its claimed value and drops
+//!   it, so the queue's front can be trimmed again.
+//! - zero: the committed peer is released and retries (a blocked `send` gets its value
+//!   back, a blocked `recv` waits again); a heap packet is freed by whichever of the two
+//!   sides finishes with it last.
+//! - at, tick: the reserved instant is dropped (the tick is consumed); never: nothing.
+//!
+//! `mem::forget` of a `SelectedOperation` runs no destructor: a slot stays claimed and a
+//! peer may wait forever (like a forgotten `MutexGuard`), but no value is dropped twice:
+//! array's `Channel::drop` reads slot stamps rather than trusting `head..tail`.
+//!
 //! Two selects that take the same channels in opposite orders cannot deadlock: no select
 //! holds a channel lock while it takes another, and claims are single CASes on the
 //! claimed waiter's context. The same channel twice in one select is two entries with two
 //! operation indices.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use goro::park;
@@ -63,6 +91,11 @@ impl Token {
         }
     }
 
+    /// Whether the token holds a reservation not yet handed to a flavor.
+    fn is_reserved(&self) -> bool {
+        self.owner != 0
+    }
+
     /// Checks that this token was reserved on `id` and marks it used.
     pub(crate) fn take_for(&mut self, id: usize) {
         assert!(
@@ -92,6 +125,16 @@ pub(crate) trait SelectHandle {
     /// After a peer claimed `cx` for this operation: reserve it. False if it was lost to a
     /// faster party (buffered channels only); the select then starts over.
     fn accept(&self, token: &mut Token, cx: &Context) -> bool;
+    /// Releases a reservation made by this side's `try_select`/`accept` that will never be
+    /// completed (the [`SelectedOperation`] was dropped). Must leave the channel as if the
+    /// operation had failed or completed: no slot left reserved, no peer left waiting, no
+    /// value dropped twice or leaked. Never panics of its own (it runs inside `Drop`, maybe
+    /// during unwinding); dropping a received value may run the value's `Drop`.
+    ///
+    /// # Safety
+    /// `token` must hold a reservation made by this very side's `try_select`/`accept`, not
+    /// yet completed nor abandoned.
+    unsafe fn abandon(&self, token: &mut Token);
 }
 
 /// How long a select may wait.
@@ -108,6 +151,7 @@ pub enum Timeout {
 
 /// One operation of a select: a channel side and the caller's index for it.
 #[doc(hidden)]
+#[derive(Clone, Copy)]
 pub struct Handle<'a> {
     handle: &'a dyn SelectHandle,
     index: usize,
@@ -146,16 +190,16 @@ impl fmt::Debug for Handle<'_> {
 /// `None` if `timeout` passed first. Used by `select!` and [`Select`].
 #[doc(hidden)]
 pub fn run<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<SelectedOperation<'a>> {
-    let (token, index) = select_loop(handles, timeout)?;
+    let (token, h) = select_loop(handles, timeout)?;
     Some(SelectedOperation {
         token,
-        index,
-        done: false,
-        _marker: PhantomData,
+        index: h.index,
+        handle: h.handle,
     })
 }
 
-fn select_loop(handles: &mut [Handle<'_>], timeout: Timeout) -> Option<(Token, usize)> {
+/// The select proper: the reserved token and the handle it was reserved on.
+fn select_loop<'a>(handles: &mut [Handle<'a>], timeout: Timeout) -> Option<(Token, Handle<'a>)> {
     let deadline = match timeout {
         Timeout::Now => None,
         Timeout::Never => None,
@@ -180,7 +224,7 @@ fn select_loop(handles: &mut [Handle<'_>], timeout: Timeout) -> Option<(Token, u
         for h in handles.iter() {
             if h.handle.try_select(&mut token) {
                 token.owner = h.id;
-                return Some((token, h.index));
+                return Some((token, *h));
             }
         }
         match timeout {
@@ -208,18 +252,18 @@ fn select_loop(handles: &mut [Handle<'_>], timeout: Timeout) -> Option<(Token, u
                 Selected::Waiting => unreachable!("goro-chan: woke while waiting"),
                 Selected::Aborted | Selected::Disconnected => None,
                 Selected::Operation(Operation(i)) => {
-                    let h = &handles[i];
+                    let h = handles[i];
                     if h.handle.accept(&mut token, cx) {
                         token.owner = h.id;
-                        Some(h.index)
+                        Some(h)
                     } else {
                         None
                     }
                 }
             }
         });
-        if let Some(index) = chosen {
-            return Some((token, index));
+        if let Some(h) = chosen {
+            return Some((token, h));
         }
     }
 }
@@ -418,8 +462,23 @@ impl fmt::Debug for Select<'_> {
 
 /// The operation a [`Select`] chose. It is reserved, not done: complete it with
 /// [`send`](SelectedOperation::send) or [`recv`](SelectedOperation::recv) on the same
-/// channel. Dropping it without doing so panics, because a peer may be committed to it
-/// (on a zero-capacity channel the other side is already waiting for the exchange).
+/// channel.
+///
+/// # Dropping it uncompleted
+///
+/// Dropping a `SelectedOperation` without completing it (a `?` or a panic in a
+/// `select!` send arm's value expression, or plain `drop(op)`) *releases* the reservation,
+/// silently, and the channel carries on as if the operation had not been chosen, with
+/// one difference for a receive: on a buffered channel (`bounded(n)`, `unbounded`, the
+/// timer channels) the reserved value is taken and dropped; on a zero-capacity channel the
+/// sender keeps its value and tries again. An abandoned send sends nothing; a peer that a
+/// zero-capacity exchange had committed is released and retries. Early return from a send
+/// arm is ordinary control flow, so none of this panics.
+///
+/// [`mem::forget`](std::mem::forget) runs no destructor, so the reservation is never
+/// released: a bounded channel's receivers may then wait for that slot, and a peer of a
+/// zero-capacity exchange may wait forever, as with a forgotten `MutexGuard`. It is never
+/// undefined behaviour: dropping the channel does not drop the unwritten slot.
 ///
 /// ```
 /// let (tx, rx) = goro_chan::unbounded();
@@ -432,10 +491,11 @@ impl fmt::Debug for Select<'_> {
 /// ```
 #[must_use = "a selected operation must be completed with `send` or `recv`"]
 pub struct SelectedOperation<'a> {
+    /// The reservation; `token.owner != 0` until it is handed to a flavor to complete.
     token: Token,
     index: usize,
-    done: bool,
-    _marker: PhantomData<&'a ()>,
+    /// The channel side the reservation was made on, to release it if dropped uncompleted.
+    handle: &'a dyn SelectHandle,
 }
 
 impl SelectedOperation<'_> {
@@ -456,6 +516,10 @@ impl SelectedOperation<'_> {
 
     /// Completes the chosen send on `s`.
     ///
+    /// On a zero-capacity channel, if the receiver this select was paired with abandons the
+    /// exchange (its own `SelectedOperation` dropped), this sends as a blocking
+    /// [`Sender::send`] would.
+    ///
     /// # Panics
     /// If the chosen operation is not a send on `s`.
     ///
@@ -467,11 +531,15 @@ impl SelectedOperation<'_> {
     /// assert_eq!(rx.recv(), Ok('x'));
     /// ```
     pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
-        self.done = true;
+        // If this panics (wrong channel), the token is still owned and `drop` releases it.
         s.write_token(&mut self.token, msg)
     }
 
     /// Completes the chosen receive on `r`.
+    ///
+    /// On a zero-capacity channel, if the sender this select was paired with abandons the
+    /// exchange (a `?` or a panic in its `select!` send arm's value), this receives as a
+    /// blocking [`Receiver::recv`] would.
     ///
     /// # Panics
     /// If the chosen operation is not a receive on `r`.
@@ -484,7 +552,7 @@ impl SelectedOperation<'_> {
     /// assert!(sel.select().recv(&rx).is_err()); // disconnected counts as ready
     /// ```
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, RecvError> {
-        self.done = true;
+        // As in `send`: a mismatch panics before the token is used, and `drop` releases it.
         r.read_token(&mut self.token)
     }
 }
@@ -498,9 +566,17 @@ impl fmt::Debug for SelectedOperation<'_> {
 }
 
 impl Drop for SelectedOperation<'_> {
+    /// Releases an uncompleted reservation (see the type's docs). Whether the thread is
+    /// panicking plays no part: `std::thread::panicking()` is per OS thread, and another
+    /// coroutine of the same worker may be parked mid-unwind, so it says nothing about
+    /// *this* drop. Releasing is sound in every case, so there is nothing to guard.
     fn drop(&mut self) {
-        if !self.done && !std::thread::panicking() {
-            panic!("goro-chan: dropped a SelectedOperation without completing it");
+        if self.token.is_reserved() {
+            self.token.owner = 0;
+            // SAFETY: `select_loop` reserved the token on `self.handle` (it set `owner`
+            // from that handle's id right after its `try_select`/`accept`), and a nonzero
+            // `owner` means no `read`/`write` took it: `take_for` clears it first.
+            unsafe { self.handle.abandon(&mut self.token) };
         }
     }
 }

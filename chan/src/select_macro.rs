@@ -20,7 +20,9 @@
 /// disconnected channel counts as ready (the receive arm gets `Err(RecvError)`, like Go's
 /// `v, ok := <-ch` with `ok == false`); [`never()`](crate::never) disables an arm, like a
 /// nil channel; a `select!` without arms blocks forever. Unlike Go, a `send` arm's value
-/// expression is evaluated only if that arm is chosen. Channel expressions are evaluated
+/// expression is evaluated only if that arm is chosen; if it returns early (`?`) or
+/// panics, nothing is sent and the chosen operation is released (see
+/// [`SelectedOperation`](crate::SelectedOperation)). Channel expressions are evaluated
 /// once, in order, before waiting; `res` may be any irrefutable pattern. Arm bodies are
 /// expressions followed by a comma, or blocks with an optional comma.
 ///

@@ -149,6 +149,55 @@ fn response_headers_keep_order_case_and_duplicates() {
     assert!(shown.contains("(\"X-Mixed-Case\", \"yes\")") && shown.contains("2 bytes"));
 }
 
+/// The client reads answers with the server's exact chunked decoder and Go's framing rules
+/// (issue #19): malformed framing is an error, never a guess at where the answer ends.
+#[test]
+fn answers_are_framed_exactly() {
+    let ok: &[(&[u8], &[u8])] = &[
+        (
+            b"Transfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+            b"hello",
+        ),
+        // Transfer-Encoding wins over Content-Length in either order, as Go reads it.
+        (
+            b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"hello",
+        ),
+        (
+            b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"hello",
+        ),
+        (
+            b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+            b"hello",
+        ),
+    ];
+    let bad: &[&[u8]] = &[
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nZ\n",
+        b"Transfer-Encoding: chunked\r\n\r\n\r\nhello\r\n0\r\n\r\n",
+        b"Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"Content-Length: +5\r\n\r\nhello",
+        b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    ];
+    let answer = |rest: &[u8]| [b"HTTP/1.1 200 OK\r\nConnection: close\r\n", rest].concat();
+    let answers = ok.iter().map(|(a, _)| answer(a));
+    let (addr, backend) = raw_backend(answers.chain(bad.iter().map(|a| answer(a))).collect());
+    let client = Client::new();
+    for (a, body) in ok {
+        let r = client
+            .get(&format!("http://{addr}/"))
+            .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(a)));
+        assert_eq!(r.body, *body, "{:?}", String::from_utf8_lossy(a));
+    }
+    for a in bad {
+        let r = client.get(&format!("http://{addr}/"));
+        let e = r.expect_err(&String::from_utf8_lossy(a));
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+    }
+    backend.join().unwrap();
+}
+
 #[test]
 fn oversized_answers_are_errors_not_allocations() {
     let chunk = |n: usize| {

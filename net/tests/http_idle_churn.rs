@@ -67,7 +67,9 @@ fn connections_that_idle_wake_and_leave_leave_nothing_behind() {
     let serving = goro::spawn(move || s.serve(ln));
     // The first answer means the accept loop and the server's ticker are running.
     let mut first = TcpStream::connect(addr).unwrap();
-    first.write_all(b"GET /first HTTP/1.1\r\n\r\n").unwrap();
+    first
+        .write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut first), "/first");
     drop(first);
     eventually("the first connection closed", || server.stats().active == 0);
@@ -90,7 +92,7 @@ fn connections_that_idle_wake_and_leave_leave_nothing_behind() {
                         } else {
                             format!("/t{t}/c{k}/r{i}")
                         };
-                        c.write_all(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes())
+                        c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
                             .unwrap();
                         assert_eq!(read_response(&mut c), path);
                     }
@@ -103,8 +105,10 @@ fn connections_that_idle_wake_and_leave_leave_nothing_behind() {
                         }
                         _ => {
                             // asks to close
-                            c.write_all(b"GET /bye HTTP/1.1\r\nConnection: close\r\n\r\n")
-                                .unwrap();
+                            c.write_all(
+                                b"GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                            )
+                            .unwrap();
                             let mut rest = String::new();
                             c.read_to_string(&mut rest).unwrap();
                             assert!(rest.ends_with("/bye"), "{rest}");
@@ -133,7 +137,7 @@ fn connections_that_idle_wake_and_leave_leave_nothing_behind() {
         .map(|i| {
             let mut c = TcpStream::connect(addr).unwrap();
             c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            c.write_all(format!("GET /idle{i} HTTP/1.1\r\n\r\n").as_bytes())
+            c.write_all(format!("GET /idle{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
                 .unwrap();
             assert_eq!(read_response(&mut c), format!("/idle{i}"));
             c

@@ -102,16 +102,17 @@ where
         // or by unwinding, until the pool is done with the borrow:
         // - `wait` below is created before the job is queued, and its `Drop` parks in a loop
         //   until `handoff.done` is true; it runs on the normal path and on any unwind out of
-        //   this block (an unwind from inside that `Drop` during unwinding aborts the process,
-        //   which also never frees the frame under the job).
+        //   this block. `park` itself never unwinds (park.rs: a panic on the park path, from
+        //   a tracing subscriber, aborts), so that loop cannot be left early.
         // - the pool thread sets `done` (Release) only after the job closure has returned and
         //   its box has been dropped (`Job::run`), i.e. after the last use of the borrow; the
         //   Acquire load in `Handoff::is_done` makes the write to `slot` visible here.
         // - the job itself cannot unwind: `f` runs under `catch_unwind`.
         // - a job is never dropped unrun: the queue only loses jobs by running them.
         let job: Box<dyn FnOnce() + Send + 'static> = unsafe { erase_lifetime(job) };
-        let wait = WaitForJob(&handoff);
+        // Traced before the guard exists: a subscriber that panics here leaves nothing lent.
         tracing::debug!("goro::blocking: handing off to the blocking pool");
+        let wait = WaitForJob(&handoff);
         pool.submit(Job {
             run: job,
             handoff: Arc::clone(&handoff),

@@ -31,6 +31,21 @@ use crate::stack::Stack;
 /// may be held across park points, because a started coroutine never leaves its home worker
 /// thread. That is the difference from `may`, whose `go!` hides an `unsafe` spawn.
 ///
+/// # Hazards outside this contract
+///
+/// Two library patterns assume that one OS thread runs one stack, and break when coroutines
+/// of one worker interleave at park points; goro cannot detect or prevent them:
+///
+/// - a `thread_local!` whose initializer parks (connects a goro socket, sleeps, calls
+///   [`blocking`](crate::blocking)): another coroutine on the same worker runs the
+///   initializer too, and std then drops one value while a coroutine still holds a reference
+///   to it. Use [`coroutine_local!`](crate::coroutine_local) or
+///   [`sync::OnceLock`](crate::sync::OnceLock), whose initializers may park;
+/// - scoped thread-locals (`scoped-tls`'s `set`) whose closure parks: another coroutine's
+///   `set` interleaves, and the restore leaves a pointer into a dead frame.
+///
+/// `docs/CAVEATS.md` ("Two hazards goro cannot remove") has the details.
+///
 /// ```
 /// use std::rc::Rc;
 ///

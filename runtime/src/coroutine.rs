@@ -80,8 +80,9 @@ pub(crate) struct Task {
     /// (0 before the first), so the worker can prefetch the frames a resume will touch
     /// (prefetch.rs). Owner-only.
     parked_at: Cell<u32>,
-    /// `coroutine_local!` values, made on first use; touched only by the running body.
-    locals: UnsafeCell<Option<Box<LocalMap>>>,
+    /// `coroutine_local!` values, made on first use and torn down (never re-made) when the
+    /// body ends; touched only by the running body.
+    locals: UnsafeCell<Locals>,
     /// The result for the `JoinHandle`.
     pub(crate) join: JoinSlot,
 }
@@ -99,6 +100,16 @@ unsafe impl Send for Task {}
 // (`state`, `home`) and the immutable fields (`id`, `name`, `pinned`, `stack_size`).
 unsafe impl Sync for Task {}
 
+/// A task's `coroutine_local!` map, by stage of the task's life.
+pub(crate) enum Locals {
+    /// No coroutine-local used yet (most coroutines).
+    Unused,
+    /// Made on first use.
+    Live(Box<LocalMap>),
+    /// The body ended: no map can be made again.
+    TornDown,
+}
+
 impl Task {
     pub(crate) fn new(name: Option<Box<str>>, pinned: bool, stack_size: u32, start: Start) -> Task {
         Task {
@@ -113,7 +124,7 @@ impl Task {
             yielder: Cell::new(std::ptr::null()),
             parked_at: Cell::new(0),
             was_parked: Cell::new(false),
-            locals: UnsafeCell::new(None),
+            locals: UnsafeCell::new(Locals::Unused),
             join: JoinSlot::new(),
         }
     }
@@ -169,28 +180,47 @@ impl Task {
         self.home.store(i as u32, Ordering::Relaxed);
     }
 
-    /// The coroutine-local map, made on first use.
+    /// The coroutine-local map, made on first use; `None` once the body has ended and its
+    /// values are being dropped, or are gone (local.rs, "Teardown").
     ///
     /// # Safety
     ///
     /// Only the task's running body may call this (it owns the map while it runs).
-    pub(crate) unsafe fn locals(&self) -> &LocalMap {
-        // SAFETY: only the running body touches `locals` (caller's contract), and it never
-        // holds a `&mut` to it: the box is created once and then only shared.
-        unsafe { (*self.locals.get()).get_or_insert_with(Box::default) }
+    pub(crate) unsafe fn locals(&self) -> Option<&LocalMap> {
+        let cell = self.locals.get();
+        // SAFETY: only the running body touches `locals` (caller's contract). It only ever
+        // takes shared references to the field, except for the one write `Unused -> Live`
+        // below, made while no reference to it is alive (an `Unused` field has no map to
+        // borrow from). During teardown the field stays `Live` and is only read.
+        unsafe {
+            if let Locals::Unused = &*cell {
+                *cell = Locals::Live(Box::default());
+            }
+            match &*cell {
+                Locals::Live(map) => Some(&**map),
+                Locals::Unused | Locals::TornDown => None,
+            }
+        }
     }
 
-    /// Drops the coroutine-locals; called by the body after the user function returned.
+    /// Drops the coroutine-locals, on the coroutine's own thread and stack; called by the
+    /// body after the user function returned. From here on no map can be made for this
+    /// task, so none is left for whichever thread drops the last `Arc<Task>`.
     pub(crate) fn drop_locals(&self) {
-        // SAFETY: called by the running body, which owns the map, after user code returned
-        // (no reference from `locals()` is alive).
-        let Some(map) = (unsafe { (*self.locals.get()).take() }) else {
-            return; // most coroutines never use a coroutine-local
-        };
-        // A panicking destructor must not unwind out of the coroutine's root frame.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(map))).is_err() {
-            tracing::warn!(coroutine = %self.id, "goro: a coroutine_local destructor panicked");
+        // SAFETY: called by the running body, which owns `locals`, after user code returned
+        // (no reference from `locals()` is alive; the map stays in place, marked torn down,
+        // while destructors that call `locals()` run, and they get a shared reference only).
+        let locals = unsafe { &*self.locals.get() };
+        if let Locals::Live(map) = locals {
+            // Destructors run here; each panic is caught so it cannot unwind out of the
+            // coroutine's root frame.
+            map.tear_down(
+                || tracing::warn!(coroutine = %self.id, "goro: a coroutine_local destructor panicked"),
+            );
         }
+        // SAFETY: as above; every destructor has returned, so no reference into the map is
+        // alive, and the now empty map is freed here, on the coroutine's thread.
+        unsafe { *self.locals.get() = Locals::TornDown };
     }
 
     pub(crate) fn name_or_unnamed(&self) -> &str {
@@ -325,7 +355,8 @@ pub fn in_coroutine() -> bool {
 /// workers), or `None` on a plain OS thread.
 ///
 /// A started coroutine never moves to another worker, so the value stays the same for its
-/// whole life. Use it to keep state per worker, as Go keeps caches per P (`goro-net`'s HTTP
+/// whole life (except in a coroutine made with the `unsafe`
+/// [`Builder::spawn_unpinned`](crate::Builder::spawn_unpinned), which may resume anywhere). Use it to keep state per worker, as Go keeps caches per P (`goro-net`'s HTTP
 /// client keeps its pipelined connections this way, so that a connection's readers and
 /// writers all run on the worker that polls it).
 ///

@@ -64,6 +64,21 @@ fn closed_error() -> io::Error {
     )
 }
 
+/// `PollFd::pd` while the first caller registers the fd with the poller (see `desc`): a
+/// marker, never a descriptor.
+const REGISTERING: *mut PollDesc = std::ptr::dangling_mut();
+
+/// The descriptor `p` points to: `None` for null and for [`REGISTERING`].
+fn as_desc(p: *mut PollDesc) -> Option<&'static PollDesc> {
+    if p == REGISTERING {
+        return None;
+    }
+    // SAFETY: any other non-null value was stored by `desc` from an arena descriptor, and
+    // arena descriptors are never freed (they are recycled, which the sequence number in
+    // their token makes harmless).
+    unsafe { p.as_ref() }
+}
+
 fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "goro: i/o deadline exceeded")
 }
@@ -300,8 +315,7 @@ impl PollFd {
         tracing::trace!(coroutine = %task.id, "spawn when readable");
         // The task starts out as a parked coroutine (park.rs): the PARKED state owns one
         // reference, which the unparker that takes it out of PARKED hands to a run queue.
-        // Relaxed: the unparker finds the task through `arm`'s lock, which orders this store.
-        task.state.store(crate::park::PARKED, Ordering::Relaxed);
+        crate::park::start_parked(&task.state);
         std::mem::forget(task.clone());
         let u = Unparker::for_task(task);
         if !pd.arm(Dir::Read, &u) {
@@ -408,8 +422,9 @@ impl PollFd {
     /// number itself is released when the `PollFd` is dropped, so it cannot be reused while
     /// another coroutine still holds this one.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if let Some(pd) = self.desc_if_any() {
+        // SeqCst: the Dekker pair with `desc` (publish `pd`, then load `closed`).
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(pd) = as_desc(self.pd.load(Ordering::SeqCst)) {
             pd.close();
         }
     }
@@ -551,47 +566,66 @@ impl PollFd {
     }
 
     fn desc_if_any(&self) -> Option<&'static PollDesc> {
-        // Acquire: pairs with the Release CAS in `desc` that published the descriptor.
-        let p = self.pd.load(Ordering::Acquire);
-        // SAFETY: a non-null pointer is an arena descriptor, which is never freed.
-        unsafe { p.as_ref() }
+        // Acquire: pairs with the publishing store in `desc`.
+        as_desc(self.pd.load(Ordering::Acquire))
     }
 
     /// The fd's descriptor, allocating and registering it on first use.
+    ///
+    /// The descriptor is published only once the poller has accepted the fd. A descriptor
+    /// published before that would stay published after a refused registration (epoll
+    /// refuses regular files, `/dev/null`): the first call would report the error, and every
+    /// later one would park on a descriptor no poller ever reports. So the first caller marks
+    /// `pd` [`REGISTERING`], registers, then publishes the descriptor or, on error, puts back
+    /// null, so every call tries again and reports the error. A concurrent caller waits out
+    /// the one syscall in between.
     fn desc(&self) -> io::Result<&'static PollDesc> {
-        if let Some(pd) = self.desc_if_any() {
-            return Ok(pd);
+        loop {
+            // Acquire: pairs with the publishing store below (another caller's).
+            let p = self.pd.load(Ordering::Acquire);
+            if let Some(pd) = as_desc(p) {
+                return Ok(pd);
+            }
+            if p == REGISTERING {
+                crate::yield_now(); // another coroutine or thread is in `register`
+                continue;
+            }
+            if self
+                .pd
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    REGISTERING,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                break;
+            }
         }
         let pd = poll_desc::alloc();
-        let ptr = pd as *const PollDesc as *mut PollDesc;
-        // AcqRel: Release publishes the descriptor to other threads' `desc_if_any`; Acquire
-        // (on failure) sees the winner's descriptor.
-        match self.pd.compare_exchange(
-            std::ptr::null_mut(),
-            ptr,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
-                if self.closed.load(Ordering::Acquire) {
-                    pd.close();
-                }
-                crate::netpoll::register(pd, self.fd.as_raw_fd())?;
-                Ok(pd)
-            }
-            Err(winner) => {
-                poll_desc::free(pd);
-                // SAFETY: as in `desc_if_any`.
-                Ok(unsafe { &*winner })
-            }
+        if let Err(e) = crate::netpoll::register(pd, self.fd.as_raw_fd()) {
+            poll_desc::free(pd);
+            // Release: nothing was published; the next caller starts afresh.
+            self.pd.store(std::ptr::null_mut(), Ordering::Release);
+            return Err(e);
         }
+        // SeqCst, with the SeqCst `closed` load after it: the two halves of a Dekker pair
+        // with `close` (store `closed`, then load `pd`), so a concurrent close either finds
+        // this descriptor or is seen here.
+        self.pd
+            .store(pd as *const PollDesc as *mut PollDesc, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            pd.close();
+        }
+        Ok(pd)
     }
 
     /// Gives the poll descriptor back; `closing`: the fd is closed right after.
     fn release(&self, closing: bool) {
+        // The caller owns the `PollFd` (drop, `into_fd`), so no `desc` is in flight.
         let p = self.pd.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: as in `desc_if_any`.
-        if let Some(pd) = unsafe { p.as_ref() } {
+        if let Some(pd) = as_desc(p) {
             if pd.has_waiters() {
                 // Only a `spawn_when_readable` coroutine can be waiting while the `PollFd`
                 // goes away (a parked reader borrows it): start it, to find the fd gone.
@@ -630,7 +664,7 @@ impl std::fmt::Debug for PollFd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PollFd")
             .field("fd", &self.fd.as_raw_fd())
-            .field("registered", &!self.pd.load(Ordering::Relaxed).is_null())
+            .field("registered", &self.desc_if_any().is_some())
             .field("closed", &self.is_closed())
             .finish()
     }

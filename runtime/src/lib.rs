@@ -71,6 +71,6 @@ pub use builder::{spawn, yield_now, Builder};
 pub use config::Config;
 pub use coroutine::{current, in_coroutine, worker_index, Coroutine, CoroutineId};
 pub use join::JoinHandle;
-pub use local::LocalKey;
+pub use local::{AccessError, LocalKey};
 pub use stack::shrink_stack;
 pub use stats::{stats, Stats, WorkerStats};

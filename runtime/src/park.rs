@@ -43,11 +43,25 @@
 //! death. A spare token (an unpark that arrives after the waiter already saw its condition)
 //! only makes a later `park` return early, which is why `park` is documented as spurious.
 //!
+//! Every transition of the state word is a function in `park/state.rs`, which a loom model
+//! checks in every interleaving of park, unpark and a timeout's second unpark.
+//!
 //! Outside a coroutine (a plain OS thread such as `main`) the same calls use
 //! `std::thread::park`, which has the same token semantics, so every primitive works from
 //! both worlds.
+//!
+//! # `park` never unwinds
+//!
+//! A waiter often lends memory of its own frame to another thread while it parks: a
+//! `goro::blocking` job borrows the caller's locals and writes its result into the caller's
+//! frame; a zero-capacity channel send leaves a packet on the sender's stack in the
+//! channel's queue. If `park` unwound, that frame would be freed while the other thread
+//! still used it. Nothing of goro's own on the park path panics, but user code runs there:
+//! the `tracing` subscriber that receives the park event (a test subscriber may panic by
+//! design). So `park`, `park_timeout` and `park_deadline` are guarded: a panic that would
+//! unwind out of them aborts the process with a `goro:` message instead, and every waiting
+//! primitive built on them inherits the guarantee.
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -55,12 +69,9 @@ use std::time::{Duration, Instant};
 use crate::context;
 use crate::coroutine::{Suspend, Task};
 
-/// Park state: running or queued, no token.
-pub(crate) const RUNNING: u8 = 0;
-/// Park state: running, with one unpark token.
-pub(crate) const NOTIFIED: u8 = 1;
-/// Park state: suspended and waiting; the next unpark enqueues it.
-pub(crate) const PARKED: u8 = 2;
+mod state;
+
+pub(crate) use state::{commit_park, start_parked, RUNNING};
 
 /// Wakes one parked coroutine or thread.
 ///
@@ -176,6 +187,9 @@ pub fn unparker() -> Unparker {
 /// Parks the current coroutine (or blocks the current thread) until it is unparked.
 ///
 /// May return spuriously: callers wait for their own condition in a loop.
+///
+/// Never unwinds: a panic raised on the park path (by a `tracing` subscriber) aborts the
+/// process, because the caller may have lent its frame to another thread (module docs).
 pub fn park() {
     let t = context::task();
     if t.is_null() {
@@ -189,12 +203,14 @@ pub fn park() {
     if take_token(task) {
         return;
     }
+    let guard = AbortOnUnwind;
     tracing::trace!(coroutine = %task.id, "park");
     // Step 2: switch to the worker, which commits the park (step 3).
     // SAFETY: we are the running body of `task`.
     unsafe { task.suspend(Suspend::Park) };
     // Resumed: an unpark took us out of PARKED (or the commit failed); the state is RUNNING.
     // Acquire-pairs with the unparker through the run queue that delivered us.
+    std::mem::forget(guard);
 }
 
 /// Parks until unparked or until `dur` has passed. May return early or spuriously.
@@ -224,50 +240,69 @@ pub fn park_deadline(deadline: Instant) {
     if take_token(task) {
         return;
     }
+    let guard = AbortOnUnwind;
     let key = crate::time::insert_unpark(deadline, unparker());
     park();
     crate::time::cancel(key);
+    std::mem::forget(guard);
 }
 
-/// Consumes an unpark token if there is one (`NOTIFIED -> RUNNING`). Acquire pairs with the
-/// unparker's Release, so whatever it published before unparking is visible.
+/// Aborts the process when dropped. Armed across a park and forgotten on the way out, so
+/// only an unwind out of the park path drops it (module docs, "`park` never unwinds").
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        use std::io::Write;
+        // The panic message was already printed by the panic hook; say why it is fatal.
+        let _ = std::io::stderr().write_all(
+            b"goro: a panic unwound into park() (from a tracing subscriber?); the waiting \
+              coroutine may have lent its stack to another thread, so unwinding it would free \
+              memory still in use: aborting\n",
+        );
+        std::process::abort();
+    }
+}
+
+/// Consumes an unpark token if there is one (step 1).
 fn take_token(task: &Task) -> bool {
-    // A plain load first: no token is the common case, and a failed CAS costs as much as a
-    // successful one (a locked instruction on x86).
-    task.state.load(Ordering::Relaxed) == NOTIFIED
-        && task
-            .state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+    state::take_token(&task.state)
 }
 
 /// The waker's half of the protocol (step 4 of the module doc).
 fn unpark_task(task: &Arc<Task>) {
-    let mut s = task.state.load(Ordering::Relaxed);
-    loop {
-        let next = match s {
-            RUNNING => NOTIFIED,
-            NOTIFIED => return,
-            PARKED => RUNNING,
-            _ => unreachable!("goro: corrupt park state {s}"),
-        };
-        // Release: the token/ownership carries what the waker wrote before unparking.
-        // Acquire (on PARKED -> RUNNING): pairs with the worker's Release commit, so the
-        // switch off the stack happened before we hand the task to a queue.
-        match task
-            .state
-            .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
-        {
-            Ok(_) if s == PARKED => {
-                tracing::trace!(coroutine = %task.id, "unpark");
-                // SAFETY: the worker that committed the park left its strong reference to
-                // the PARKED state (worker.rs, `execute`); winning the CAS out of PARKED
-                // makes that reference ours, to hand to a run queue.
-                crate::sched::ready(unsafe { Arc::from_raw(Arc::as_ptr(task)) });
-                return;
-            }
-            Ok(_) => return,
-            Err(actual) => s = actual,
+    if !state::wake(&task.state) {
+        return; // a token left, or one was already there
+    }
+    tracing::trace!(coroutine = %task.id, "unpark");
+    // SAFETY: the worker that committed the park left its strong reference to the PARKED
+    // state (worker.rs, `execute`); winning the CAS out of PARKED makes that reference ours,
+    // to hand to a run queue.
+    let owned = unsafe { Arc::from_raw(Arc::as_ptr(task)) };
+    #[cfg(goro_fault_lost_wakeup)]
+    if fault::lose_this_wakeup() {
+        std::mem::forget(owned); // the coroutine stays parked forever
+        return;
+    }
+    crate::sched::ready(owned);
+}
+
+/// The test-only fault switch that proves a lost wake-up fails CI by name:
+/// `RUSTFLAGS="--cfg goro_fault_lost_wakeup"` builds a runtime that drops one wake-up of a
+/// parked coroutine in every [`fault::EVERY`] (docs/ARCHITECTURE.md, "Testing").
+#[cfg(goro_fault_lost_wakeup)]
+mod fault {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub(super) const EVERY: u64 = 2000;
+
+    pub(super) fn lose_this_wakeup() -> bool {
+        static WAKEUPS: AtomicU64 = AtomicU64::new(0);
+        let n = WAKEUPS.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % EVERY == 0 {
+            tracing::warn!(n, "goro fault switch: losing this wake-up");
+            return true;
         }
+        false
     }
 }

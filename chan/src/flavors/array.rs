@@ -8,12 +8,38 @@
 //! |----------------------|----------------------------------------------------------|
 //! | `== tail` of a sender | empty in this lap: the sender that moves `tail` past it may write |
 //! | `== head + 1`        | full in this lap: the receiver that moves `head` past it may read |
+//! | `== (head + 1) \| mark_bit` | *skipped*: claimed by a send that was abandoned, holds no value; the party that moves `head` past it stamps it empty for the next lap |
 //! | anything else        | another party is between claiming the slot and stamping it |
 //!
 //! A send claims a slot by CAS on `tail`, writes the value, then stamps the slot
 //! `tail + 1` (Release). A receive claims by CAS on `head`, reads, then stamps the slot
 //! `head + one_lap` (empty for the next lap). The two phases are the two halves of
 //! `select`'s protocol: `start_*` reserves, `write`/`read` completes.
+//!
+//! # Abandoned reservations
+//!
+//! A select may reserve a slot and never complete (its `SelectedOperation` dropped: a `?`
+//! or a panic in a send arm's value). The slot's place in the ring is fixed by `head` and
+//! `tail`, so it cannot be handed back; it is closed out instead:
+//!
+//! - An abandoned send stamps its slot *skipped*: `(tail + 1) | mark_bit`. Slot stamps
+//!   never otherwise carry `mark_bit` (an index is below `cap < mark_bit`), so the stamp
+//!   is unambiguous and still names its lap. A receiver that finds it at `head` moves
+//!   `head` past it by CAS, stamps it empty for the next lap, wakes a sender and keeps
+//!   looking; a sender a lap later counts it as occupied until then (it is not "empty"
+//!   yet). `abandoned` counts skipped slots that `head` has not passed; while it is
+//!   non-zero, completed receives and senders that find the ring full also step over a
+//!   skipped slot at `head`, so it does not hold capacity while no receiver is looking.
+//!   The abandoning side does the same right after stamping. (Dekker pair: the abandoner
+//!   increments `abandoned`, stamps, then reads `head`; a receiver moves `head`, then
+//!   reads `abandoned`, then the stamp, all SeqCst: one of the two sees the other.)
+//! - An abandoned receive completes the read and drops the value (a select chose to
+//!   receive it; the caller discarded it), so the slot is stamped empty and senders do not
+//!   spin on it forever.
+//! - `Channel::drop` drops only the slots stamped full, not everything between `head`
+//!   and `tail`: a send reservation that was forgotten (`mem::forget`, no destructor) or
+//!   skipped holds no value. (crossbeam-channel had the same double free,
+//!   RUSTSEC-2025-0024.)
 //!
 //! Blocking is layered on top with two wait queues: a sender that finds the ring full
 //! registers in `senders` and parks; every completed receive calls `senders.notify()`,
@@ -69,6 +95,10 @@ pub(crate) struct Channel<T> {
     one_lap: usize,
     /// Set in `tail` once the channel is disconnected.
     mark_bit: usize,
+    /// Slots stamped skipped (abandoned sends) that `head` has not yet passed. Read on every
+    /// completed receive; written only when a send is abandoned and when a skipped slot is
+    /// passed.
+    abandoned: AtomicUsize,
     senders: SyncWaker,
     receivers: SyncWaker,
     _marker: PhantomData<T>,
@@ -115,6 +145,7 @@ impl<T> Channel<T> {
             cap,
             one_lap,
             mark_bit,
+            abandoned: AtomicUsize::new(0),
             senders: SyncWaker::new(),
             receivers: SyncWaker::new(),
             _marker: PhantomData,
@@ -167,13 +198,20 @@ impl<T> Channel<T> {
                         spin(&mut step);
                     }
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
-                // The slot still holds last lap's value: full, unless `head` moved on.
+            } else if (stamp & !self.mark_bit).wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's value, or was skipped last lap: full,
+                // unless `head` moved on.
                 // SeqCst fence orders our `tail` read before the `head` read below against
                 // receivers' SeqCst `head` CAS.
                 atomic::fence(Ordering::SeqCst);
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
+                    // Full, unless a skipped slot at `head` holds the room. SeqCst: see
+                    // `skip_abandoned`.
+                    if self.abandoned.load(Ordering::SeqCst) != 0 && self.skip_abandoned() {
+                        tail = self.tail.load(Ordering::Relaxed);
+                        continue;
+                    }
                     return false;
                 }
                 spin(&mut step);
@@ -233,6 +271,15 @@ impl<T> Channel<T> {
                         spin(&mut step);
                     }
                 }
+            } else if stamp == self.skipped(head + 1) {
+                // An abandoned send's slot: step over it and keep looking.
+                match self.pass_skipped(head, slot) {
+                    Ok(()) => head = self.head.load(Ordering::Relaxed),
+                    Err(h) => {
+                        head = h;
+                        spin(&mut step);
+                    }
+                }
             } else if stamp == head {
                 // Empty in this lap, unless a sender claimed it and has not stamped yet.
                 // SeqCst fence: orders our `head` read before the `tail` read (pairs with
@@ -273,7 +320,97 @@ impl<T> Channel<T> {
         // Release pairs with the Acquire stamp load in `start_send`.
         slot.stamp.store(token.array.stamp, Ordering::Release);
         self.senders.notify();
+        // SeqCst: our side of the Dekker pair in `skip_abandoned` (the `head` CAS that
+        // reserved this slot came before this load).
+        if self.abandoned.load(Ordering::SeqCst) != 0 {
+            self.skip_abandoned();
+        }
         Ok(msg)
+    }
+
+    /// The stamp an abandoned send leaves on its slot, from the send's "full" stamp.
+    #[inline]
+    fn skipped(&self, full_stamp: usize) -> usize {
+        full_stamp | self.mark_bit
+    }
+
+    /// Moves `head` past the skipped slot `slot` at `head` and stamps it empty for the
+    /// next lap. `Err` with the current `head` if another party moved `head` first.
+    fn pass_skipped(&self, head: usize, slot: &Slot<T>) -> Result<(), usize> {
+        // SeqCst: like the `head` CAS in `start_recv` (Dekker pair with the senders' wait
+        // queue), and part of the pair described in `skip_abandoned`.
+        self.head.compare_exchange(
+            head,
+            self.advance(head),
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        )?;
+        // Release pairs with the Acquire stamp load in `start_send`; nothing was written,
+        // but a sender must not see the slot empty before `head` passed it.
+        slot.stamp
+            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+        // Relaxed: a hint; the increment that this undoes happened before the skipped
+        // stamp we saw (see `abandon_send`), so the count never drops below the number of
+        // skipped slots ahead of `head`.
+        self.abandoned.fetch_sub(1, Ordering::Relaxed);
+        self.senders.notify();
+        Ok(())
+    }
+
+    /// Passes every skipped slot found at `head`. True if it passed at least one.
+    ///
+    /// Dekker pair with the abandoning side: `abandon_send` increments `abandoned`,
+    /// stamps the slot skipped, then calls this (reading `head`); a receive moves `head`
+    /// by CAS, then `read` loads `abandoned` and calls this (reading the stamp). All SeqCst,
+    /// so either the abandoner sees `head` at its slot or the receiver sees the count and
+    /// the stamp: a skipped slot that reaches `head` does not stay there unnoticed.
+    fn skip_abandoned(&self) -> bool {
+        let mut passed = false;
+        loop {
+            let head = self.head.load(Ordering::SeqCst);
+            let slot = &self.buffer[head & (self.mark_bit - 1)];
+            // SeqCst: see above (pairs with the SeqCst stamp store in `abandon_send`).
+            if slot.stamp.load(Ordering::SeqCst) != self.skipped(head + 1) {
+                return passed;
+            }
+            if self.pass_skipped(head, slot).is_ok() {
+                passed = true;
+            }
+        }
+    }
+
+    /// Releases a send reserved by `start_send` that will not be completed: the slot is
+    /// stamped skipped (see the module docs).
+    ///
+    /// # Safety
+    /// `token` must come from a successful `start_send` on this channel, unused.
+    unsafe fn abandon_send(&self, token: &mut Token) {
+        if token.array.slot.is_null() {
+            return;
+        }
+        // SAFETY: the caller guarantees the token reserved this slot of our buffer.
+        let slot = unsafe { &*(token.array.slot as *const Slot<T>) };
+        // SeqCst, before the stamp: a party that sees the skipped stamp then also sees
+        // the count (it never underflows), and the Dekker pair in `skip_abandoned`.
+        self.abandoned.fetch_add(1, Ordering::SeqCst);
+        // SeqCst: pairs with the SeqCst stamp load in `skip_abandoned`; receivers in
+        // `start_recv` read it with Acquire (no value to publish, only the stamp).
+        slot.stamp
+            .store(self.skipped(token.array.stamp), Ordering::SeqCst);
+        token.array.slot = ptr::null();
+        self.skip_abandoned();
+    }
+
+    /// Releases a receive reserved by `start_recv`: reads the value and drops it.
+    ///
+    /// # Safety
+    /// `token` must come from a successful `start_recv` on this channel, unused.
+    unsafe fn abandon_recv(&self, token: &mut Token) {
+        // SAFETY: forwarded contract; `read` stamps the slot empty for the next lap.
+        let msg = unsafe { self.read(token) };
+        token.array.slot = ptr::null();
+        // The value's destructor runs last, with the channel consistent again.
+        drop(msg);
     }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
@@ -359,14 +496,17 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Number of values in the buffer (a snapshot).
+    /// Number of values in the buffer (a snapshot). Skipped slots (abandoned sends) not
+    /// yet passed by `head` are not values.
     pub(crate) fn len(&self) -> usize {
         loop {
             // SeqCst loads: a consistent snapshot of both indices (retry if `tail` moved).
             let tail = self.tail.load(Ordering::SeqCst);
             let head = self.head.load(Ordering::SeqCst);
             if self.tail.load(Ordering::SeqCst) == tail {
-                return self.len_between(head, tail & !self.mark_bit);
+                let claimed = self.len_between(head, tail & !self.mark_bit);
+                // SeqCst: read with the indices; a snapshot like them.
+                return claimed.saturating_sub(self.abandoned.load(Ordering::SeqCst));
             }
         }
     }
@@ -454,12 +594,19 @@ impl<T> Drop for Channel<T> {
         let head = *self.head.get_mut();
         let tail = *self.tail.get_mut() & !self.mark_bit;
         let len = self.len_between(head, tail);
-        let hix = head & (self.mark_bit - 1);
-        for i in 0..len {
-            let index = (hix + i) % self.cap;
-            // SAFETY: with `&mut self` no operation is in flight, so exactly the `len`
-            // slots from `head` hold initialised values; each is dropped once.
-            unsafe { (*self.buffer[index].msg.get()).assume_init_drop() };
+        // Walk the claimed slots `head..tail` by stamp, not by index arithmetic alone: a
+        // claimed slot holds a value only if its stamp says full in its lap. One whose
+        // send was abandoned (skipped) or forgotten (still stamped empty) holds none.
+        let mut pos = head;
+        for _ in 0..len {
+            let slot = &mut self.buffer[pos & (self.mark_bit - 1)];
+            if *slot.stamp.get_mut() == pos + 1 {
+                // SAFETY: with `&mut self` no operation is in flight; the stamp says a
+                // send wrote this slot in this lap and no receive has taken it. Each slot
+                // is visited once, so the value is dropped once.
+                unsafe { slot.msg.get_mut().assume_init_drop() };
+            }
+            pos = self.advance(pos);
         }
     }
 }
@@ -483,6 +630,10 @@ impl<T> SelectHandle for Receiver<'_, T> {
     fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
         self.0.start_recv(token)
     }
+    unsafe fn abandon(&self, token: &mut Token) {
+        // SAFETY: forwarded contract (a receiving reservation on this channel, unused).
+        unsafe { self.0.abandon_recv(token) }
+    }
 }
 
 impl<T> Receiver<'_, T> {
@@ -504,6 +655,10 @@ impl<T> SelectHandle for Sender<'_, T> {
     }
     fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
         self.0.start_send(token)
+    }
+    unsafe fn abandon(&self, token: &mut Token) {
+        // SAFETY: forwarded contract (a sending reservation on this channel, unused).
+        unsafe { self.0.abandon_send(token) }
     }
 }
 

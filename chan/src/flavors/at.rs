@@ -137,4 +137,8 @@ impl SelectHandle for Channel {
     fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
         self.try_select(token)
     }
+    unsafe fn abandon(&self, token: &mut Token) {
+        // The reserved instant was taken from the channel: a received value, dropped.
+        token.at = None;
+    }
 }

@@ -10,6 +10,14 @@
 //! Two-phase receive for `select`: `start_recv` *claims* the oldest unclaimed value by
 //! sequence number (it stays in the queue as `Some`), `read` takes it out (leaving `None`)
 //! and trims `None`s from the front. Plain `recv` does both under one lock.
+//!
+//! Abandoned reservations (a `SelectedOperation` dropped uncompleted): a send reserves
+//! nothing here (the buffer always has room), so there is nothing to release. An abandoned
+//! receive takes its claimed value out and drops it, outside the lock (the value's `Drop`
+//! may use this very channel). Left in place, the claimed `Some` would never be taken: not
+//! unsound (the channel's drop drops it once) but the front could never be trimmed again,
+//! so the queue would grow without bound. A forgotten receive does exactly that; it is a
+//! leak, not undefined behaviour.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -164,6 +172,16 @@ impl<T> Channel<T> {
         Ok(self.inner.lock().take(token.list.seq))
     }
 
+    /// Releases a receive claimed by `start_recv`: takes the value and drops it.
+    fn abandon_recv(&self, token: &mut Token) {
+        if token.list.disconnected {
+            return;
+        }
+        let msg = self.inner.lock().take(token.list.seq);
+        // Dropped after the guard: `T::drop` may touch this channel (e.g. drop a Sender).
+        drop(msg);
+    }
+
     /// # Safety
     /// As for [`read_token`](Self::read_token), for the sending side.
     pub(crate) unsafe fn write_token(&self, _token: &mut Token, msg: T) -> Result<(), T> {
@@ -224,6 +242,9 @@ impl<T> SelectHandle for Receiver<'_, T> {
     fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
         self.0.start_recv(token)
     }
+    unsafe fn abandon(&self, token: &mut Token) {
+        self.0.abandon_recv(token);
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -236,5 +257,8 @@ impl<T> SelectHandle for Sender<'_, T> {
     fn unregister(&self, _oper: Operation, _cx: &Context) {}
     fn accept(&self, _token: &mut Token, _cx: &Context) -> bool {
         true
+    }
+    unsafe fn abandon(&self, _token: &mut Token) {
+        // A send reserves nothing: the buffer is unbounded.
     }
 }

@@ -52,4 +52,7 @@ impl<T> SelectHandle for Channel<T> {
     fn accept(&self, _token: &mut Token, _cx: &Context) -> bool {
         false
     }
+    unsafe fn abandon(&self, _token: &mut Token) {
+        // Never reserved anything.
+    }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::pipeline::{Lanes, Outcome};
 use super::redirect;
 use super::streaming::StreamingResponse;
+use super::wire::{self, Chunked, Next};
 use crate::connpool::{self, Pool, PooledConn};
 use crate::pool::{self, PooledBuf};
 use crate::{lock, TcpStream};
@@ -898,7 +899,7 @@ fn send_body(
 ) -> io::Result<()> {
     // Room for a chunk's size line before the data and its CRLF after, so each piece
     // goes out in one write.
-    const PRE: usize = super::response::CHUNK_LINE;
+    const PRE: usize = wire::CHUNK_LINE;
     let mut buf = pool::get(PRE + UPLOAD_PIECE + 2);
     let mut sent = 0u64;
     let short = || {
@@ -932,7 +933,7 @@ fn send_body(
             continue;
         }
         let mut line = [0u8; PRE];
-        let size = super::response::chunk_line(n, &mut line);
+        let size = wire::chunk_line(n, &mut line);
         let start = PRE - size.len();
         buf[start..PRE].copy_from_slice(size);
         buf[PRE + n..PRE + n + 2].copy_from_slice(b"\r\n");
@@ -989,15 +990,13 @@ pub(super) fn read_head(
 fn read_body(src: &mut Src<'_>, framing: Framing, out: &mut Vec<u8>) -> io::Result<bool> {
     match framing {
         Framing::Length(n) => src.take(n, out)?,
-        Framing::Chunked => loop {
-            let size = src.chunk_size()?;
-            if size == 0 {
-                src.skip_trailers()?;
-                break;
+        Framing::Chunked => {
+            let mut dec = Chunked::new();
+            while let Some(size) = src.chunk_next(&mut dec)? {
+                src.take(size, out)?;
+                dec.took(size);
             }
-            src.take(size, out)?;
-            src.chunk_end()?;
-        },
+        }
         Framing::UntilClose => {
             // One byte past the limit tells a body at the limit from one over it.
             let max = src.max_body;
@@ -1037,15 +1036,22 @@ fn parse_head(
         url: None,
     };
     let mut keep = r.version == Some(1);
-    let mut framing = Framing::UntilClose;
+    // Framing as Go's client reads it: `Transfer-Encoding` (HTTP/1.1 only) must be one
+    // line of exactly `chunked`, and wins over `Content-Length` in whatever order they
+    // come; `Content-Length` must be digits, the same in every line.
+    let mut length = None;
+    let mut te_lines = 0;
+    let mut te_chunked = false;
     for h in r.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value).ok().map(str::trim);
-            let n = n.and_then(|n| n.parse().ok());
-            framing = Framing::Length(n.ok_or_else(|| bad("bad Content-Length"))?);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") && has_token(h.value, b"chunked")
-        {
-            framing = Framing::Chunked;
+            let n = wire::content_length(h.value).ok_or_else(|| bad("bad Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(bad("conflicting Content-Length"));
+            }
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            te_lines += 1;
+            te_chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
         } else if h.name.eq_ignore_ascii_case("connection") {
             keep = if has_token(h.value, b"close") {
                 false
@@ -1054,6 +1060,16 @@ fn parse_head(
             };
         }
         resp.push_header(h.name, &String::from_utf8_lossy(h.value));
+    }
+    let mut framing = match length {
+        Some(n) => Framing::Length(n),
+        None => Framing::UntilClose,
+    };
+    if te_lines > 0 && r.version == Some(1) {
+        if te_lines > 1 || !te_chunked {
+            return Err(bad("unsupported Transfer-Encoding"));
+        }
+        framing = Framing::Chunked;
     }
     if head_only || status / 100 == 1 || status == 204 || status == 304 {
         framing = Framing::Length(0);
@@ -1156,56 +1172,20 @@ impl<'a> Src<'a> {
         Ok(())
     }
 
-    /// Reads a chunk-size line: the size of the next chunk (0: the last).
-    pub(super) fn chunk_size(&mut self) -> io::Result<u64> {
-        let n = self.line()?;
-        let size = match httparse::parse_chunk_size(&self.buf[self.pos..self.pos + n]) {
-            Ok(httparse::Status::Complete((_, s))) => s,
-            _ => return Err(bad("bad chunk size")),
-        };
-        self.pos += n;
-        Ok(size)
-    }
-
-    /// Reads the line that ends a chunk's data.
-    pub(super) fn chunk_end(&mut self) -> io::Result<()> {
-        let n = self.line()?;
-        self.pos += n;
-        Ok(())
-    }
-
-    /// Skips the trailers after the last chunk, up to the empty line, within the head's
-    /// bound.
-    pub(super) fn skip_trailers(&mut self) -> io::Result<()> {
-        let mut trailers = 0;
+    /// Consumes chunked framing through the shared decoder `dec`, reading more as needed:
+    /// the size of the data that comes next, or `None` at the end of the body (trailers
+    /// read and dropped).
+    pub(super) fn chunk_next(&mut self, dec: &mut Chunked) -> io::Result<Option<u64>> {
         loop {
-            let n = self.line()?;
-            self.pos += n;
-            if n <= 2 {
-                return Ok(());
+            let (used, next) = dec
+                .advance(&self.buf[self.pos..self.end])
+                .map_err(|m| bad(m.0))?;
+            self.pos += used;
+            match next {
+                Next::Data(n) => return Ok(Some(n)),
+                Next::Done => return Ok(None),
+                Next::More => self.more()?,
             }
-            trailers += n;
-            if trailers > MAX_RESP_HEAD {
-                return Err(bad("trailers too large"));
-            }
-        }
-    }
-
-    /// The length of the line at `pos`, its `\n` included, reading more as needed. A line
-    /// (chunk size or trailer) longer than [`MAX_RESP_HEAD`] is an error, so an answer that
-    /// never ends its line cannot grow the buffer without bound.
-    fn line(&mut self) -> io::Result<usize> {
-        loop {
-            if let Some(i) = self.buf[self.pos..self.end]
-                .iter()
-                .position(|&b| b == b'\n')
-            {
-                return Ok(i + 1);
-            }
-            if self.end - self.pos >= MAX_RESP_HEAD {
-                return Err(bad("chunk-size or trailer line too long"));
-            }
-            self.more()?;
         }
     }
 }

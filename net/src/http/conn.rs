@@ -5,17 +5,22 @@ use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use super::request::{Body, Chunk, Kind, Request};
+use super::request::{Body, Kind, Request};
 use super::response::{Out, ResponseWriter};
 use super::server::{Conn, Shared, Slot};
+use super::wire::{self, Chunked};
 use crate::pool::{self, PooledBuf};
 
-/// Most headers one request may carry (more: 431).
-const MAX_HEADERS: usize = 100;
+/// Header slots kept on the stack; a larger [`max_headers`](super::Builder::max_headers)
+/// takes them from the heap, per request.
+const STACK_HEADERS: usize = 100;
 /// Unread body a connection drains to stay reusable after a handler ignored it.
 const MAX_DRAIN: u64 = 256 << 10;
 /// First size of a connection's read buffer.
 const READ_SIZE: usize = 4096;
+/// A handler that took this long sends what is ready at once, rather than letting the
+/// answers of quick pipelined requests wait for the rest of the batch.
+const SLOW_HANDLER: Duration = Duration::from_millis(1);
 
 /// What one parse-and-answer step did.
 enum Step {
@@ -79,6 +84,8 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
                 return false;
             }
         }
+        // When the last answer was queued: how long the next handler took.
+        let mut last = Instant::now();
         // Answer every complete request already buffered (the pipelining fast path).
         while start < end {
             let step = one(
@@ -113,6 +120,20 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
                     }
                     if !keep {
                         break 'conn;
+                    }
+                    if start < end {
+                        // More requests are buffered (pipelining). Quick answers share one
+                        // write; after a slow handler, what is ready goes at once, and a
+                        // failed write (the client reset or left) ends the connection before
+                        // its queued requests reach the handler.
+                        let now = Instant::now();
+                        if now.duration_since(last) >= SLOW_HANDLER {
+                            if let Err(e) = out.flush(stream) {
+                                tracing::debug!(%remote, error = %e, "goro-net http: write failed");
+                                return false;
+                            }
+                        }
+                        last = now;
                     }
                 }
                 Step::Close => {
@@ -178,9 +199,16 @@ fn one(
 ) -> Step {
     let cfg = &srv.cfg;
     let stream = &slot.stream;
-    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let slots = if cfg.max_headers <= STACK_HEADERS {
+        &mut storage[..cfg.max_headers]
+    } else {
+        heap.resize_with(cfg.max_headers, MaybeUninit::uninit);
+        &mut heap[..]
+    };
     let mut req = httparse::Request::new(&mut []);
-    let head_len = match req.parse_with_uninit_headers(buf, &mut storage) {
+    let head_len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(n)) if n <= cfg.max_header_bytes => n,
         Ok(httparse::Status::Complete(_)) => {
             return fail(srv, slot, out, 431, remote, "head too large")
@@ -199,15 +227,19 @@ fn one(
     };
     let headers: &[httparse::Header<'_>] = req.headers;
 
-    // Framing and connection semantics, in one pass over the headers.
+    // Framing, Host and connection semantics, in one pass over the headers. The rules
+    // are the ones `wire.rs` documents; each refusal ends the connection.
     let mut length: Option<u64> = None;
-    let mut chunked = false;
+    let mut te_lines = 0u32;
+    let mut te_chunked = false;
+    let mut hosts = 0u32;
+    let mut host: &[u8] = b"";
     let mut close = minor == 0;
     let mut expect_continue = false;
     for h in headers {
         match h.name.len() {
             14 if h.name.eq_ignore_ascii_case("content-length") => {
-                let Some(n) = parse_len(h.value) else {
+                let Some(n) = wire::content_length(h.value) else {
                     return fail(srv, slot, out, 400, remote, "bad Content-Length");
                 };
                 if length.is_some_and(|l| l != n) {
@@ -216,11 +248,12 @@ fn one(
                 length = Some(n);
             }
             17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
-                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-                if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") || minor == 0 {
-                    return fail(srv, slot, out, 400, remote, "unsupported Transfer-Encoding");
-                }
-                chunked = true;
+                te_lines += 1;
+                te_chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            }
+            4 if h.name.eq_ignore_ascii_case("host") => {
+                hosts += 1;
+                host = h.value;
             }
             10 if h.name.eq_ignore_ascii_case("connection") => {
                 for t in h.value.split(|&b| b == b',') {
@@ -242,21 +275,47 @@ fn one(
             _ => {}
         }
     }
-    if chunked && length.is_some() {
-        return fail(
-            srv,
-            slot,
-            out,
-            400,
-            remote,
-            "both Content-Length and chunked",
-        );
+    let chunked = te_lines > 0;
+    if chunked {
+        if minor == 0 {
+            // Go ignores Transfer-Encoding in HTTP/1.0 and frames by Content-Length; a
+            // proxy in front might not, so goro refuses the request instead.
+            return fail(srv, slot, out, 400, remote, "Transfer-Encoding in HTTP/1.0");
+        }
+        if te_lines > 1 || !te_chunked {
+            // Go's rule: exactly one Transfer-Encoding line, exactly `chunked`.
+            return fail(srv, slot, out, 501, remote, "unsupported Transfer-Encoding");
+        }
+        if length.is_some() {
+            // RFC 9112 §6.3 lets a server refuse this (Go drops Content-Length instead).
+            return fail(srv, slot, out, 400, remote, "Content-Length with chunked");
+        }
     }
+    if hosts > 1 {
+        return fail(srv, slot, out, 400, remote, "more than one Host");
+    }
+    if hosts == 0 && minor == 1 {
+        return fail(srv, slot, out, 400, remote, "HTTP/1.1 request without Host");
+    }
+    let Some(mut host) = wire::host(host) else {
+        return fail(srv, slot, out, 400, remote, "malformed Host");
+    };
+    let routed = match wire::target(method, target) {
+        Some(wire::Target::Origin) => target,
+        Some(wire::Target::Absolute { authority, rest }) => {
+            host = authority; // RFC 9112 §3.2.2: the target's host wins over Host
+            rest
+        }
+        Some(wire::Target::Asterisk | wire::Target::Authority) => target,
+        None => return fail(srv, slot, out, 400, remote, "bad request target"),
+    };
+    // `OPTIONS *` asks about the server, not a resource: answered here, as Go does.
+    let options_star = target == "*";
     if length.is_some_and(|l| l > cfg.max_body_bytes) {
         return fail(srv, slot, out, 413, remote, "body too large");
     }
     let kind = if chunked {
-        Kind::Chunked(Chunk::Size)
+        Kind::Chunked(Chunked::new())
     } else {
         Kind::Length(length.unwrap_or(0))
     };
@@ -277,7 +336,8 @@ fn one(
     let mut r = Request {
         method,
         target,
-        routed: target,
+        routed,
+        host,
         minor,
         headers,
         remote,
@@ -290,8 +350,8 @@ fn one(
     w.http10 = minor == 0;
     w.ka10 = minor == 0 && !close;
     w.close = close || srv.shutting_down();
-    let panicked =
-        catch_unwind(AssertUnwindSafe(|| srv.handler.serve_http(&mut w, &mut r))).is_err();
+    let panicked = !options_star
+        && catch_unwind(AssertUnwindSafe(|| srv.handler.serve_http(&mut w, &mut r))).is_err();
     let b = &mut r.body;
     if panicked {
         tracing::error!(%remote, method, target, "goro-net http: handler panicked");
@@ -350,20 +410,12 @@ fn fail(
     let msg: &[u8] = match status {
         400 => b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 16\r\n\r\n400 Bad Request\n",
         413 => b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 22\r\n\r\n413 Content Too Large\n",
+        501 => b"HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 20\r\n\r\n501 Not Implemented\n",
         417 => b"HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 23\r\n\r\n417 Expectation Failed\n",
         _ => b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 36\r\n\r\n431 Request Header Fields Too Large\n",
     };
     let _ = out.push(&slot.stream, msg);
     Step::Close
-}
-
-/// `Content-Length` digits (no sign, no spaces inside; at most 19 digits).
-fn parse_len(v: &[u8]) -> Option<u64> {
-    let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Closes after an error response without losing it: half-close, then read and drop what
@@ -379,16 +431,5 @@ fn linger_close(stream: &crate::TcpStream) {
         if budget == 0 {
             break;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn content_length_digits() {
-        assert_eq!(super::parse_len(b" 42 "), Some(42));
-        assert_eq!(super::parse_len(b"+1"), None);
-        assert_eq!(super::parse_len(b""), None);
-        assert_eq!(super::parse_len(b"99999999999999999999"), None);
     }
 }

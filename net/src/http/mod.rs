@@ -42,9 +42,14 @@
 //! in it before it touches the socket again: answers accumulate in a pooled output buffer
 //! that goes out in one `write`. A keep-alive client with one request in flight costs one
 //! `read` and one `write` per request; a pipelining client costs the same per batch.
-//! Requests are answered strictly in order. Two cases flush early so order and liveness
+//! Requests are answered strictly in order. Three cases flush early so order and liveness
 //! hold: a handler that must read its body from the socket (the client may be waiting for
-//! earlier answers, or for `100 Continue`), and an explicit `flush`.
+//! earlier answers, or for `100 Continue`), an explicit `flush`, and a handler that took a
+//! millisecond or more while more requests wait: what is ready goes at once, so ten
+//! pipelined requests to a 300 ms handler get their first answer after 300 ms, not 3 s,
+//! and a write that fails (the client reset) ends the connection before its queued
+//! requests reach the handler. A quick answer queued just before a slow handler still
+//! waits for it: the server cannot know a handler is slow until it returns.
 //!
 //! **Nothing allocated per request.** `httparse` parses the head in place into an array
 //! of header views on the coroutine's stack; [`Request`] borrows everything from the read
@@ -72,10 +77,30 @@
 //! | `d << 1` | inside a request (head, handler, body) until `d` (0: no limit) | connection | ticker closes at `d` |
 //!
 //! **Bad input ends one connection.** A malformed head gets `400`, an oversized head `431`,
-//! an oversized body `413`, an unknown expectation `417`, each with `Connection: close`; the
-//! connection then half-closes and drains the client for a moment so the answer is not
-//! lost to a reset. A handler panic is caught and logged, answered with 500 if nothing was
-//! sent yet, and ends only its connection. Every such event is a `tracing` event.
+//! an oversized body `413`, an unknown expectation `417`, a transfer coding other than
+//! `chunked` `501`, each with `Connection: close`; the connection then half-closes and
+//! drains the client for a moment so the answer is not lost to a reset. A handler panic is
+//! caught and logged, answered with 500 if nothing was sent yet, and ends only its
+//! connection. Every such event is a `tracing` event.
+//!
+//! **Exact framing, no smuggling.** Where a request ends is decided by rules with no
+//! guesswork (`wire.rs` has the grammar and a table against Go's), and the framing suite
+//! (`net/tests/http_framing.rs`) holds every shape:
+//!
+//! | input | answer | Go's `net/http` |
+//! |---|---|---|
+//! | `Transfer-Encoding` other than one line of exactly `chunked` (any case): `gzip, chunked`, `chunked, chunked`, two lines | 501, close | the same |
+//! | `Transfer-Encoding` in HTTP/1.0 | 400, close | ignored: framed by `Content-Length` |
+//! | `Content-Length` and `Transfer-Encoding: chunked` together | 400, close (RFC 9112 §6.3 allows it) | chunked, `Content-Length` dropped |
+//! | `Content-Length` not 1-19 digits (`+5`, `-1`, `0x5`, `5, 5`), or two that differ | 400, close | the same (two equal ones pass in both) |
+//! | chunked framing outside the grammar: bare `LF` or `CR`, no size digits, no `CRLF` after data, trailers over 4 KiB or malformed | 400, close (the handler's body read fails) | the same |
+//! | HTTP/1.1 without `Host`, two `Host`s, or a `Host` with bytes no host has | 400, close | the same |
+//! | absolute-form target `http://host/path` | served, host from the target | the same |
+//! | `OPTIONS *` | 200, `Content-Length: 0`, handler not called | the same |
+//! | `*` with another method, or a target of no RFC 9112 form | 400, close | the same |
+//!
+//! A handler that leaves a body unread does not cost the connection: up to 256 KiB of it
+//! (`Content-Length` or chunked) is read and dropped after the answer, as Go does.
 //!
 //! **Graceful shutdown.** [`Server::shutdown`] closes the listeners, closes idle
 //! connections, marks the rest to send `Connection: close` after their current answer, and
@@ -86,7 +111,9 @@
 //! backend side costs a write and a read per batch instead of per request; the design and its
 //! invariants are at the top of `pipeline.rs`.
 //!
-//! **Limits.** Head size ([`Builder::max_header_bytes`]), 100 headers, body size, and
+//! **Limits.** Head size ([`Builder::max_header_bytes`], 32 KiB), header count
+//! ([`Builder::max_headers`], 100; the table at `max_header_bytes` compares Go's and
+//! nginx's), body size ([`Builder::max_body_bytes`]), and
 //! concurrent connections (a semaphore in the accept loop: beyond it clients wait in the
 //! `somaxconn` backlog rather than being accepted and dropped).
 mod client;
@@ -103,6 +130,7 @@ mod request;
 mod response;
 mod server;
 mod streaming;
+mod wire;
 
 use std::io;
 use std::net::ToSocketAddrs;

@@ -2,6 +2,7 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
+use super::wire::{Chunked, Next};
 use crate::pool::{self, PooledBuf};
 use crate::TcpStream;
 
@@ -33,6 +34,8 @@ pub struct Request<'a> {
     /// What [`path`](Request::path) and [`query`](Request::query) read: `target` less a
     /// prefix [`strip_prefix`](super::strip_prefix) took off.
     pub(crate) routed: &'a str,
+    /// The host the request is for: from an absolute-form target, else the `Host` header.
+    pub(crate) host: &'a str,
     pub(crate) minor: u8,
     pub(crate) headers: &'a [httparse::Header<'a>],
     pub(crate) remote: SocketAddr,
@@ -49,7 +52,8 @@ impl<'a> Request<'a> {
         self.method
     }
 
-    /// The request target as sent (`/path?query`; Go's `RequestURI`).
+    /// The request target as sent (`/path?query`, or the whole `http://host/path?query` of
+    /// an absolute-form target, or `*`; Go's `RequestURI`).
     pub fn uri(&self) -> &'a str {
         self.target
     }
@@ -201,9 +205,12 @@ impl<'a> Request<'a> {
         self.cookies().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
-    /// The `Host` header (empty if missing).
+    /// The host the request is for (Go's `r.Host`): the authority of an absolute-form
+    /// target (`GET http://example.com/ HTTP/1.1`), else the `Host` header; empty only
+    /// for an HTTP/1.0 request without one (HTTP/1.1 requires exactly one valid `Host`:
+    /// the server answers 400 otherwise).
     pub fn host(&self) -> &'a str {
-        self.header("host").unwrap_or("")
+        self.host
     }
 
     /// The client's address (Go's `RemoteAddr`).
@@ -238,23 +245,8 @@ pub(crate) fn find_header<'a>(headers: &[httparse::Header<'a>], name: &str) -> O
 pub(crate) enum Kind {
     /// `Content-Length`, with the bytes still to read.
     Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked(Chunk),
-}
-
-/// Where the chunked decoder is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Chunk {
-    /// Expecting a chunk-size line.
-    Size,
-    /// Inside a chunk, with this many data bytes left.
-    Data(u64),
-    /// After a chunk's data: expecting its CRLF.
-    DataEnd,
-    /// After the last chunk: skipping trailer lines up to the empty one.
-    Trailers,
-    /// The terminating empty line was read.
-    Done,
+    /// `Transfer-Encoding: chunked`, decoded by the one exact decoder of `wire.rs`.
+    Chunked(Chunked),
 }
 
 /// A request body (Go's `Request.Body`): `Content-Length` or `chunked`, as [`Read`].
@@ -312,7 +304,10 @@ impl<'a> Body<'a> {
 
     /// True once the whole body has been read.
     pub fn is_done(&self) -> bool {
-        matches!(self.kind, Kind::Length(0) | Kind::Chunked(Chunk::Done))
+        match self.kind {
+            Kind::Length(n) => n == 0,
+            Kind::Chunked(d) => d.is_done(),
+        }
     }
 
     /// How many bytes of the connection buffer the body used.
@@ -340,7 +335,9 @@ impl<'a> Body<'a> {
         let mut n = 0u64;
         while !self.is_done() {
             match self.read(&mut scratch) {
-                Ok(0) | Err(_) => return false,
+                // A chunked body reads 0 at its end: that is success, not a short body.
+                Ok(0) => return self.is_done(),
+                Err(_) => return false,
                 Ok(k) => n += k as u64,
             }
             if n > max {
@@ -431,76 +428,33 @@ impl<'a> Body<'a> {
         Ok(got > 0)
     }
 
-    /// Reads one CRLF-terminated line's length (up to and including CRLF) once available.
-    fn line(&mut self) -> io::Result<usize> {
+    /// Reads chunked framing and data through the shared decoder: framing is consumed
+    /// from the buffered bytes (more are read when a framing line is incomplete), data is
+    /// copied or read straight into `buf`.
+    fn read_chunked(&mut self, buf: &mut [u8], mut dec: Chunked) -> io::Result<usize> {
         loop {
-            if let Some(i) = self.avail().iter().position(|&b| b == b'\n') {
-                return Ok(i + 1);
-            }
-            if !self.fill()? {
-                return Err(eof());
-            }
-        }
-    }
-
-    fn read_chunked(&mut self, buf: &mut [u8], st: Chunk) -> io::Result<usize> {
-        let mut st = st;
-        loop {
-            match st {
-                Chunk::Done => {
-                    self.kind = Kind::Chunked(st);
-                    return Ok(0);
-                }
-                Chunk::Size => {
-                    let n = self.line()?;
-                    let size = match httparse::parse_chunk_size(&self.avail()[..n]) {
-                        Ok(httparse::Status::Complete((_, size))) => size,
-                        _ => return Err(bad("malformed chunk size")),
-                    };
-                    self.consume(n);
-                    st = if size == 0 {
-                        Chunk::Trailers
-                    } else {
-                        Chunk::Data(size)
-                    };
-                }
-                Chunk::Data(left) => {
-                    let want = buf.len().min(left.min(usize::MAX as u64) as usize);
+            let step = dec.advance(self.avail());
+            let (used, next) = step.map_err(|m| bad(m.0))?;
+            self.consume(used);
+            self.kind = Kind::Chunked(dec);
+            match next {
+                Next::Done => return Ok(0),
+                Next::Data(left) => {
+                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                     let n = self.read_raw(&mut buf[..want])?;
                     if n == 0 {
                         return Err(eof());
                     }
-                    let left = left - n as u64;
-                    self.kind = Kind::Chunked(if left == 0 {
-                        Chunk::DataEnd
-                    } else {
-                        Chunk::Data(left)
-                    });
+                    dec.took(n as u64);
+                    self.kind = Kind::Chunked(dec);
                     return Ok(n);
                 }
-                Chunk::DataEnd => {
-                    let n = self.line()?;
-                    if n > 2 || (n == 2 && self.avail()[0] != b'\r') {
-                        return Err(bad("chunk data longer than its size"));
-                    }
-                    self.consume(n);
-                    st = Chunk::Size;
-                }
-                Chunk::Trailers => {
-                    let n = self.line()?;
-                    // Trailer lines count against the body limit, so endless ones end too.
-                    self.total += n as u64;
-                    if self.total > self.limit {
-                        return Err(self.over_limit());
-                    }
-                    let empty = n <= 2;
-                    self.consume(n);
-                    if empty {
-                        st = Chunk::Done;
+                Next::More => {
+                    if !self.fill()? {
+                        return Err(eof());
                     }
                 }
             }
-            self.kind = Kind::Chunked(st);
         }
     }
 }
@@ -526,7 +480,7 @@ impl Read for Body<'_> {
                     Err(e) => Err(e),
                 }
             }
-            Kind::Chunked(st) => self.read_chunked(buf, st),
+            Kind::Chunked(dec) => self.read_chunked(buf, dec),
         };
         match r {
             Ok(n) => {

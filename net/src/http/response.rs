@@ -1,6 +1,7 @@
 //! The server's response side: [`ResponseWriter`] and the connection's output buffer.
 use std::io::{self, Write};
 
+use super::wire::{chunk_line, CHUNK_LINE};
 use crate::pool::{self, PooledBuf};
 use crate::TcpStream;
 
@@ -428,24 +429,6 @@ pub(crate) fn itoa(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
         buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
-/// Bytes of the longest chunk-size line [`chunk_line`] writes.
-pub(crate) const CHUNK_LINE: usize = 18;
-
-/// The chunk-size line for a chunk of `n` bytes (`n` in hex, then CRLF), written at the end
-/// of `buf`.
-pub(crate) fn chunk_line(mut n: usize, buf: &mut [u8; CHUNK_LINE]) -> &[u8] {
-    buf[CHUNK_LINE - 2..].copy_from_slice(b"\r\n");
-    let mut i = CHUNK_LINE - 2;
-    loop {
-        i -= 1;
-        buf[i] = b"0123456789abcdef"[n & 15];
-        n >>= 4;
-        if n == 0 {
             return &buf[i..];
         }
     }

@@ -19,6 +19,7 @@ pub(crate) struct Config {
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_header_bytes: usize,
+    pub(crate) max_headers: usize,
     pub(crate) max_body_bytes: u64,
     pub(crate) max_connections: usize,
 }
@@ -31,6 +32,7 @@ impl Default for Config {
             write_timeout: Some(Duration::from_secs(60)),
             idle_timeout: Some(Duration::from_secs(120)),
             max_header_bytes: 32 << 10,
+            max_headers: 100,
             max_body_bytes: 16 << 20,
             max_connections: 100_000,
         }
@@ -85,8 +87,42 @@ impl Builder {
     }
 
     /// Largest request head (request line + headers); larger gets 431. Default 32 KiB.
+    ///
+    /// | server | head size | header count |
+    /// |---|---|---|
+    /// | goro (defaults) | 32 KiB | 100 ([`max_headers`](Self::max_headers)) |
+    /// | Go `net/http` | 1 MiB (`MaxHeaderBytes`) | no limit |
+    /// | nginx | 1 KiB, then up to 4 buffers of 8 KiB, one line per buffer (`large_client_header_buffers`) | no limit |
+    /// | Apache httpd | 8 KiB per line (`LimitRequestFieldSize`) | 100 (`LimitRequestFields`) |
+    ///
+    /// goro's defaults protect memory first (a connection's read buffer grows to the head
+    /// it holds); raise them for clients that send large cookies or many headers.
+    ///
+    /// ```
+    /// let server = goro_net::http::Server::builder()
+    ///     .max_header_bytes(1 << 20) // Go's default
+    ///     .build(|_w: &mut goro_net::http::ResponseWriter<'_>, _r: &mut goro_net::http::Request<'_>| {});
+    /// # drop(server);
+    /// ```
     pub fn max_header_bytes(mut self, n: usize) -> Builder {
         self.cfg.max_header_bytes = n.max(64);
+        self
+    }
+
+    /// Most header lines a request head may carry; more gets 431. Default 100 (Apache's
+    /// `LimitRequestFields`; Go and nginx count only bytes, see
+    /// [`max_header_bytes`](Self::max_header_bytes)). At least 1. Up to 100, the parsed
+    /// headers live on the connection's stack; a larger limit takes room for them from
+    /// the heap for each request.
+    ///
+    /// ```
+    /// let server = goro_net::http::Server::builder()
+    ///     .max_headers(200)
+    ///     .build(|_w: &mut goro_net::http::ResponseWriter<'_>, _r: &mut goro_net::http::Request<'_>| {});
+    /// # drop(server);
+    /// ```
+    pub fn max_headers(mut self, n: usize) -> Builder {
+        self.cfg.max_headers = n.max(1);
         self
     }
 
@@ -179,7 +215,7 @@ pub struct ServerStats {
     pub accepted: u64,
     /// Connections open now.
     pub active: usize,
-    /// Requests refused as malformed or over a limit (400, 413, 417, 431).
+    /// Requests refused as malformed or over a limit (400, 413, 417, 431, 501).
     pub bad_requests: u64,
     /// Connections closed by a timeout.
     pub timed_out: u64,

@@ -12,6 +12,7 @@ use std::fmt;
 use std::io::{self, Read};
 
 use super::client::{Answer, ClientResponse, Framing, Src};
+use super::wire::Chunked;
 use crate::connpool::PooledConn;
 use crate::pool::PooledBuf;
 use crate::TcpStream;
@@ -66,12 +67,8 @@ pub struct StreamingResponse {
 enum State {
     /// This many bytes of a `Content-Length` body left.
     Length(u64),
-    /// Expecting a chunk-size line.
-    ChunkSize,
-    /// Inside a chunk, with this many bytes left.
-    Chunk(u64),
-    /// After a chunk's data: expecting its line end.
-    ChunkEnd,
+    /// A chunked body, where the shared decoder of `wire.rs` is.
+    Chunked(Chunked),
     /// The body runs until the server closes.
     UntilClose,
     /// Read to its end.
@@ -84,7 +81,7 @@ impl StreamingResponse {
     pub(super) fn new(a: Answer) -> StreamingResponse {
         let state = match a.framing {
             Framing::Length(n) => State::Length(n),
-            Framing::Chunked => State::ChunkSize,
+            Framing::Chunked => State::Chunked(Chunked::new()),
             Framing::UntilClose => State::UntilClose,
         };
         let mut r = StreamingResponse {
@@ -161,8 +158,21 @@ impl StreamingResponse {
         r
     }
 
-    /// Up to `n` body bytes into `out`: buffered ones first, then from the socket.
+    /// Up to `n` body bytes into `out`: buffered ones first, then from the socket; at
+    /// least one, or an error if the connection ended first.
     fn data(&mut self, out: &mut [u8], n: u64) -> io::Result<usize> {
+        match self.available(out, n)? {
+            0 => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "goro-net http: answer cut short",
+            )),
+            k => Ok(k),
+        }
+    }
+
+    /// Up to `n` body bytes into `out`: buffered ones first, then from the socket (0 at
+    /// the connection's end).
+    fn available(&mut self, out: &mut [u8], n: u64) -> io::Result<usize> {
         let want = out.len().min(usize::try_from(n).unwrap_or(usize::MAX));
         let (buf, pos, end) = self.buf.as_mut().expect("read buffer present");
         if *pos < *end {
@@ -188,46 +198,37 @@ impl StreamingResponse {
                     ))
                 }
                 State::Length(0) => self.finish(true),
-                State::Length(n) | State::Chunk(n) => {
+                State::Length(n) => {
                     if out.is_empty() {
                         return Ok(0);
                     }
                     let k = self.data(out, n)?;
-                    if k == 0 {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "goro-net http: answer cut short",
-                        ));
-                    }
                     let left = n - k as u64;
-                    self.state = match self.state {
-                        State::Chunk(_) if left == 0 => State::ChunkEnd,
-                        State::Chunk(_) => State::Chunk(left),
-                        _ => State::Length(left),
-                    };
-                    if self.state == State::Length(0) {
+                    self.state = State::Length(left);
+                    if left == 0 {
                         self.finish(true);
                     }
                     return Ok(k);
                 }
-                State::ChunkSize => {
-                    let size = self.with_src(|s| s.chunk_size())?;
-                    if size == 0 {
-                        self.with_src(|s| s.skip_trailers())?;
+                State::Chunked(mut dec) => {
+                    let Some(size) = self.with_src(|s| s.chunk_next(&mut dec))? else {
                         self.finish(true);
-                    } else {
-                        self.state = State::Chunk(size);
+                        continue;
+                    };
+                    self.state = State::Chunked(dec);
+                    if out.is_empty() {
+                        return Ok(0);
                     }
-                }
-                State::ChunkEnd => {
-                    self.with_src(|s| s.chunk_end())?;
-                    self.state = State::ChunkSize;
+                    let k = self.data(out, size)?;
+                    dec.took(k as u64);
+                    self.state = State::Chunked(dec);
+                    return Ok(k);
                 }
                 State::UntilClose => {
                     if out.is_empty() {
                         return Ok(0);
                     }
-                    let k = self.data(out, u64::MAX)?;
+                    let k = self.available(out, u64::MAX)?;
                     if k == 0 {
                         self.finish(false);
                     }

@@ -4,7 +4,7 @@
 //! # The state word
 //!
 //! Everything a poller and a waiter race on lives in one `AtomicU64`: the descriptor's
-//! sequence number in the high 32 bits and five flags in the low bits. Because the sequence
+//! sequence number in the high 32 bits and seven flags in the low bits. Because the sequence
 //! number and the flags change in the same atomic operation, a poller holding a token from a
 //! previous life of the descriptor (a stale event for a closed-and-reused fd) can never set a
 //! flag in the new life: its compare-exchange sees a different sequence number and gives up.

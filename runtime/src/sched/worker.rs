@@ -36,7 +36,6 @@ use super::{runtime, Processor, Runtime};
 use crate::context;
 use crate::coroutine::{Run, Suspend, Task, NO_HOME};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
-use crate::park::{NOTIFIED, PARKED, RUNNING};
 use crate::prefetch;
 use crate::stack::Stack;
 use crate::time::heap::Action;
@@ -609,28 +608,16 @@ impl WorkerLocal {
                     // SAFETY: `raw` holds the reference we gave up just above; nothing can
                     // free the task before our CAS publishes it as PARKED.
                     let parked = unsafe { &*raw };
-                    // Release: the switch off the stack (and everything the coroutine wrote)
-                    // happens-before the unparker's Acquire CAS out of PARKED.
-                    match parked.state.compare_exchange(
-                        RUNNING,
-                        PARKED,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => {
-                            // `parked` may be gone already: woken and finished elsewhere.
-                            Counters::bump(&p.counters.parks);
-                            return;
-                        }
-                        Err(s) => {
-                            debug_assert_eq!(s, NOTIFIED);
-                            // SAFETY: the commit failed, so the reference is still ours.
-                            task = unsafe { Arc::from_raw(raw) };
-                            task.was_parked.set(false);
-                            task.state.store(RUNNING, Ordering::Relaxed);
-                            continue;
-                        }
+                    if crate::park::commit_park(&parked.state) {
+                        // `parked` may be gone already: woken and finished elsewhere.
+                        Counters::bump(&p.counters.parks);
+                        return;
                     }
+                    // An unpark landed first: its token is consumed, resume at once.
+                    // SAFETY: the commit failed, so the reference is still ours.
+                    task = unsafe { Arc::from_raw(raw) };
+                    task.was_parked.set(false);
+                    continue;
                 }
                 CoroutineResult::Return(()) => {
                     // SAFETY: still the owner; nothing else can reach a finished body.

@@ -151,20 +151,34 @@ pub fn shrink_stack() {
         return;
     }
     // SAFETY: `t` is the running task, alive while its body (our caller) runs.
-    let guard_lo = unsafe { &*t }.guard_lo.get();
+    let task = unsafe { &*t };
+    let guard_lo = task.guard_lo.get();
+    if guard_lo == 0 {
+        return;
+    }
     let page = slab::page_size();
     let (_, lo) = guard_range(guard_lo);
+    let top = lo + task.stack_size as usize;
     let marker = 0u8;
     let sp = std::hint::black_box(&marker as *const u8) as usize;
+    if !(lo..top).contains(&sp) {
+        // We run on some other stack nested inside the coroutine (a user's own corosensei
+        // coroutine, `stacker::grow`): the coroutine's stack pointer is not ours to read,
+        // and the pages below it may hold the frames that switched to this stack.
+        tracing::trace!("goro: shrink_stack on a nested stack: nothing to do");
+        return;
+    }
     let hi = sp.saturating_sub(SHRINK_MARGIN) & !(page - 1);
-    if guard_lo != 0 && hi > lo {
+    if hi > lo {
         tracing::trace!(bytes = hi - lo, "goro: shrink stack");
         // SAFETY: `[lo, hi)` is page-aligned and inside this coroutine's usable stack (above
-        // its guard page, below this frame), so inside a slab. It is below every live frame:
-        // the stack grows down, the frames that were below ours have returned, and the margin
-        // covers the red zone and the frames of the madvise call itself. Only this thread runs
-        // on this stack and no safe code keeps a reference into a returned frame, so nothing
-        // uses the range's contents.
+        // its guard page, below this frame, which the check above puts on that stack), so
+        // inside a slab. It is below every live frame of the coroutine: the stack grows down,
+        // the frames that were below ours have returned, and the margin covers the red zone
+        // and the frames of the madvise call itself. (A stack nested *inside* this range
+        // would need an unsafe `corosensei::stack::Stack` impl over a stack buffer: outside
+        // what safe code can do.) Only this thread runs on this stack and no safe code keeps
+        // a reference into a returned frame, so nothing uses the range's contents.
         unsafe { slab::release(lo, hi - lo) };
     }
 }

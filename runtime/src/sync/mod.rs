@@ -1,6 +1,7 @@
 //! Synchronization primitives that park coroutines instead of blocking worker threads.
 //!
-//! Go's `sync` package, for goro: [`Mutex`], [`WaitGroup`], [`Semaphore`]. Each works from a
+//! Go's `sync` package, for goro: [`Mutex`], [`WaitGroup`], [`Semaphore`], and [`OnceLock`]
+//! (Go's `sync.OnceValue`: a value made once by an initializer that may park). Each works from a
 //! coroutine (a waiter *parks*: its worker runs other coroutines meanwhile) and from a plain
 //! OS thread (the same calls block the thread), so a lock can be shared between `main`, a
 //! thread pool and coroutines. A `std::sync::Mutex` held by a coroutine that then waits would
@@ -89,10 +90,12 @@
 //! `parking_lot`). Internally, queue locks are std mutexes whose poison is ignored; no code
 //! path panics while holding one.
 mod mutex;
+mod once_lock;
 mod semaphore;
 mod wait_group;
 mod waiter;
 
 pub use mutex::{Mutex, MutexGuard};
+pub use once_lock::OnceLock;
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
