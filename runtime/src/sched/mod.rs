@@ -291,15 +291,19 @@ fn claim_idle(rt: &Runtime) -> Option<usize> {
         .find(|&i| rt.idle.claim(&rt.workers[i]))
 }
 
-/// The worker with the fewest coroutines waiting (inbox, deque, home queue), ties to the
-/// lowest index.
+/// The worker with the fewest coroutines waiting or running (inbox, deque, home queue, the
+/// one it runs), ties broken from a rotating start so that equal workers take turns.
 fn least_queued(rt: &Runtime) -> usize {
-    rt.workers
-        .iter()
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = rt.workers.len();
+    let start = NEXT.fetch_add(1, Ordering::Relaxed) % n;
+    (0..n)
+        .map(|k| &rt.workers[(start + k) % n])
         .min_by_key(|p| {
             p.inbox.len()
                 + p.stealer.len()
                 + p.counters.local_queued.load(Ordering::Relaxed) as usize
+                + usize::from(p.running.load(Ordering::Relaxed) != 0)
         })
         .map_or(0, |p| p.index)
 }

@@ -1,26 +1,31 @@
 //! The private half of a worker (Go's M running its P) and its schedule loop.
 //!
-//! # Starting unstarted coroutines: the budget and the hand-off
+//! # Where a new coroutine starts: spreading at spawn
 //!
-//! A coroutine's first run decides its thread for life (sched/mod.rs), so the moment a
-//! worker pops an unstarted coroutine from its deque is the last moment its placement can
-//! still be fixed. There, in `pop_fresh`:
+//! A coroutine's first run decides its thread for life (sched/mod.rs), so its placement is
+//! fixed when it is queued. A spawn on this worker (`push_stealable`) decides it at once:
 //!
-//! - **No other worker idle**: start it. Every core has work; keeping new coroutines near
-//!   their spawner costs nothing and keeps partners together.
-//! - **Another worker idle, fewer than [`START_BUDGET`] started in a row**: start it. A
-//!   spawner and one partner (a ping-pong pair, a spawn-then-join) stay on one worker.
-//! - **Another worker idle and the budget spent**: *hand it off*. Claim idle workers
-//!   (idle.rs) and push each an equal share of the deque (this coroutine first) through its
-//!   inbox, with one `notify` per worker, instead of starting them here and leaving the idle
-//!   workers to win a steal race they lose (a first run takes microseconds, a wake-up on
-//!   this VM tens of them).
+//! - **Nothing unstarted waits here** (the deque is empty): it stays. A spawner's first
+//!   child (a ping-pong partner, a spawn-then-join, a pipeline's next stage) starts beside
+//!   it, as before.
+//! - **Unstarted work already waits here and another worker is idle**: it goes to that
+//!   worker. The spawner *claims* the idle worker (idle.rs), pushes the coroutine into its
+//!   inbox and notifies it (Go's `wakep`, with a direct hand-off instead of a steal race:
+//!   a first run takes microseconds here, a wake-up on this VM tens of them). The claimed
+//!   worker joins this worker's *spread set*.
+//! - **Unstarted work waits, no worker is idle, and the spread set is not empty**: spawns
+//!   take turns over this worker and its spread set, so a burst of N spawned while W
+//!   workers idled lands about N/W on each, before any of it has run.
+//! - Otherwise it stays (every core is busy: locality costs nothing).
 //!
-//! The streak resets when no other worker is idle, when the deque runs dry (a group was
-//! absorbed: the next spawn starts a new one) and when this worker goes idle itself. So
-//! "in a row" means: consecutive starts from one backlog while some core had nothing to do.
-//! The hand-off is the only new cross-thread step, made once per idle worker per burst, and
-//! never on the ping-pong or spawn-then-join paths (deque of one: the streak resets).
+//! The spread set is emptied when this worker goes idle: a burst ends when its worker ran
+//! out of work. Nothing here waits or spins, and a spawn while no worker is idle costs one
+//! relaxed load more than before.
+//!
+//! Thieves then take unstarted coroutines one at a time, and only from a deque holding more
+//! than [`FEW_TASKS`] (or from a worker sysmon flagged as stuck in a long run): a thief takes
+//! no more than it is about to run, so a worker whose thread got more CPU (more workers than
+//! cores) cannot carry off half of another's share of a burst.
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, Ordering};
@@ -47,10 +52,6 @@ const RUNNEXT_BUDGET: u32 = 32;
 const TIMERS_EVERY: u32 = 16;
 /// Up to this many queued tasks are their owner's to start (see `worth_stealing`).
 const FEW_TASKS: usize = 4;
-/// Unstarted coroutines a worker starts in a row from its deque while another worker idles;
-/// past it, the rest are handed to idle workers (module doc). Two keeps a spawner's partner
-/// with it and bounds any worker to two of a burst's first starts while others idle.
-pub(crate) const START_BUDGET: u32 = 2;
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
@@ -73,8 +74,10 @@ pub(crate) struct WorkerLocal {
     home: RefCell<VecDeque<Arc<Task>>>,
     runnext: Cell<Option<Arc<Task>>>,
     runnext_streak: Cell<u32>,
-    /// Unstarted coroutines started in a row while another worker idled (`pop_fresh`).
-    streak: Cell<u32>,
+    /// The idle workers this worker claimed for its current burst (module doc).
+    spread: RefCell<Vec<usize>>,
+    /// Where the next spawn of the burst goes among this worker (0) and `spread` (1..).
+    spread_turn: Cell<usize>,
     /// Mirror of `Processor::idle` as this worker last set it (saves an atomic per loop).
     idle_mark: Cell<bool>,
     tick: Cell<u32>,
@@ -91,14 +94,54 @@ impl WorkerLocal {
         self.shared
     }
 
-    /// Queues a task any worker may steal (spawns on this worker).
+    /// Queues a new (or unpinned) task spawned on this worker: here, or on an idle worker
+    /// (module doc, "Where a new coroutine starts").
     ///
     /// Not `runnext` (Go puts a new G there): tried, it kept a spawned partner with its
-    /// spawner but split pipeline stages over workers and slowed spawn bursts. Partners stay
-    /// together instead because thieves leave a victim's few queued tasks alone
-    /// (`worth_stealing`).
+    /// spawner but split pipeline stages over workers and slowed spawn bursts.
     pub(crate) fn push_stealable(&self, task: Arc<Task>) {
-        self.deque.push(task);
+        if self.deque.is_empty() {
+            self.deque.push(task);
+            return;
+        }
+        if self.others_idle() > 0 {
+            if let Some(j) = self.claim_idle() {
+                self.spread.borrow_mut().push(j);
+                self.spread_turn.set(0);
+                return self.give(j, task);
+            }
+        }
+        let to = {
+            let spread = self.spread.borrow();
+            if spread.is_empty() {
+                None
+            } else {
+                let turn = self.spread_turn.get();
+                self.spread_turn.set((turn + 1) % (spread.len() + 1));
+                turn.checked_sub(1).map(|k| spread[k])
+            }
+        };
+        match to {
+            Some(j) => self.give(j, task),
+            None => self.deque.push(task),
+        }
+    }
+
+    /// Claims an idle worker other than this one (idle.rs), from a rotating start.
+    fn claim_idle(&self) -> Option<usize> {
+        let n = self.rt.workers.len();
+        let start = (self.next_random() % n as u64) as usize;
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&j| j != self.index && self.rt.idle.claim(&self.rt.workers[j]))
+    }
+
+    /// Hands the unstarted `task` to worker `j`: its inbox, and a wake-up if it sleeps.
+    fn give(&self, j: usize, task: Arc<Task>) {
+        tracing::trace!(worker = self.index, to = j, coroutine = %task.id, "hand-off");
+        self.rt.workers[j].inbox.push(task);
+        Counters::bump(&self.shared().counters.handoffs);
+        super::notify(j);
     }
 
     /// Queues a task woken on its own home worker: it runs next (Go's `runnext`), the one it
@@ -166,54 +209,12 @@ impl WorkerLocal {
         // Started (home) and unstarted (deque) tasks take turns going first, so coroutines
         // that keep yielding cannot starve ones that have not started, nor the reverse.
         let from_home = || self.home.borrow_mut().pop_front();
-        let from_deque = || self.pop_fresh();
+        let from_deque = || self.deque.pop();
         if tick & 1 == 0 {
             from_home().or_else(from_deque)
         } else {
             from_deque().or_else(from_home)
         }
-    }
-
-    /// The next task of the deque this worker may run (unstarted ones through `admit`).
-    fn pop_fresh(&self) -> Option<Arc<Task>> {
-        loop {
-            let t = self.deque.pop()?;
-            // A woken unpinned coroutine is not a start.
-            if t.home() != NO_HOME {
-                return Some(t);
-            }
-            if let Some(t) = self.admit(t) {
-                return Some(t);
-            }
-        }
-    }
-
-    /// Decides where the unstarted coroutine `t`, just taken from this worker's deque (or
-    /// stolen), starts (module doc): `Some(t)` to start it here, `None` if it was handed to
-    /// an idle worker.
-    fn admit(&self, t: Arc<Task>) -> Option<Arc<Task>> {
-        let others = self.others_idle();
-        if others == 0 {
-            if self.streak.get() != 0 {
-                self.set_streak(0);
-            }
-            return Some(t);
-        }
-        let s = self.streak.get();
-        if s >= START_BUDGET {
-            return self.hand_off(Some(t), self.deque.len() + 1, others);
-        }
-        // Start it here, and hand what this worker would not start soon to the idle workers
-        // now, before anything of the burst has run: its budget, or its fair share of a
-        // large backlog, stays.
-        let s = s + 1;
-        let left = self.deque.len();
-        let keep = ((START_BUDGET - s) as usize).max(left / (others + 1));
-        if left > keep {
-            self.hand_off(None, left - keep, others);
-        }
-        self.set_streak(if self.deque.is_empty() { 0 } else { s });
-        Some(t)
     }
 
     /// Other workers idle now (approximate, idle.rs).
@@ -225,59 +226,7 @@ impl WorkerLocal {
             .saturating_sub(usize::from(self.idle_mark.get()))
     }
 
-    fn set_streak(&self, s: u32) {
-        self.streak.set(s);
-    }
-
-    /// Hands `count` unstarted coroutines (`first`, then the oldest of the deque) to the idle
-    /// workers it can claim, an equal share to each of up to `idle` of them, with one
-    /// `notify` per worker. Returns `first` if no worker could be claimed after all (they
-    /// woke up meanwhile): then it starts here.
-    #[cold]
-    fn hand_off(
-        &self,
-        mut first: Option<Arc<Task>>,
-        count: usize,
-        idle: usize,
-    ) -> Option<Arc<Task>> {
-        let rt = self.rt;
-        let n = rt.workers.len();
-        let share = count.div_ceil(idle.max(1)).max(1);
-        let mut left = count;
-        let start = (self.next_random() % n as u64) as usize;
-        for k in 0..n {
-            if left == 0 {
-                break;
-            }
-            let j = (start + k) % n;
-            if j == self.index || !rt.idle.claim(&rt.workers[j]) {
-                continue;
-            }
-            let p = &rt.workers[j];
-            let mut given = 0;
-            while given < share.min(left) {
-                let Some(task) = first.take().or_else(|| self.deque.pop()) else {
-                    break;
-                };
-                p.inbox.push(task);
-                given += 1;
-            }
-            left -= given.min(left);
-            if given > 0 {
-                let c = &self.shared().counters.handoffs;
-                c.store(c.load(Ordering::Relaxed) + given as u64, Ordering::Relaxed);
-                tracing::debug!(worker = self.index, to = j, coroutines = given, "hand-off");
-            }
-            // Also when nothing was left to give: the claimed worker then idles on its own.
-            super::notify(j);
-            if given == 0 {
-                break;
-            }
-        }
-        first
-    }
-
-    /// Steals half of a random victim's unstarted work (a few rounds over all victims).
+    /// Steals one of a random victim's unstarted coroutines (a few rounds over all victims).
     fn steal(&self) -> Option<Arc<Task>> {
         let n = self.rt.workers.len();
         if n < 2 {
@@ -294,16 +243,16 @@ impl WorkerLocal {
                     continue;
                 }
                 loop {
-                    match self.rt.workers[v].stealer.steal_batch_and_pop(&self.deque) {
+                    // One at a time: a thief takes no more than it is about to run, so a
+                    // worker whose thread got more CPU does not carry off half of another's
+                    // share of a burst (with more workers than cores, the OS decides which
+                    // worker threads run).
+                    match self.rt.workers[v].stealer.steal() {
                         Steal::Success(t) => {
                             Counters::bump(&self.shared().counters.steals);
                             self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
                             tracing::trace!(worker = self.index, victim = v, "steal");
-                            // A stolen start counts towards the budget like any other.
-                            if t.home() != NO_HOME {
-                                return Some(t);
-                            }
-                            return self.admit(t).or_else(|| self.pop_fresh());
+                            return Some(t);
                         }
                         Steal::Retry => continue,
                         Steal::Empty => break,
@@ -346,8 +295,8 @@ impl WorkerLocal {
     fn go_idle(&self) {
         self.idle_mark.set(true);
         self.rt.idle.mark_idle(self.shared());
-        if self.streak.get() != 0 {
-            self.set_streak(0);
+        if !self.spread.borrow().is_empty() {
+            self.spread.borrow_mut().clear(); // the burst is over
         }
         self.publish_queue();
     }
@@ -675,7 +624,8 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         home: RefCell::new(VecDeque::new()),
         runnext: Cell::new(None),
         runnext_streak: Cell::new(0),
-        streak: Cell::new(0),
+        spread: RefCell::new(Vec::new()),
+        spread_turn: Cell::new(0),
         idle_mark: Cell::new(true),
         tick: Cell::new(0),
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
