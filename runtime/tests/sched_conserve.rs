@@ -226,7 +226,10 @@ fn pool(pool: usize, jobs: usize) {
     let total: u64 = counts.iter().sum();
     let fair = total as f64 / pool.min(w) as f64;
     let max = *counts.iter().max().unwrap();
-    println!("pool: {pool} coroutines, {total} jobs on {w} workers: {counts:?}");
+    println!(
+        "pool: {pool} coroutines, {total} jobs on {w} workers: {counts:?}; starts {:?}",
+        starts()
+    );
     assert!(
         max as f64 <= 2.0 * fair,
         "pool: a worker did {max} of {total} jobs (fair share {fair:.0}): {counts:?}\n{:?}",

@@ -26,8 +26,8 @@
 //!
 //! **Idle workers as hand-off targets.** A worker with nothing to run sets its
 //! `Processor::idle` flag (and counts itself in `idle_count`) before it steals, watches or
-//! sleeps, and clears it when it runs something. A busy worker that should not start more
-//! unstarted coroutines itself (worker.rs, `START_BUDGET`) *claims* an idle worker by swapping
+//! sleeps, and clears it when it runs something. A worker whose spawn finds unstarted work
+//! already queued (worker.rs, `push_stealable`) *claims* an idle worker by swapping
 //! its flag to false, pushes the coroutines into that worker's inbox and `notify`s it. The flag
 //! and the count are hints, Relaxed throughout: no wake-up depends on them. The coroutines
 //! travel through the inbox and `notify`'s Dekker pair above, so a claimed worker that was

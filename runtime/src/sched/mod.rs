@@ -10,9 +10,9 @@
 //!   threads may touch: the stealer end of its deque, its inbox, its poller, its timer heap,
 //!   its sleep flag and its counters.
 //!
-//! There is no global run queue: a coroutine spawned from a plain thread is queued on an idle
-//! worker the thread claims, or on the worker with the fewest queued coroutines (its inbox,
-//! moved to its stealable deque): see `foreign_target`.
+//! There is no global run queue: a coroutine spawned from a plain thread is dealt to the
+//! workers in turn, an idle one first (its inbox, moved to its stealable deque): see
+//! `foreign_target`.
 //!
 //! # The rule that makes `spawn` safe
 //!
@@ -34,27 +34,32 @@
 //! Eight pool coroutines spawned from `main` all started on worker 0, parked on the job
 //! channel, and did all 400 jobs there for life while worker 1 slept.
 //!
-//! The answer now is placement by the placer, not by thieves:
+//! The answer now is placement by the spawner, at the spawn, not by thieves:
 //!
-//! - a worker that pops an unstarted coroutine while another worker idles starts at most
-//!   `START_BUDGET` (2) in a row and hands the excess of the burst, at its first pop, in
-//!   equal shares to the idle workers it claims (worker.rs, `admit`): Go's `wakep`, with a
-//!   direct hand-off instead of a steal race;
-//! - a plain thread hands each spawn to an idle worker itself (`foreign_target`);
-//! - thieves take only bursts (more than 4 queued) or the few tasks behind a run sysmon
-//!   flagged as long, so a spawner's partner stays with it.
+//! - a spawn on a worker that already has unstarted work queued, while another worker idles,
+//!   claims that idle worker and hands the new coroutine straight to its inbox (worker.rs,
+//!   `push_stealable`: Go's `wakep`, with a direct hand-off instead of a steal race); the
+//!   burst's later spawns take turns over the spawner's worker and the workers it claimed,
+//!   so N spawned while W workers idle land about N/W on each before any of them runs;
+//! - a plain thread deals its spawns to the workers in turn, idle ones first
+//!   (`foreign_target`);
+//! - thieves take one unstarted coroutine at a time, and only from a deque holding more
+//!   than 4 (or behind a run that sysmon saw computing for a whole tick), so a spawner's
+//!   partner stays with it and a worker whose thread got more CPU cannot carry off half of
+//!   another's share.
 //!
-//! Why this conserves work: a burst is spread the first time any worker looks at it, and a
-//! worker never starts more than two new coroutines in a row while a core it could have
-//! given them to idles. Why it keeps locality where that is free: while no worker idles
-//! nothing moves, and the budget of two keeps a spawner with the partner it spawned (a
-//! ping-pong pair, a spawn-then-join: their deque holds one task, which resets the streak).
-//! What it gives up: a group of three or more spawned together while a core idles is split
-//! (a 3-stage pipeline runs 2 + 1); `Builder::same_worker` keeps such a group together on
-//! request. What it cannot do: move a coroutine that turns CPU-bound after its first park;
-//! sysmon counts that (`waited_idle`) and warns (sysmon.rs). In goro-net, where new
-//! connections start is decided by `io::spawn_balanced` (packed onto workers with room,
-//! spread when all are busy).
+//! Why this conserves work: no unstarted coroutine waits behind another on a worker while
+//! a worker idles, except a spawner's first child, which starts as soon as its spawner
+//! parks; a backlog that builds anyway (spawned while every worker was busy) is stolen one
+//! by one once a worker runs dry. Why it keeps locality where that is free: while no worker
+//! idles nothing moves, and the first child of a spawner stays beside it (a ping-pong pair,
+//! a spawn-then-join, a pipeline's next stage). What it gives up: a group of three or more
+//! spawned together while a core idles is split (a 3-stage pipeline spawned from a
+//! coroutine runs 2 + 1); `Builder::same_worker` keeps such a group together on request.
+//! What it cannot do: move a coroutine that turns CPU-bound after its first park; sysmon
+//! counts that (`waited_idle`) and warns (sysmon.rs). In goro-net, where new connections
+//! start is decided by `io::spawn_balanced` (packed onto workers with room, spread when all
+//! are busy).
 //!
 //! # Queues of a worker
 //!
@@ -63,7 +68,7 @@
 //! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
 //! | `inbox`    | started tasks woken by other threads; spawns from plain threads | any thread (`ready`, `submit`) | this worker: started ones into `home`, the rest into `deque` |
-//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker, which hands a burst's excess to idle workers (`admit`); other workers steal half of more than 4 |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker (the rest of a burst goes to idle workers' inboxes) | this worker; other workers steal one at a time from more than 4 |
 //!
 //! # The schedule loop (worker.rs)
 //!
@@ -71,10 +76,10 @@
 //! loop {
 //!   drain inbox -> home (started) / deque (unstarted); every 16th tick: run due timers
 //!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating)
-//!   nothing: run due timers; poll the network without blocking; become a spinner (if fewer
-//!   than half the busy workers spin) and steal half of a random victim's deque (a victim
-//!   with at most 4 queued gets 10 µs to start them itself, up to 5 ms while the coroutine
-//!   that queued them still runs: they are likely partners);
+//!   nothing: mark this worker idle (a hand-off target); run due timers; poll the network
+//!   without blocking; become a spinner (if fewer than half the busy workers spin) and
+//!   steal one unstarted coroutine from a random victim holding more than 4 (or stuck
+//!   behind a long run);
 //!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)
 //! }
 //! resume the task (first asking the CPU to load the next queued ones' task and stack, when
@@ -241,71 +246,42 @@ pub(crate) fn submit(task: Arc<Task>) {
     rt.idle.wake_one_if_needed(rt);
 }
 
-/// Spawns in a row a plain thread sends to one worker while others idle (`foreign_target`).
-/// One: unlike a coroutine, a thread does not park beside its spawns, so there is no partner
-/// to keep them with, and Go's worker pool, spawned from `main`, needs every coroutine on a
-/// core of its own.
-const FOREIGN_BUDGET: u32 = 1;
-/// A plain thread's spawns within this long of each other are one burst (`foreign_target`).
-const FOREIGN_BURST_NS: u64 = 1_000_000;
-
 thread_local! {
-    /// This plain thread's current spawn target: (worker, spawns sent there in a row, time
-    /// of the last spawn in ns since the time epoch).
-    static FOREIGN: std::cell::Cell<(usize, u32, u64)> =
-        const { std::cell::Cell::new((usize::MAX, 0, 0)) };
+    /// The worker this plain thread's last spawn went to (`usize::MAX`: none yet).
+    static FOREIGN_LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
 /// The worker a spawn from outside the runtime is queued on.
 ///
-/// The rule of a worker's own starts (worker.rs, `admit`), applied by the spawning thread,
-/// which knows its burst before any worker does: each spawn goes to an idle worker the
-/// thread claims, or, with none idle, to the worker with the fewest queued coroutines
-/// ([`FOREIGN_BUDGET`] in a row to one worker). A thread's burst of N spawns so lands one per
-/// worker while workers idle, and evenly after that, without waiting for any worker to
-/// wake up and steal. A spawn more than [`FOREIGN_BURST_NS`] after the thread's previous
-/// one starts a new burst.
+/// A plain thread deals its spawns out to the workers in turn, each spawn to the next
+/// worker after its previous one, except that an idle worker (claimed, idle.rs) is taken
+/// before a busy one: the search for it starts at the next worker in turn, so a burst goes
+/// first to workers it has not used yet. A thread's burst of N spawns so lands ⌈N/W⌉ or
+/// ⌊N/W⌋ on each worker at once, without waiting for any worker to wake up and steal, and
+/// whatever the workers' queues look like meanwhile (coroutines that park at once leave no
+/// trace in them); a pause of the spawning thread (it was descheduled) does not restart
+/// the deal. Unlike a coroutine, a thread does not park beside its spawns, so there is no
+/// partner to keep them with: Go's worker pool, spawned from `main`, needs every coroutine
+/// on a core of its own.
 fn foreign_target(rt: &Runtime) -> usize {
-    let now = crate::time::now_nanos();
-    let (target, count, last) = FOREIGN.with(|f| f.get());
-    let fresh = target >= rt.workers.len() || now.saturating_sub(last) > FOREIGN_BURST_NS;
-    let (target, count) = if !fresh && count < FOREIGN_BUDGET {
-        (target, count + 1)
+    static FIRST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = rt.workers.len();
+    let last = FOREIGN_LAST.with(|f| f.get());
+    let next = if last < n {
+        (last + 1) % n
     } else {
-        (claim_idle(rt).unwrap_or_else(|| least_queued(rt)), 1)
+        FIRST.fetch_add(1, Ordering::Relaxed) % n
     };
-    FOREIGN.with(|f| f.set((target, count, now)));
+    let target = if rt.idle.idle_count() > 0 {
+        (0..n)
+            .map(|k| (next + k) % n)
+            .find(|&i| rt.idle.claim(&rt.workers[i]))
+            .unwrap_or(next)
+    } else {
+        next
+    };
+    FOREIGN_LAST.with(|f| f.set(target));
     target
-}
-
-/// Claims an idle worker (idle.rs), starting the search at a rotating index.
-fn claim_idle(rt: &Runtime) -> Option<usize> {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    if rt.idle.idle_count() == 0 {
-        return None;
-    }
-    let n = rt.workers.len();
-    let start = NEXT.fetch_add(1, Ordering::Relaxed) % n;
-    (0..n)
-        .map(|k| (start + k) % n)
-        .find(|&i| rt.idle.claim(&rt.workers[i]))
-}
-
-/// The worker with the fewest coroutines waiting or running (inbox, deque, home queue, the
-/// one it runs), ties broken from a rotating start so that equal workers take turns.
-fn least_queued(rt: &Runtime) -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = rt.workers.len();
-    let start = NEXT.fetch_add(1, Ordering::Relaxed) % n;
-    (0..n)
-        .map(|k| &rt.workers[(start + k) % n])
-        .min_by_key(|p| {
-            p.inbox.len()
-                + p.stealer.len()
-                + p.counters.local_queued.load(Ordering::Relaxed) as usize
-                + usize::from(p.running.load(Ordering::Relaxed) != 0)
-        })
-        .map_or(0, |p| p.index)
 }
 
 /// Hands a task that an unparker took out of `PARKED` to the worker that will run it

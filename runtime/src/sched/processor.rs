@@ -69,6 +69,10 @@ pub(crate) struct Processor {
     pub(crate) running: AtomicU64,
     /// Set by sysmon when the current run is too long; the worker reports it on return.
     pub(crate) long_run: AtomicBool,
+    /// The CPU-time clock of this worker's thread (Linux; `-1` until the worker starts or
+    /// where there is none), so sysmon can tell a coroutine that computes from a thread the
+    /// OS did not run (sysmon.rs, `on_cpu_since`).
+    pub(crate) cpu_clock: std::sync::atomic::AtomicI32,
     /// Nanoseconds this worker has spent blocked in `poller.wait` (written by the worker).
     pub(crate) slept_ns: AtomicU64,
     /// When the current blocking wait began (ns since the time epoch), or 0 while awake.
@@ -97,6 +101,7 @@ impl Processor {
             timer_next: AtomicU64::new(u64::MAX),
             running: AtomicU64::new(0),
             long_run: AtomicBool::new(false),
+            cpu_clock: std::sync::atomic::AtomicI32::new(-1),
             slept_ns: AtomicU64::new(0),
             asleep_since: AtomicU64::new(0),
             load: AtomicU32::new(0),

@@ -83,6 +83,7 @@ fn run(rt: &'static Runtime) -> ! {
     let mut next_trace = schedtrace.and_then(|d| Instant::now().checked_add(d));
     let mut last_slept = vec![0u64; n];
     let mut last_now = crate::time::now_nanos();
+    let mut last_cpu = vec![0u64; n];
     loop {
         if schedtrace.is_none() && rt.idle.sleeping() == n {
             park_while_idle(rt);
@@ -92,7 +93,10 @@ fn run(rt: &'static Runtime) -> ! {
         for (i, p) in rt.workers.iter().enumerate() {
             let s = p.counters.switches.load(Ordering::Relaxed);
             let running = p.running.load(Ordering::Relaxed);
-            if running != 0 && s == last_switches[i] {
+            let cpu = thread_cpu_ns(p);
+            let on_cpu = cpu.is_none_or(|c| c.saturating_sub(last_cpu[i]) >= ON_CPU_NS);
+            last_cpu[i] = cpu.unwrap_or(0);
+            if running != 0 && s == last_switches[i] && on_cpu {
                 if !warned[i] {
                     warned[i] = true;
                     p.long_run.store(true, Ordering::Relaxed);
@@ -235,4 +239,45 @@ fn print_schedtrace(rt: &Runtime) {
     line.push_str("]\n");
     // schedtrace is an explicit request for stderr output, as GODEBUG=schedtrace is in Go.
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// A run counts as long (warned about, its worker's queue opened to thieves) only if the
+/// worker's thread was on a CPU for at least this much of the last tick. With more workers
+/// than cores, a coroutine whose thread the OS did not run for a tick is not hogging its
+/// worker; flagging it would hand its queued coroutines to whichever worker threads the OS
+/// happens to run, which balances nothing.
+const ON_CPU_NS: u64 = TICK.as_nanos() as u64 / 2;
+
+/// Records the calling worker thread's CPU-time clock in `p` (Linux; elsewhere sysmon
+/// judges long runs by wall time alone).
+pub(super) fn publish_cpu_clock(p: &super::Processor) {
+    #[cfg(target_os = "linux")]
+    {
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: `pthread_self()` is the calling thread, alive for the call; `clock` is a
+        // live, writable local.
+        if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0 {
+            p.cpu_clock.store(clock, Ordering::Relaxed);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = p;
+}
+
+/// CPU time of `p`'s thread so far, if its clock is known.
+fn thread_cpu_ns(p: &super::Processor) -> Option<u64> {
+    let clock = p.cpu_clock.load(Ordering::Relaxed);
+    if clock == -1 {
+        return None;
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live, writable timespec; `clock` names a worker thread's CPU clock,
+    // and worker threads live as long as the process.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }

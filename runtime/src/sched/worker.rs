@@ -266,20 +266,20 @@ impl WorkerLocal {
 
     /// Whether to steal from `victim`: always from a burst (more than [`FEW_TASKS`]
     /// queued); a few only once sysmon has flagged the victim's current run as a long one
-    /// (more than 10 ms without a switch; sysmon then wakes a thief). False when the deque
+    /// (a whole sysmon tick on a CPU without a switch; sysmon then wakes a thief). False when the deque
     /// is empty.
     ///
     /// A few unstarted tasks on a busy worker are its own: partners the running coroutine
     /// (or a thread) has just made and is about to talk to (a channel peer, a pipeline
-    /// stage), or the share of a burst that `admit` kept there or handed to it. The owner
+    /// stage), or the share of a burst it was dealt or handed. The owner
     /// starts them within a few switches, and wherever they start they stay. Stealing one
     /// splits a group over two workers for good, and every exchange between them then
     /// crosses threads (channel ping-pong: ~140 ns per round trip together, 0.6-2.5 µs
     /// split; a 3-stage pipeline: ~47M msgs/s together, 15-20M split); and with more workers
     /// than cores, an owner whose thread waits for a CPU would lose its share to a thief
     /// that already started its own, piling a burst onto it. Work conservation does not need
-    /// these steals: a burst is spread by `admit` when it is first popped, and a busy worker
-    /// starts at most [`START_BUDGET`] in a row while another idles.
+    /// these steals: a burst is spread at the spawn (`push_stealable`), and a steal moves
+    /// one coroutine at a time.
     fn worth_stealing(&self, victim: &Processor) -> bool {
         let queued = victim.stealer.len();
         if queued == 0 {
@@ -291,7 +291,7 @@ impl WorkerLocal {
     }
 
     /// Nothing to run here: counts this worker among the idle ones (a hand-off target) and
-    /// ends the start streak.
+    /// ends its burst (its spread set).
     fn go_idle(&self) {
         self.idle_mark.set(true);
         self.rt.idle.mark_idle(self.shared());
@@ -616,6 +616,7 @@ const NETPOLL_EVERY: u32 = 61;
 pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
     let rt = runtime();
     crate::stack::overflow::init_thread();
+    super::sysmon::publish_cpu_clock(&rt.workers[index]);
     let local: &'static WorkerLocal = Box::leak(Box::new(WorkerLocal {
         index,
         rt,
