@@ -497,7 +497,7 @@ fn array_abandon_stress() {
                         let mut i = 0u64;
                         while sent < PER_SENDER {
                             i += 1;
-                            let abandon = i % 3 == 0;
+                            let abandon = i.is_multiple_of(3);
                             let r: Result<(), &'static str> = (|| {
                                 select! {
                                     send(tx, if abandon {
@@ -525,7 +525,7 @@ fn array_abandon_stress() {
                         loop {
                             i += 1;
                             // Some receives go through a select, some are abandoned.
-                            if k == 1 && i % 50 == 0 {
+                            if k == 1 && i.is_multiple_of(50) {
                                 let mut sel = Select::new();
                                 sel.recv(&rx);
                                 let op = sel.select();

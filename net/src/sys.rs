@@ -1,5 +1,6 @@
 //! The few socket syscalls std does not offer in non-blocking form: socket creation,
-//! `accept4`, `listen(somaxconn)`, and `sockaddr` conversion.
+//! `accept4`, `listen(somaxconn)`, and `sockaddr` conversion; and the socket options std
+//! lacks (keep-alive, linger, buffer sizes) with Go's TCP defaults.
 use std::io;
 use std::mem::{self, ManuallyDrop};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -189,16 +190,139 @@ pub(crate) fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
 
 /// `setsockopt(level, name, 1)`.
 pub(crate) fn set_flag(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: passes one live c_int, sized correctly.
+    setsockopt(fd, level, name, 1 as libc::c_int)
+}
+
+/// `setsockopt(level, name, value)` for a plain-data option value (`c_int`, `linger`).
+pub(crate) fn setsockopt<T: Copy>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: T,
+) -> io::Result<()> {
+    // SAFETY: passes one live `T`, sized correctly; the kernel only reads it.
     cvt(unsafe {
         libc::setsockopt(
             fd,
             level,
             name,
-            (&on as *const libc::c_int).cast(),
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
+            (&value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
         )
     })?;
     Ok(())
+}
+
+/// `getsockopt(level, name)` for a plain-data option value (`c_int`, `linger`).
+///
+/// # Safety
+///
+/// `T` must be the C type the kernel writes for `(level, name)` (every bit pattern of it a
+/// valid value, as for `c_int` and `linger`).
+pub(crate) unsafe fn getsockopt<T: Copy>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<T> {
+    // SAFETY: the caller promises `T` is a plain C type for which all-zero is valid.
+    let mut value: T = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value`/`len` are live and describe `size_of::<T>()` writable bytes.
+    cvt(unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut T).cast(), &mut len) })?;
+    Ok(value)
+}
+
+/// Go's keep-alive default for TCP connections (`net.Dialer.KeepAlive` and
+/// `net.ListenConfig.KeepAlive` when zero): the first probe after 15 s idle, then every 15 s.
+pub(crate) const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+/// Go's default number of unanswered probes before the connection is dropped
+/// (`net.KeepAliveConfig.Count`, the Linux default).
+const KEEPALIVE_COUNT: libc::c_int = 9;
+
+/// `TCP_KEEPIDLE` where it is called that; macOS and iOS call it `TCP_KEEPALIVE`.
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+const TCP_KEEPIDLE: libc::c_int = libc::TCP_KEEPIDLE;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+const TCP_KEEPIDLE: libc::c_int = libc::TCP_KEEPALIVE;
+
+/// Whole seconds for a socket option, rounded up as Go does (`roundDurationUp`), at least 1.
+fn secs(d: std::time::Duration) -> libc::c_int {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    s.clamp(1, libc::c_int::MAX as u64) as libc::c_int
+}
+
+/// Keep-alive probes on after `idle` (also the probe interval, as Go's `KeepAlive` sets both),
+/// 9 probes; or off (`None`).
+pub(crate) fn set_keepalive(fd: RawFd, idle: Option<std::time::Duration>) -> io::Result<()> {
+    let Some(idle) = idle else {
+        return setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 0 as libc::c_int);
+    };
+    let s = secs(idle);
+    setsockopt(fd, libc::IPPROTO_TCP, TCP_KEEPIDLE, s)?;
+    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, s)?;
+    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, KEEPALIVE_COUNT)?;
+    set_flag(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)
+}
+
+/// `None` if keep-alive probes are off, else the idle time before the first probe.
+pub(crate) fn keepalive(fd: RawFd) -> io::Result<Option<std::time::Duration>> {
+    // SAFETY: SO_KEEPALIVE and TCP_KEEPIDLE are `c_int` options.
+    let on: libc::c_int = unsafe { getsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)? };
+    if on == 0 {
+        return Ok(None);
+    }
+    // SAFETY: as above.
+    let idle: libc::c_int = unsafe { getsockopt(fd, libc::IPPROTO_TCP, TCP_KEEPIDLE)? };
+    Ok(Some(std::time::Duration::from_secs(idle.max(0) as u64)))
+}
+
+/// `SO_LINGER`: `None` is the default (close returns at once, unsent data is still sent);
+/// `Some(d)` lingers up to `d` (whole seconds, rounded up); `Some(0)` resets on close.
+pub(crate) fn set_linger(fd: RawFd, linger: Option<std::time::Duration>) -> io::Result<()> {
+    let l = libc::linger {
+        l_onoff: linger.is_some() as libc::c_int,
+        l_linger: match linger {
+            Some(d) if d.is_zero() => 0,
+            Some(d) => secs(d),
+            None => 0,
+        },
+    };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, l)
+}
+
+/// `SO_LINGER` as [`set_linger`] takes it.
+pub(crate) fn linger(fd: RawFd) -> io::Result<Option<std::time::Duration>> {
+    // SAFETY: SO_LINGER is a `struct linger` option (two ints).
+    let l: libc::linger = unsafe { getsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER)? };
+    Ok((l.l_onoff != 0).then(|| std::time::Duration::from_secs(l.l_linger.max(0) as u64)))
+}
+
+/// Sets `SO_SNDBUF` or `SO_RCVBUF` (`name`).
+pub(crate) fn set_buffer_size(fd: RawFd, name: libc::c_int, size: usize) -> io::Result<()> {
+    let size = libc::c_int::try_from(size).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goro-net: buffer size too large",
+        )
+    })?;
+    setsockopt(fd, libc::SOL_SOCKET, name, size)
+}
+
+/// `SO_SNDBUF` or `SO_RCVBUF` (`name`) as the kernel reports it (Linux doubles the value set,
+/// for its bookkeeping).
+pub(crate) fn buffer_size(fd: RawFd, name: libc::c_int) -> io::Result<usize> {
+    // SAFETY: SO_SNDBUF and SO_RCVBUF are `c_int` options.
+    let n: libc::c_int = unsafe { getsockopt(fd, libc::SOL_SOCKET, name)? };
+    Ok(n.max(0) as usize)
+}
+
+/// Go's defaults for a new TCP connection: `TCP_NODELAY` on (Go's `newTCPConn`) and
+/// keep-alive probes every 15 s. Errors are ignored, as Go ignores them: a socket that
+/// refuses an option still works.
+pub(crate) fn tcp_defaults(fd: RawFd) {
+    let nodelay = set_flag(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY);
+    let keepalive = set_keepalive(fd, Some(KEEPALIVE));
+    if let Err(e) = nodelay.and(keepalive) {
+        tracing::debug!(error = %e, "goro-net: could not apply Go's TCP defaults");
+    }
 }

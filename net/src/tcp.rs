@@ -14,7 +14,9 @@ use crate::sys;
 ///
 /// `accept` parks the calling coroutine until a connection arrives. The listen backlog is the
 /// system's maximum (`net.core.somaxconn`), as in Go, so a burst of thousands of connects is
-/// not dropped. When the process is out of fds (`EMFILE`/`ENFILE`) `accept` backs off (5 ms,
+/// not dropped. Accepted streams get Go's TCP defaults (see [`TcpStream`]): `TCP_NODELAY` on
+/// and keep-alive probes every 15 s. On Linux they inherit both from the listener, so this
+/// costs no system call per connection. When the process is out of fds (`EMFILE`/`ENFILE`) `accept` backs off (5 ms,
 /// doubling up to 1 s, with a tracing warning) and resumes when fds are free again; it never
 /// spins.
 ///
@@ -57,6 +59,7 @@ impl TcpListener {
             let fd = sys::socket(sys::domain(a), libc::SOCK_STREAM)?;
             let raw = fd.as_raw_fd();
             sys::set_flag(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+            listener_defaults(raw);
             let (st, len) = sys::sockaddr(a);
             // SAFETY: `st` is a live sockaddr of `len` bytes.
             sys::cvt(unsafe {
@@ -79,6 +82,9 @@ impl TcpListener {
         loop {
             match self.inner.read_with(|fd| sys::accept(fd.as_raw_fd())) {
                 Ok((fd, st, len)) => {
+                    if !INHERITS_DEFAULTS {
+                        sys::tcp_defaults(fd.as_raw_fd());
+                    }
                     let peer = sys::to_socket_addr(&st, len)?;
                     tracing::trace!(%peer, "goro-net: accepted");
                     return Ok((TcpStream::from_fd(fd), peer));
@@ -142,7 +148,32 @@ impl TcpListener {
 }
 
 socket_common!(TcpListener);
-from_std!(TcpListener, std::net::TcpListener);
+
+impl From<std::net::TcpListener> for TcpListener {
+    /// Adopts a std listener, switching it to non-blocking mode; connections it accepts from
+    /// now on get Go's TCP defaults, as with [`TcpListener::bind`].
+    ///
+    /// # Panics
+    ///
+    /// If the socket cannot be made non-blocking (never for an open socket).
+    fn from(l: std::net::TcpListener) -> TcpListener {
+        listener_defaults(l.as_raw_fd());
+        TcpListener {
+            inner: PollFd::new(l.into()).expect("goro-net: cannot make the socket non-blocking"),
+        }
+    }
+}
+
+/// Linux (and Android) copy a listening socket's `TCP_NODELAY` and keep-alive settings into
+/// every socket it accepts; elsewhere `accept` sets them on each new socket.
+const INHERITS_DEFAULTS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Sets Go's TCP defaults on a listening socket where accepted sockets inherit them.
+fn listener_defaults(fd: std::os::fd::RawFd) {
+    if INHERITS_DEFAULTS {
+        sys::tcp_defaults(fd);
+    }
+}
 
 /// Iterator returned by [`TcpListener::incoming`]; never ends.
 #[derive(Debug)]
@@ -162,6 +193,31 @@ impl Iterator for Incoming<'_> {
 /// `Read` and `Write` are implemented for `TcpStream` and `&TcpStream`, so one coroutine can
 /// read while another writes the same stream (share it with an `Arc`). Writes use
 /// `MSG_NOSIGNAL`: writing to a closed peer is an `EPIPE` error, never a `SIGPIPE`.
+///
+/// # Go's defaults
+///
+/// Streams from [`connect`](TcpStream::connect) and [`TcpListener::accept`] start with the
+/// options Go gives every TCP connection, not the operating system's:
+///
+/// | option | default | change with |
+/// |---|---|---|
+/// | `TCP_NODELAY` (Nagle's algorithm off) | on | [`set_nodelay`](TcpStream::set_nodelay) |
+/// | keep-alive probes (`SO_KEEPALIVE`) | after 15 s idle, every 15 s, 9 probes | [`set_keepalive`](TcpStream::set_keepalive) |
+/// | `SO_LINGER` | off (the system's) | [`set_linger`](TcpStream::set_linger) |
+/// | `SO_SNDBUF`, `SO_RCVBUF` | the system's (auto-tuned) | [`set_send_buffer_size`](TcpStream::set_send_buffer_size), [`set_recv_buffer_size`](TcpStream::set_recv_buffer_size) |
+///
+/// A stream adopted from std (`From<std::net::TcpStream>`) keeps the options it has.
+///
+/// ```
+/// use std::time::Duration;
+/// let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let c = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+/// let (s, _) = l.accept().unwrap();
+/// for stream in [&c, &s] {
+///     assert!(stream.nodelay().unwrap());
+///     assert_eq!(stream.keepalive().unwrap(), Some(Duration::from_secs(15)));
+/// }
+/// ```
 pub struct TcpStream {
     inner: PollFd,
 }
@@ -193,6 +249,8 @@ impl TcpStream {
     fn connect_inner(a: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
         let fd = sys::socket(sys::domain(a), libc::SOCK_STREAM)?;
         let raw = fd.as_raw_fd();
+        // Before the handshake, so that not even the first segment waits for Nagle.
+        sys::tcp_defaults(raw);
         let (st, len) = sys::sockaddr(a);
         // SAFETY: `st` is a live sockaddr of `len` bytes.
         let r = unsafe { libc::connect(raw, (&st as *const libc::sockaddr_storage).cast(), len) };
@@ -229,14 +287,139 @@ impl TcpStream {
         self.std().shutdown(how)
     }
 
-    /// Sets `TCP_NODELAY` (Nagle off).
+    /// Sets `TCP_NODELAY`: `true` (the default, as in Go) sends each write at once; `false`
+    /// turns Nagle's algorithm back on, which holds small writes back while an earlier
+    /// segment is unacknowledged (Go's `SetNoDelay`).
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// assert!(s.nodelay().unwrap()); // Go's default
+    /// s.set_nodelay(false).unwrap();
+    /// assert!(!s.nodelay().unwrap());
+    /// ```
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         self.std().set_nodelay(on)
     }
 
-    /// `TCP_NODELAY`.
+    /// `TCP_NODELAY`: true while Nagle's algorithm is off (the default).
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// assert!(s.nodelay().unwrap());
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.std().nodelay()
+    }
+
+    /// Turns TCP keep-alive probes on, the first after `idle` without traffic and then one
+    /// every `idle`, dropping the connection after 9 unanswered probes (Go's
+    /// `SetKeepAlive` + `SetKeepAlivePeriod`); `None` turns them off. Durations are rounded
+    /// up to whole seconds. The default is `Some(15 s)`, as in Go.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// s.set_keepalive(Some(Duration::from_secs(60))).unwrap();
+    /// assert_eq!(s.keepalive().unwrap(), Some(Duration::from_secs(60)));
+    /// s.set_keepalive(None).unwrap();
+    /// assert_eq!(s.keepalive().unwrap(), None);
+    /// ```
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        sys::set_keepalive(self.inner.as_raw_fd(), idle)
+    }
+
+    /// `None` if keep-alive probes are off, else the idle time before the first probe.
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// assert_eq!(s.keepalive().unwrap(), Some(std::time::Duration::from_secs(15)));
+    /// ```
+    pub fn keepalive(&self) -> io::Result<Option<Duration>> {
+        sys::keepalive(self.inner.as_raw_fd())
+    }
+
+    /// Sets `SO_LINGER` (Go's `SetLinger`, std's unstable `set_linger`). `None`, the default:
+    /// dropping the stream returns at once and the system still sends unsent data.
+    /// `Some(Duration::ZERO)`: dropping the stream discards unsent data and resets the
+    /// connection (an RST instead of a FIN). `Some(d)`: as Go warns, on Linux and some
+    /// other systems dropping the stream then *blocks* (here: the worker thread) for up to `d`
+    /// until the data is sent; prefer `None`, or [`shutdown`](TcpStream::shutdown) and a read
+    /// to end of file.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// assert_eq!(s.linger().unwrap(), None);
+    /// s.set_linger(Some(Duration::ZERO)).unwrap(); // reset on close
+    /// assert_eq!(s.linger().unwrap(), Some(Duration::ZERO));
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        sys::set_linger(self.inner.as_raw_fd(), linger)
+    }
+
+    /// `SO_LINGER`, in the form [`set_linger`](TcpStream::set_linger) takes.
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// assert_eq!(s.linger().unwrap(), None);
+    /// ```
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        sys::linger(self.inner.as_raw_fd())
+    }
+
+    /// Sets `SO_SNDBUF`, the kernel's send buffer, in bytes (Go's `SetWriteBuffer`). Setting
+    /// it turns off the kernel's auto-tuning for this socket; Linux doubles the value (see
+    /// [`send_buffer_size`](TcpStream::send_buffer_size)).
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// s.set_send_buffer_size(64 << 10).unwrap();
+    /// assert!(s.send_buffer_size().unwrap() >= 64 << 10);
+    /// ```
+    pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
+        sys::set_buffer_size(self.inner.as_raw_fd(), libc::SO_SNDBUF, size)
+    }
+
+    /// `SO_SNDBUF` as the kernel reports it (on Linux, twice what was set, for bookkeeping).
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// assert!(s.send_buffer_size().unwrap() > 0);
+    /// ```
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        sys::buffer_size(self.inner.as_raw_fd(), libc::SO_SNDBUF)
+    }
+
+    /// Sets `SO_RCVBUF`, the kernel's receive buffer, in bytes (Go's `SetReadBuffer`); as
+    /// [`set_send_buffer_size`](TcpStream::set_send_buffer_size).
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// s.set_recv_buffer_size(64 << 10).unwrap();
+    /// assert!(s.recv_buffer_size().unwrap() >= 64 << 10);
+    /// ```
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        sys::set_buffer_size(self.inner.as_raw_fd(), libc::SO_RCVBUF, size)
+    }
+
+    /// `SO_RCVBUF` as the kernel reports it (on Linux, twice what was set).
+    ///
+    /// ```
+    /// # let l = goro_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = goro_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// assert!(s.recv_buffer_size().unwrap() > 0);
+    /// ```
+    pub fn recv_buffer_size(&self) -> io::Result<usize> {
+        sys::buffer_size(self.inner.as_raw_fd(), libc::SO_RCVBUF)
     }
 
     /// Sets `IP_TTL`.

@@ -1,6 +1,7 @@
 //! Synchronization primitives that park coroutines instead of blocking worker threads.
 //!
-//! Go's `sync` package, for goro: [`Mutex`], [`WaitGroup`], [`Semaphore`], and [`OnceLock`]
+//! Go's `sync` package, for goro: [`Mutex`], [`RwLock`] (Go's `RWMutex`), [`Condvar`] (Go's
+//! `Cond`), [`WaitGroup`], [`Semaphore`], [`Pool`] (Go's `sync.Pool`, typed), and [`OnceLock`]
 //! (Go's `sync.OnceValue`: a value made once by an initializer that may park). Each works from a
 //! coroutine (a waiter *parks*: its worker runs other coroutines meanwhile) and from a plain
 //! OS thread (the same calls block the thread), so a lock can be shared between `main`, a
@@ -50,7 +51,7 @@
 //! | value | meaning | who may change it |
 //! |---|---|---|
 //! | `WAITING` (0) | queued, undecided | the waker (→ `GRANTED`/`WOKEN`), under the queue lock, after removing it from the queue |
-//! | `GRANTED` (1) | the resource/event is this waiter's (Mutex: LOCKED was left set for it; Semaphore: a permit; WaitGroup: counter reached zero) | nobody; final |
+//! | `GRANTED` (1) | the resource/event is this waiter's (Mutex: LOCKED was left set for it; RwLock: WRITER or one reader count was set for it; Semaphore: a permit; WaitGroup: counter reached zero; Condvar: a notification) | nobody; final |
 //! | `WOKEN` (2) | Mutex only: dequeued and asked to race for the lock again; owns nothing | the waiter (→ `WAITING`), under the queue lock, when it queues again at the front |
 //!
 //! `Mutex::state` (`sync/mutex.rs`), an `AtomicU8`:
@@ -62,11 +63,40 @@
 //! | `QUEUED` | free, waiters queued (the head was just `WOKEN` to race) | any locker: CAS → `LOCKED\|QUEUED` (barging) |
 //! | `LOCKED\|QUEUED` | held, waiters queued | owner's slow unlock, under the queue lock: → `QUEUED`/`0` (wake) or stays `LOCKED(\|QUEUED)` (hand off) |
 //!
+//! `RwLock::state` (`sync/rwlock.rs`), an `AtomicUsize`: the number of active readers times
+//! `ONE_READER` (bits 3..) plus three flags. Readers and writers only ever queue with direct
+//! handoff (`GRANTED`), never `WOKEN`:
+//!
+//! | bits | meaning | who may change it |
+//! |---|---|---|
+//! | readers = n, no flags | n readers hold it (n = 0: free) | any reader: CAS +1 (fast path); a reader leaving: `fetch_sub` 1; a writer: CAS `0` → `WRITER` |
+//! | `WRITER` | a writer holds it; n = 0 | the owner: CAS `WRITER` → `0` (fast unlock) |
+//! | `READER_QUEUED` | the reader queue is non-empty; only ever with `WRITER` or `WRITER_QUEUED` | set by a reader under the queue lock (CAS); cleared by the writer's slow unlock, which counts every queued reader in (n = queue length) and grants them |
+//! | `WRITER_QUEUED` | the writer queue is non-empty: new readers queue (writer preference) | set by a writer under the queue lock (CAS, covering n so a leaving reader is not missed); cleared under the queue lock when the last queued writer is handed `WRITER` |
+//! | n > 0 and `WRITER_QUEUED` | readers draining before a writer | the reader whose `fetch_sub` takes n from 1 to 0 takes the queue lock and hands `WRITER` to the oldest writer (a plain store: nobody else may change the word then) |
+//!
 //! `WaitGroup::count` (`sync/wait_group.rs`), an `AtomicUsize`: the number of `add`s not yet
 //! matched by a `done`. Any `add` increments it (panics on overflow); a `done` decrements it
 //! with a CAS while it is ≥ 2 and panics at 0; the step 1 → 0 is done only under the queue
 //! lock together with releasing the queued waiters (so a waiter of the next round, queued
 //! after a fresh `add`, is never released by this round's zero).
+//!
+//! `Condvar` (`sync/condvar.rs`) has no state word: only its queue, under its queue lock. A
+//! waiter queues *before* it unlocks the caller's `Mutex` (so a notifier that takes the mutex
+//! afterwards finds it queued); `notify_one`/`notify_all` remove and decide `GRANTED` under the
+//! queue lock; a timed-out waiter that finds itself still `WAITING` removes itself and reports
+//! the timeout, one that finds itself decided counts as notified (no notification is lost).
+//! Either way it locks the mutex again before returning.
+//!
+//! `Pool`'s shards (`sync/pool.rs`) never park anyone (a miss makes a new value), so they are not
+//! waiter queues: each is `primary`/`victim` stacks plus the trim epoch they belong to, under a
+//! std lock held only to push or pop:
+//!
+//! | field | meaning | who may change it |
+//! |---|---|---|
+//! | `primary` | values put back in epoch `epoch` | `put` (push), `get` (pop), on the caller's worker's shard; a stealing `get` (pop) with `try_lock` |
+//! | `victim` | `primary` as of epoch `epoch - 1` | `get` pops when `primary` is empty; catching up one epoch replaces it with `primary` |
+//! | `epoch` | the trim epoch (time since the pool was made / period) the stacks belong to | catching up, on every 16th operation and every steal: one epoch behind → `victim = primary`; two or more → both freed, after the lock is released |
 //!
 //! `Semaphore` (`sync/semaphore.rs`) keeps `permits: usize` under its queue lock, with the
 //! invariant `permits == 0 || queue is empty`: a release hands its permit to the oldest waiter
@@ -89,13 +119,19 @@
 //! None of these types poisons: a panic while holding a [`MutexGuard`] unlocks it (like
 //! `parking_lot`). Internally, queue locks are std mutexes whose poison is ignored; no code
 //! path panics while holding one.
+mod condvar;
 mod mutex;
 mod once_lock;
+mod pool;
+mod rwlock;
 mod semaphore;
 mod wait_group;
 mod waiter;
 
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use once_lock::OnceLock;
+pub use pool::{Pool, PoolGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;

@@ -328,6 +328,16 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard holds, for as long as the guard could have lived ([`Condvar`]
+    /// drops the guard and locks the mutex again).
+    ///
+    /// [`Condvar`]: super::Condvar
+    pub(super) fn mutex(guard: &Self) -> &'a Mutex<T> {
+        guard.mutex
+    }
+}
+
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

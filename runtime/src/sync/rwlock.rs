@@ -1,0 +1,588 @@
+//! `RwLock<T>`: a reader-writer lock that parks coroutines (Go's `sync.RWMutex`, writer-preferring).
+//!
+//! Algorithm: one state word (a reader count and three flag bits) plus two FIFO queues behind
+//! one short std lock, following the waiter-queue protocol of `sync/mod.rs` with direct
+//! handoff (`GRANTED`) only: a waiter that is woken always owns what it waited for. The phases
+//! are Go's (`src/sync/rwmutex.go`): a waiting writer closes the door to new readers, the
+//! last active reader hands the lock to it, and its unlock admits every reader that queued
+//! meanwhile (as one batch) before the next writer, so neither side starves.
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+
+use super::waiter::{self, Waiter, GRANTED};
+
+/// `state` bit: a writer holds the lock (or it was handed to a woken writer).
+const WRITER: usize = 0b001;
+/// `state` bit: the writer queue is non-empty: new readers queue instead of entering (writer
+/// preference). Changed only with the queue lock held.
+const WRITER_QUEUED: usize = 0b010;
+/// `state` bit: the reader queue is non-empty. Changed only with the queue lock held.
+const READER_QUEUED: usize = 0b100;
+/// `state` unit: one active reader (the count lives in the bits above the flags).
+const ONE_READER: usize = 0b1000;
+/// Bits of the reader count.
+const READERS: usize = !(ONE_READER - 1);
+/// More readers than this at once is a bug (or a leak of `forget`ed guards): panic, don't wrap.
+const MAX_READERS: usize = READERS - ONE_READER;
+
+/// A reader-writer lock protecting a `T`: many readers or one writer at a time, for coroutines
+/// and threads alike.
+///
+/// A contended [`read`](RwLock::read) or [`write`](RwLock::write) parks the calling coroutine
+/// (its worker runs other coroutines meanwhile); on a plain OS thread it blocks the thread.
+/// Uncontended, taking and releasing either side is one atomic operation each.
+///
+/// # Fairness: writer-preferring, as Go's `sync.RWMutex`
+///
+/// Once a writer waits, new readers queue behind it (even [`try_read`](RwLock::try_read)
+/// fails), so a steady stream of readers cannot starve a writer. The last active reader hands
+/// the lock directly to the oldest waiting writer; that writer's unlock admits *all* readers
+/// queued meanwhile at once, and the next writer waits for them, so writers cannot starve
+/// readers either. Writers among themselves are FIFO.
+///
+/// As in Go, this means a reader must not take the read lock again while it already holds it
+/// (recursive read locking): if a writer queued in between, the second `read` waits for the
+/// writer, which waits for the first read guard: deadlock.
+///
+/// # No poisoning
+///
+/// A panic while a guard is held simply releases it (like `parking_lot` and goro's
+/// [`Mutex`](super::Mutex)); `read` and `write` return guards directly.
+///
+/// # Example
+///
+/// ```
+/// use goro::sync::RwLock;
+/// use std::sync::Arc;
+///
+/// let config = Arc::new(RwLock::new(String::from("v1")));
+/// let readers: Vec<_> = (0..8)
+///     .map(|_| {
+///         let config = Arc::clone(&config);
+///         goro::spawn(move || {
+///             let c = config.read(); // many readers at once
+///             goro::yield_now(); // holding a guard across a park point is fine
+///             c.starts_with('v')
+///         })
+///     })
+///     .collect();
+/// config.write().replace_range(.., "v2"); // one writer, from a plain thread
+/// assert!(readers.into_iter().all(|h| h.join().unwrap()));
+/// assert_eq!(*config.read(), "v2");
+/// ```
+pub struct RwLock<T: ?Sized> {
+    /// Reader count × `ONE_READER` | `WRITER` | `WRITER_QUEUED` | `READER_QUEUED`; see the
+    /// table in `sync/mod.rs`.
+    state: AtomicUsize,
+    /// Parked readers and writers. Never held across a park.
+    queue: StdMutex<Queues>,
+    data: UnsafeCell<T>,
+}
+
+/// What the queue lock protects. Invariant (lock released): `READER_QUEUED` is set iff
+/// `readers` is non-empty, `WRITER_QUEUED` iff `writers` is.
+struct Queues {
+    readers: VecDeque<Arc<Waiter>>,
+    writers: VecDeque<Arc<Waiter>>,
+}
+
+// SAFETY: `RwLock<T>` hands out `&mut T` to one write guard at a time (WRITER excludes readers
+// and other writers) and `&T` to any number of read guards on any threads at once, so sharing
+// it needs `T: Send` (a writer on another thread) and `T: Sync` (readers on several threads);
+// the same bounds as `std::sync::RwLock`.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+/// Shared access to an [`RwLock`]'s value: dereferences to `&T`, releases on drop.
+///
+/// `!Send` for the same reason as [`MutexGuard`](super::MutexGuard): the coroutine or thread
+/// that took the lock releases it (holding it across a park point is fine).
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let l = goro::sync::RwLock::new(1);
+/// assert_send(l.read());
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+    /// Makes the guard `!Send` without affecting `Sync`.
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Exclusive access to an [`RwLock`]'s value: dereferences to `&mut T`, releases on drop.
+///
+/// `!Send`, like [`RwLockReadGuard`].
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let l = goro::sync::RwLock::new(1);
+/// assert_send(l.write());
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+    /// Makes the guard `!Send` without affecting `Sync`.
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: `&RwLockReadGuard<T>` only gives out `&T`, so sharing it between threads is sharing
+// `&T`, which `T: Sync` allows (as `std::sync::RwLockReadGuard`).
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+// SAFETY: `&RwLockWriteGuard<T>` only gives out `&T` (Deref; DerefMut needs `&mut`), as above.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<T> RwLock<T> {
+    /// Creates an unlocked lock holding `value`. `const`, so it can initialise a `static`.
+    ///
+    /// ```
+    /// static ROUTES: goro::sync::RwLock<Vec<&str>> = goro::sync::RwLock::new(Vec::new());
+    /// ROUTES.write().push("/");
+    /// assert_eq!(ROUTES.read().len(), 1);
+    /// ```
+    pub const fn new(value: T) -> RwLock<T> {
+        RwLock {
+            state: AtomicUsize::new(0),
+            queue: StdMutex::new(Queues {
+                readers: VecDeque::new(),
+                writers: VecDeque::new(),
+            }),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the lock and returns the value (nobody else can hold it).
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(vec![1]);
+    /// l.write().push(2);
+    /// assert_eq!(l.into_inner(), [1, 2]);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Takes the lock for reading, parking the calling coroutine (or blocking the thread)
+    /// while a writer holds it or waits for it. Any number of readers may hold it at once.
+    ///
+    /// # Panics
+    ///
+    /// If more than `usize::MAX / 8` read guards are alive at once.
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(5);
+    /// let (a, b) = (l.read(), l.read()); // two readers at once
+    /// assert_eq!(*a + *b, 10);
+    /// ```
+    pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        if !self.try_add_reader() {
+            self.read_slow();
+        }
+        RwLockReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes the lock for reading if no writer holds it or waits for it; never parks.
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(1);
+    /// let w = l.write();
+    /// assert!(l.try_read().is_none());
+    /// drop(w);
+    /// assert_eq!(*l.try_read().unwrap(), 1);
+    /// ```
+    pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        if self.try_add_reader() {
+            Some(RwLockReadGuard {
+                lock: self,
+                _not_send: PhantomData,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Takes the lock for writing, parking the calling coroutine (or blocking the thread)
+    /// until no reader or other writer holds it. From the moment it waits, new readers wait
+    /// behind it.
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(1);
+    /// *l.write() += 1;
+    /// assert_eq!(*l.read(), 2);
+    /// ```
+    pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        // Acquire: pairs with the Release of the previous holder's unlock (`read_unlock`'s
+        // `fetch_sub`, `write_unlock`'s CAS or the slow paths' stores), so this writer sees
+        // every write made under the previous write guard and no reader still reads.
+        if self
+            .state
+            .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.write_slow();
+        }
+        RwLockWriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes the lock for writing if nobody holds it and nobody waits; never parks.
+    ///
+    /// ```
+    /// let l = goro::sync::RwLock::new(1);
+    /// let r = l.read();
+    /// assert!(l.try_write().is_none());
+    /// drop(r);
+    /// *l.try_write().unwrap() = 2;
+    /// assert_eq!(*l.read(), 2);
+    /// ```
+    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        // Acquire: as in `write`.
+        self.state
+            .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| RwLockWriteGuard {
+                lock: self,
+                _not_send: PhantomData,
+            })
+    }
+
+    /// A mutable reference to the value: `&mut self` proves nobody holds the lock.
+    ///
+    /// ```
+    /// let mut l = goro::sync::RwLock::new(1);
+    /// *l.get_mut() = 3;
+    /// assert_eq!(*l.read(), 3);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// Adds one reader if no writer holds or awaits the lock. True if it did.
+    fn try_add_reader(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        // READER_QUEUED implies WRITER or WRITER_QUEUED (readers only queue behind a writer,
+        // and the writer that admits them clears it), so these two bits are the whole test.
+        while s & (WRITER | WRITER_QUEUED) == 0 && s < MAX_READERS {
+            // Acquire: pairs with the Release of the last writer's unlock, so this reader
+            // sees what it wrote.
+            match self.state.compare_exchange_weak(
+                s,
+                s + ONE_READER,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
+    /// Contended read: queue up behind the writer and park until a writer's unlock admits us
+    /// (protocol steps 1–3 of `sync/mod.rs`; R1–R4 below).
+    #[cold]
+    fn read_slow(&self) {
+        let me = {
+            // R1: under the queue lock, the door is still open? (No writer can queue or
+            // hand over meanwhile: both take this lock.)
+            let mut q = waiter::lock(&self.queue);
+            let mut s = self.state.load(Ordering::Relaxed);
+            loop {
+                if s & (WRITER | WRITER_QUEUED) == 0 {
+                    assert!(s < MAX_READERS, "goro::sync::RwLock: too many readers");
+                    // Acquire: as in `try_add_reader`.
+                    match self.state.compare_exchange_weak(
+                        s,
+                        s + ONE_READER,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return,
+                        Err(now) => s = now,
+                    }
+                    continue;
+                }
+                // R2: commit to waiting: set READER_QUEUED. The CAS fails if the holder
+                // unlocked meanwhile (a fast write unlock needs the word to be exactly
+                // WRITER), then look again; once set, that unlock takes the slow path,
+                // which takes this lock and sees our entry.
+                match self.state.compare_exchange_weak(
+                    s,
+                    s | READER_QUEUED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => s = now,
+                }
+            }
+            let me = Waiter::new();
+            q.readers.push_back(Arc::clone(&me));
+            me
+            // R3: queue lock released here, before parking.
+        };
+        // R4: park until a writer's unlock counts us in as a reader and decides GRANTED.
+        let d = me.wait();
+        debug_assert_eq!(d, GRANTED);
+    }
+
+    /// Contended write: queue up and park until the lock is handed to us (W1–W4).
+    #[cold]
+    fn write_slow(&self) {
+        let me = {
+            let mut q = waiter::lock(&self.queue);
+            let mut s = self.state.load(Ordering::Relaxed);
+            loop {
+                // W1: free and nobody queued ahead (a queued writer waits for readers to
+                // drain; we do not overtake it): take it.
+                if s & (WRITER | WRITER_QUEUED | READERS) == 0 {
+                    // Acquire: as in `write`.
+                    match self.state.compare_exchange_weak(
+                        s,
+                        s | WRITER,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return,
+                        Err(now) => s = now,
+                    }
+                    continue;
+                }
+                // W2: commit to waiting: set WRITER_QUEUED, which closes the door to new
+                // readers and forces the last reader's (or the writer's) unlock onto the slow
+                // path. The CAS covers the reader count, so a reader that leaves meanwhile
+                // makes us look again instead of being missed.
+                match self.state.compare_exchange_weak(
+                    s,
+                    s | WRITER_QUEUED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => s = now,
+                }
+            }
+            let me = Waiter::new();
+            q.writers.push_back(Arc::clone(&me));
+            me
+            // W3: queue lock released here, before parking.
+        };
+        // W4: park until the last reader or the previous writer hands WRITER to us.
+        let d = me.wait();
+        debug_assert_eq!(d, GRANTED);
+    }
+
+    /// Releases one read hold (the read guard's `Drop`).
+    fn read_unlock(&self) {
+        // Release: pairs with the Acquire of the next writer (`write`'s CAS, or the Acquire
+        // in `Waiter::wait` after `read_unlock_slow` decides), so our reads happen before its
+        // writes.
+        let prev = self.state.fetch_sub(ONE_READER, Ordering::Release);
+        debug_assert!(
+            prev & READERS != 0,
+            "goro: RwLock read_unlock without a reader"
+        );
+        // The last reader out while a writer waits hands the lock over. While WRITER_QUEUED
+        // is set no reader can enter, so exactly one unlock sees this.
+        if prev & (READERS | WRITER_QUEUED) == ONE_READER | WRITER_QUEUED {
+            self.read_unlock_slow();
+        }
+    }
+
+    /// The last reader left while writers wait: hand WRITER to the oldest one (protocol
+    /// steps 4–5; RU1–RU3).
+    #[cold]
+    fn read_unlock_slow(&self) {
+        let mut q = waiter::lock(&self.queue);
+        // RU1: while WRITER_QUEUED is set and we hold the queue lock, nobody else may change
+        // `state` (readers cannot enter, writers cannot take it: W1 needs WRITER_QUEUED
+        // clear, and all other changes need this lock), so a plain store is exact.
+        // Acquire: pairs with the other readers' Release `fetch_sub`s, so the writer we hand
+        // over to (which synchronizes with us through `decide`) sees their reads done.
+        let s = self.state.load(Ordering::Acquire);
+        if s & (READERS | WRITER) != 0 {
+            // Cannot happen by the argument above; stay safe: the state's owner will wake.
+            debug_assert!(false, "goro: RwLock reader handoff with state {s:#x}");
+            return;
+        }
+        let Some(w) = q.writers.pop_front() else {
+            debug_assert!(false, "goro: RwLock WRITER_QUEUED with no queued writer");
+            return;
+        };
+        // RU2: WRITER now belongs to `w`; it sees what the readers saw through the Release
+        // in `decide` (Relaxed is enough here).
+        let queued = if q.writers.is_empty() {
+            0
+        } else {
+            WRITER_QUEUED
+        };
+        self.state
+            .store(WRITER | queued | (s & READER_QUEUED), Ordering::Relaxed);
+        w.decide(GRANTED);
+        // RU3: wake outside the lock.
+        drop(q);
+        w.unpark();
+    }
+
+    /// Releases the write hold (the write guard's `Drop`).
+    fn write_unlock(&self) {
+        // Release: pairs with the Acquire of the next reader or writer. Fails iff someone is
+        // queued (a flag bit is set): then they must be admitted.
+        if self
+            .state
+            .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.write_unlock_slow();
+        }
+    }
+
+    /// Contended write unlock: admit every queued reader as one batch, else hand over to the
+    /// next writer (protocol steps 4–5; WU1–WU3).
+    #[cold]
+    fn write_unlock_slow(&self) {
+        let mut q = waiter::lock(&self.queue);
+        // WU1: while we hold WRITER and the queue lock nobody else may change `state`
+        // (readers and writers only change it without WRITER set or under this lock), so
+        // plain stores are exact.
+        let writers_left = if q.writers.is_empty() {
+            0
+        } else {
+            WRITER_QUEUED
+        };
+        let batch: Vec<Arc<Waiter>> = if !q.readers.is_empty() {
+            // WU2a: the readers that queued during our hold go first (Go's RWMutex.Unlock),
+            // each counted in now; a queued writer waits for them to leave.
+            let n = q.readers.len();
+            assert!(
+                n <= MAX_READERS / ONE_READER,
+                "goro::sync::RwLock: too many readers"
+            );
+            // Release: pairs with the readers' Acquire (through `decide` too, but also with a
+            // later barging reader's CAS), publishing our writes.
+            self.state
+                .store((n * ONE_READER) | writers_left, Ordering::Release);
+            q.readers.drain(..).collect()
+        } else if let Some(w) = q.writers.pop_front() {
+            // WU2b: no readers waiting: hand WRITER straight to the next writer (it sees our
+            // writes through `decide`).
+            let left = if q.writers.is_empty() {
+                0
+            } else {
+                WRITER_QUEUED
+            };
+            self.state.store(WRITER | left, Ordering::Relaxed);
+            vec![w]
+        } else {
+            debug_assert!(false, "goro: RwLock queue flag set with empty queues");
+            // Release: as in `write_unlock`.
+            self.state.store(0, Ordering::Release);
+            Vec::new()
+        };
+        for w in &batch {
+            w.decide(GRANTED);
+        }
+        // WU3: wake outside the lock.
+        drop(q);
+        for w in &batch {
+            w.unpark();
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: while this guard lives the state counts it as a reader, and WRITER is never
+        // set while the reader count is non-zero, so no `&mut T` exists; only `&T`s, which
+        // may coexist. The borrow cannot outlive the guard.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.read_unlock();
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard is the unique holder of WRITER (set in `write`/`try_write` or
+        // handed over by an unlock, cleared only in our `Drop`), which excludes readers and
+        // other writers; the borrow cannot outlive the guard.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only borrow through the guard.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.write_unlock();
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> RwLock<T> {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(value: T) -> RwLock<T> {
+        RwLock::new(value)
+    }
+}
