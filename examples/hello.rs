@@ -3,7 +3,11 @@
 //! ```text
 //! cargo run --release --example hello                               # the demo: 2 s per request
 //! cargo run --release --example hello -- --addr 127.0.0.1:18083 --sleep-ms 0   # benchmarks
+//! cargo run --release --example hello -- --sleep-ms 0 --burn-us 100   # 100 µs of CPU each
 //! ```
+//!
+//! `--burn-us N` makes the handler first do N µs of CPU work, a busy loop that checks the
+//! clock, as the peers' `go/hello_cpu` does (`run.sh cpu`).
 //!
 //! The Go original (../shared/peers/go/hello_sleep; go/hello is the same without the sleep):
 //!
@@ -27,31 +31,50 @@
 //! listener's backlog is `somaxconn`, as Go's, so such a burst is not dropped. Logs go to
 //! stderr; the process runs until it is killed (SIGTERM).
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use goro_net::http;
 
 static BODY: &[u8] = b"Hello from Go I/O!\n";
 
+/// N µs of CPU: a busy loop that checks the clock (as `go/hello_cpu`'s `burn`).
+fn burn(d: Duration) -> u64 {
+    let t = Instant::now();
+    let mut x = 1u64;
+    while t.elapsed() < d {
+        for _ in 0..64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+        }
+    }
+    x
+}
+
 fn main() {
-    let (addr, sleep) = flags();
+    let (addr, sleep, burn_for) = flags();
     http::handle_func("/", move |w, _r| {
+        if !burn_for.is_zero() {
+            std::hint::black_box(burn(burn_for));
+        }
         if !sleep.is_zero() {
             goro::time::sleep(sleep);
         }
         let _ = w.write(BODY);
     });
-    eprintln!("hello: listening on {addr} (handler sleeps {sleep:?})");
+    eprintln!("hello: listening on {addr} (handler burns {burn_for:?}, sleeps {sleep:?})");
     if let Err(e) = http::listen_and_serve(&addr, http::DefaultServeMux) {
         eprintln!("hello: {e}");
         std::process::exit(1);
     }
 }
 
-/// `--addr HOST:PORT` (default 127.0.0.1:8080) and `--sleep-ms N` (default 2000).
-fn flags() -> (String, Duration) {
+/// `--addr HOST:PORT` (default 127.0.0.1:8080), `--sleep-ms N` (default 2000) and
+/// `--burn-us N` (default 0).
+fn flags() -> (String, Duration, Duration) {
     let mut addr = String::from("127.0.0.1:8080");
     let mut sleep_ms: u64 = 2000;
+    let mut burn_us: u64 = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -67,13 +90,20 @@ fn flags() -> (String, Duration) {
         match flag.trim_start_matches('-') {
             "addr" => addr = value(),
             "sleep-ms" => sleep_ms = value().parse().unwrap_or_else(|_| usage(&a)),
+            "burn-us" => burn_us = value().parse().unwrap_or_else(|_| usage(&a)),
             _ => usage(&a),
         }
     }
-    (addr, Duration::from_millis(sleep_ms))
+    (
+        addr,
+        Duration::from_millis(sleep_ms),
+        Duration::from_micros(burn_us),
+    )
 }
 
 fn usage(arg: &str) -> ! {
-    eprintln!("usage: hello [--addr HOST:PORT] [--sleep-ms N] (bad argument {arg:?})");
+    eprintln!(
+        "usage: hello [--addr HOST:PORT] [--sleep-ms N] [--burn-us N] (bad argument {arg:?})"
+    );
     std::process::exit(2);
 }

@@ -488,6 +488,12 @@ impl TcpStream {
         self.inner.spawn_when_readable(f)
     }
 
+    /// Moves the stream to worker `worker`'s poller; see
+    /// [`PollFd::move_to_worker`](goro::io::PollFd::move_to_worker).
+    pub(crate) fn move_to_worker(&self, worker: usize) -> io::Result<()> {
+        self.inner.move_to_worker(worker)
+    }
+
     /// See [`PollFd::polled_here`](goro::io::PollFd::polled_here).
     pub(crate) fn polled_here(&self) -> bool {
         self.inner.polled_here()

@@ -120,6 +120,35 @@ impl Builder {
         self
     }
 
+    /// Locality hint: start the coroutine on the worker the caller runs on, next to it, even
+    /// while other workers idle (on a plain thread this does nothing).
+    ///
+    /// By default a worker that has started two new coroutines in a row while another worker
+    /// idles hands the rest of its new coroutines to the idle workers, so a burst spreads
+    /// over every core (docs/ARCHITECTURE.md, "Affinity and stealing"). A group of coroutines
+    /// that mostly talk to each other (the stages of a pipeline, a fan-in over channels) runs
+    /// faster on one worker, where an exchange crosses no threads: this keeps them there. Do
+    /// not use it for CPU work you want spread: such coroutines share one core for life.
+    ///
+    /// ```
+    /// let h = goro::spawn(|| {
+    ///     let here = goro::worker_index();
+    ///     let stage = goro::Builder::new()
+    ///         .same_worker()
+    ///         .spawn(goro::worker_index)
+    ///         .unwrap();
+    ///     (here, stage.join().unwrap())
+    /// });
+    /// let (a, b) = h.join().unwrap();
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn same_worker(self) -> Builder {
+        match context::worker() {
+            Some(w) => self.worker_hint(w.index),
+            None => self,
+        }
+    }
+
     /// Spawns the coroutine; see [`spawn`] for the `Send` argument.
     ///
     /// # Errors

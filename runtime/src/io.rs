@@ -346,6 +346,41 @@ impl PollFd {
         crate::context::worker().is_some_and(|w| pd.poller.load(Ordering::Relaxed) == w.index)
     }
 
+    /// Moves the fd to worker `worker`'s poller (modulo the worker count): from now on its
+    /// readiness is reported there, and a coroutine that
+    /// [`spawn_when_readable`](Self::spawn_when_readable) starts runs there.
+    ///
+    /// Coroutines already parked on the fd are not moved (a started coroutine never leaves
+    /// its worker); the new poller wakes them on their own workers. A server moves an idle
+    /// connection with it, between two requests, when its [`Placement`] says so
+    /// ([`Placement::rebalance`]).
+    ///
+    /// # Errors
+    ///
+    /// If the fd cannot be registered with the poller (it is closed, or not pollable).
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use goro::io::PollFd;
+    ///
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = PollFd::new(a.into()).unwrap();
+    /// goro::spawn(move || {
+    ///     a.move_to_worker(0).unwrap();
+    ///     a.move_to_worker(1).unwrap(); // with one worker, 1 is worker 0 again
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    pub fn move_to_worker(&self, worker: usize) -> io::Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        let pd = self.desc()?;
+        let n = crate::sched::runtime().workers.len();
+        crate::netpoll::move_to(pd, self.fd.as_raw_fd(), worker % n)
+    }
+
     /// True if the poller vouches that a [`read`](Self::read) would park: the fd has waited
     /// before, its last read drained it, and no data, end of file or error has been reported
     /// since. False means "not known", not "readable": ask the kernel. A connection pool uses
@@ -765,7 +800,65 @@ impl Placement {
     pub fn worker(&self) -> usize {
         self.worker
     }
+
+    /// Poller balancing for a connection that is between requests (its coroutine ended,
+    /// nothing of it is started): if its worker is saturated while another worker has
+    /// fewer connections, moves the connection's count there and returns that worker; the
+    /// caller then moves the socket ([`PollFd::move_to_worker`]) before it waits for the
+    /// next request. `None`: stay.
+    ///
+    /// *Saturated*: awake for at least 95% of sysmon's last interval, with coroutines
+    /// waiting in its run queues for at least 2 ms without a break.
+    /// The target is the worker with the fewest connections, and only if that evens the
+    /// counts out (it has at least two fewer), so connections stop moving once the counts
+    /// are level and never swing back and forth. (Not the least *loaded*: with more workers
+    /// than cores every worker with work looks awake all the time, and a load lags by a
+    /// sysmon interval, in which hundreds of connections could pile onto one idle worker.)
+    /// A worker that is merely busy (a hello-world server keeping one core awake with short
+    /// requests) drains its queue between poller rounds and keeps its connections packed.
+    ///
+    /// ```
+    /// let mut placed = goro::io::Placement::choose();
+    /// // An idle runtime has no saturated worker: nothing moves.
+    /// assert_eq!(placed.rebalance(), None);
+    /// ```
+    pub fn rebalance(&mut self) -> Option<usize> {
+        let workers = &crate::sched::runtime().workers;
+        let here = self.worker;
+        let p = &workers[here];
+        if p.load.load(Ordering::Relaxed) < SATURATED_LOAD {
+            return None;
+        }
+        let since = p.counters.backlog_since.load(Ordering::Relaxed);
+        if since == 0 || crate::time::now_nanos().saturating_sub(since) < SATURATED_BACKLOG_NS {
+            return None;
+        }
+        let conns = crate::netpoll::connections();
+        let mine = conns[here].load(Ordering::Relaxed);
+        let (to, theirs) = (0..workers.len())
+            .filter(|&i| i != here)
+            .map(|i| (i, conns[i].load(Ordering::Relaxed)))
+            .min_by_key(|&(_, c)| c)?;
+        if theirs + 2 > mine {
+            return None;
+        }
+        conns[here].fetch_sub(1, Ordering::Relaxed);
+        conns[to].fetch_add(1, Ordering::Relaxed);
+        self.worker = to;
+        tracing::debug!(
+            from = here,
+            to,
+            "goro: moving a connection off a saturated worker"
+        );
+        Some(to)
+    }
 }
+
+/// A worker awake at least this share (per mille) of sysmon's last interval may be
+/// saturated (`Placement::rebalance`).
+const SATURATED_LOAD: u32 = 950;
+/// ... if coroutines have also waited in its run queues this long without a break.
+const SATURATED_BACKLOG_NS: u64 = 2_000_000;
 
 impl Drop for Placement {
     fn drop(&mut self) {

@@ -30,6 +30,14 @@ pub struct Stats {
     pub parks: u64,
     /// Successful steals of unstarted coroutines by idle workers.
     pub steals: u64,
+    /// Unstarted coroutines a busy worker handed to an idle one instead of starting them
+    /// itself (it had started its budget of them in a row while others idled).
+    pub handoffs: u64,
+    /// Times a worker had runnable coroutines waiting for more than 10 ms while another
+    /// worker idled, counted once per sysmon interval (10 ms) per worker. It stays at 0 while
+    /// every core that has work to share gets it; it grows when started coroutines, which
+    /// never change worker, pile up on one worker (docs/CAVEATS.md).
+    pub waited_idle: u64,
     /// Coroutine resumes since start.
     pub switches: u64,
     /// Workers spinning for work now.
@@ -48,8 +56,16 @@ pub struct Stats {
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct WorkerStats {
-    /// Coroutines waiting in this worker's stealable deque and inbox.
+    /// Coroutines waiting to run on this worker: its home queue and `runnext` (started
+    /// coroutines woken or yielded here, as of its last switch), its stealable deque and its
+    /// inbox.
     pub queued: u64,
+    /// Coroutines that first ran on this worker since start (it became their home).
+    pub starts: u64,
+    /// Unstarted coroutines this worker handed to idle workers (see [`Stats::handoffs`]).
+    pub handoffs: u64,
+    /// This worker's share of [`Stats::waited_idle`].
+    pub waited_idle: u64,
     /// Armed timers in this worker's heap.
     pub timers: usize,
     /// Coroutines started on this worker and not finished (it is their home).
@@ -96,12 +112,20 @@ pub fn stats() -> Stats {
         s.parks += c.parks.load(Ordering::Relaxed);
         s.steals += c.steals.load(Ordering::Relaxed);
         s.switches += c.switches.load(Ordering::Relaxed);
-        let queued = (p.stealer.len() + p.inbox.len()) as u64;
+        let handoffs = c.handoffs.load(Ordering::Relaxed);
+        let waited_idle = c.waited_idle.load(Ordering::Relaxed);
+        s.handoffs += handoffs;
+        s.waited_idle += waited_idle;
+        let queued =
+            (p.stealer.len() + p.inbox.len()) as u64 + c.local_queued.load(Ordering::Relaxed);
         s.runnable += queued;
         let timers = p.timers.lock().unwrap_or_else(|e| e.into_inner()).len();
         s.timers += timers;
         s.per_worker.push(WorkerStats {
             queued,
+            starts: c.starts.load(Ordering::Relaxed),
+            handoffs,
+            waited_idle,
             timers,
             homed,
             connections: conns[p.index].load(Ordering::Relaxed),

@@ -1,5 +1,5 @@
 //! Balance on two workers (a process of its own, so no other test keeps a worker busy):
-//! unstarted coroutines spawned on one worker are stolen by the idle one.
+//! unstarted coroutines spawned on one worker are handed to (or stolen by) the idle one.
 #[test]
 fn fan_out_spreads_over_workers() {
     let _ = goro::Config::new().workers(2).init();
@@ -26,7 +26,10 @@ fn fan_out_spreads_over_workers() {
         2,
         "no coroutine was stolen by the idle worker"
     );
-    assert!(goro::stats().steals > 0);
+    // Spread by an idle worker's steal, or (usually, since issue #15) by the busy worker
+    // handing the burst's excess to the idle one.
+    let s = goro::stats();
+    assert!(s.steals + s.handoffs > 0, "{s:?}");
 }
 
 #[test]

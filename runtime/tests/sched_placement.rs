@@ -1,6 +1,9 @@
-//! Placement of new coroutines on two workers: a few spawned together start together (a
-//! thief gives their owner a grace before stealing), while a burst is still shared.
-//! A process of its own, so no other test keeps a worker busy.
+//! Placement of new coroutines on two workers: a coroutine's spawned partner starts with it
+//! (a worker starts two in a row before it hands any to an idle worker, and thieves leave a
+//! few queued tasks to their owner), while a plain thread's spawns spread over the idle
+//! workers (issue #15: a thread's burst is Go's worker pool as often as a pipeline, and only
+//! spreading keeps every core busy when it turns out to be the pool). A process of its own,
+//! so no other test keeps a worker busy.
 use std::thread::ThreadId;
 
 fn runtime() {
@@ -22,7 +25,7 @@ fn together(trials: usize, trial: impl Fn() -> Vec<ThreadId>) -> usize {
 fn coroutines_spawned_together_start_together() {
     runtime();
     a_spawned_partner_starts_on_its_spawners_worker();
-    a_threads_few_spawns_start_on_one_worker();
+    a_threads_spawns_spread_over_idle_workers();
 }
 
 fn a_spawned_partner_starts_on_its_spawners_worker() {
@@ -41,15 +44,15 @@ fn a_spawned_partner_starts_on_its_spawners_worker() {
     assert!(n >= 32, "pairs: only {n} of 40 pairs started together");
 }
 
-fn a_threads_few_spawns_start_on_one_worker() {
+/// Until issue #15 a thread's few spawns started together (a pipeline's stages spawned
+/// from `main`); that also packed Go's worker pool, spawned the same way, onto one worker
+/// for good. Now each goes to an idle worker while there is one.
+fn a_threads_spawns_spread_over_idle_workers() {
     let n = together(40, || {
         let hs: Vec<_> = (0..3)
             .map(|_| {
                 goro::spawn(|| {
                     let home = std::thread::current().id();
-                    // Park (as a pipeline stage waiting on its channel would) rather than
-                    // finish: finishing wakes the joining thread, a syscall that holds the
-                    // owner back.
                     goro::time::sleep(std::time::Duration::from_millis(1));
                     home
                 })
@@ -57,5 +60,8 @@ fn a_threads_few_spawns_start_on_one_worker() {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(n >= 32, "trios: only {n} of 40 trios started together");
+    assert!(
+        n <= 8,
+        "trios: {n} of 40 trios from a thread started on one worker"
+    );
 }

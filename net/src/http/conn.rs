@@ -45,11 +45,18 @@ enum Step {
 /// coroutine just gave back, where a coroutine parked through the idle spell would resume
 /// on a stack gone cold in the caches and the TLB: with a thousand connections taking
 /// turns, that resume cost about half a microsecond per request (docs/BENCHMARKS.md).
-pub(crate) fn serve(conn: Conn) {
+pub(crate) fn serve(mut conn: Conn) {
     if !serve_requests(&conn.srv, &conn.slot) {
         return; // `conn` drops: the connection is closed and unregistered
     }
     let slot = conn.slot.clone();
+    // Nothing of the connection is started now: if this worker is saturated while another
+    // has room, the next request is served there (goro's poller balancing).
+    if let Some(to) = conn.placed.rebalance() {
+        if let Err(e) = slot.stream.move_to_worker(to) {
+            tracing::debug!(remote = %slot.remote, error = %e, "goro-net http: connection not moved");
+        }
+    }
     if let Err(e) = slot.stream.spawn_when_readable(move || serve(conn)) {
         // Closed meanwhile (a timeout or shutdown): the closure and `conn` are dropped.
         tracing::debug!(remote = %slot.remote, error = %e, "goro-net http: connection ends idle");

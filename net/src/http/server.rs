@@ -283,7 +283,7 @@ impl Server {
                 srv: srv.clone(),
                 slot,
                 index,
-                _placed: placed,
+                placed,
             };
             if let Err(e) = goro::Builder::new()
                 .worker_hint(worker)
@@ -497,8 +497,9 @@ pub(crate) struct Conn {
     pub(crate) srv: Arc<Shared>,
     pub(crate) slot: Arc<Slot>,
     index: usize,
-    /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure).
-    _placed: goro::io::Placement,
+    /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure),
+    /// and moves it off a saturated worker between requests (conn.rs, `serve`).
+    pub(crate) placed: goro::io::Placement,
 }
 
 impl Drop for Conn {

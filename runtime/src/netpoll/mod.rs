@@ -225,6 +225,28 @@ pub(crate) fn register(pd: &PollDesc, fd: RawFd) -> io::Result<usize> {
     Ok(worker)
 }
 
+/// Moves `fd`'s registration from the poller it is in to worker `to`'s (poller balancing,
+/// io.rs `Placement::rebalance`). It joins the new poller before it leaves the old one, so
+/// no readiness falls between them: at worst both report one edge, and a second report is a
+/// spurious wake-up, which every waiter absorbs. Waiters already parked on `pd` keep their
+/// home workers; the poller that reports only queues them there.
+pub(crate) fn move_to(pd: &PollDesc, fd: RawFd, to: usize) -> io::Result<()> {
+    let from = pd.poller.load(Ordering::Relaxed);
+    if from == to || from == usize::MAX {
+        return Ok(());
+    }
+    let rt = crate::sched::runtime();
+    rt.workers[to].poller.register(fd, pd.token())?;
+    pd.poller.store(to, Ordering::Relaxed);
+    if let Err(e) = rt.workers[from].poller.deregister(fd) {
+        // The old registration may still report, with this descriptor's token, which only
+        // costs spurious wake-ups; nothing is lost.
+        tracing::debug!(fd, from, to, error = %e, "netpoll: leaving the old poller failed");
+    }
+    tracing::debug!(fd, from, to, "netpoll: moved to another worker's poller");
+    Ok(())
+}
+
 /// Removes `fd` from the poller `pd` was registered in (if any) and recycles `pd`.
 ///
 /// `closing`: the caller closes `fd` right after. Then the poller is not asked: closing an fd

@@ -23,13 +23,27 @@
 //!
 //! Spinning is bounded: a worker becomes a spinner only while spinners are fewer than half of
 //! the busy workers, and spins for a fixed number of steal rounds.
+//!
+//! **Idle workers as hand-off targets.** A worker with nothing to run sets its
+//! `Processor::idle` flag (and counts itself in `idle_count`) before it steals, watches or
+//! sleeps, and clears it when it runs something. A worker whose spawn finds unstarted work
+//! already queued (worker.rs, `push_stealable`) *claims* an idle worker by swapping
+//! its flag to false, pushes the coroutines into that worker's inbox and `notify`s it. The flag
+//! and the count are hints, Relaxed throughout: no wake-up depends on them. The coroutines
+//! travel through the inbox and `notify`'s Dekker pair above, so a claimed worker that was
+//! already waking, or one that a stale flag named, still finds them; a wrong guess costs
+//! balance, never a lost coroutine. The flag goes true only by its worker's store (after it
+//! counted itself) and false only by a swap that saw true, so each transition moves
+//! `idle_count` exactly once, the increment before the decrement.
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
-use super::Runtime;
+use super::{Processor, Runtime};
 
 pub(crate) struct Idle {
     spinning: AtomicUsize,
     sleeping_count: AtomicUsize,
+    /// Workers whose `idle` flag is set.
+    idle_count: AtomicUsize,
     workers: usize,
 }
 
@@ -38,6 +52,9 @@ impl Idle {
         Idle {
             spinning: AtomicUsize::new(0),
             sleeping_count: AtomicUsize::new(0),
+            // Every worker starts idle (`Processor::new`): a burst that starts the runtime is
+            // handed to workers whose threads have not reached their schedule loop yet.
+            idle_count: AtomicUsize::new(workers),
             workers,
         }
     }
@@ -48,6 +65,42 @@ impl Idle {
 
     pub(crate) fn sleeping(&self) -> usize {
         self.sleeping_count.load(Ordering::Relaxed)
+    }
+
+    /// Workers with nothing to run now (approximate; module doc).
+    #[inline]
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle_count.load(Ordering::Relaxed)
+    }
+
+    /// Worker `p` (on its own thread) has nothing to run.
+    pub(crate) fn mark_idle(&self, p: &Processor) {
+        // Only this worker sets the flag, so while it is false no one else touches it: count
+        // first, then publish. Release: pairs with the Acquire swap in `claim`/`mark_busy`, so
+        // the increment is ordered before the decrement that follows a claim.
+        if !p.idle.load(Ordering::Relaxed) {
+            self.idle_count.fetch_add(1, Ordering::Relaxed);
+            p.idle.store(true, Ordering::Release);
+        }
+    }
+
+    /// Worker `p` (on its own thread) runs something again.
+    pub(crate) fn mark_busy(&self, p: &Processor) {
+        // Acquire: pairs with the Release store in `mark_idle` (see there).
+        if p.idle.load(Ordering::Relaxed) && p.idle.swap(false, Ordering::Acquire) {
+            self.idle_count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Claims idle worker `p` as the target of a hand-off: true if it was idle and no one
+    /// else claimed it first.
+    pub(crate) fn claim(&self, p: &Processor) -> bool {
+        // Acquire: pairs with the Release store in `mark_idle` (see there).
+        if p.idle.load(Ordering::Relaxed) && p.idle.swap(false, Ordering::Acquire) {
+            self.idle_count.fetch_sub(1, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     /// After pushing stealable work: make sure some idle worker will look for it.

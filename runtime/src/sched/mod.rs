@@ -10,9 +10,9 @@
 //!   threads may touch: the stealer end of its deque, its inbox, its poller, its timer heap,
 //!   its sleep flag and its counters.
 //!
-//! There is no global run queue: a coroutine spawned from a plain thread is queued on the
-//! least loaded worker (its inbox, moved to its stealable deque), so that a thread's burst of
-//! spawns starts together, where its members can talk without crossing threads.
+//! There is no global run queue: a coroutine spawned from a plain thread is dealt to the
+//! workers in turn, an idle one first (its inbox, moved to its stealable deque): see
+//! `foreign_target`.
 //!
 //! # The rule that makes `spawn` safe
 //!
@@ -21,11 +21,45 @@
 //! then resumed on another thread, safe code would have undefined behaviour. So: **a
 //! coroutine may be stolen only before its first resume; once started it resumes only on its
 //! home worker.** Started coroutines on one worker interleave like tasks on a
-//! single-threaded executor. Balance comes from stealing *unstarted* coroutines (how
-//! `for i in 0..n { go!(..) }` spreads over all cores) and, in goro-net, from where new
-//! connections start (`io::spawn_balanced`: packed onto workers with room, spread when all
-//! are busy). `Builder::spawn_unpinned` is the `unsafe` opt-in
-//! to free migration.
+//! single-threaded executor. `Builder::spawn_unpinned` is the `unsafe` opt-in to free
+//! migration.
+//!
+//! # Work conservation under the rule (issue #15)
+//!
+//! Go keeps every core busy by migrating goroutines at any time; goro may move a coroutine
+//! only before its first run, so that first run is where work conservation is decided. The
+//! old answer, "idle workers steal unstarted coroutines", lost a race on every burst: the
+//! spawner's worker starts a new coroutine within microseconds (it runs to its first park,
+//! a channel receive, a sleep), while waking an idle worker costs tens of microseconds here.
+//! Eight pool coroutines spawned from `main` all started on worker 0, parked on the job
+//! channel, and did all 400 jobs there for life while worker 1 slept.
+//!
+//! The answer now is placement by the spawner, at the spawn, not by thieves:
+//!
+//! - a spawn on a worker that already has unstarted work queued, while another worker idles,
+//!   claims that idle worker and hands the new coroutine straight to its inbox (worker.rs,
+//!   `push_stealable`: Go's `wakep`, with a direct hand-off instead of a steal race); the
+//!   burst's later spawns take turns over the spawner's worker and the workers it claimed,
+//!   so N spawned while W workers idle land about N/W on each before any of them runs;
+//! - a plain thread deals its spawns to the workers in turn, idle ones first
+//!   (`foreign_target`);
+//! - thieves take one unstarted coroutine at a time, and only from a deque holding more
+//!   than 4 (or behind a run that sysmon saw computing for a whole tick), so a spawner's
+//!   partner stays with it and a worker whose thread got more CPU cannot carry off half of
+//!   another's share.
+//!
+//! Why this conserves work: no unstarted coroutine waits behind another on a worker while
+//! a worker idles, except a spawner's first child, which starts as soon as its spawner
+//! parks; a backlog that builds anyway (spawned while every worker was busy) is stolen one
+//! by one once a worker runs dry. Why it keeps locality where that is free: while no worker
+//! idles nothing moves, and the first child of a spawner stays beside it (a ping-pong pair,
+//! a spawn-then-join, a pipeline's next stage). What it gives up: a group of three or more
+//! spawned together while a core idles is split (a 3-stage pipeline spawned from a
+//! coroutine runs 2 + 1); `Builder::same_worker` keeps such a group together on request.
+//! What it cannot do: move a coroutine that turns CPU-bound after its first park; sysmon
+//! counts that (`waited_idle`) and warns (sysmon.rs). In goro-net, where new connections
+//! start is decided by `io::spawn_balanced` (packed onto workers with room, spread when all
+//! are busy).
 //!
 //! # Queues of a worker
 //!
@@ -34,7 +68,7 @@
 //! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
 //! | `inbox`    | started tasks woken by other threads; spawns from plain threads | any thread (`ready`, `submit`) | this worker: started ones into `home`, the rest into `deque` |
-//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker       | this worker; other workers steal half, after a grace if only a few wait |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker (the rest of a burst goes to idle workers' inboxes) | this worker; other workers steal one at a time from more than 4 |
 //!
 //! # The schedule loop (worker.rs)
 //!
@@ -42,10 +76,10 @@
 //! loop {
 //!   drain inbox -> home (started) / deque (unstarted); every 16th tick: run due timers
 //!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating)
-//!   nothing: run due timers; poll the network without blocking; become a spinner (if fewer
-//!   than half the busy workers spin) and steal half of a random victim's deque (a victim
-//!   with at most 4 queued gets 10 µs to start them itself, up to 5 ms while the coroutine
-//!   that queued them still runs: they are likely partners);
+//!   nothing: mark this worker idle (a hand-off target); run due timers; poll the network
+//!   without blocking; become a spinner (if fewer than half the busy workers spin) and
+//!   steal one unstarted coroutine from a random victim holding more than 4 (or stuck
+//!   behind a long run);
 //!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)
 //! }
 //! resume the task (first asking the CPU to load the next queued ones' task and stack, when
@@ -212,16 +246,42 @@ pub(crate) fn submit(task: Arc<Task>) {
     rt.idle.wake_one_if_needed(rt);
 }
 
-/// The worker a spawn from outside the runtime is queued on: the least loaded one, ties
-/// to the lowest index. Spawns made together from one thread so start on one worker (a
-/// pipeline's stages, a ping-pong pair), where they can hand values over without crossing
-/// threads; the worker queues them stealable, so an idle worker still takes a share of a
-/// real burst (worker.rs, `grace_for_few_tasks`).
+thread_local! {
+    /// The worker this plain thread's last spawn went to (`usize::MAX`: none yet).
+    static FOREIGN_LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The worker a spawn from outside the runtime is queued on.
+///
+/// A plain thread deals its spawns out to the workers in turn, each spawn to the next
+/// worker after its previous one, except that an idle worker (claimed, idle.rs) is taken
+/// before a busy one: the search for it starts at the next worker in turn, so a burst goes
+/// first to workers it has not used yet. A thread's burst of N spawns so lands ⌈N/W⌉ or
+/// ⌊N/W⌋ on each worker at once, without waiting for any worker to wake up and steal, and
+/// whatever the workers' queues look like meanwhile (coroutines that park at once leave no
+/// trace in them); a pause of the spawning thread (it was descheduled) does not restart
+/// the deal. Unlike a coroutine, a thread does not park beside its spawns, so there is no
+/// partner to keep them with: Go's worker pool, spawned from `main`, needs every coroutine
+/// on a core of its own.
 fn foreign_target(rt: &Runtime) -> usize {
-    rt.workers
-        .iter()
-        .min_by_key(|p| p.load.load(Ordering::Relaxed))
-        .map_or(0, |p| p.index)
+    static FIRST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = rt.workers.len();
+    let last = FOREIGN_LAST.with(|f| f.get());
+    let next = if last < n {
+        (last + 1) % n
+    } else {
+        FIRST.fetch_add(1, Ordering::Relaxed) % n
+    };
+    let target = if rt.idle.idle_count() > 0 {
+        (0..n)
+            .map(|k| (next + k) % n)
+            .find(|&i| rt.idle.claim(&rt.workers[i]))
+            .unwrap_or(next)
+    } else {
+        next
+    };
+    FOREIGN_LAST.with(|f| f.set(target));
+    target
 }
 
 /// Hands a task that an unparker took out of `PARKED` to the worker that will run it

@@ -23,6 +23,19 @@ pub(crate) struct Counters {
     pub(crate) wakes: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) switches: AtomicU64,
+    /// Unstarted coroutines this worker handed to idle workers instead of starting them
+    /// (worker.rs, `hand_off`).
+    pub(crate) handoffs: AtomicU64,
+    /// sysmon intervals in which this worker had runnable coroutines waiting for more than
+    /// 10 ms while another worker idled (written by sysmon, the only writer).
+    pub(crate) waited_idle: AtomicU64,
+    /// Started coroutines waiting in this worker's home queue and `runnext`, published by the
+    /// worker before each resume (only it can see those queues).
+    pub(crate) local_queued: AtomicU64,
+    /// When this worker's run queues (home, `runnext`, deque) last went from empty to
+    /// non-empty (ns since the time epoch), or 0 while they are empty: how long runnable
+    /// coroutines have waited here without a break (sysmon's backlog check).
+    pub(crate) backlog_since: AtomicU64,
 }
 
 impl Counters {
@@ -56,6 +69,10 @@ pub(crate) struct Processor {
     pub(crate) running: AtomicU64,
     /// Set by sysmon when the current run is too long; the worker reports it on return.
     pub(crate) long_run: AtomicBool,
+    /// The CPU-time clock of this worker's thread (Linux; `-1` until the worker starts or
+    /// where there is none), so sysmon can tell a coroutine that computes from a thread the
+    /// OS did not run (sysmon.rs, `on_cpu_since`).
+    pub(crate) cpu_clock: std::sync::atomic::AtomicI32,
     /// Nanoseconds this worker has spent blocked in `poller.wait` (written by the worker).
     pub(crate) slept_ns: AtomicU64,
     /// When the current blocking wait began (ns since the time epoch), or 0 while awake.
@@ -63,6 +80,11 @@ pub(crate) struct Processor {
     /// Share of sysmon's last interval this worker spent awake, per mille (written by
     /// sysmon): the "is it busy?" figure connection placement packs by (see `io.rs`).
     pub(crate) load: AtomicU32,
+    /// The worker has nothing to run (it is looking for work to steal, watching for more, or
+    /// asleep): a target for unstarted coroutines that a busy worker hands off. Set by the
+    /// worker, cleared by the worker or by the thread that claims it (`Idle::claim`); a hint,
+    /// see idle.rs.
+    pub(crate) idle: AtomicBool,
     pub(crate) counters: CachePadded<Counters>,
 }
 
@@ -79,9 +101,12 @@ impl Processor {
             timer_next: AtomicU64::new(u64::MAX),
             running: AtomicU64::new(0),
             long_run: AtomicBool::new(false),
+            cpu_clock: std::sync::atomic::AtomicI32::new(-1),
             slept_ns: AtomicU64::new(0),
             asleep_since: AtomicU64::new(0),
             load: AtomicU32::new(0),
+            // A worker is idle until it first runs something (`Idle::new` counts it so).
+            idle: AtomicBool::new(true),
             counters: CachePadded::new(Counters::default()),
         })
     }

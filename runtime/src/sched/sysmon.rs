@@ -8,6 +8,12 @@
 //!   without `yield_now`, or a blocking std call). sysmon emits a tracing warning naming the
 //!   worker and coroutine id right away and flags the worker, which repeats the warning with
 //!   the coroutine's name once it gets control back.
+//! - **backlogs beside idle workers**: a worker whose run queues have not been empty for more
+//!   than 10 ms (`backlog_since`, published by the worker) while another worker was awake
+//!   less than a tenth of the last interval is a core left idle with work waiting: the
+//!   waiting coroutines are started ones, which cannot move (sched/mod.rs). sysmon counts
+//!   one `waited_idle` event per such worker per tick (`goro::stats()`, schedtrace) and
+//!   emits one tracing warning per episode.
 //! - **pool trimming**: it gives the memory of stacks beyond the warm pool's bound back to the
 //!   OS within a tick of a burst ending, and of all but a few idle stacks every few seconds
 //!   (the free path itself makes no syscall).
@@ -31,6 +37,8 @@ use std::time::{Duration, Instant};
 use super::Runtime;
 
 const TICK: Duration = Duration::from_millis(10);
+/// A worker awake at most this share (per mille) of the last interval idled through it.
+const IDLE_LOAD: u32 = 100;
 const TRIM_EVERY: Duration = Duration::from_secs(5);
 
 struct Park {
@@ -68,12 +76,14 @@ fn run(rt: &'static Runtime) -> ! {
     let n = rt.workers.len();
     let mut last_switches = vec![0u64; n];
     let mut warned = vec![false; n];
+    let mut warned_backlog = vec![false; n];
     let mut last_trim = Instant::now();
     let schedtrace = rt.settings.schedtrace;
     // An interval too long for `Instant` (a huge GORO_SCHEDTRACE) never prints.
     let mut next_trace = schedtrace.and_then(|d| Instant::now().checked_add(d));
     let mut last_slept = vec![0u64; n];
     let mut last_now = crate::time::now_nanos();
+    let mut last_cpu = vec![0u64; n];
     loop {
         if schedtrace.is_none() && rt.idle.sleeping() == n {
             park_while_idle(rt);
@@ -83,10 +93,18 @@ fn run(rt: &'static Runtime) -> ! {
         for (i, p) in rt.workers.iter().enumerate() {
             let s = p.counters.switches.load(Ordering::Relaxed);
             let running = p.running.load(Ordering::Relaxed);
-            if running != 0 && s == last_switches[i] {
+            let cpu = thread_cpu_ns(p);
+            let on_cpu = cpu.is_none_or(|c| c.saturating_sub(last_cpu[i]) >= ON_CPU_NS);
+            last_cpu[i] = cpu.unwrap_or(0);
+            if running != 0 && s == last_switches[i] && on_cpu {
                 if !warned[i] {
                     warned[i] = true;
                     p.long_run.store(true, Ordering::Relaxed);
+                    // Its few queued coroutines may now be stolen (worker.rs,
+                    // `worth_stealing`): make sure an idle worker looks.
+                    if !p.stealer.is_empty() {
+                        rt.idle.wake_one_if_needed(rt);
+                    }
                     tracing::warn!(
                         worker = i,
                         coroutine = running,
@@ -98,6 +116,7 @@ fn run(rt: &'static Runtime) -> ! {
             }
             last_switches[i] = s;
         }
+        check_backlogs(rt, last_now, &mut warned_backlog);
         // A burst of finished coroutines left more warm stacks than the pool keeps.
         crate::stack::trim_excess();
         if last_trim.elapsed() >= TRIM_EVERY {
@@ -136,6 +155,40 @@ fn measure_load(rt: &Runtime, last_slept: &mut [u64], last_now: u64) -> u64 {
     now
 }
 
+/// Counts (and warns once per episode about) workers whose coroutines have waited for more
+/// than a tick while another worker idled through it.
+fn check_backlogs(rt: &Runtime, now: u64, warned: &mut [bool]) {
+    let tick = TICK.as_nanos() as u64;
+    let idle: Vec<usize> = rt
+        .workers
+        .iter()
+        .filter(|p| p.load.load(Ordering::Relaxed) <= IDLE_LOAD)
+        .map(|p| p.index)
+        .collect();
+    for (i, p) in rt.workers.iter().enumerate() {
+        let since = p.counters.backlog_since.load(Ordering::Relaxed);
+        let waiting = since != 0 && now.saturating_sub(since) > tick;
+        let other = idle.iter().copied().find(|&j| j != i);
+        match (waiting, other) {
+            (true, Some(j)) => {
+                let c = &p.counters.waited_idle;
+                c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                if !warned[i] {
+                    warned[i] = true;
+                    let ms = now.saturating_sub(since) / 1_000_000;
+                    tracing::warn!(
+                        worker = i,
+                        idle_worker = j,
+                        waited_ms = ms,
+                        "goro: runnable coroutines have waited {ms}ms on worker {i} while worker {j} idled; started coroutines never change worker, so these were started there before they turned CPU-bound (see docs/CAVEATS.md: spawn CPU work as new coroutines, or yield_now in long loops)"
+                    );
+                }
+            }
+            _ => warned[i] = false,
+        }
+    }
+}
+
 fn park_while_idle(rt: &Runtime) {
     let n = rt.workers.len();
     let mut g = PARK.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -156,7 +209,7 @@ fn park_while_idle(rt: &Runtime) {
 fn print_schedtrace(rt: &Runtime) {
     let s = crate::stats();
     let mut line = format!(
-        "goro: schedtrace {}ms: workers={} spinning={} idle={} coroutines={} runnable~{} parked={} spawns={} parks={} steals={} switches={} timers={} stacks={}",
+        "goro: schedtrace {}ms: workers={} spinning={} idle={} coroutines={} runnable~{} parked={} spawns={} parks={} steals={} handoffs={} waited_idle={} switches={} timers={} stacks={}",
         rt.started.elapsed().as_millis(),
         s.workers,
         s.spinning,
@@ -167,6 +220,8 @@ fn print_schedtrace(rt: &Runtime) {
         s.spawns,
         s.parks,
         s.steals,
+        s.handoffs,
+        s.waited_idle,
         s.switches,
         s.timers,
         s.stacks,
@@ -177,11 +232,52 @@ fn print_schedtrace(rt: &Runtime) {
             line.push(' ');
         }
         line.push_str(&format!(
-            "w{i}: homed={} queued={} timers={} conns={} load={}",
-            w.homed, w.queued, w.timers, w.connections, w.load
+            "w{i}: homed={} starts={} queued={} timers={} conns={} load={} waited_idle={}",
+            w.homed, w.starts, w.queued, w.timers, w.connections, w.load, w.waited_idle
         ));
     }
     line.push_str("]\n");
     // schedtrace is an explicit request for stderr output, as GODEBUG=schedtrace is in Go.
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// A run counts as long (warned about, its worker's queue opened to thieves) only if the
+/// worker's thread was on a CPU for at least this much of the last tick. With more workers
+/// than cores, a coroutine whose thread the OS did not run for a tick is not hogging its
+/// worker; flagging it would hand its queued coroutines to whichever worker threads the OS
+/// happens to run, which balances nothing.
+const ON_CPU_NS: u64 = TICK.as_nanos() as u64 / 2;
+
+/// Records the calling worker thread's CPU-time clock in `p` (Linux; elsewhere sysmon
+/// judges long runs by wall time alone).
+pub(super) fn publish_cpu_clock(p: &super::Processor) {
+    #[cfg(target_os = "linux")]
+    {
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: `pthread_self()` is the calling thread, alive for the call; `clock` is a
+        // live, writable local.
+        if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0 {
+            p.cpu_clock.store(clock, Ordering::Relaxed);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = p;
+}
+
+/// CPU time of `p`'s thread so far, if its clock is known.
+fn thread_cpu_ns(p: &super::Processor) -> Option<u64> {
+    let clock = p.cpu_clock.load(Ordering::Relaxed);
+    if clock == -1 {
+        return None;
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live, writable timespec; `clock` names a worker thread's CPU clock,
+    // and worker threads live as long as the process.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }

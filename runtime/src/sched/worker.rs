@@ -1,4 +1,31 @@
 //! The private half of a worker (Go's M running its P) and its schedule loop.
+//!
+//! # Where a new coroutine starts: spreading at spawn
+//!
+//! A coroutine's first run decides its thread for life (sched/mod.rs), so its placement is
+//! fixed when it is queued. A spawn on this worker (`push_stealable`) decides it at once:
+//!
+//! - **Nothing unstarted waits here** (the deque is empty): it stays. A spawner's first
+//!   child (a ping-pong partner, a spawn-then-join, a pipeline's next stage) starts beside
+//!   it, as before.
+//! - **Unstarted work already waits here and another worker is idle**: it goes to that
+//!   worker. The spawner *claims* the idle worker (idle.rs), pushes the coroutine into its
+//!   inbox and notifies it (Go's `wakep`, with a direct hand-off instead of a steal race:
+//!   a first run takes microseconds here, a wake-up on this VM tens of them). The claimed
+//!   worker joins this worker's *spread set*.
+//! - **Unstarted work waits, no worker is idle, and the spread set is not empty**: spawns
+//!   take turns over this worker and its spread set, so a burst of N spawned while W
+//!   workers idled lands about N/W on each, before any of it has run.
+//! - Otherwise it stays (every core is busy: locality costs nothing).
+//!
+//! The spread set is emptied when this worker goes idle: a burst ends when its worker ran
+//! out of work. Nothing here waits or spins, and a spawn while no worker is idle costs one
+//! relaxed load more than before.
+//!
+//! Thieves then take unstarted coroutines one at a time, and only from a deque holding more
+//! than [`FEW_TASKS`] (or from a worker sysmon flagged as stuck in a long run): a thief takes
+//! no more than it is about to run, so a worker whose thread got more CPU (more workers than
+//! cores) cannot carry off half of another's share of a burst.
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, Ordering};
@@ -23,14 +50,8 @@ use crate::time::heap::Action;
 const RUNNEXT_BUDGET: u32 = 32;
 /// Due timers are checked every this many ticks on a busy worker (always when idle).
 const TIMERS_EVERY: u32 = 16;
-/// Up to this many queued tasks, a thief gives their owner [`FEW_TASKS_GRACE`] to start them
-/// before stealing (see `grace_for_few_tasks`).
+/// Up to this many queued tasks are their owner's to start (see `worth_stealing`).
 const FEW_TASKS: usize = 4;
-/// How long a thief waits for a busy worker to start its few queued tasks itself.
-const FEW_TASKS_GRACE: Duration = Duration::from_micros(10);
-/// How far the grace stretches while the coroutine that queued the tasks is still running
-/// (half of sysmon's long-run threshold).
-const SPAWNER_GRACE: Duration = Duration::from_millis(5);
 /// Rounds over all victims a spinner makes before it gives up.
 const STEAL_ROUNDS: usize = 4;
 /// How long a worker that ran out of work keeps watching for more before it blocks in
@@ -53,6 +74,12 @@ pub(crate) struct WorkerLocal {
     home: RefCell<VecDeque<Arc<Task>>>,
     runnext: Cell<Option<Arc<Task>>>,
     runnext_streak: Cell<u32>,
+    /// The idle workers this worker claimed for its current burst (module doc).
+    spread: RefCell<Vec<usize>>,
+    /// Where the next spawn of the burst goes among this worker (0) and `spread` (1..).
+    spread_turn: Cell<usize>,
+    /// Mirror of `Processor::idle` as this worker last set it (saves an atomic per loop).
+    idle_mark: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u64>,
     /// Tasks this worker got from other threads (its inbox, steals) since it last went idle:
@@ -67,14 +94,54 @@ impl WorkerLocal {
         self.shared
     }
 
-    /// Queues a task any worker may steal (spawns on this worker).
+    /// Queues a new (or unpinned) task spawned on this worker: here, or on an idle worker
+    /// (module doc, "Where a new coroutine starts").
     ///
     /// Not `runnext` (Go puts a new G there): tried, it kept a spawned partner with its
-    /// spawner but split pipeline stages over workers and slowed spawn bursts. Partners stay
-    /// together instead through the thieves' grace for a victim with few queued tasks
-    /// (`grace_for_few_tasks`).
+    /// spawner but split pipeline stages over workers and slowed spawn bursts.
     pub(crate) fn push_stealable(&self, task: Arc<Task>) {
-        self.deque.push(task);
+        if self.deque.is_empty() {
+            self.deque.push(task);
+            return;
+        }
+        if self.others_idle() > 0 {
+            if let Some(j) = self.claim_idle() {
+                self.spread.borrow_mut().push(j);
+                self.spread_turn.set(0);
+                return self.give(j, task);
+            }
+        }
+        let to = {
+            let spread = self.spread.borrow();
+            if spread.is_empty() {
+                None
+            } else {
+                let turn = self.spread_turn.get();
+                self.spread_turn.set((turn + 1) % (spread.len() + 1));
+                turn.checked_sub(1).map(|k| spread[k])
+            }
+        };
+        match to {
+            Some(j) => self.give(j, task),
+            None => self.deque.push(task),
+        }
+    }
+
+    /// Claims an idle worker other than this one (idle.rs), from a rotating start.
+    fn claim_idle(&self) -> Option<usize> {
+        let n = self.rt.workers.len();
+        let start = (self.next_random() % n as u64) as usize;
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&j| j != self.index && self.rt.idle.claim(&self.rt.workers[j]))
+    }
+
+    /// Hands the unstarted `task` to worker `j`: its inbox, and a wake-up if it sleeps.
+    fn give(&self, j: usize, task: Arc<Task>) {
+        tracing::trace!(worker = self.index, to = j, coroutine = %task.id, "hand-off");
+        self.rt.workers[j].inbox.push(task);
+        Counters::bump(&self.shared().counters.handoffs);
+        super::notify(j);
     }
 
     /// Queues a task woken on its own home worker: it runs next (Go's `runnext`), the one it
@@ -150,7 +217,16 @@ impl WorkerLocal {
         }
     }
 
-    /// Steals half of a random victim's unstarted work (a few rounds over all victims).
+    /// Other workers idle now (approximate, idle.rs).
+    #[inline]
+    fn others_idle(&self) -> usize {
+        self.rt
+            .idle
+            .idle_count()
+            .saturating_sub(usize::from(self.idle_mark.get()))
+    }
+
+    /// Steals one of a random victim's unstarted coroutines (a few rounds over all victims).
     fn steal(&self) -> Option<Arc<Task>> {
         let n = self.rt.workers.len();
         if n < 2 {
@@ -163,11 +239,15 @@ impl WorkerLocal {
                 if v == self.index {
                     continue;
                 }
-                if !self.grace_for_few_tasks(&self.rt.workers[v]) {
+                if !self.worth_stealing(&self.rt.workers[v]) {
                     continue;
                 }
                 loop {
-                    match self.rt.workers[v].stealer.steal_batch_and_pop(&self.deque) {
+                    // One at a time: a thief takes no more than it is about to run, so a
+                    // worker whose thread got more CPU does not carry off half of another's
+                    // share of a burst (with more workers than cores, the OS decides which
+                    // worker threads run).
+                    match self.rt.workers[v].stealer.steal() {
                         Steal::Success(t) => {
                             Counters::bump(&self.shared().counters.steals);
                             self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
@@ -184,55 +264,71 @@ impl WorkerLocal {
         None
     }
 
-    /// Before stealing from `victim`: if it has only a few queued tasks, gives the victim
-    /// [`FEW_TASKS_GRACE`] to start them itself, stretched up to [`SPAWNER_GRACE`] while the
-    /// coroutine that was running there when we looked (most likely their spawner) still
-    /// runs.
+    /// Whether to steal from `victim`: always from a burst (more than [`FEW_TASKS`]
+    /// queued); a few only once sysmon has flagged the victim's current run as a long one
+    /// (a whole sysmon tick on a CPU without a switch; sysmon then wakes a thief). False when the deque
+    /// is empty.
     ///
-    /// A few unstarted tasks on a busy worker are usually partners the running coroutine (or
-    /// a thread's burst of spawns) has just made and is about to talk to: a channel peer,
-    /// the stages of a pipeline. The owner starts them within a few switches, and wherever
-    /// they start they stay. Stealing one splits the group over two workers for good, and
-    /// every exchange between them then crosses threads (channel ping-pong: ~140 ns per round
-    /// trip together, 0.6-2.5 µs split; a 3-stage pipeline: ~47M msgs/s together, 15-20M
-    /// split). Go's stealer pauses the same way (3 µs) before taking a busy P's `runnext`. A
-    /// spawner's first run can take milliseconds on a crowded VM (cold caches, first-touch
-    /// page faults, being descheduled), hence the stretch; a spawner that then computes for
-    /// longer still loses its few tasks after [`SPAWNER_GRACE`]. More queued tasks than
-    /// [`FEW_TASKS`] are a burst to share, and are stolen at once.
-    ///
-    /// Returns whether to steal: false when the victim's deque is (or became) empty. An empty
-    /// deque is skipped rather than tried, so a task that lands in it just after the look
-    /// is not taken without its grace.
-    fn grace_for_few_tasks(&self, victim: &Processor) -> bool {
+    /// A few unstarted tasks on a busy worker are its own: partners the running coroutine
+    /// (or a thread) has just made and is about to talk to (a channel peer, a pipeline
+    /// stage), or the share of a burst it was dealt or handed. The owner
+    /// starts them within a few switches, and wherever they start they stay. Stealing one
+    /// splits a group over two workers for good, and every exchange between them then
+    /// crosses threads (channel ping-pong: ~140 ns per round trip together, 0.6-2.5 µs
+    /// split; a 3-stage pipeline: ~47M msgs/s together, 15-20M split); and with more workers
+    /// than cores, an owner whose thread waits for a CPU would lose its share to a thief
+    /// that already started its own, piling a burst onto it. Work conservation does not need
+    /// these steals: a burst is spread at the spawn (`push_stealable`), and a steal moves
+    /// one coroutine at a time.
+    fn worth_stealing(&self, victim: &Processor) -> bool {
         let queued = victim.stealer.len();
         if queued == 0 {
             return false;
         }
-        if queued > FEW_TASKS {
-            return true;
+        queued > FEW_TASKS
+            || (victim.long_run.load(Ordering::Relaxed)
+                && victim.running.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Nothing to run here: counts this worker among the idle ones (a hand-off target) and
+    /// ends its burst (its spread set).
+    fn go_idle(&self) {
+        self.idle_mark.set(true);
+        self.rt.idle.mark_idle(self.shared());
+        if !self.spread.borrow().is_empty() {
+            self.spread.borrow_mut().clear(); // the burst is over
         }
-        // The coroutine running on the victim now is most likely the one that queued them;
-        // while it keeps running (a first run pays cold caches, page faults on a fresh stack
-        // and one-time initialisation, easily 100 µs) the grace stretches, up to a cap for a
-        // spawner that is a long computation.
-        let spawner = victim.running.load(Ordering::Relaxed);
-        let start = std::time::Instant::now();
-        loop {
-            if victim.stealer.is_empty() {
-                return false;
+        self.publish_queue();
+    }
+
+    /// Found something to run.
+    #[inline]
+    fn go_busy(&self) {
+        if self.idle_mark.replace(false) {
+            self.rt.idle.mark_busy(self.shared());
+        }
+    }
+
+    /// Publishes how many coroutines wait in the queues only this thread sees (home,
+    /// `runnext`) for `stats()`, and when the run queues last became non-empty for sysmon's
+    /// backlog check. One store per switch in the steady state; the clock is read only when
+    /// the queues go from empty to non-empty.
+    #[inline]
+    fn publish_queue(&self) {
+        let c = &self.shared().counters;
+        let rn = self.runnext.take();
+        let local = self.home.borrow().len() + usize::from(rn.is_some());
+        self.runnext.set(rn);
+        c.local_queued.store(local as u64, Ordering::Relaxed);
+        let waiting = local != 0 || !self.deque.is_empty();
+        let since = c.backlog_since.load(Ordering::Relaxed);
+        if !waiting {
+            if since != 0 {
+                c.backlog_since.store(0, Ordering::Relaxed);
             }
-            let waited = start.elapsed();
-            let same_run = spawner != 0 && victim.running.load(Ordering::Relaxed) == spawner;
-            if waited < FEW_TASKS_GRACE {
-                std::hint::spin_loop();
-            } else if same_run && waited < SPAWNER_GRACE {
-                // Past the short grace: let the guest's other threads (the spawner's worker,
-                // on a crowded VM) have this CPU while we wait.
-                std::thread::yield_now();
-            } else {
-                return true;
-            }
+        } else if since == 0 {
+            c.backlog_since
+                .store(crate::time::now_nanos().max(1), Ordering::Relaxed);
         }
     }
 
@@ -520,6 +616,7 @@ const NETPOLL_EVERY: u32 = 61;
 pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
     let rt = runtime();
     crate::stack::overflow::init_thread();
+    super::sysmon::publish_cpu_clock(&rt.workers[index]);
     let local: &'static WorkerLocal = Box::leak(Box::new(WorkerLocal {
         index,
         rt,
@@ -528,6 +625,9 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         home: RefCell::new(VecDeque::new()),
         runnext: Cell::new(None),
         runnext_streak: Cell::new(0),
+        spread: RefCell::new(Vec::new()),
+        spread_turn: Cell::new(0),
+        idle_mark: Cell::new(true),
         tick: Cell::new(0),
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
         inbox_hits: Cell::new(0),
@@ -549,6 +649,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
             continue;
         }
         if task.is_none() {
+            local.go_idle();
             if !spinning {
                 spinning = rt.idle.try_start_spinning();
             }
@@ -562,10 +663,12 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         }
         match task {
             Some(t) => {
+                local.go_busy();
                 if spinning {
                     spinning = false;
                     rt.idle.spinner_found_work(rt);
                 }
+                local.publish_queue();
                 local.execute(t);
             }
             None => {
