@@ -730,7 +730,7 @@ fn cvt_size(r: isize) -> io::Result<usize> {
 ///    here, with no cross-thread hand-off; failing that, on the worker that is not busy and
 ///    has the most live connections. A lightly loaded server so runs on as few workers as
 ///    it needs: the others sleep instead of each waking for a share of small batches, which
-///    on loopback HTTP costs about a fifth more CPU per request (docs/BENCHMARKS.md).
+///    on loopback HTTP costs about a fifth more CPU per request (docs/benchmarks-history.md).
 /// 2. **Spread when all are busy**: the worker with the fewest live connections, ties to
 ///    the workers in turn.
 ///

@@ -13,7 +13,7 @@
 //! prefetches every poll descriptor of a batch before it walks them). That takes about 0.3 µs
 //! of user time off each request at 1,000 connections. It hides the cache misses, not the
 //! address translation: the prefetch of a parked stack still waits for its page walk, as
-//! stacks are 256 KiB apart (docs/BENCHMARKS.md, session 5).
+//! stacks are 256 KiB apart (docs/benchmarks-history.md, session 5).
 //!
 //! A prefetch is only a hint: it never faults, whatever the address, and it changes no
 //! program state; on targets without one it is a no-op.

@@ -44,7 +44,7 @@ enum Step {
 /// socket and a queued start. Each request is served on a stack the worker's last
 /// coroutine just gave back, where a coroutine parked through the idle spell would resume
 /// on a stack gone cold in the caches and the TLB: with a thousand connections taking
-/// turns, that resume cost about half a microsecond per request (docs/BENCHMARKS.md).
+/// turns, that resume cost about half a microsecond per request (docs/benchmarks-history.md).
 pub(crate) fn serve(mut conn: Conn) {
     if !serve_requests(&conn.srv, &conn.slot) {
         return; // `conn` drops: the connection is closed and unregistered
