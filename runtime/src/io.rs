@@ -809,9 +809,10 @@ impl Placement {
     ///
     /// *Saturated*: awake for at least 95% of sysmon's last interval, with coroutines
     /// waiting in its run queues for at least 2 ms without a break.
-    /// The target is the worker with the fewest connections, and only if that evens the
-    /// counts out (it has at least two fewer), so connections stop moving once the counts
-    /// are level and never swing back and forth. (Not the least *loaded*: with more workers
+    /// The target is the worker with the fewest connections, each count weighted by its
+    /// worker's busy share (sysmon's load: of two equal counts, the idler worker wins), and
+    /// only if that evens the counts out (it has at least two fewer), so connections stop
+    /// moving once the counts are level and never swing back and forth. (Not the least *loaded*: with more workers
     /// than cores every worker with work looks awake all the time, and a load lags by a
     /// sysmon interval, in which hundreds of connections could pile onto one idle worker.)
     /// A worker that is merely busy (a hello-world server keeping one core awake with short
@@ -835,10 +836,14 @@ impl Placement {
         }
         let conns = crate::netpoll::connections();
         let mine = conns[here].load(Ordering::Relaxed);
+        // Least connections, weighted by each worker's measured busy share: of two workers
+        // with equal counts, the one that idles more takes the connection.
+        let weighted =
+            |i: usize, c: usize| c * (1000 + workers[i].load.load(Ordering::Relaxed) as usize);
         let (to, theirs) = (0..workers.len())
             .filter(|&i| i != here)
             .map(|i| (i, conns[i].load(Ordering::Relaxed)))
-            .min_by_key(|&(_, c)| c)?;
+            .min_by_key(|&(i, c)| (weighted(i, c), c))?;
         if theirs + 2 > mine {
             return None;
         }
