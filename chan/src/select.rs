@@ -242,6 +242,13 @@ fn select_loop<'a>(
     if !biased {
         shuffle(handles);
     }
+    // A select that may not wait (`Timeout::Now`, or its deadline passed) looks at every
+    // operation twice before it reports none ready, as crossbeam's does. One look is not
+    // linearizable: with the handles in the order r2, r1, a peer can fill r2 right after we
+    // saw it empty and then empty r1 before we look there, and the select reports nothing
+    // though a value was waiting throughout (crossbeam's `linearizable_timeout`). The
+    // second look sees r2 filled.
+    let mut last_look = false;
     loop {
         let mut token = Token::new();
         for h in handles.iter() {
@@ -250,10 +257,20 @@ fn select_loop<'a>(
                 return Some((token, *h));
             }
         }
-        match timeout {
-            Timeout::Now => return None,
-            Timeout::At(d) if Instant::now() >= d => return None,
-            _ => {}
+        let expired = match timeout {
+            Timeout::Now => true,
+            Timeout::At(d) => Instant::now() >= d,
+            Timeout::Never => false,
+        };
+        if expired {
+            if last_look {
+                return None;
+            }
+            last_look = true;
+            // SeqCst: orders the first look's loads before the second's, as the
+            // registration crossbeam does here would.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            continue;
         }
         let chosen = Context::with(|cx| {
             let mut registered = 0;

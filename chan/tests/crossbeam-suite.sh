@@ -121,6 +121,10 @@ for t in "${tests[@]}"; do
     args+=(--test "$t")
 done
 cargo test "${profile[@]}" --no-run "${args[@]}"
+# The throwaway crate lives outside the workspace, so the workspace's cargo runner does not
+# reach it: run its test binaries under the same watchdog, so a hang fails by name.
+host="$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')"
+export "CARGO_TARGET_${host}_RUNNER=$root/.ci/watchdog"
 passed=0
 failed=0
 bad=()
