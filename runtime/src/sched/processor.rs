@@ -72,6 +72,7 @@ pub(crate) struct Processor {
     /// The CPU-time clock of this worker's thread (Linux; `-1` until the worker starts or
     /// where there is none), so sysmon can tell a coroutine that computes from a thread the
     /// OS did not run (sysmon.rs, `on_cpu_since`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only Linux has the clock
     pub(crate) cpu_clock: std::sync::atomic::AtomicI32,
     /// Nanoseconds this worker has spent blocked in `poller.wait` (written by the worker).
     pub(crate) slept_ns: AtomicU64,

@@ -264,7 +264,14 @@ pub(super) fn publish_cpu_clock(p: &super::Processor) {
     let _ = p;
 }
 
+/// CPU time of `p`'s thread so far, if its clock is known (Linux only).
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_ns(_p: &super::Processor) -> Option<u64> {
+    None
+}
+
 /// CPU time of `p`'s thread so far, if its clock is known.
+#[cfg(target_os = "linux")]
 fn thread_cpu_ns(p: &super::Processor) -> Option<u64> {
     let clock = p.cpu_clock.load(Ordering::Relaxed);
     if clock == -1 {
