@@ -38,14 +38,15 @@
 //!
 //! - a spawn on a worker that already has unstarted work queued, while another worker idles,
 //!   claims that idle worker and hands the new coroutine straight to its inbox (worker.rs,
-//!   `push_stealable`: Go's `wakep`, with a direct hand-off instead of a steal race), so the
-//!   first W spawns of a burst reach W workers before any of them runs;
+//!   `push_stealable`: Go's `wakep`, with a direct hand-off instead of a steal race); the
+//!   burst's later spawns take turns over the spawner's worker and the workers it claimed,
+//!   so N spawned while W workers idle land about N/W on each before any of them runs;
 //! - a plain thread deals its spawns to the workers in turn, idle ones first
 //!   (`foreign_target`);
-//! - thieves take a fair share of a backlog (the victim's queue divided over all workers),
-//!   and only from a deque holding more than 4 (or behind a run that sysmon saw computing
-//!   for a whole tick), so a spawner's partner stays with it and a worker whose thread got
-//!   more CPU cannot carry off half of another's share.
+//! - thieves take one unstarted coroutine at a time, and only from a deque holding more
+//!   than 4 (or behind a run that sysmon saw computing for a whole tick), so a spawner's
+//!   partner stays with it and a worker whose thread got more CPU cannot carry off half of
+//!   another's share.
 //!
 //! Why this conserves work: no unstarted coroutine waits behind another on a worker while
 //! a worker idles, except a spawner's first child, which starts as soon as its spawner
@@ -67,7 +68,7 @@
 //! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
 //! | `inbox`    | started tasks woken by other threads; spawns from plain threads | any thread (`ready`, `submit`) | this worker: started ones into `home`, the rest into `deque` |
-//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker (while it has a backlog, spawns go to idle workers' inboxes) | this worker; other workers steal a fair share of more than 4 |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker (the rest of a burst goes to idle workers' inboxes) | this worker; other workers steal one at a time from more than 4 |
 //!
 //! # The schedule loop (worker.rs)
 //!
@@ -75,9 +76,10 @@
 //! loop {
 //!   drain inbox -> home (started) / deque (unstarted); every 16th tick: run due timers
 //!   runnext (at most RUNNEXT_BUDGET times in a row) || home/deque (alternating)
-//!   nothing: run due timers; poll the network without blocking; become a spinner (if fewer than half the busy workers spin) and
-//!   steal a fair share of a random victim's unstarted coroutines (more than 4, or stuck
-//!   behind a long run); nothing: mark this worker idle (a hand-off target);
+//!   nothing: mark this worker idle (a hand-off target); run due timers; poll the network
+//!   without blocking; become a spinner (if fewer than half the busy workers spin) and
+//!   steal one unstarted coroutine from a random victim holding more than 4 (or stuck
+//!   behind a long run);
 //!   still nothing: announce sleep, re-check everything, block in epoll_wait(next timer)
 //! }
 //! resume the task (first asking the CPU to load the next queued ones' task and stack, when

@@ -7,21 +7,25 @@
 //!
 //! - **Nothing unstarted waits here** (the deque is empty): it stays. A spawner's first
 //!   child (a ping-pong partner, a spawn-then-join, a pipeline's next stage) starts beside
-//!   it.
+//!   it, as before.
 //! - **Unstarted work already waits here and another worker is idle**: it goes to that
 //!   worker. The spawner *claims* the idle worker (idle.rs), pushes the coroutine into its
 //!   inbox and notifies it (Go's `wakep`, with a direct hand-off instead of a steal race:
-//!   a first run takes microseconds here, a wake-up on this VM tens of them). So the first
-//!   W spawns of a burst reach W workers at once.
-//! - Otherwise it stays, and the rest of a burst is shared by stealing.
+//!   a first run takes microseconds here, a wake-up on this VM tens of them). The claimed
+//!   worker joins this worker's *spread set*.
+//! - **Unstarted work waits, no worker is idle, and the spread set is not empty**: spawns
+//!   take turns over this worker and its spread set, so a burst of N spawned while W
+//!   workers idled lands about N/W on each, before any of it has run.
+//! - Otherwise it stays (every core is busy: locality costs nothing).
 //!
-//! Thieves take a fair share of a backlog, not half: the victim's queue divided over all
-//! workers (at least one coroutine), and only from a deque holding more than [`FEW_TASKS`]
-//! (or from a worker that sysmon saw computing for a whole tick): a worker whose thread got
-//! more CPU (more workers than cores) so cannot carry off half of another's share of a
-//! burst, while a large backlog of small coroutines still moves in batches. A worker counts
-//! as idle (a hand-off target) only after a steal found nothing, so a worker fed one
-//! coroutine at a time through its inbox does not flip the shared idle count per coroutine.
+//! The spread set is emptied when this worker goes idle: a burst ends when its worker ran
+//! out of work. Nothing here waits or spins, and a spawn while no worker is idle costs one
+//! relaxed load more than before.
+//!
+//! Thieves then take unstarted coroutines one at a time, and only from a deque holding more
+//! than [`FEW_TASKS`] (or from a worker sysmon flagged as stuck in a long run): a thief takes
+//! no more than it is about to run, so a worker whose thread got more CPU (more workers than
+//! cores) cannot carry off half of another's share of a burst.
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, Ordering};
@@ -70,6 +74,10 @@ pub(crate) struct WorkerLocal {
     home: RefCell<VecDeque<Arc<Task>>>,
     runnext: Cell<Option<Arc<Task>>>,
     runnext_streak: Cell<u32>,
+    /// The idle workers this worker claimed for its current burst (module doc).
+    spread: RefCell<Vec<usize>>,
+    /// Where the next spawn of the burst goes among this worker (0) and `spread` (1..).
+    spread_turn: Cell<usize>,
     /// Mirror of `Processor::idle` as this worker last set it (saves an atomic per loop).
     idle_mark: Cell<bool>,
     tick: Cell<u32>,
@@ -92,12 +100,31 @@ impl WorkerLocal {
     /// Not `runnext` (Go puts a new G there): tried, it kept a spawned partner with its
     /// spawner but split pipeline stages over workers and slowed spawn bursts.
     pub(crate) fn push_stealable(&self, task: Arc<Task>) {
-        if !self.deque.is_empty() && self.others_idle() > 0 {
+        if self.deque.is_empty() {
+            self.deque.push(task);
+            return;
+        }
+        if self.others_idle() > 0 {
             if let Some(j) = self.claim_idle() {
+                self.spread.borrow_mut().push(j);
+                self.spread_turn.set(0);
                 return self.give(j, task);
             }
         }
-        self.deque.push(task);
+        let to = {
+            let spread = self.spread.borrow();
+            if spread.is_empty() {
+                None
+            } else {
+                let turn = self.spread_turn.get();
+                self.spread_turn.set((turn + 1) % (spread.len() + 1));
+                turn.checked_sub(1).map(|k| spread[k])
+            }
+        };
+        match to {
+            Some(j) => self.give(j, task),
+            None => self.deque.push(task),
+        }
     }
 
     /// Claims an idle worker other than this one (idle.rs), from a rotating start.
@@ -199,8 +226,7 @@ impl WorkerLocal {
             .saturating_sub(usize::from(self.idle_mark.get()))
     }
 
-    /// Steals a fair share of a random victim's unstarted coroutines (a few rounds over all
-    /// victims).
+    /// Steals one of a random victim's unstarted coroutines (a few rounds over all victims).
     fn steal(&self) -> Option<Arc<Task>> {
         let n = self.rt.workers.len();
         if n < 2 {
@@ -217,14 +243,11 @@ impl WorkerLocal {
                     continue;
                 }
                 loop {
-                    // A fair share, not half: a thief takes the victim's backlog divided
-                    // over all workers (at least one), so a worker whose thread got more CPU
-                    // (more workers than cores: the OS decides which threads run) does not
-                    // carry off half of another's share of a burst, while a thief of a
-                    // large backlog of small coroutines still takes them in batches.
-                    let victim = &self.rt.workers[v].stealer;
-                    let limit = (victim.len() / n).max(1);
-                    match victim.steal_batch_with_limit_and_pop(&self.deque, limit) {
+                    // One at a time: a thief takes no more than it is about to run, so a
+                    // worker whose thread got more CPU does not carry off half of another's
+                    // share of a burst (with more workers than cores, the OS decides which
+                    // worker threads run).
+                    match self.rt.workers[v].stealer.steal() {
                         Steal::Success(t) => {
                             Counters::bump(&self.shared().counters.steals);
                             self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
@@ -255,8 +278,8 @@ impl WorkerLocal {
     /// split; a 3-stage pipeline: ~47M msgs/s together, 15-20M split); and with more workers
     /// than cores, an owner whose thread waits for a CPU would lose its share to a thief
     /// that already started its own, piling a burst onto it. Work conservation does not need
-    /// these steals: a burst is spread at the spawn (`push_stealable`), and a thief takes
-    /// about its share.
+    /// these steals: a burst is spread at the spawn (`push_stealable`), and a steal moves
+    /// one coroutine at a time.
     fn worth_stealing(&self, victim: &Processor) -> bool {
         let queued = victim.stealer.len();
         if queued == 0 {
@@ -267,10 +290,14 @@ impl WorkerLocal {
                 && victim.running.load(Ordering::Relaxed) != 0)
     }
 
-    /// Nothing to run here: counts this worker among the idle ones (a hand-off target).
+    /// Nothing to run here: counts this worker among the idle ones (a hand-off target) and
+    /// ends its burst (its spread set).
     fn go_idle(&self) {
         self.idle_mark.set(true);
         self.rt.idle.mark_idle(self.shared());
+        if !self.spread.borrow().is_empty() {
+            self.spread.borrow_mut().clear(); // the burst is over
+        }
         self.publish_queue();
     }
 
@@ -598,6 +625,8 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         home: RefCell::new(VecDeque::new()),
         runnext: Cell::new(None),
         runnext_streak: Cell::new(0),
+        spread: RefCell::new(Vec::new()),
+        spread_turn: Cell::new(0),
         idle_mark: Cell::new(true),
         tick: Cell::new(0),
         rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
@@ -620,6 +649,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
             continue;
         }
         if task.is_none() {
+            local.go_idle();
             if !spinning {
                 spinning = rt.idle.try_start_spinning();
             }
@@ -642,10 +672,6 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
                 local.execute(t);
             }
             None => {
-                // Idle (a hand-off target) only now, after a steal found nothing: a worker
-                // fed one coroutine at a time through its inbox does not flip the shared
-                // idle count twice per coroutine.
-                local.go_idle();
                 if local.inbox_hits.replace(0) > 0 && local.spin_for_work() {
                     continue;
                 }
