@@ -367,7 +367,7 @@ impl PollFd {
     /// let a = PollFd::new(a.into()).unwrap();
     /// goro::spawn(move || {
     ///     a.move_to_worker(0).unwrap();
-    ///     a.move_to_worker(1).unwrap(); // with one worker, 1 is worker 0 again
+    ///     a.move_to_worker(1).unwrap(); // taken modulo the worker count
     /// })
     /// .join()
     /// .unwrap();
@@ -812,9 +812,10 @@ impl Placement {
     /// The target is the worker with the fewest connections, each count weighted by its
     /// worker's busy share (sysmon's load: of two equal counts, the idler worker wins), and
     /// only if that evens the counts out (it has at least two fewer), so connections stop
-    /// moving once the counts are level and never swing back and forth. (Not the least *loaded*: with more workers
-    /// than cores every worker with work looks awake all the time, and a load lags by a
-    /// sysmon interval, in which hundreds of connections could pile onto one idle worker.)
+    /// moving once the counts are level and never swing back and forth. The counts lead and
+    /// the load only weighs them: with more workers than cores every worker with work looks
+    /// awake all the time, and a load lags by a sysmon interval, in which hundreds of
+    /// connections could pile onto one idle worker.
     /// A worker that is merely busy (a hello-world server keeping one core awake with short
     /// requests) drains its queue between poller rounds and keeps its connections packed.
     ///

@@ -86,10 +86,25 @@ impl Idle {
 
     /// Worker `p` (on its own thread) runs something again.
     pub(crate) fn mark_busy(&self, p: &Processor) {
-        // Acquire: pairs with the Release store in `mark_idle` (see there).
-        if p.idle.load(Ordering::Relaxed) && p.idle.swap(false, Ordering::Acquire) {
-            self.idle_count.fetch_sub(1, Ordering::Relaxed);
+        // The same transition as a claim, made by the worker itself.
+        let _ = self.claim(p);
+    }
+
+    /// Claims the first idle worker of `workers`, looking from index `start` on and skipping
+    /// index `skip` (the caller's own worker, or none: `usize::MAX`).
+    pub(crate) fn claim_from(
+        &self,
+        workers: &[Processor],
+        start: usize,
+        skip: usize,
+    ) -> Option<usize> {
+        if self.idle_count() == 0 {
+            return None;
         }
+        let n = workers.len();
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| i != skip && self.claim(&workers[i]))
     }
 
     /// Claims idle worker `p` as the target of a hand-off: true if it was idle and no one

@@ -272,14 +272,10 @@ fn foreign_target(rt: &Runtime) -> usize {
     } else {
         FIRST.fetch_add(1, Ordering::Relaxed) % n
     };
-    let target = if rt.idle.idle_count() > 0 {
-        (0..n)
-            .map(|k| (next + k) % n)
-            .find(|&i| rt.idle.claim(&rt.workers[i]))
-            .unwrap_or(next)
-    } else {
-        next
-    };
+    let target = rt
+        .idle
+        .claim_from(&rt.workers, next, usize::MAX)
+        .unwrap_or(next);
     FOREIGN_LAST.with(|f| f.set(target));
     target
 }

@@ -24,7 +24,7 @@ pub(crate) struct Counters {
     pub(crate) steals: AtomicU64,
     pub(crate) switches: AtomicU64,
     /// Unstarted coroutines this worker handed to idle workers instead of starting them
-    /// (worker.rs, `hand_off`).
+    /// (worker.rs, `give`).
     pub(crate) handoffs: AtomicU64,
     /// sysmon intervals in which this worker had runnable coroutines waiting for more than
     /// 10 ms while another worker idled (written by sysmon, the only writer).
@@ -71,7 +71,7 @@ pub(crate) struct Processor {
     pub(crate) long_run: AtomicBool,
     /// The CPU-time clock of this worker's thread (Linux; `-1` until the worker starts or
     /// where there is none), so sysmon can tell a coroutine that computes from a thread the
-    /// OS did not run (sysmon.rs, `on_cpu_since`).
+    /// OS did not run (sysmon.rs, `thread_cpu_ns` and `ON_CPU_NS`).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only Linux has the clock
     pub(crate) cpu_clock: std::sync::atomic::AtomicI32,
     /// Nanoseconds this worker has spent blocked in `poller.wait` (written by the worker).

@@ -127,13 +127,10 @@ impl WorkerLocal {
         }
     }
 
-    /// Claims an idle worker other than this one (idle.rs), from a rotating start.
+    /// Claims an idle worker other than this one (idle.rs), from a random start.
     fn claim_idle(&self) -> Option<usize> {
-        let n = self.rt.workers.len();
-        let start = (self.next_random() % n as u64) as usize;
-        (0..n)
-            .map(|k| (start + k) % n)
-            .find(|&j| j != self.index && self.rt.idle.claim(&self.rt.workers[j]))
+        let start = (self.next_random() % self.rt.workers.len() as u64) as usize;
+        self.rt.idle.claim_from(&self.rt.workers, start, self.index)
     }
 
     /// Hands the unstarted `task` to worker `j`: its inbox, and a wake-up if it sleeps.
@@ -266,13 +263,13 @@ impl WorkerLocal {
 
     /// Whether to steal from `victim`: always from a burst (more than [`FEW_TASKS`]
     /// queued); a few only once sysmon has flagged the victim's current run as a long one
-    /// (a whole sysmon tick on a CPU without a switch; sysmon then wakes a thief). False when the deque
-    /// is empty.
+    /// (a whole sysmon tick on a CPU without a switch; sysmon then wakes a thief). False
+    /// when the deque is empty.
     ///
     /// A few unstarted tasks on a busy worker are its own: partners the running coroutine
     /// (or a thread) has just made and is about to talk to (a channel peer, a pipeline
-    /// stage), or the share of a burst it was dealt or handed. The owner
-    /// starts them within a few switches, and wherever they start they stay. Stealing one
+    /// stage), or the share of a burst it was dealt or handed. The owner starts them
+    /// within a few switches, and wherever they start they stay. Stealing one
     /// splits a group over two workers for good, and every exchange between them then
     /// crosses threads (channel ping-pong: ~140 ns per round trip together, 0.6-2.5 µs
     /// split; a 3-stage pipeline: ~47M msgs/s together, 15-20M split); and with more workers
