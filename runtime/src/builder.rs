@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use corosensei::Yielder;
 
-use crate::context;
 use crate::coroutine::{Body, Start, Suspend, Task};
 use crate::join::JoinHandle;
+use crate::running;
 use crate::sched;
 use crate::stack::Stack;
 
@@ -143,7 +143,7 @@ impl Builder {
     /// assert_eq!(a, b);
     /// ```
     pub fn same_worker(self) -> Builder {
-        match context::worker() {
+        match running::worker() {
             Some(w) => self.worker_hint(w.index),
             None => self,
         }
@@ -236,7 +236,7 @@ where
     })?;
     let start = Start::new(move |stack: Stack| {
         Body::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
-            let t = context::task();
+            let t = running::task();
             // SAFETY: the worker set the running task before resuming us and holds an
             // `Arc` to it for as long as this body runs.
             let task = unsafe { &*t };
@@ -254,7 +254,7 @@ where
         stack_size,
         start,
     ));
-    match context::worker() {
+    match running::worker() {
         Some(w) => w.count_spawn(),
         None => {
             rt.foreign
@@ -280,7 +280,7 @@ where
 /// assert_eq!(h.join().unwrap(), "done");
 /// ```
 pub fn yield_now() {
-    let t = context::task();
+    let t = running::task();
     if t.is_null() {
         std::thread::yield_now();
         return;

@@ -333,7 +333,7 @@ impl fmt::Debug for Coroutine {
 /// assert!(id.as_u64().get() >= 1);
 /// ```
 pub fn current() -> Option<Coroutine> {
-    let t = crate::context::task();
+    let t = crate::running::task();
     if t.is_null() {
         return None;
     }
@@ -348,7 +348,7 @@ pub fn current() -> Option<Coroutine> {
 
 /// True when called from inside a goro coroutine.
 pub fn in_coroutine() -> bool {
-    !crate::context::task().is_null()
+    !crate::running::task().is_null()
 }
 
 /// The index of the worker thread running the calling coroutine (`0..` the number of
@@ -375,7 +375,7 @@ pub fn worker_index() -> Option<usize> {
     if !in_coroutine() {
         return None;
     }
-    crate::context::worker().map(|w| w.index)
+    crate::running::worker().map(|w| w.index)
 }
 
 #[cfg(test)]

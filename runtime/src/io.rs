@@ -343,7 +343,7 @@ impl PollFd {
         let Some(pd) = self.desc_if_any() else {
             return false;
         };
-        crate::context::worker().is_some_and(|w| pd.poller.load(Ordering::Relaxed) == w.index)
+        crate::running::worker().is_some_and(|w| pd.poller.load(Ordering::Relaxed) == w.index)
     }
 
     /// Moves the fd to worker `worker`'s poller (modulo the worker count): from now on its
@@ -881,7 +881,7 @@ fn place_connection(conns: &[crossbeam_utils::CachePadded<AtomicUsize>]) -> usiz
     let workers = &crate::sched::runtime().workers;
     let busy = |i: usize| workers[i].load.load(Ordering::Relaxed) >= PACK_BELOW;
     let count = |i: usize| conns[i].load(Ordering::Relaxed);
-    if let Some(here) = crate::context::worker().map(|w| w.index) {
+    if let Some(here) = crate::running::worker().map(|w| w.index) {
         if !busy(here) {
             tracing::trace!(worker = here, "goro: placing a connection here");
             return here;

@@ -49,7 +49,6 @@
 mod blocking;
 mod builder;
 mod config;
-mod context;
 mod coroutine;
 pub mod io;
 mod join;
@@ -59,6 +58,7 @@ mod netpoll;
 mod panic;
 pub mod park;
 mod prefetch;
+mod running;
 mod sched;
 mod stack;
 mod start;

@@ -191,7 +191,7 @@ impl<T: 'static> LocalKey<T> {
     /// ```
     pub fn try_with<R>(&'static self, f: impl FnOnce(&T) -> R) -> Result<R, AccessError> {
         let key = self.index();
-        let t = crate::context::task();
+        let t = crate::running::task();
         if t.is_null() {
             return THREAD_MAP
                 .try_with(|m| Self::in_map(m, key, self.init).map(f))

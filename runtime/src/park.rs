@@ -66,8 +66,8 @@ use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crate::context;
 use crate::coroutine::{Suspend, Task};
+use crate::running;
 
 mod state;
 
@@ -134,7 +134,7 @@ impl Unparker {
     /// ```
     #[inline]
     pub fn wakes_current(&self) -> bool {
-        let t = context::task();
+        let t = running::task();
         match &self.0 {
             Inner::Coroutine(task) => std::ptr::eq(Arc::as_ptr(task), t),
             Inner::Thread(th) => t.is_null() && th.id() == std::thread::current().id(),
@@ -191,7 +191,7 @@ pub fn unparker() -> Unparker {
 /// Never unwinds: a panic raised on the park path (by a `tracing` subscriber) aborts the
 /// process, because the caller may have lent its frame to another thread (module docs).
 pub fn park() {
-    let t = context::task();
+    let t = running::task();
     if t.is_null() {
         std::thread::park();
         return;
@@ -223,7 +223,7 @@ pub fn park_timeout(dur: Duration) {
 
 /// Parks until unparked or until `deadline`. May return early or spuriously.
 pub fn park_deadline(deadline: Instant) {
-    let t = context::task();
+    let t = running::task();
     if t.is_null() {
         let now = Instant::now();
         if deadline > now {

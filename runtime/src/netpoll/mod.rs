@@ -211,7 +211,7 @@ pub(crate) fn timeout_ms(timeout: Option<std::time::Duration>) -> i32 {
 /// chosen round-robin when called from a plain thread). Returns that worker's index.
 pub(crate) fn register(pd: &PollDesc, fd: RawFd) -> io::Result<usize> {
     let rt = crate::sched::runtime();
-    let worker = match crate::context::worker() {
+    let worker = match crate::running::worker() {
         Some(w) => w.index,
         None => {
             static NEXT: AtomicUsize = AtomicUsize::new(0);

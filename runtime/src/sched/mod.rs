@@ -123,8 +123,8 @@ use std::time::Instant;
 use crossbeam_deque::Worker;
 
 use crate::config::Settings;
-use crate::context;
 use crate::coroutine::{Task, NO_HOME};
+use crate::running;
 
 pub(crate) use idle::Idle;
 pub(crate) use processor::Processor;
@@ -226,7 +226,7 @@ fn start() -> &'static Runtime {
 
 /// Allocates a new task (a recycled allocation on a worker, see recycle.rs).
 pub(crate) fn new_task(value: Task) -> Arc<Task> {
-    match context::worker() {
+    match running::worker() {
         Some(w) => w.free_tasks.make(value),
         None => Arc::new(value),
     }
@@ -235,7 +235,7 @@ pub(crate) fn new_task(value: Task) -> Arc<Task> {
 /// Queues a runnable task that any worker may take: a new coroutine, or an unpinned one.
 pub(crate) fn submit(task: Arc<Task>) {
     let rt = runtime();
-    match context::worker() {
+    match running::worker() {
         Some(w) => w.push_stealable(task),
         None => {
             let i = foreign_target(rt);
@@ -289,7 +289,7 @@ pub(crate) fn ready(task: Arc<Task>) {
     if !task.pinned || home == NO_HOME {
         return submit(task);
     }
-    match context::worker() {
+    match running::worker() {
         Some(w) if w.index == home => w.ready_local(task),
         _ => {
             let rt = runtime();

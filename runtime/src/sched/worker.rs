@@ -38,10 +38,10 @@ use crossbeam_deque::{Steal, Worker};
 use super::processor::Counters;
 use super::recycle::FreeTasks;
 use super::{runtime, Processor, Runtime};
-use crate::context;
 use crate::coroutine::{Run, Suspend, Task, NO_HOME};
 use crate::netpoll::{self, Events, WAKE_TOKEN};
 use crate::prefetch;
+use crate::running;
 use crate::stack::Stack;
 use crate::time::heap::Action;
 
@@ -520,7 +520,7 @@ impl WorkerLocal {
             Counters::bump(&p.counters.switches);
             p.running.store(task.id.as_u64().get(), Ordering::Relaxed);
             // Also what the stack-overflow handler reads (stack/overflow.rs).
-            context::set_task(Arc::as_ptr(&task));
+            running::set_task(Arc::as_ptr(&task));
             // SAFETY: we popped the task from a run queue, so we own it (coroutine.rs table),
             // and the reference is not used after ownership is given away below.
             let Run::Body(body) = (unsafe { task.run_mut() }) else {
@@ -528,7 +528,7 @@ impl WorkerLocal {
             };
             self.prefetch_next();
             let result = body.resume(());
-            context::set_task(std::ptr::null());
+            running::set_task(std::ptr::null());
             p.running.store(0, Ordering::Relaxed);
             if p.long_run.load(Ordering::Relaxed) && p.long_run.swap(false, Ordering::Relaxed) {
                 tracing::warn!(
@@ -631,7 +631,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
         expired: RefCell::new(Vec::new()),
         free_tasks: FreeTasks::default(),
     }));
-    context::set_worker(local);
+    running::set_worker(local);
     tracing::debug!(worker = index, "worker started");
     let mut events = Events::with_capacity(256);
     let mut spinning = false;

@@ -146,7 +146,7 @@ pub(crate) use pool::{stats, trim, trim_excess};
 /// ```
 #[inline(never)]
 pub fn shrink_stack() {
-    let t = crate::context::task();
+    let t = crate::running::task();
     if t.is_null() {
         return;
     }

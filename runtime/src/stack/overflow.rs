@@ -6,7 +6,7 @@
 //! and either reports and aborts or passes the signal on to the handler installed before ours.
 //!
 //! The handler finds the running coroutine through the thread-local task pointer the worker
-//! already sets around every resume ([`crate::context::task`]): a const-initialised cell
+//! already sets around every resume ([`crate::running::task`]): a const-initialised cell
 //! with no destructor, so reading it from a signal handler is a plain TLS load, and a switch
 //! publishes nothing extra for this module. The task (alive while it runs: its worker holds
 //! a reference) gives the guard page, the name, the id and the stack size.
@@ -74,7 +74,7 @@ pub(crate) fn init_thread() {
         std::io::Error::last_os_error()
     );
     // Touch the thread-local the handler reads, so its storage exists before any fault.
-    std::hint::black_box(crate::context::task());
+    std::hint::black_box(crate::running::task());
     if current.ss_flags & libc::SS_DISABLE == 0 {
         return;
     }
@@ -92,7 +92,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // executable it is an %fs-relative load. Were goro in a dlopen'ed library, glibc could
     // allocate the TLS block on a thread's first access; `init_thread` touches the cell so a
     // worker's block exists before any coroutine runs on it.)
-    let task = crate::context::task();
+    let task = crate::running::task();
     // SAFETY: a non-null task pointer is the coroutine this thread is running (or was, when
     // the fault hit the worker's own code between resumes); its worker holds a reference
     // until after it clears the cell, so the task is alive. Its fields are only read.
@@ -350,7 +350,7 @@ mod tests {
         let size = u32::try_from(stack.size()).unwrap();
         let task = Arc::new(Task::new(name.map(Into::into), true, size, start));
         task.guard_lo.set(stack.guard().0);
-        crate::context::set_task(Arc::as_ptr(&task));
+        crate::running::set_task(Arc::as_ptr(&task));
         task
     }
 

@@ -61,7 +61,7 @@ pub(crate) struct TimerKey {
 /// Arms `action` at `deadline` on the current worker's heap (or a round-robin one off-worker).
 fn insert(deadline: Instant, action: Action) -> TimerKey {
     let rt = sched::runtime();
-    let worker = match crate::context::worker() {
+    let worker = match crate::running::worker() {
         Some(w) => w.index,
         None => {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -80,7 +80,7 @@ fn insert(deadline: Instant, action: Action) -> TimerKey {
         }
         (slot, gen, earliest)
     };
-    if earliest && crate::context::worker().map(|w| w.index) != Some(worker) {
+    if earliest && crate::running::worker().map(|w| w.index) != Some(worker) {
         // Another worker may be asleep with a later timeout: make it recompute.
         sched::notify(worker);
     }

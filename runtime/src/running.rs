@@ -1,4 +1,4 @@
-//! Per-thread context: which worker this OS thread is and which coroutine it is running.
+//! What this OS thread is running: which worker this OS thread is and which coroutine it is running.
 //!
 //! Two `thread_local!` cells, both const-initialised and destructor-free, are the only
 //! thread-local state the scheduler reads on a coroutine's behalf:
