@@ -708,7 +708,7 @@ impl std::fmt::Debug for PollFd {
 /// The OS readiness backend this build uses: `"epoll"`, `"kqueue"`, or, with the test-only
 /// `kqueue-emulation` feature, the kqueue backend over an epoll emulation.
 pub fn backend() -> &'static str {
-    crate::netpoll::BACKEND
+    crate::poller::BACKEND
 }
 
 fn cvt_size(r: isize) -> io::Result<usize> {

@@ -55,6 +55,7 @@ mod join;
 mod local;
 mod macros;
 mod netpoll;
+mod poller;
 mod panic;
 pub mod park;
 mod prefetch;

@@ -41,15 +41,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::park::Unparker;
-
-/// Readiness bit of a token: the fd is (or may be) readable.
-pub(crate) const EV_READ: u8 = 1;
-/// Readiness bit of a token: the fd is (or may be) writable.
-pub(crate) const EV_WRITE: u8 = 2;
-/// Readiness bit of a token: the read side is finished for good (peer's FIN, hang-up, error).
-pub(crate) const EV_RHUP: u8 = 4;
-/// Readiness bit of a token: the write side is finished for good (hang-up, error).
-pub(crate) const EV_WHUP: u8 = 8;
+use crate::poller::{EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
 
 pub(crate) const R_READY: u64 = 1 << 0;
 pub(crate) const W_READY: u64 = 1 << 1;
@@ -368,11 +360,6 @@ pub(crate) fn split_token(token: u64) -> (u32, u64, u8) {
         (token >> 32) & TOKEN_SEQ_MASK,
         (token >> 56) as u8,
     )
-}
-
-/// Adds readiness bits to a registered token (backends do this when they report an event).
-pub(crate) fn with_readiness(token: u64, ev: u8) -> u64 {
-    token | (u64::from(ev) << 56)
 }
 
 // ---- the arena ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::poll_desc::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
+use super::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
 use super::{timeout_ms, Events, WAKE_TOKEN};
 
 /// One epoll instance and its wake-up eventfd.

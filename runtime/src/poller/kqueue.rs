@@ -19,7 +19,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::poll_desc::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
+use super::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
 use super::{Events, WAKE_TOKEN};
 
 #[cfg(target_os = "linux")]

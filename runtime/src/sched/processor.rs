@@ -7,7 +7,7 @@ use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 
 use crate::coroutine::Task;
-use crate::netpoll::Poller;
+use crate::poller::Poller;
 use crate::time::heap::TimerHeap;
 
 /// Event counters of one worker. Each is written by one thread only (the worker, or for
