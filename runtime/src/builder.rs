@@ -9,8 +9,8 @@ use corosensei::Yielder;
 
 use crate::coroutine::{Body, Start, Suspend, Task};
 use crate::join::JoinHandle;
+use crate::rt;
 use crate::running;
-use crate::sched;
 use crate::stack::Stack;
 
 /// Spawns a coroutine and returns a handle to join it (Go's `go f()`).
@@ -143,8 +143,8 @@ impl Builder {
     /// assert_eq!(a, b);
     /// ```
     pub fn same_worker(self) -> Builder {
-        match running::worker() {
-            Some(w) => self.worker_hint(w.index),
+        match running::worker_index() {
+            Some(w) => self.worker_hint(w),
             None => self,
         }
     }
@@ -192,7 +192,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let rt = sched::runtime();
+        let rt = rt::runtime();
         let task = build_task(self.name, pinned, self.stack_size, f)?;
         tracing::trace!(coroutine = %task.id, name = task.name.as_deref(), "spawn");
         match self.worker {
@@ -201,9 +201,9 @@ impl Builder {
                 // woken pinned tasks go (that worker's run queue or inbox), which no one
                 // steals from.
                 task.set_home(i % rt.workers.len());
-                sched::ready(task.clone());
+                rt::ready(task.clone());
             }
-            _ => sched::submit(task.clone()),
+            _ => rt::submit(task.clone()),
         }
         Ok(JoinHandle {
             task,
@@ -226,7 +226,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let rt = sched::runtime();
+    let rt = rt::runtime();
     let stack_size = Stack::check(stack_size.unwrap_or(rt.settings.stack_size))?;
     let stack_size = u32::try_from(stack_size).map_err(|_| {
         io::Error::new(
@@ -248,13 +248,13 @@ where
             task.join.complete(result);
         })
     });
-    let task = sched::new_task(Task::new(
+    let task = rt::new_task(Task::new(
         name.map(String::into_boxed_str),
         pinned,
         stack_size,
         start,
     ));
-    match running::worker() {
+    match crate::rt::local() {
         Some(w) => w.count_spawn(),
         None => {
             rt.foreign

@@ -1,5 +1,6 @@
 //! Runtime settings: environment variables, and [`Config`] to set them in code before start.
 use std::io;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -104,13 +105,8 @@ impl Config {
         self
     }
 
-    /// Starts the runtime with these settings.
-    ///
-    /// # Errors
-    ///
-    /// `ErrorKind::AlreadyExists` if the runtime has already started (a coroutine was spawned
-    /// before, or `init` was called twice).
-    pub fn init(self) -> io::Result<()> {
+    /// These settings over the environment's (`Config::init`, rt/mod.rs, starts with them).
+    pub(crate) fn settings(&self) -> Settings {
         let mut s = Settings::from_env();
         if let Some(n) = self.workers {
             s.workers = n;
@@ -121,21 +117,40 @@ impl Config {
         if self.schedtrace.is_some() {
             s.schedtrace = self.schedtrace;
         }
-        {
-            let mut pending = crate::sched::PENDING
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if crate::sched::try_runtime().is_some() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "goro: the runtime is already running; call Config::init before the first spawn",
-                ));
-            }
-            *pending = Some(s);
-        }
-        crate::sched::runtime();
-        Ok(())
+        s
     }
+}
+
+/// Settings given by `Config::init`, and whether the runtime has taken its settings.
+struct Pending {
+    settings: Option<Settings>,
+    started: bool,
+}
+
+static PENDING: Mutex<Pending> = Mutex::new(Pending {
+    settings: None,
+    started: false,
+});
+
+/// Keeps `s` for the runtime to start with; fails once it has started.
+pub(crate) fn give(s: Settings) -> io::Result<()> {
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    if pending.started {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "goro: the runtime is already running; call Config::init before the first spawn",
+        ));
+    }
+    pending.settings = Some(s);
+    Ok(())
+}
+
+/// The settings the runtime starts with (called once, when it boots): those given to
+/// `Config::init`, or the environment's. From then on `init` fails.
+pub(crate) fn take_settings() -> Settings {
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    pending.started = true;
+    pending.settings.take().unwrap_or_else(Settings::from_env)
 }
 
 #[cfg(test)]

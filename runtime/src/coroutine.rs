@@ -375,7 +375,7 @@ pub fn worker_index() -> Option<usize> {
     if !in_coroutine() {
         return None;
     }
-    crate::running::worker().map(|w| w.index)
+    crate::running::worker_index()
 }
 
 #[cfg(test)]

@@ -343,7 +343,7 @@ impl PollFd {
         let Some(pd) = self.desc_if_any() else {
             return false;
         };
-        crate::running::worker().is_some_and(|w| pd.poller.load(Ordering::Relaxed) == w.index)
+        crate::running::worker_index() == Some(pd.poller.load(Ordering::Relaxed))
     }
 
     /// Moves the fd to worker `worker`'s poller (modulo the worker count): from now on its
@@ -377,7 +377,7 @@ impl PollFd {
             return Err(closed_error());
         }
         let pd = self.desc()?;
-        let n = crate::sched::runtime().workers.len();
+        let n = crate::rt::runtime().workers.len();
         crate::netpoll::move_to(pd, self.fd.as_raw_fd(), worker % n)
     }
 
@@ -825,7 +825,7 @@ impl Placement {
     /// assert_eq!(placed.rebalance(), None);
     /// ```
     pub fn rebalance(&mut self) -> Option<usize> {
-        let workers = &crate::sched::runtime().workers;
+        let workers = &crate::rt::runtime().workers;
         let here = self.worker;
         let p = &workers[here];
         if p.load.load(Ordering::Relaxed) < SATURATED_LOAD {
@@ -878,10 +878,10 @@ const PACK_BELOW: u32 = 500;
 
 /// The worker a new connection starts on (see [`spawn_balanced`]).
 fn place_connection(conns: &[crossbeam_utils::CachePadded<AtomicUsize>]) -> usize {
-    let workers = &crate::sched::runtime().workers;
+    let workers = &crate::rt::runtime().workers;
     let busy = |i: usize| workers[i].load.load(Ordering::Relaxed) >= PACK_BELOW;
     let count = |i: usize| conns[i].load(Ordering::Relaxed);
-    if let Some(here) = crate::running::worker().map(|w| w.index) {
+    if let Some(here) = crate::running::worker_index() {
         if !busy(here) {
             tracing::trace!(worker = here, "goro: placing a connection here");
             return here;

@@ -55,10 +55,11 @@ mod join;
 mod local;
 mod macros;
 mod netpoll;
-mod poller;
 mod panic;
 pub mod park;
+mod poller;
 mod prefetch;
+mod rt;
 mod running;
 mod sched;
 mod stack;
@@ -75,3 +76,7 @@ pub use join::JoinHandle;
 pub use local::{AccessError, LocalKey};
 pub use stack::shrink_stack;
 pub use stats::{stats, Stats, WorkerStats};
+
+/// The one wire between the layers: the runtime handle (`rt`) launches the scheduler's
+/// worker threads through this when it boots, without naming the scheduler above it.
+const LAUNCH: rt::Launch = sched::launch;

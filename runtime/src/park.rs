@@ -284,7 +284,7 @@ fn unpark_task(task: &Arc<Task>) {
         std::mem::forget(owned); // the coroutine stays parked forever
         return;
     }
-    crate::sched::ready(owned);
+    crate::rt::ready(owned);
 }
 
 /// The test-only fault switch that proves a lost wake-up fails CI by name:

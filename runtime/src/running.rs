@@ -5,7 +5,7 @@
 //!
 //! | cell     | set by                                   | meaning                                   |
 //! |----------|------------------------------------------|-------------------------------------------|
-//! | `WORKER` | a worker thread once, at its start       | the worker's private half (its P)         |
+//! | `WORKER` | a worker thread once, at its start       | the worker's index (`usize::MAX`: none)   |
 //! | `TASK`   | the worker, around every `resume`        | the coroutine now running on this thread  |
 //!
 //! Both accessors are `#[inline(never)]`. A coroutine's function body may be suspended on one
@@ -18,27 +18,22 @@ use std::cell::Cell;
 use std::ptr;
 
 use crate::coroutine::Task;
-use crate::sched::WorkerLocal;
 
 thread_local! {
-    static WORKER: Cell<*const WorkerLocal> = const { Cell::new(ptr::null()) };
+    static WORKER: Cell<usize> = const { Cell::new(usize::MAX) };
     static TASK: Cell<*const Task> = const { Cell::new(ptr::null()) };
 }
 
-/// The worker this thread runs, if it is a worker thread.
-///
-/// The reference must not be kept across a park point (see the module doc).
+/// The index of the worker this thread is, if it is a worker thread.
 #[inline(never)]
-pub(crate) fn worker() -> Option<&'static WorkerLocal> {
-    let p = WORKER.with(Cell::get);
-    // SAFETY: `set_worker` stores a pointer to a leaked (never freed) `WorkerLocal` owned by
-    // this very thread; it is only ever read back on the same thread.
-    unsafe { p.as_ref() }
+pub(crate) fn worker_index() -> Option<usize> {
+    let i = WORKER.with(Cell::get);
+    (i != usize::MAX).then_some(i)
 }
 
-/// Marks this thread as the worker `w` for the rest of its life.
-pub(crate) fn set_worker(w: &'static WorkerLocal) {
-    WORKER.with(|c| c.set(w));
+/// Marks this thread as worker `index` for the rest of its life.
+pub(crate) fn set_worker(index: usize) {
+    WORKER.with(|c| c.set(index));
 }
 
 /// The coroutine running on this thread, or null on the scheduler's own stack and on plain

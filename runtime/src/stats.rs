@@ -81,7 +81,7 @@ pub struct WorkerStats {
 
 /// Takes a snapshot of the runtime's counters (starting the runtime if needed).
 pub fn stats() -> Stats {
-    let rt = crate::sched::runtime();
+    let rt = crate::rt::runtime();
     let mut s = Stats {
         workers: rt.workers.len(),
         spinning: rt.idle.spinning(),
@@ -119,7 +119,7 @@ pub fn stats() -> Stats {
         let queued =
             (p.stealer.len() + p.inbox.len()) as u64 + c.local_queued.load(Ordering::Relaxed);
         s.runnable += queued;
-        let timers = p.timers.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let timers = crate::time::armed(p.index);
         s.timers += timers;
         s.per_worker.push(WorkerStats {
             queued,

@@ -94,9 +94,9 @@ pub(crate) fn has_waiters() -> bool {
 /// Registers `fd` for `pd`'s current life in the poller of the calling worker (or of a worker
 /// chosen round-robin when called from a plain thread). Returns that worker's index.
 pub(crate) fn register(pd: &PollDesc, fd: RawFd) -> io::Result<usize> {
-    let rt = crate::sched::runtime();
-    let worker = match crate::running::worker() {
-        Some(w) => w.index,
+    let rt = crate::rt::runtime();
+    let worker = match crate::running::worker_index() {
+        Some(w) => w,
         None => {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             NEXT.fetch_add(1, Ordering::Relaxed) % rt.workers.len()
@@ -119,7 +119,7 @@ pub(crate) fn move_to(pd: &PollDesc, fd: RawFd, to: usize) -> io::Result<()> {
     if from == to || from == usize::MAX {
         return Ok(());
     }
-    let rt = crate::sched::runtime();
+    let rt = crate::rt::runtime();
     rt.workers[to].poller.register(fd, pd.token())?;
     pd.poller.store(to, Ordering::Relaxed);
     if let Err(e) = rt.workers[from].poller.deregister(fd) {
@@ -141,10 +141,7 @@ pub(crate) fn move_to(pd: &PollDesc, fd: RawFd, to: usize) -> io::Result<()> {
 pub(crate) fn release(pd: &'static PollDesc, fd: RawFd, closing: bool) {
     let worker = pd.poller.load(Ordering::Relaxed);
     if worker != usize::MAX && !closing {
-        if let Err(e) = crate::sched::runtime().workers[worker]
-            .poller
-            .deregister(fd)
-        {
+        if let Err(e) = crate::rt::runtime().workers[worker].poller.deregister(fd) {
             // ENOENT/EBADF: the fd was already closed behind our back (e.g. `into_raw_fd` of a
             // dup); the sequence number still makes its stale events harmless.
             tracing::debug!(fd, worker, error = %e, "netpoll: deregister failed");
@@ -160,7 +157,7 @@ pub(crate) fn release(pd: &'static PollDesc, fd: RawFd, closing: bool) {
 pub(crate) fn connections() -> &'static [CachePadded<AtomicUsize>] {
     static CONNS: OnceLock<Box<[CachePadded<AtomicUsize>]>> = OnceLock::new();
     CONNS.get_or_init(|| {
-        (0..crate::sched::runtime().workers.len())
+        (0..crate::rt::runtime().workers.len())
             .map(|_| CachePadded::new(AtomicUsize::new(0)))
             .collect()
     })

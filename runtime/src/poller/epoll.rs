@@ -7,8 +7,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
 use super::{timeout_ms, Events, WAKE_TOKEN};
+use super::{with_readiness, EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
 
 /// One epoll instance and its wake-up eventfd.
 pub(crate) struct Poller {

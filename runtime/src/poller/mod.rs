@@ -135,4 +135,3 @@ pub(crate) fn timeout_ms(timeout: Option<std::time::Duration>) -> i32 {
         }
     }
 }
-

@@ -5,14 +5,24 @@
 //! - **G** is a coroutine ([`Task`]): a corosensei coroutine on its own stack, a park state
 //!   word and a *home* worker.
 //! - **M + P** are fused into a *worker*: one OS thread per processor, for the life of the
-//!   process (`GORO_MAXPROCS`, default: the available cores). Its private half
-//!   ([`WorkerLocal`]) lives on its own thread; its shared half ([`Processor`]) is what other
-//!   threads may touch: the stealer end of its deque, its inbox, its poller, its timer heap,
-//!   its sleep flag and its counters.
+//!   process (`GORO_MAXPROCS`, default: the available cores). Its private half lives on its
+//!   own thread: the run queues (`rt::RunQueues`, which code below the scheduler pushes to)
+//!   and the loop's own state (worker.rs). Its shared half (`rt::Processor`) is what other
+//!   threads may touch: the stealer end of its deque, its inbox, its poller, its sleep and
+//!   idle flags and its counters. Its timer heap is kept by `time`, indexed by worker.
+//!
+//! # Layers
+//!
+//! This module is the schedule loop (worker.rs) and sysmon; it sits above everything that
+//! makes a task runnable. Where a runnable task *goes* (`ready`, `submit`, `notify`, the
+//! placement of new coroutines, the idle/spinning protocol) is the runtime handle, `rt/`,
+//! below it: park, timers, netpoll and sync call that, and nothing below this module names
+//! it. The crate root wires the two together once (`LAUNCH`: `rt` boots, then calls
+//! [`launch`]).
 //!
 //! There is no global run queue: a coroutine spawned from a plain thread is dealt to the
 //! workers in turn, an idle one first (its inbox, moved to its stealable deque): see
-//! `foreign_target`.
+//! `rt::foreign_target`.
 //!
 //! # The rule that makes `spawn` safe
 //!
@@ -37,12 +47,12 @@
 //! The answer now is placement by the spawner, at the spawn, not by thieves:
 //!
 //! - a spawn on a worker that already has unstarted work queued, while another worker idles,
-//!   claims that idle worker and hands the new coroutine straight to its inbox (worker.rs,
+//!   claims that idle worker and hands the new coroutine straight to its inbox (rt/queues.rs,
 //!   `push_stealable`: Go's `wakep`, with a direct hand-off instead of a steal race); the
 //!   burst's later spawns take turns over the spawner's worker and the workers it claimed,
 //!   so N spawned while W workers idle land about N/W on each before any of them runs;
 //! - a plain thread deals its spawns to the workers in turn, idle ones first
-//!   (`foreign_target`);
+//!   (`rt::foreign_target`);
 //! - thieves take one unstarted coroutine at a time, and only from a deque holding more
 //!   than 4 (or behind a run that sysmon saw computing for a whole tick), so a spawner's
 //!   partner stays with it and a worker whose thread got more CPU cannot carry off half of
@@ -90,7 +100,7 @@
 //! # Waking idle workers without a syscall per operation
 //!
 //! On this kind of machine a cross-CPU wake-up costs tens of microseconds, so nothing on the
-//! fast path makes one (idle.rs has the protocol and its proof):
+//! fast path makes one (rt/idle.rs has the protocol and its proof):
 //!
 //! - New stealable work (a spawn) wakes a sleeping worker only if no worker is spinning; the
 //!   woken worker starts as a spinner, and a spinner that finds work wakes the next one only
@@ -107,208 +117,48 @@
 //! # Allocation per spawn
 //!
 //! One `Arc<Task>` (192 bytes), recycled per worker when the finished task's last reference
-//! is the worker's own (recycle.rs, Go's G free lists); a closure of up to 32 bytes lives
+//! is the worker's own (rt/recycle.rs, Go's G free lists); a closure of up to 32 bytes lives
 //! inside it (start.rs). The stack is taken when the coroutine first runs, from the running
 //! worker's cache, so queued coroutines hold none.
-mod idle;
-mod processor;
-mod recycle;
 mod sysmon;
 mod worker;
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use crossbeam_deque::Worker;
 
-use crate::config::Settings;
-use crate::coroutine::{Task, NO_HOME};
-use crate::running;
+use crate::coroutine::Task;
+use crate::rt::Runtime;
 
-pub(crate) use idle::Idle;
-pub(crate) use processor::Processor;
-pub(crate) use worker::WorkerLocal;
-
-/// The process-wide runtime: every worker's shared half.
-pub(crate) struct Runtime {
-    pub(crate) workers: Box<[Processor]>,
-    pub(crate) idle: Idle,
-    pub(crate) settings: Settings,
-    pub(crate) started: Instant,
-    /// Counters for work that happens off the workers (spawns from plain threads).
-    pub(crate) foreign: processor::Counters,
-}
-
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-/// Settings given by `Config::init` before the runtime starts.
-pub(crate) static PENDING: Mutex<Option<Settings>> = Mutex::new(None);
-
-/// The runtime, started on first use.
-pub(crate) fn runtime() -> &'static Runtime {
-    match RUNTIME.get() {
-        Some(rt) => rt,
-        None => start(),
-    }
-}
-
-/// The runtime if it has started.
-pub(crate) fn try_runtime() -> Option<&'static Runtime> {
-    RUNTIME.get()
-}
-
-#[cold]
-fn start() -> &'static Runtime {
-    let mut locals = None;
-    let rt = RUNTIME.get_or_init(|| {
-        let settings = PENDING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .unwrap_or_else(Settings::from_env);
-        let n = settings.workers;
-        let mut deques = Vec::with_capacity(n);
-        let workers = (0..n)
-            .map(|i| {
-                let deque = Worker::new_fifo();
-                let p = Processor::new(i, deque.stealer()).unwrap_or_else(|e| {
-                    panic!("goro: cannot create the poller of worker {i}: {e}")
-                });
-                deques.push(deque);
-                p
+/// Starts the worker threads and sysmon of the runtime `rt` just built (`rt::Launch`).
+pub(crate) fn launch(rt: &'static Runtime, deques: Vec<Worker<Arc<Task>>>) {
+    crate::stack::overflow::install();
+    crate::panic::install_hook();
+    tracing::debug!(
+        workers = deques.len(),
+        stack_size = rt.settings.stack_size,
+        "goro: runtime starting"
+    );
+    for (i, deque) in deques.into_iter().enumerate() {
+        std::thread::Builder::new()
+            .name(format!("goro-worker-{i}"))
+            .spawn(move || {
+                // User code never unwinds into the schedule loop (coroutine bodies and
+                // timer callbacks catch their panics), so a panic here is a broken
+                // invariant: the coroutines homed on this worker could never run again.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    worker::run(i, deque)
+                }));
+                if r.is_err() {
+                    tracing::error!(worker = i, "goro: a worker thread panicked; aborting");
+                    let _ = std::io::Write::write_all(
+                        &mut std::io::stderr(),
+                        format!("goro: worker {i} panicked (a runtime bug); aborting\n").as_bytes(),
+                    );
+                    std::process::abort();
+                }
             })
-            .collect();
-        locals = Some(deques);
-        Runtime {
-            workers,
-            idle: Idle::new(n),
-            settings,
-            started: Instant::now(),
-            foreign: processor::Counters::default(),
-        }
-    });
-    if let Some(deques) = locals {
-        // We won the race to start: launch the threads (after the OnceLock is set, so they
-        // can read it).
-        crate::stack::overflow::install();
-        crate::panic::install_hook();
-        tracing::debug!(
-            workers = deques.len(),
-            stack_size = rt.settings.stack_size,
-            "goro: runtime starting"
-        );
-        for (i, deque) in deques.into_iter().enumerate() {
-            std::thread::Builder::new()
-                .name(format!("goro-worker-{i}"))
-                .spawn(move || {
-                    // User code never unwinds into the schedule loop (coroutine bodies and
-                    // timer callbacks catch their panics), so a panic here is a broken
-                    // invariant: the coroutines homed on this worker could never run again.
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        worker::run(i, deque)
-                    }));
-                    if r.is_err() {
-                        tracing::error!(worker = i, "goro: a worker thread panicked; aborting");
-                        let _ = std::io::Write::write_all(
-                            &mut std::io::stderr(),
-                            format!("goro: worker {i} panicked (a runtime bug); aborting\n")
-                                .as_bytes(),
-                        );
-                        std::process::abort();
-                    }
-                })
-                .unwrap_or_else(|e| panic!("goro: cannot start worker thread {i}: {e}"));
-        }
-        sysmon::start(rt);
+            .unwrap_or_else(|e| panic!("goro: cannot start worker thread {i}: {e}"));
     }
-    rt
-}
-
-/// Allocates a new task (a recycled allocation on a worker, see recycle.rs).
-pub(crate) fn new_task(value: Task) -> Arc<Task> {
-    match running::worker() {
-        Some(w) => w.free_tasks.make(value),
-        None => Arc::new(value),
-    }
-}
-
-/// Queues a runnable task that any worker may take: a new coroutine, or an unpinned one.
-pub(crate) fn submit(task: Arc<Task>) {
-    let rt = runtime();
-    match running::worker() {
-        Some(w) => w.push_stealable(task),
-        None => {
-            let i = foreign_target(rt);
-            rt.workers[i].inbox.push(task);
-            notify(i);
-        }
-    }
-    rt.idle.wake_one_if_needed(rt);
-}
-
-thread_local! {
-    /// The worker this plain thread's last spawn went to (`usize::MAX`: none yet).
-    static FOREIGN_LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-}
-
-/// The worker a spawn from outside the runtime is queued on.
-///
-/// A plain thread deals its spawns out to the workers in turn, each spawn to the next
-/// worker after its previous one, except that an idle worker (claimed, idle.rs) is taken
-/// before a busy one: the search for it starts at the next worker in turn, so a burst goes
-/// first to workers it has not used yet. A thread's burst of N spawns so lands ⌈N/W⌉ or
-/// ⌊N/W⌋ on each worker at once, without waiting for any worker to wake up and steal, and
-/// whatever the workers' queues look like meanwhile (coroutines that park at once leave no
-/// trace in them); a pause of the spawning thread (it was descheduled) does not restart
-/// the deal. Unlike a coroutine, a thread does not park beside its spawns, so there is no
-/// partner to keep them with: Go's worker pool, spawned from `main`, needs every coroutine
-/// on a core of its own.
-fn foreign_target(rt: &Runtime) -> usize {
-    static FIRST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = rt.workers.len();
-    let last = FOREIGN_LAST.with(|f| f.get());
-    let next = if last < n {
-        (last + 1) % n
-    } else {
-        FIRST.fetch_add(1, Ordering::Relaxed) % n
-    };
-    let target = rt
-        .idle
-        .claim_from(&rt.workers, next, usize::MAX)
-        .unwrap_or(next);
-    FOREIGN_LAST.with(|f| f.set(target));
-    target
-}
-
-/// Hands a task that an unparker took out of `PARKED` to the worker that will run it
-/// (step 4 of the park protocol).
-pub(crate) fn ready(task: Arc<Task>) {
-    let home = task.home();
-    // A task with no home yet never ran (`PollFd::spawn_when_readable` on an fd whose
-    // poller was not known): any worker may start it.
-    if !task.pinned || home == NO_HOME {
-        return submit(task);
-    }
-    match running::worker() {
-        Some(w) if w.index == home => w.ready_local(task),
-        _ => {
-            let rt = runtime();
-            rt.workers[home].inbox.push(task);
-            notify(home);
-        }
-    }
-}
-
-/// Makes worker `i` look at its inbox and timers: wakes it only if it announced sleep.
-pub(crate) fn notify(i: usize) {
-    let rt = runtime();
-    let p = &rt.workers[i];
-    // SeqCst fence: Dekker with the sleeper, which stores `sleeping = true`, fences, then
-    // re-checks its inbox and timers (idle.rs). Either it sees what we pushed, or we see its
-    // flag and wake it.
-    std::sync::atomic::fence(Ordering::SeqCst);
-    if p.sleeping.load(Ordering::Relaxed) && p.sleeping.swap(false, Ordering::AcqRel) {
-        tracing::trace!(worker = i, "wake worker (inbox)");
-        p.poller.wake();
-    }
+    sysmon::start(rt);
 }

@@ -27,14 +27,14 @@
 //!
 //! When every worker sleeps (and no schedtrace is asked for) sysmon blocks on a condvar, so an
 //! idle runtime uses no CPU. A worker leaving its sleep wakes it (`worker_wakes`), with the
-//! same Dekker pattern as idle.rs: sysmon stores `parked`, fences and re-counts sleepers; the
+//! same Dekker pattern as rt/idle.rs: sysmon stores `parked`, fences and re-counts sleepers; the
 //! worker decrements the sleeper count, fences and reads `parked`.
 use std::io::Write;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::Runtime;
+use crate::rt::Runtime;
 
 const TICK: Duration = Duration::from_millis(10);
 /// A worker awake at most this share (per mille) of the last interval idled through it.
@@ -250,7 +250,7 @@ const ON_CPU_NS: u64 = TICK.as_nanos() as u64 / 2;
 
 /// Records the calling worker thread's CPU-time clock in `p` (Linux; elsewhere sysmon
 /// judges long runs by wall time alone).
-pub(super) fn publish_cpu_clock(p: &super::Processor) {
+pub(super) fn publish_cpu_clock(p: &crate::rt::Processor) {
     #[cfg(target_os = "linux")]
     {
         let mut clock: libc::clockid_t = 0;
@@ -266,13 +266,13 @@ pub(super) fn publish_cpu_clock(p: &super::Processor) {
 
 /// CPU time of `p`'s thread so far, if its clock is known (Linux only).
 #[cfg(not(target_os = "linux"))]
-fn thread_cpu_ns(_p: &super::Processor) -> Option<u64> {
+fn thread_cpu_ns(_p: &crate::rt::Processor) -> Option<u64> {
     None
 }
 
 /// CPU time of `p`'s thread so far, if its clock is known.
 #[cfg(target_os = "linux")]
-fn thread_cpu_ns(p: &super::Processor) -> Option<u64> {
+fn thread_cpu_ns(p: &crate::rt::Processor) -> Option<u64> {
     let clock = p.cpu_clock.load(Ordering::Relaxed);
     if clock == -1 {
         return None;

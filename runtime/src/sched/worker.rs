@@ -1,33 +1,8 @@
-//! The private half of a worker (Go's M running its P) and its schedule loop.
-//!
-//! # Where a new coroutine starts: spreading at spawn
-//!
-//! A coroutine's first run decides its thread for life (sched/mod.rs), so its placement is
-//! fixed when it is queued. A spawn on this worker (`push_stealable`) decides it at once:
-//!
-//! - **Nothing unstarted waits here** (the deque is empty): it stays. A spawner's first
-//!   child (a ping-pong partner, a spawn-then-join, a pipeline's next stage) starts beside
-//!   it, as before.
-//! - **Unstarted work already waits here and another worker is idle**: it goes to that
-//!   worker. The spawner *claims* the idle worker (idle.rs), pushes the coroutine into its
-//!   inbox and notifies it (Go's `wakep`, with a direct hand-off instead of a steal race:
-//!   a first run takes microseconds here, a wake-up on this VM tens of them). The claimed
-//!   worker joins this worker's *spread set*.
-//! - **Unstarted work waits, no worker is idle, and the spread set is not empty**: spawns
-//!   take turns over this worker and its spread set, so a burst of N spawned while W
-//!   workers idled lands about N/W on each, before any of it has run.
-//! - Otherwise it stays (every core is busy: locality costs nothing).
-//!
-//! The spread set is emptied when this worker goes idle: a burst ends when its worker ran
-//! out of work. Nothing here waits or spins, and a spawn while no worker is idle costs one
-//! relaxed load more than before.
-//!
-//! Thieves then take unstarted coroutines one at a time, and only from a deque holding more
-//! than [`FEW_TASKS`] (or from a worker sysmon flagged as stuck in a long run): a thief takes
-//! no more than it is about to run, so a worker whose thread got more CPU (more workers than
-//! cores) cannot carry off half of another's share of a burst.
+//! The schedule loop of a worker (Go's M running its P): it pops the worker's run queues
+//! (`rt::RunQueues`), steals, runs timers, polls the network, sleeps, and resumes
+//! coroutines. Where new and woken tasks are pushed, and the placement policy for new
+//! coroutines, is `rt/queues.rs`.
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,13 +10,11 @@ use std::time::Duration;
 use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Worker};
 
-use super::processor::Counters;
-use super::recycle::FreeTasks;
-use super::{runtime, Processor, Runtime};
 use crate::coroutine::{Run, Suspend, Task, NO_HOME};
 use crate::netpoll;
 use crate::poller::{Events, WAKE_TOKEN};
 use crate::prefetch;
+use crate::rt::{self, Counters, Processor, RunQueues};
 use crate::running;
 use crate::stack::Stack;
 use crate::time::heap::Action;
@@ -65,104 +38,30 @@ const STEAL_ROUNDS: usize = 4;
 /// spinning would only burn CPU and delay noticing that data.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 
-/// The worker's own state; only its thread touches it.
+/// The schedule loop's own state, over the worker's run queues (`rt::RunQueues`, which
+/// code below the loop pushes to); only the worker's thread touches it.
 pub(crate) struct WorkerLocal {
-    pub(crate) index: usize,
-    rt: &'static Runtime,
-    /// `rt.workers[index]`, kept at hand: the schedule loop reads it on every switch.
-    shared: &'static Processor,
-    deque: Worker<Arc<Task>>,
-    home: RefCell<VecDeque<Arc<Task>>>,
-    runnext: Cell<Option<Arc<Task>>>,
+    q: &'static RunQueues,
     runnext_streak: Cell<u32>,
-    /// The idle workers this worker claimed for its current burst (module doc).
-    spread: RefCell<Vec<usize>>,
-    /// Where the next spawn of the burst goes among this worker (0) and `spread` (1..).
-    spread_turn: Cell<usize>,
-    /// Mirror of `Processor::idle` as this worker last set it (saves an atomic per loop).
-    idle_mark: Cell<bool>,
     tick: Cell<u32>,
-    rng: Cell<u64>,
     /// Tasks this worker got from other threads (its inbox, steals) since it last went idle:
     /// the sign that watching for more before sleeping pays off.
     inbox_hits: Cell<u32>,
+    /// Due timer actions, a buffer kept between runs (time.rs, `run_due`).
     expired: RefCell<Vec<Action>>,
-    pub(crate) free_tasks: FreeTasks,
+}
+
+impl std::ops::Deref for WorkerLocal {
+    type Target = RunQueues;
+
+    fn deref(&self) -> &RunQueues {
+        self.q
+    }
 }
 
 impl WorkerLocal {
     fn shared(&self) -> &'static Processor {
-        self.shared
-    }
-
-    /// Queues a new (or unpinned) task spawned on this worker: here, or on an idle worker
-    /// (module doc, "Where a new coroutine starts").
-    ///
-    /// Not `runnext` (Go puts a new G there): tried, it kept a spawned partner with its
-    /// spawner but split pipeline stages over workers and slowed spawn bursts.
-    pub(crate) fn push_stealable(&self, task: Arc<Task>) {
-        if self.deque.is_empty() {
-            self.deque.push(task);
-            return;
-        }
-        if self.others_idle() > 0 {
-            if let Some(j) = self.claim_idle() {
-                self.spread.borrow_mut().push(j);
-                self.spread_turn.set(0);
-                return self.give(j, task);
-            }
-        }
-        let to = {
-            let spread = self.spread.borrow();
-            if spread.is_empty() {
-                None
-            } else {
-                let turn = self.spread_turn.get();
-                self.spread_turn.set((turn + 1) % (spread.len() + 1));
-                turn.checked_sub(1).map(|k| spread[k])
-            }
-        };
-        match to {
-            Some(j) => self.give(j, task),
-            None => self.deque.push(task),
-        }
-    }
-
-    /// Claims an idle worker other than this one (idle.rs), from a random start.
-    fn claim_idle(&self) -> Option<usize> {
-        let start = (self.next_random() % self.rt.workers.len() as u64) as usize;
-        self.rt.idle.claim_from(&self.rt.workers, start, self.index)
-    }
-
-    /// Hands the unstarted `task` to worker `j`: its inbox, and a wake-up if it sleeps.
-    fn give(&self, j: usize, task: Arc<Task>) {
-        tracing::trace!(worker = self.index, to = j, coroutine = %task.id, "hand-off");
-        self.rt.workers[j].inbox.push(task);
-        Counters::bump(&self.shared().counters.handoffs);
-        super::notify(j);
-    }
-
-    /// Queues a task woken on its own home worker: it runs next (Go's `runnext`), the one it
-    /// displaces goes to the back of the home queue.
-    pub(crate) fn ready_local(&self, task: Arc<Task>) {
-        if let Some(old) = self.runnext.replace(Some(task)) {
-            self.home.borrow_mut().push_back(old);
-        }
-    }
-
-    /// Counts a spawn made on this worker.
-    pub(crate) fn count_spawn(&self) {
-        Counters::bump(&self.shared().counters.spawns);
-    }
-
-    fn next_random(&self) -> u64 {
-        // xorshift64*: victim selection only.
-        let mut x = self.rng.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.q.shared
     }
 
     fn drain_inbox(&self) {
@@ -213,15 +112,6 @@ impl WorkerLocal {
         } else {
             from_deque().or_else(from_home)
         }
-    }
-
-    /// Other workers idle now (approximate, idle.rs).
-    #[inline]
-    fn others_idle(&self) -> usize {
-        self.rt
-            .idle
-            .idle_count()
-            .saturating_sub(usize::from(self.idle_mark.get()))
     }
 
     /// Steals one of a random victim's unstarted coroutines (a few rounds over all victims).
@@ -332,42 +222,10 @@ impl WorkerLocal {
 
     /// Fires due timers; returns how many fired.
     fn run_timers(&self) -> usize {
-        let p = self.shared();
-        let next = p.timer_next.load(Ordering::Relaxed);
-        if next == u64::MAX {
-            return 0;
-        }
-        let now = crate::time::now_nanos();
-        if next > now {
-            return 0;
-        }
-        let mut expired = self.expired.borrow_mut();
-        {
-            let mut heap = p.timers.lock().unwrap_or_else(|e| e.into_inner());
-            heap.pop_expired(now, &mut expired);
-            p.timer_next
-                .store(heap.next().unwrap_or(u64::MAX), Ordering::Relaxed);
-        }
-        let n = expired.len();
-        // Run the actions outside the heap lock (they may arm new timers).
-        let mut batch = std::mem::take(&mut *expired);
-        drop(expired);
-        for a in batch.drain(..) {
-            a.run();
-        }
+        let mut batch = std::mem::take(&mut *self.expired.borrow_mut());
+        let n = crate::time::run_due(self.index, &mut batch);
         *self.expired.borrow_mut() = batch;
         n
-    }
-
-    /// Time until the next timer, for the sleep's timeout.
-    fn timer_timeout(&self) -> Option<Duration> {
-        let next = self.shared().timer_next.load(Ordering::Relaxed);
-        if next == u64::MAX {
-            return None;
-        }
-        Some(Duration::from_nanos(
-            next.saturating_sub(crate::time::now_nanos()),
-        ))
     }
 
     /// True if there is anything this worker could run or steal right now.
@@ -376,7 +234,7 @@ impl WorkerLocal {
         if !p.inbox.is_empty() || !self.deque.is_empty() {
             return true;
         }
-        if p.timer_next.load(Ordering::Relaxed) <= crate::time::now_nanos() {
+        if crate::time::next_deadline(self.index) <= crate::time::now_nanos() {
             return true;
         }
         self.rt
@@ -427,13 +285,13 @@ impl WorkerLocal {
         let idle = &self.rt.idle;
         idle.enter_sleep();
         p.sleeping.store(true, Ordering::Relaxed);
-        // SeqCst fence: the sleeper's half of the Dekker pairs in idle.rs.
+        // SeqCst fence: the sleeper's half of the Dekker pairs in rt/idle.rs.
         fence(Ordering::SeqCst);
         if !self.work_visible() {
             tracing::trace!(worker = self.index, "sleep");
             let since = crate::time::now_nanos().max(1);
             p.asleep_since.store(since, Ordering::Relaxed);
-            if let Err(e) = p.poller.wait(events, self.timer_timeout()) {
+            if let Err(e) = p.poller.wait(events, crate::time::until_next(self.index)) {
                 panic!("goro: epoll_wait failed on worker {}: {e}", self.index);
             }
             let slept = crate::time::now_nanos().saturating_sub(since);
@@ -612,27 +470,16 @@ const NETPOLL_EVERY: u32 = 61;
 
 /// A worker thread's life: set up, then the schedule loop forever.
 pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
-    let rt = runtime();
+    let rt = rt::runtime();
     crate::stack::overflow::init_thread();
     super::sysmon::publish_cpu_clock(&rt.workers[index]);
-    let local: &'static WorkerLocal = Box::leak(Box::new(WorkerLocal {
-        index,
-        rt,
-        shared: &rt.workers[index],
-        deque,
-        home: RefCell::new(VecDeque::new()),
-        runnext: Cell::new(None),
+    let local = WorkerLocal {
+        q: RunQueues::enter(rt, index, deque),
         runnext_streak: Cell::new(0),
-        spread: RefCell::new(Vec::new()),
-        spread_turn: Cell::new(0),
-        idle_mark: Cell::new(true),
         tick: Cell::new(0),
-        rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
         inbox_hits: Cell::new(0),
         expired: RefCell::new(Vec::new()),
-        free_tasks: FreeTasks::default(),
-    }));
-    running::set_worker(local);
+    };
     tracing::debug!(worker = index, "worker started");
     let mut events = Events::with_capacity(256);
     let mut spinning = false;

@@ -2,7 +2,8 @@
 //!
 //! # Design
 //!
-//! As in Go, every worker (P) owns a timer heap (`heap::TimerHeap`); a coroutine's timers go
+//! As in Go, every worker (P) owns a timer heap (`heap::TimerHeap`, kept here in one slot per
+//! worker, beside the atomic copy of its earliest deadline); a coroutine's timers go
 //! into its home worker's heap, so arming and firing them needs no cross-thread traffic. The
 //! worker checks its heap between coroutine switches (every few switches, and always before it
 //! sleeps), and bounds its blocking `epoll_wait` by the nearest deadline. A sleeping coroutine
@@ -25,13 +26,15 @@
 pub(crate) mod heap;
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
 use crate::park::Unparker;
-use crate::sched;
-use heap::Action;
+use crate::rt;
+use heap::{Action, TimerHeap};
 
 /// The process-wide time origin of timer deadlines.
 fn epoch() -> Instant {
@@ -50,6 +53,78 @@ pub(crate) fn now_nanos() -> u64 {
     nanos(Instant::now())
 }
 
+/// One worker's timers: its heap and, mirrored in an atomic, the heap's earliest deadline
+/// (ns since the epoch, `u64::MAX` if none), so the worker checks for due timers with one
+/// load.
+struct WorkerTimers {
+    heap: Mutex<TimerHeap>,
+    next: AtomicU64,
+}
+
+/// Worker `worker`'s timers.
+fn timers(worker: usize) -> &'static WorkerTimers {
+    static ALL: OnceLock<Box<[CachePadded<WorkerTimers>]>> = OnceLock::new();
+    &ALL.get_or_init(|| {
+        (0..rt::runtime().workers.len())
+            .map(|_| {
+                CachePadded::new(WorkerTimers {
+                    heap: Mutex::new(TimerHeap::new()),
+                    next: AtomicU64::new(u64::MAX),
+                })
+            })
+            .collect()
+    })[worker]
+}
+
+impl WorkerTimers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TimerHeap> {
+        self.heap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The earliest deadline on worker `worker`'s heap (ns since the epoch), or `u64::MAX`.
+#[inline]
+pub(crate) fn next_deadline(worker: usize) -> u64 {
+    timers(worker).next.load(Ordering::Relaxed)
+}
+
+/// Time until the earliest timer of worker `worker`, if it has one (its sleep's timeout).
+pub(crate) fn until_next(worker: usize) -> Option<Duration> {
+    let next = next_deadline(worker);
+    (next != u64::MAX).then(|| Duration::from_nanos(next.saturating_sub(now_nanos())))
+}
+
+/// Timers armed on worker `worker` (for `stats()`).
+pub(crate) fn armed(worker: usize) -> usize {
+    timers(worker).lock().len()
+}
+
+/// Fires worker `worker`'s due timers (called by that worker, between coroutines); returns
+/// how many fired. `batch` is the caller's reusable buffer; it is left empty.
+pub(crate) fn run_due(worker: usize, batch: &mut Vec<Action>) -> usize {
+    let t = timers(worker);
+    let next = t.next.load(Ordering::Relaxed);
+    if next == u64::MAX {
+        return 0;
+    }
+    let now = now_nanos();
+    if next > now {
+        return 0;
+    }
+    {
+        let mut heap = t.lock();
+        heap.pop_expired(now, batch);
+        t.next
+            .store(heap.next().unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+    let n = batch.len();
+    // Run the actions outside the heap lock (they may arm new timers).
+    for a in batch.drain(..) {
+        a.run();
+    }
+    n
+}
+
 /// Identifies one armed timer: the worker whose heap holds it and its slot there.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TimerKey {
@@ -60,29 +135,29 @@ pub(crate) struct TimerKey {
 
 /// Arms `action` at `deadline` on the current worker's heap (or a round-robin one off-worker).
 fn insert(deadline: Instant, action: Action) -> TimerKey {
-    let rt = sched::runtime();
-    let worker = match crate::running::worker() {
-        Some(w) => w.index,
+    let rt = rt::runtime();
+    let worker = match crate::running::worker_index() {
+        Some(w) => w,
         None => {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             NEXT.fetch_add(1, Ordering::Relaxed) % rt.workers.len()
         }
     };
-    let p = &rt.workers[worker];
+    let t = timers(worker);
     let when = nanos(deadline);
     let (slot, gen, earliest) = {
-        let mut heap = p.timers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut heap = t.lock();
         let (slot, gen) = heap.insert(when, action);
         let earliest = heap.next() == Some(when);
         if earliest {
             // Relaxed: the worker re-reads the heap under its lock before acting on it.
-            p.timer_next.store(when, Ordering::Relaxed);
+            t.next.store(when, Ordering::Relaxed);
         }
         (slot, gen, earliest)
     };
-    if earliest && crate::running::worker().map(|w| w.index) != Some(worker) {
+    if earliest && crate::running::worker_index() != Some(worker) {
         // Another worker may be asleep with a later timeout: make it recompute.
-        sched::notify(worker);
+        rt::notify(worker);
     }
     TimerKey {
         worker: worker as u32,
@@ -98,9 +173,8 @@ pub(crate) fn insert_unpark(deadline: Instant, u: Unparker) -> TimerKey {
 
 /// Disarms a timer; true if it had not fired. Its action is dropped outside the heap lock.
 pub(crate) fn cancel(key: TimerKey) -> bool {
-    let p = &sched::runtime().workers[key.worker as usize];
     let action = {
-        let mut heap = p.timers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut heap = timers(key.worker as usize).lock();
         heap.cancel(key.slot, key.gen)
     };
     action.is_some()

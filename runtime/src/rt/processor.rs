@@ -1,14 +1,13 @@
 //! The shared half of a worker (Go's P as other threads see it).
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 
 use crate::coroutine::Task;
 use crate::poller::Poller;
-use crate::time::heap::TimerHeap;
 
 /// Event counters of one worker. Each is written by one thread only (the worker, or for
 /// [`Runtime::foreign`](super::Runtime) under its own atomics), so a bump is a load and a
@@ -60,11 +59,6 @@ pub(crate) struct Processor {
     pub(crate) sleeping: CachePadded<AtomicBool>,
     /// Set by `wake_one_if_needed` before waking this worker: it starts as a spinner.
     pub(crate) spin_token: AtomicBool,
-    /// This worker's timers.
-    pub(crate) timers: Mutex<TimerHeap>,
-    /// Earliest deadline in `timers` (ns since the time epoch), or `u64::MAX`: lets the worker
-    /// check for due timers with one load.
-    pub(crate) timer_next: AtomicU64,
     /// Id of the coroutine running now, or 0 (for sysmon).
     pub(crate) running: AtomicU64,
     /// Set by sysmon when the current run is too long; the worker reports it on return.
@@ -98,8 +92,6 @@ impl Processor {
             poller: Poller::new()?,
             sleeping: CachePadded::new(AtomicBool::new(false)),
             spin_token: AtomicBool::new(false),
-            timers: Mutex::new(TimerHeap::new()),
-            timer_next: AtomicU64::new(u64::MAX),
             running: AtomicU64::new(0),
             long_run: AtomicBool::new(false),
             cpu_clock: std::sync::atomic::AtomicI32::new(-1),
