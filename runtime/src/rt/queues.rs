@@ -121,7 +121,14 @@ impl RunQueues {
         }
         if self.others_idle() > 0 {
             if let Some(j) = self.claim_idle() {
-                self.spread.borrow_mut().push(j);
+                // A worker claimed earlier in this burst that ran dry and idled again is
+                // claimed again: it must not join the spread set twice (it would get two
+                // turns in every round).
+                let mut spread = self.spread.borrow_mut();
+                if !spread.contains(&j) {
+                    spread.push(j);
+                }
+                drop(spread);
                 self.spread_turn.set(0);
                 return self.give(j, task);
             }
