@@ -854,11 +854,22 @@ mod loom_models {
             let (_, new_seq, _) = split_token(pd.token());
             assert_ne!(new_seq, old_seq);
             let new = TestWaiter::new();
-            assert!(pd.arm(Dir::Read, &new), "the new life saw the old life's readiness");
+            assert!(
+                pd.arm(Dir::Read, &new),
+                "the new life saw the old life's readiness"
+            );
             poller.join().unwrap();
-            assert_eq!(old.unparks(), 1, "the old reader was not woken exactly once");
+            assert_eq!(
+                old.unparks(),
+                1,
+                "the old reader was not woken exactly once"
+            );
             assert_eq!(new.unparks(), 0, "a stale event woke the new reader");
-            assert_eq!(pd.flags() & !(R_WAIT | W_WAIT), 0, "stale flags in the new life");
+            assert_eq!(
+                pd.flags() & !(R_WAIT | W_WAIT),
+                0,
+                "stale flags in the new life"
+            );
             pd.disarm(Dir::Read, &new);
             assert!(!pd.has_waiters());
         });

@@ -177,7 +177,6 @@ impl Sleeper<Std> for Processor {
     }
 }
 
-
 pub(crate) struct Idle<A: Atomics = Std> {
     spinning: A::Count,
     sleeping_count: A::Count,
