@@ -37,8 +37,18 @@
 //! second and sees the other's bit: either the poller sees `*_WAIT` (and empties the slot,
 //! waking the waiter), or the waiter sees `*_READY` (and takes itself out of the slot and does
 //! not park). The same holds for `CLOSING`.
+//!
+//! # Model-checked
+//!
+//! `PollDesc` is generic over [`Parts`]: the runtime's descriptors are `PollDesc<Std>` (std's
+//! `AtomicU64` and `Mutex`, [`Unparker`] waiters), and every method is monomorphised for it,
+//! so the runtime's path has no indirection. The loom models at the bottom of this file build
+//! the same type from loom's atomic and mutex and a waiter they can count, and run these very
+//! methods in every interleaving of a waiter's arm and park, the poller's `ready`, `close`,
+//! and a reuse of the descriptor (`release`) while an event of its old life is in flight.
+use std::ops::DerefMut;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use crate::park::Unparker;
 use crate::poller::{EV_READ, EV_RHUP, EV_WHUP, EV_WRITE};
@@ -54,6 +64,117 @@ const W_HUP: u64 = 1 << 6;
 /// Bits of the sequence number carried in a token (the rest of a token is the arena index and
 /// the readiness bits).
 const TOKEN_SEQ_MASK: u64 = 0xff_ffff;
+
+/// What a descriptor is built from (module doc, "Model-checked").
+pub(crate) trait Parts {
+    /// The state word.
+    type Word: Word;
+    /// What a slot holds and a waker unparks.
+    type Waiter: Waiter;
+    /// The lock over the waiter slots.
+    type Lock: Lock<Slots<Self::Waiter>>;
+}
+
+/// The runtime's descriptor parts: std's atomic and mutex, and [`Unparker`].
+pub(crate) struct Std;
+
+impl Parts for Std {
+    type Word = AtomicU64;
+    type Waiter = Unparker;
+    type Lock = Mutex<Slots<Unparker>>;
+}
+
+/// The operations on the state word: std's `AtomicU64`, or loom's in the models.
+pub(crate) trait Word {
+    fn new(value: u64) -> Self;
+    fn load(&self, order: Ordering) -> u64;
+    fn store(&self, value: u64, order: Ordering);
+    fn fetch_or(&self, bits: u64, order: Ordering) -> u64;
+    fn fetch_and(&self, bits: u64, order: Ordering) -> u64;
+    fn compare_exchange_weak(
+        &self,
+        current: u64,
+        new: u64,
+        ok: Ordering,
+        err: Ordering,
+    ) -> Result<u64, u64>;
+}
+
+impl Word for AtomicU64 {
+    #[inline]
+    fn new(value: u64) -> Self {
+        AtomicU64::new(value)
+    }
+    #[inline]
+    fn load(&self, order: Ordering) -> u64 {
+        AtomicU64::load(self, order)
+    }
+    #[inline]
+    fn store(&self, value: u64, order: Ordering) {
+        AtomicU64::store(self, value, order)
+    }
+    #[inline]
+    fn fetch_or(&self, bits: u64, order: Ordering) -> u64 {
+        AtomicU64::fetch_or(self, bits, order)
+    }
+    #[inline]
+    fn fetch_and(&self, bits: u64, order: Ordering) -> u64 {
+        AtomicU64::fetch_and(self, bits, order)
+    }
+    #[inline]
+    fn compare_exchange_weak(
+        &self,
+        current: u64,
+        new: u64,
+        ok: Ordering,
+        err: Ordering,
+    ) -> Result<u64, u64> {
+        AtomicU64::compare_exchange_weak(self, current, new, ok, err)
+    }
+}
+
+/// A parked waiter as a slot holds it: [`Unparker`], or the models' counting waiter.
+pub(crate) trait Waiter: Clone {
+    /// Whether `self` and `other` wake the same coroutine or thread.
+    fn will_wake(&self, other: &Self) -> bool;
+    fn unpark(&self);
+}
+
+impl Waiter for Unparker {
+    #[inline]
+    fn will_wake(&self, other: &Self) -> bool {
+        Unparker::will_wake(self, other)
+    }
+    #[inline]
+    fn unpark(&self) {
+        Unparker::unpark(self)
+    }
+}
+
+/// The slot lock: std's `Mutex`, or loom's in the models.
+pub(crate) trait Lock<T> {
+    type Guard<'a>: DerefMut<Target = T>
+    where
+        Self: 'a;
+    fn new(value: T) -> Self;
+    fn lock(&self) -> Self::Guard<'_>;
+}
+
+impl<T> Lock<T> for Mutex<T> {
+    type Guard<'a>
+        = MutexGuard<'a, T>
+    where
+        T: 'a;
+    #[inline]
+    fn new(value: T) -> Self {
+        Mutex::new(value)
+    }
+    #[inline]
+    fn lock(&self) -> MutexGuard<'_, T> {
+        // A panic while the lock is held leaves the slots consistent (they are plain lists).
+        Mutex::lock(self).unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// One direction of a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,17 +205,25 @@ impl Dir {
     }
 }
 
-#[derive(Default)]
-struct Slot {
+struct Slot<W> {
     /// The waiter (almost always the only one).
-    first: Option<Unparker>,
+    first: Option<W>,
     /// Further concurrent waiters in the same direction (two coroutines reading one socket
     /// at once); empty, and never allocated, in the common case.
-    more: Vec<Unparker>,
+    more: Vec<W>,
 }
 
-impl Slot {
-    fn insert(&mut self, u: Unparker) {
+impl<W> Default for Slot<W> {
+    fn default() -> Self {
+        Slot {
+            first: None,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl<W: Waiter> Slot<W> {
+    fn insert(&mut self, u: W) {
         match &self.first {
             None => self.first = Some(u),
             Some(f) if f.will_wake(&u) => {}
@@ -105,7 +234,7 @@ impl Slot {
             }
         }
     }
-    fn remove(&mut self, u: &Unparker) {
+    fn remove(&mut self, u: &W) {
         if self.first.as_ref().is_some_and(|f| f.will_wake(u)) {
             self.first = self.more.pop();
         } else {
@@ -117,14 +246,23 @@ impl Slot {
     }
 }
 
-#[derive(Default)]
-struct Slots {
-    read: Slot,
-    write: Slot,
+/// The waiters of both directions, behind the descriptor's lock.
+pub(crate) struct Slots<W> {
+    read: Slot<W>,
+    write: Slot<W>,
 }
 
-impl Slots {
-    fn get(&mut self, dir: Dir) -> &mut Slot {
+impl<W> Default for Slots<W> {
+    fn default() -> Self {
+        Slots {
+            read: Slot::default(),
+            write: Slot::default(),
+        }
+    }
+}
+
+impl<W> Slots<W> {
+    fn get(&mut self, dir: Dir) -> &mut Slot<W> {
         match dir {
             Dir::Read => &mut self.read,
             Dir::Write => &mut self.write,
@@ -133,14 +271,22 @@ impl Slots {
 }
 
 /// Waiters taken out of a descriptor, to be woken after the lock is released.
-#[derive(Default)]
-pub(crate) struct Woken {
-    list: [Option<Unparker>; 2],
-    more: Vec<Unparker>,
+pub(crate) struct Woken<W> {
+    list: [Option<W>; 2],
+    more: Vec<W>,
 }
 
-impl Woken {
-    fn take_slot(&mut self, slot: &mut Slot) {
+impl<W> Default for Woken<W> {
+    fn default() -> Self {
+        Woken {
+            list: [None, None],
+            more: Vec::new(),
+        }
+    }
+}
+
+impl<W: Waiter> Woken<W> {
+    fn take_slot(&mut self, slot: &mut Slot<W>) {
         let i = usize::from(self.list[0].is_some());
         self.list[i] = slot.first.take();
         if !slot.more.is_empty() {
@@ -157,28 +303,29 @@ impl Woken {
 }
 
 /// The readiness record of one registered fd. Lives in the arena forever; recycled.
-pub(crate) struct PollDesc {
+pub(crate) struct PollDesc<K: Parts = Std> {
     /// `seq << 32 | flags` (module doc).
-    state: AtomicU64,
-    slots: Mutex<Slots>,
+    state: K::Word,
+    slots: K::Lock,
     /// Arena index: the low half of every token.
     index: u32,
     /// Worker whose poller holds the fd (meaningful while registered).
     pub(crate) poller: AtomicUsize,
 }
 
-impl PollDesc {
-    fn new(index: u32) -> PollDesc {
+impl<K: Parts> PollDesc<K> {
+    fn new(index: u32) -> Self {
         PollDesc {
-            state: AtomicU64::new(0),
-            slots: Mutex::new(Slots::default()),
+            state: K::Word::new(0),
+            slots: K::Lock::new(Slots::default()),
             index,
             poller: AtomicUsize::new(usize::MAX),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn lock(&self) -> impl DerefMut<Target = Slots<K::Waiter>> + '_ {
+        self.slots.lock()
     }
 
     /// The token to register with the OS poller for this life of the descriptor.
@@ -286,7 +433,7 @@ impl PollDesc {
 
     /// Puts `me` in `dir`'s slot. Returns false, with `me` taken back out, if the direction
     /// became ready or the descriptor is closing meanwhile (the caller must not park then).
-    pub(crate) fn arm(&self, dir: Dir, me: &Unparker) -> bool {
+    pub(crate) fn arm(&self, dir: Dir, me: &K::Waiter) -> bool {
         let mut slots = self.lock();
         slots.get(dir).insert(me.clone());
         // AcqRel: the slot write above is released to the poller whose CAS reads this bit;
@@ -301,7 +448,7 @@ impl PollDesc {
 
     /// Takes `me` out of `dir`'s slot if it is still there (after a timeout or a spurious
     /// wake-up). Cheap when a waker already emptied the slot.
-    pub(crate) fn disarm(&self, dir: Dir, me: &Unparker) {
+    pub(crate) fn disarm(&self, dir: Dir, me: &K::Waiter) {
         if self.state.load(Ordering::Relaxed) & dir.wait_bit() == 0 {
             return;
         }
@@ -309,7 +456,7 @@ impl PollDesc {
         self.disarm_locked(&mut slots, dir, me);
     }
 
-    fn disarm_locked(&self, slots: &mut Slots, dir: Dir, me: &Unparker) {
+    fn disarm_locked(&self, slots: &mut Slots<K::Waiter>, dir: Dir, me: &K::Waiter) {
         let slot = slots.get(dir);
         slot.remove(me);
         if slot.is_empty() {
@@ -486,5 +633,232 @@ mod tests {
         pd.ready(seq, EV_READ);
         assert_eq!(pd.flags(), R_READY, "wait bit left behind");
         free(pd);
+    }
+}
+
+/// loom models of the descriptor's protocol (module doc, "Model-checked"):
+/// `RUSTFLAGS="--cfg loom" cargo test -p goro --lib --release loom_` (see `.ci/run`). A waiter
+/// parks on a loom `Notify` standing in for the park protocol, so a lost wake-up leaves it
+/// blocked for good and loom reports the deadlock; every unpark is counted, so a double or a
+/// stale one fails an assertion.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::atomic::{AtomicU64 as LoomU64, AtomicUsize as LoomUsize};
+    use loom::sync::{Arc, Mutex as LoomMutex, MutexGuard as LoomGuard, Notify};
+    use loom::thread;
+
+    /// A descriptor made of loom's atomic and mutex, with counting waiters.
+    struct Model;
+
+    impl Parts for Model {
+        type Word = LoomU64;
+        type Waiter = TestWaiter;
+        type Lock = LoomMutex<Slots<TestWaiter>>;
+    }
+
+    impl Word for LoomU64 {
+        fn new(value: u64) -> Self {
+            LoomU64::new(value)
+        }
+        fn load(&self, order: Ordering) -> u64 {
+            LoomU64::load(self, order)
+        }
+        /// A swap, not a store: loom 0.7 lets a plain store land between the read and the
+        /// write of another thread's read-modify-write (tokio-rs/loom#254), an execution no
+        /// machine has (here: `release`'s new life overwritten by an old-life `ready` CAS
+        /// that read the value before it). A swap differs from a store only in that it
+        /// continues release sequences; nothing relies on one through `release`'s store,
+        /// whose next reader gets the descriptor through the arena's mutex.
+        fn store(&self, value: u64, order: Ordering) {
+            LoomU64::swap(self, value, order);
+        }
+        fn fetch_or(&self, bits: u64, order: Ordering) -> u64 {
+            LoomU64::fetch_or(self, bits, order)
+        }
+        fn fetch_and(&self, bits: u64, order: Ordering) -> u64 {
+            LoomU64::fetch_and(self, bits, order)
+        }
+        fn compare_exchange_weak(
+            &self,
+            current: u64,
+            new: u64,
+            ok: Ordering,
+            err: Ordering,
+        ) -> Result<u64, u64> {
+            LoomU64::compare_exchange_weak(self, current, new, ok, err)
+        }
+    }
+
+    impl<T> Lock<T> for LoomMutex<T> {
+        type Guard<'a>
+            = LoomGuard<'a, T>
+        where
+            T: 'a;
+        fn new(value: T) -> Self {
+            LoomMutex::new(value)
+        }
+        fn lock(&self) -> LoomGuard<'_, T> {
+            LoomMutex::lock(self).unwrap()
+        }
+    }
+
+    /// A waiter that parks on a `Notify` and counts the unparks it receives.
+    #[derive(Clone)]
+    struct TestWaiter(Arc<Waiting>);
+
+    struct Waiting {
+        notify: Notify,
+        unparks: LoomUsize,
+    }
+
+    impl Waiter for TestWaiter {
+        fn will_wake(&self, other: &Self) -> bool {
+            Arc::ptr_eq(&self.0, &other.0)
+        }
+        fn unpark(&self) {
+            self.0.unparks.fetch_add(1, Ordering::Relaxed);
+            self.0.notify.notify();
+        }
+    }
+
+    impl TestWaiter {
+        fn new() -> TestWaiter {
+            TestWaiter(Arc::new(Waiting {
+                notify: Notify::new(),
+                unparks: LoomUsize::new(0),
+            }))
+        }
+        fn park(&self) {
+            self.0.notify.wait();
+        }
+        fn unparks(&self) -> usize {
+            self.0.unparks.load(Ordering::Relaxed)
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Waited {
+        Ready,
+        Closed,
+    }
+
+    /// The reader's side as `io.rs` runs it: clear the ready bit before the syscall; the
+    /// syscall says `EAGAIN`; then its wait loop (`PollFd::wait`, without deadlines).
+    fn read(pd: &PollDesc<Model>, me: &TestWaiter) -> Waited {
+        if pd.take_ready(Dir::Read) {
+            return Waited::Ready;
+        }
+        loop {
+            let flags = pd.flags();
+            if flags & CLOSING != 0 {
+                return Waited::Closed;
+            }
+            if flags & Dir::Read.ready_mask() != 0 {
+                return Waited::Ready;
+            }
+            if !pd.arm(Dir::Read, me) {
+                continue;
+            }
+            me.park();
+            pd.disarm(Dir::Read, me);
+        }
+    }
+
+    fn desc() -> (Arc<PollDesc<Model>>, u64) {
+        let pd = Arc::new(PollDesc::<Model>::new(1));
+        let (_, seq, _) = split_token(pd.token());
+        (pd, seq)
+    }
+
+    /// A reader that finds nothing and parks, against the poller reporting the fd readable:
+    /// the reader always comes back with the edge (no lost wake-up), unparked at most once,
+    /// and no wait bit is left behind.
+    #[test]
+    fn loom_poll_desc_ready_races_a_reader() {
+        loom::model(|| {
+            let (pd, seq) = desc();
+            let poller = {
+                let pd = pd.clone();
+                thread::spawn(move || assert!(pd.ready(seq, EV_READ)))
+            };
+            let me = TestWaiter::new();
+            assert_eq!(read(&pd, &me), Waited::Ready);
+            poller.join().unwrap();
+            assert!(me.unparks() <= 1, "woken twice");
+            assert!(!pd.has_waiters(), "a wait bit outlived its waiter");
+        });
+    }
+
+    /// A reader against both the poller's edge and a close of the fd: it comes back (ready or
+    /// closed), and of the two wakers that may both see its wait bit, only one unparks it.
+    ///
+    /// Three threads: bounded to 3 preemptions (about 10 s; unbounded it runs for many
+    /// minutes), which covers every interleaving of the two wakers' wake-ups.
+    #[test]
+    fn loom_poll_desc_ready_and_close_wake_a_reader_once() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound.get_or_insert(3);
+        model.check(|| {
+            let (pd, seq) = desc();
+            let poller = {
+                let pd = pd.clone();
+                thread::spawn(move || assert!(pd.ready(seq, EV_READ)))
+            };
+            let closer = {
+                let pd = pd.clone();
+                thread::spawn(move || pd.close())
+            };
+            let me = TestWaiter::new();
+            let _ = read(&pd, &me);
+            poller.join().unwrap();
+            closer.join().unwrap();
+            assert!(me.unparks() <= 1, "woken twice");
+            assert!(!pd.has_waiters(), "a wait bit outlived its waiter");
+        });
+    }
+
+    /// fd reuse: the poller delivers an event fetched in the descriptor's old life while the
+    /// owner closes the fd (waking the old life's parked reader), releases the descriptor and
+    /// a new owner's reader parks on it. The old reader is woken exactly once; the stale
+    /// event neither makes the new life ready nor unparks the new reader.
+    #[test]
+    fn loom_poll_desc_stale_event_after_reuse() {
+        loom::model(|| {
+            let (pd, old_seq) = desc();
+            let old = TestWaiter::new();
+            assert!(pd.arm(Dir::Read, &old), "the old life's reader is parked");
+            let poller = {
+                let pd = pd.clone();
+                thread::spawn(move || {
+                    let _ = pd.ready(old_seq, EV_READ);
+                })
+            };
+            // The owner: close (the old reader wakes and leaves), release, a new life.
+            pd.close();
+            pd.disarm(Dir::Read, &old);
+            pd.release();
+            let (_, new_seq, _) = split_token(pd.token());
+            assert_ne!(new_seq, old_seq);
+            let new = TestWaiter::new();
+            assert!(
+                pd.arm(Dir::Read, &new),
+                "the new life saw the old life's readiness"
+            );
+            poller.join().unwrap();
+            assert_eq!(
+                old.unparks(),
+                1,
+                "the old reader was not woken exactly once"
+            );
+            assert_eq!(new.unparks(), 0, "a stale event woke the new reader");
+            assert_eq!(
+                pd.flags() & !(R_WAIT | W_WAIT),
+                0,
+                "stale flags in the new life"
+            );
+            pd.disarm(Dir::Read, &new);
+            assert!(!pd.has_waiters());
+        });
     }
 }

@@ -130,7 +130,7 @@ pub(crate) fn submit(task: Arc<Task>) {
             notify(i);
         }
     }
-    rt.idle.wake_one_if_needed(rt);
+    rt.idle.wake_one_if_needed(&rt.workers);
 }
 
 thread_local! {
@@ -189,13 +189,6 @@ pub(crate) fn ready(task: Arc<Task>) {
 /// Makes worker `i` look at its inbox and timers: wakes it only if it announced sleep.
 pub(crate) fn notify(i: usize) {
     let rt = runtime();
-    let p = &rt.workers[i];
-    // SeqCst fence: Dekker with the sleeper, which stores `sleeping = true`, fences, then
-    // re-checks its inbox and timers (idle.rs). Either it sees what we pushed, or we see its
-    // flag and wake it.
-    std::sync::atomic::fence(Ordering::SeqCst);
-    if p.sleeping.load(Ordering::Relaxed) && p.sleeping.swap(false, Ordering::AcqRel) {
-        tracing::trace!(worker = i, "wake worker (inbox)");
-        p.poller.wake();
-    }
+    // The Dekker pair with the sleeper is idle.rs's.
+    rt.idle.wake_if_sleeping(&rt.workers[i]);
 }

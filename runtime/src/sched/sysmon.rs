@@ -103,7 +103,7 @@ fn run(rt: &'static Runtime) -> ! {
                     // Its few queued coroutines may now be stolen (worker.rs,
                     // `worth_stealing`): make sure an idle worker looks.
                     if !p.stealer.is_empty() {
-                        rt.idle.wake_one_if_needed(rt);
+                        rt.idle.wake_one_if_needed(&rt.workers);
                     }
                     tracing::warn!(
                         worker = i,

@@ -3,7 +3,7 @@
 //! coroutines. Where new and woken tasks are pushed, and the placement policy for new
 //! coroutines, is `rt/queues.rs`.
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -282,12 +282,10 @@ impl WorkerLocal {
     /// Returns true if woken to spin.
     fn sleep(&self, events: &mut Events) -> bool {
         let p = self.shared();
-        let idle = &self.rt.idle;
-        idle.enter_sleep();
-        p.sleeping.store(true, Ordering::Relaxed);
-        // SeqCst fence: the sleeper's half of the Dekker pairs in rt/idle.rs.
-        fence(Ordering::SeqCst);
-        if !self.work_visible() {
+        // The sleep section (announce, fence, re-check, block) is rt/idle.rs's, where its
+        // Dekker pairs are argued and model-checked; this worker supplies the re-check and
+        // the block.
+        let block = || {
             tracing::trace!(worker = self.index, "sleep");
             let since = crate::time::now_nanos().max(1);
             p.asleep_since.store(since, Ordering::Relaxed);
@@ -300,12 +298,9 @@ impl WorkerLocal {
                 Ordering::Relaxed,
             );
             p.asleep_since.store(0, Ordering::Relaxed);
-        }
-        p.sleeping.store(false, Ordering::Relaxed);
-        idle.leave_sleep();
+        };
+        let spin = self.rt.idle.sleep(p, || self.work_visible(), block);
         super::sysmon::worker_wakes();
-        // Acquire: pairs with the Release store in `Idle::wake_one`.
-        let spin = p.spin_token.swap(false, Ordering::Acquire);
         dispatch_events(events);
         spin
     }
@@ -511,7 +506,7 @@ pub(super) fn run(index: usize, deque: Worker<Arc<Task>>) -> ! {
                 local.go_busy();
                 if spinning {
                     spinning = false;
-                    rt.idle.spinner_found_work(rt);
+                    rt.idle.spinner_found_work(&rt.workers);
                 }
                 local.publish_queue();
                 local.execute(t);
