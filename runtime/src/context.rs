@@ -385,7 +385,9 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFn)
         return CancelFn::pair(new_cancel_node(parent, Some(earlier)));
     }
     let node = new_cancel_node(parent, Some(deadline));
-    if deadline <= Instant::now() {
+    if node.state().err().is_some() {
+        // The parent was done already: no timer to arm.
+    } else if deadline <= Instant::now() {
         cancel(&node, Error::DeadlineExceeded);
     } else {
         let weak = Arc::downgrade(&node);
@@ -700,7 +702,9 @@ impl Context {
         if st.err.load(Ordering::Relaxed) != NONE {
             return true;
         }
-        reg.remove(key);
+        let entry = reg.remove(key);
+        drop(reg);
+        drop(entry); // our own unparker: dropped outside the lock all the same
         false
     }
 
@@ -708,7 +712,9 @@ impl Context {
     /// `context.AfterFunc`); at once if it is done already. The returned [`AfterFunc`] can
     /// stop it first; dropping that handle does not.
     ///
-    /// On a context that can never be done, `f` is dropped unrun.
+    /// As in Go, a callback that is neither run nor stopped stays registered until the
+    /// context is done: stop the ones you no longer need on a long-lived context. On a
+    /// context that can never be done, `f` is dropped unrun at once.
     ///
     /// ```
     /// let (ctx, cancel) = goro::context::with_cancel(&goro::context::background());

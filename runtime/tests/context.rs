@@ -247,6 +247,13 @@ fn after_func_runs_on_a_coroutine_once_and_can_be_stopped() {
         rx2.recv().unwrap();
         assert!(!stop.stop());
 
+        // A deadline starts f too, from the timer (no coroutine waited for it).
+        let (timed, _c) = context::with_timeout(&context::background(), Duration::from_millis(5));
+        let (tx3, rx3) = std::sync::mpsc::channel();
+        let _keep = timed.after_func(move || tx3.send(goro::in_coroutine()).unwrap());
+        assert_eq!(rx3.recv_timeout(Duration::from_secs(20)), Ok(true));
+        assert_eq!(timed.err(), Some(Error::DeadlineExceeded));
+
         // On a context that can never be done, f never runs; the first stop says so.
         let stop = context::background().after_func(|| unreachable!());
         assert!(stop.stop());
@@ -329,5 +336,48 @@ fn errgroup_wait_resumes_a_members_panic() {
         let payload = r.expect_err("wait resumes the panic");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"member panicked"));
         assert!(ctx.is_done());
+    });
+}
+
+#[test]
+fn children_made_while_the_parent_is_canceled_all_end_up_done() {
+    runtime();
+    within(Duration::from_secs(60), || {
+        for _round in 0..20 {
+            let (parent, cancel) = context::with_cancel(&context::background());
+            let made = Arc::new(goro::sync::Mutex::new(Vec::new()));
+            let creators: Vec<_> = (0..4)
+                .map(|w| {
+                    let (parent, made) = (parent.clone(), made.clone());
+                    goro::Builder::new()
+                        .worker_hint(w % 2)
+                        .spawn(move || {
+                            // Keep making children until one is born done, and a few after.
+                            let mut after = 0;
+                            while after < 10 {
+                                let (c, cancel) = context::with_cancel(&parent);
+                                let (gc, gcancel) = context::with_timeout(&c, LONG);
+                                if gc.is_done() {
+                                    after += 1;
+                                }
+                                made.lock().push((c, gc, cancel, gcancel));
+                                goro::yield_now();
+                            }
+                        })
+                        .unwrap()
+                })
+                .collect();
+            thread::sleep(Duration::from_millis(2));
+            cancel.cancel();
+            for h in creators {
+                h.join().unwrap();
+            }
+            let made = std::mem::take(&mut *made.lock());
+            assert!(made.iter().all(|(c, gc, _, _)| {
+                c.err() == Some(Error::Canceled) && gc.err() == Some(Error::Canceled)
+            }));
+            drop(made);
+            assert_eq!(parent.registered(), 0);
+        }
     });
 }

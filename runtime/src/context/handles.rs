@@ -31,6 +31,13 @@ use super::{cancel, Context, Error, Node};
 /// let (ctx, _) = goro::context::with_cancel(&goro::context::background());
 /// assert!(ctx.is_done()); // probably not what was meant: name it `_cancel`
 /// ```
+///
+/// It is not `Clone` (a dropped copy would cancel for everyone):
+///
+/// ```compile_fail
+/// let (_ctx, cancel) = goro::context::with_cancel(&goro::context::background());
+/// let again = cancel.clone(); // error: no method `clone`
+/// ```
 #[must_use = "dropping a CancelFn cancels its context at once"]
 pub struct CancelFn {
     node: Arc<Node>,
