@@ -52,9 +52,10 @@
 //! **Ownership.** A child holds its parent strongly (values are looked up through it, and the
 //! parent must outlive its descendants' registrations); the parent's registry holds each child
 //! *weakly*. So no cycle exists, and a child that goes away takes its entry out: canceling a
-//! child removes it from its parent's registry, and so does dropping a child whose
-//! cancellation was never triggered (only possible by leaking its [`CancelFn`]). A
-//! long-lived parent with many short-lived children keeps only the live ones.
+//! child removes it from its parent's registry, and since its [`CancelFn`] holds it and
+//! cancels when dropped, every child is canceled before its last reference goes (the node's
+//! own `Drop` unregisters too, as a safety net). A long-lived parent with many short-lived
+//! children keeps only the live ones.
 //!
 //! **Canceling.** `cancel(node, err)`, from a [`CancelFn`], a deadline timer or a canceling
 //! ancestor, runs these steps:

@@ -213,8 +213,9 @@ pub(super) fn unregister(node: &Node) {
 impl Drop for Node {
     fn drop(&mut self) {
         let Kind::Cancel(st) = &self.kind else { return };
-        // A node is dropped uncanceled only if its CancelFn was leaked; keep the parent's
-        // registry from growing anyway, and free the timer slot.
+        // A safety net: the CancelFn holds the node and cancels it when dropped, so a node
+        // normally reaches here done, with nothing to undo. Should one not (a future handle
+        // that does not cancel), keep the parent's registry from growing and free the timer.
         if st.err.load(Ordering::Relaxed) == NONE {
             unregister(self);
             let reg = std::mem::take(&mut *lock(&st.reg));
