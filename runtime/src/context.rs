@@ -94,6 +94,13 @@
 //! | `CANCELED` (1) | done by a `CancelFn` (or an ancestor's); the registry is empty and stays empty | nobody; final |
 //! | `DEADLINE` (2) | done by a deadline timer (or an ancestor's); the registry is empty and stays empty | nobody; final |
 //!
+//! Orderings: the word is stored once, with Release, under the registry lock; a lock-free
+//! reader (`err()`, `is_done()`, a waiter's loop) loads it with Acquire, pairing with that
+//! store, so it sees what the canceler did before canceling. Every load made *under* the
+//! registry lock is Relaxed: the lock already orders it after the store or the store after
+//! it, which is all the register-or-see-done decision needs. (`Node::drop` loads it Relaxed
+//! without the lock: it holds the last reference, so no canceler can run concurrently.)
+//!
 //! # Dropping the `CancelFn` cancels
 //!
 //! Go's `WithCancel` returns a function the caller must call (`defer cancel()`), and `go vet`
