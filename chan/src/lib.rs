@@ -98,6 +98,7 @@
 mod channel;
 mod context;
 mod counter;
+mod done;
 mod err;
 mod flavors;
 mod select;
@@ -108,6 +109,7 @@ mod waker;
 pub use crate::channel::{
     after, at, bounded, never, tick, unbounded, IntoIter, Iter, Receiver, Sender, TryIter,
 };
+pub use crate::done::done;
 pub use crate::err::{
     ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
     SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,

@@ -28,6 +28,8 @@
 //! | `go f()` | [`go!`]`(move \|\| f())`, [`spawn`], [`Builder`] |
 //! | `runtime.Gosched()` | [`yield_now`] |
 //! | `time.Sleep`, `time.AfterFunc` | [`time::sleep`], [`time::Timer`] |
+//! | `context.Context`, `WithCancel`, `WithTimeout`, `AfterFunc` | [`context`] |
+//! | `errgroup.Group` (`golang.org/x/sync`) | [`sync::ErrGroup`] |
 //! | `gopark`/`goready` | [`park::park`], [`park::Unparker`] |
 //! | `runtime.NumGoroutine`, `GODEBUG=schedtrace` | [`stats`], `GORO_SCHEDTRACE=ms` |
 //! | `GOMAXPROCS` | `GORO_MAXPROCS`, [`Config`] |
@@ -49,6 +51,7 @@
 mod blocking;
 mod builder;
 mod config;
+pub mod context;
 mod coroutine;
 pub mod io;
 mod join;

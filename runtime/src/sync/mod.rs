@@ -120,6 +120,7 @@
 //! `parking_lot`). Internally, queue locks are std mutexes whose poison is ignored; no code
 //! path panics while holding one.
 mod condvar;
+mod errgroup;
 mod mutex;
 mod once_lock;
 mod pool;
@@ -129,6 +130,7 @@ mod wait_group;
 mod waiter;
 
 pub use condvar::{Condvar, WaitTimeoutResult};
+pub use errgroup::ErrGroup;
 pub use mutex::{Mutex, MutexGuard};
 pub use once_lock::OnceLock;
 pub use pool::{Pool, PoolGuard};
