@@ -604,6 +604,7 @@ impl Client {
             .idle_timeout(cfg.idle_timeout)
             .test_on_checkout(|c: &mut TcpStream, _| alive(c))
             .prefer(TcpStream::polled_here)
+            .watch_idle(|c: &TcpStream| c)
             .build_with_deadline(move |by| dial(&name, &cfg, by));
         let h = Arc::new(Host {
             pool,
