@@ -1,4 +1,10 @@
 //! One server connection: read a batch, answer every complete request in it, write once.
+//!
+//! Pipelined answers leave as soon as the connection would otherwise hold them behind a
+//! handler that may be slow: before the last buffered request's handler runs, after any
+//! handler that took [`SLOW_HANDLER`], and before a handler that reads its body from the
+//! socket. Answers to requests that arrived together and were answered quickly share one
+//! write; a request that arrives alone gets one write for its answer.
 use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
@@ -327,16 +333,26 @@ fn one(
         Kind::Length(length.unwrap_or(0))
     };
     let rest = &buf[head_len..];
-    let in_buffer = matches!(kind, Kind::Length(n) if n <= rest.len() as u64);
-    if !in_buffer {
+    let in_buffer = match kind {
+        Kind::Length(n) if n <= rest.len() as u64 => Some(n as usize),
+        _ => None,
+    };
+    if let Some(n) = in_buffer {
+        // Answers of earlier pipelined requests wait in `out`. If another whole request
+        // follows this one they may share its write; if not, this handler is the last of
+        // the batch and may be slow (a backend call, a sleep): they go now, not after it.
+        // One request per read leaves `out` empty here, so that path writes once, as ever.
+        if !out.is_empty() && !head_follows(&rest[n..]) && out.flush(stream).is_err() {
+            return Step::Close;
+        }
+        slot.set_busy(0);
+    } else {
         // The handler will read from the socket: earlier pipelined answers go first (and
         // before any `100 Continue`), and the body read gets its own deadline.
         if out.flush(stream).is_err() {
             return Step::Close;
         }
         slot.set_busy(srv.deadline(cfg.read_timeout, srv.now_ms()));
-    } else {
-        slot.set_busy(0);
     }
 
     let date = srv.date.get();
@@ -401,6 +417,12 @@ fn one(
         keep,
         leftover,
     }
+}
+
+/// True if `buf` starts with a whole request head (its blank line is there). A cheap look:
+/// the scan stops at the first blank line, about one head's length into `buf`.
+fn head_follows(buf: &[u8]) -> bool {
+    buf.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 /// Queues a canned error response and ends the connection.

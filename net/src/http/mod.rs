@@ -42,14 +42,18 @@
 //! in it before it touches the socket again: answers accumulate in a pooled output buffer
 //! that goes out in one `write`. A keep-alive client with one request in flight costs one
 //! `read` and one `write` per request; a pipelining client costs the same per batch.
-//! Requests are answered strictly in order. Three cases flush early so order and liveness
+//! Requests are answered strictly in order. Four cases flush early so order and liveness
 //! hold: a handler that must read its body from the socket (the client may be waiting for
-//! earlier answers, or for `100 Continue`), an explicit `flush`, and a handler that took a
-//! millisecond or more while more requests wait: what is ready goes at once, so ten
-//! pipelined requests to a 300 ms handler get their first answer after 300 ms, not 3 s,
-//! and a write that fails (the client reset) ends the connection before its queued
-//! requests reach the handler. A quick answer queued just before a slow handler still
-//! waits for it: the server cannot know a handler is slow until it returns.
+//! earlier answers, or for `100 Continue`), an explicit `flush`, the last request of a
+//! batch (no whole request is buffered behind it: its handler may be slow, and the answers
+//! before it leave first), and a handler that took a millisecond or more while more
+//! requests wait: what is ready goes at once, so ten pipelined requests to a 300 ms
+//! handler get their first answer after 300 ms, not 3 s, a quick answer followed by a slow
+//! one arrives at once, and a write that fails (the client reset) ends the connection
+//! before its queued requests reach the handler. A quick answer queued before a slow
+//! handler in the *middle* of a batch still waits for it: the server cannot know a handler
+//! is slow until it returns, and flushing before every handler would cost a pipelining
+//! client its one write per batch.
 //!
 //! **Nothing allocated per request.** `httparse` parses the head in place into an array
 //! of header views on the coroutine's stack; [`Request`] borrows everything from the read
