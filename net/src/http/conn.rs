@@ -9,11 +9,12 @@ use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::request::{Body, Kind, Request};
 use super::response::{Out, ResponseWriter};
-use super::server::{Conn, Shared, Slot};
+use super::server::{Shared, Slot};
 use super::wire::{self, Chunked};
 use crate::pool::{self, PooledBuf};
 
@@ -40,6 +41,44 @@ enum Step {
     },
     /// The connection must end (an error response is queued, or the socket failed).
     Close,
+}
+
+/// One live connection, owned by the coroutine that serves it. Between requests it moves to
+/// the coroutine that will serve the next one ([`serve`]). Dropping it, at the end or by a
+/// panic, unregisters the connection, closes the socket and frees its permit.
+pub(crate) struct Conn {
+    pub(crate) srv: Arc<Shared>,
+    pub(crate) slot: Arc<Slot>,
+    /// Its place in the server's registry.
+    index: usize,
+    /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure),
+    /// and moves it off a saturated worker between requests ([`serve`]).
+    pub(crate) placed: goro::io::Placement,
+}
+
+impl Conn {
+    /// The record of a connection the server accepted and registered at `index`.
+    pub(crate) fn new(
+        srv: Arc<Shared>,
+        slot: Arc<Slot>,
+        index: usize,
+        placed: goro::io::Placement,
+    ) -> Conn {
+        Conn {
+            srv,
+            slot,
+            index,
+            placed,
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // The socket closes when `self.slot`, the last reference once the registry let go of
+        // its own, drops right after this.
+        self.srv.unregister(self.index);
+    }
 }
 
 /// Serves `conn` until it goes idle between requests, then leaves the wait for the next

@@ -120,7 +120,33 @@
 //! nginx's), body size ([`Builder::max_body_bytes`]), and
 //! concurrent connections (a semaphore in the accept loop: beyond it clients wait in the
 //! `somaxconn` backlog rather than being accepted and dropped).
+//!
+//! # Files
+//!
+//! One concept each, the lower ones first: a file imports only from files above it in this
+//! list, with one pair as the exception (`server.rs` hands `conn.rs` the connection record
+//! it builds from the server's shared state and registry slot):
+//!
+//! | file | holds |
+//! |---|---|
+//! | `syntax.rs` | tokens, comma lists, URL bytes, path cleaning (used by all below) |
+//! | `wire.rs` | HTTP/1.1 framing: the one chunked decoder and encoder, `Content-Length`, request targets, `Host` |
+//! | `date.rs`, `form.rs`, `cookie.rs` | the `Date` cell, percent-decoding and forms, cookies |
+//! | `request.rs`, `response.rs` | the server's [`Request`] with its [`Body`], and [`ResponseWriter`] with the output buffer |
+//! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
+//! | `server.rs` | [`Server`]: settings, accept loop, registry, ticker, shutdown |
+//! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
+//! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
+//! | `send.rs` | writing a client request: head, field checks, streamed upload |
+//! | `answer.rs` | [`ClientResponse`] and reading an answer: head, framing, body |
+//! | `transport.rs` | dialling, an idle connection's liveness, send-and-read-head on a pooled connection with retry |
+//! | `pipeline.rs` | the client's pipelined lanes |
+//! | `redirect.rs` | following redirects |
+//! | `streaming.rs` | [`StreamingResponse`] |
+//! | `client.rs` | [`Client`], and its connections to each host (pool and lanes) |
+mod answer;
 mod client;
+mod client_builder;
 mod conn;
 mod cookie;
 mod date;
@@ -132,14 +158,19 @@ mod redirect;
 mod reply;
 mod request;
 mod response;
+mod send;
 mod server;
 mod streaming;
+mod syntax;
+mod transport;
 mod wire;
 
 use std::io;
 use std::net::ToSocketAddrs;
 
-pub use client::{BodyTooLarge, Client, ClientBuilder, ClientResponse};
+pub use answer::{BodyTooLarge, ClientResponse};
+pub use client::Client;
+pub use client_builder::ClientBuilder;
 pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};

@@ -59,7 +59,9 @@ use std::time::{Duration, Instant};
 
 use goro::park::{self, Unparker};
 
-use super::client::{self, read_response, ClientBuilder, ClientResponse, Src};
+use super::answer::{read_response, ClientResponse, Src, RESP_BUF};
+use super::client_builder::ClientBuilder;
+use super::transport;
 use crate::connpool::Stats;
 use crate::idle_watch::{self, Armed};
 use crate::pool::{self, PooledBuf};
@@ -228,7 +230,7 @@ impl Lanes {
     /// An idle lane may take a request if it has not expired and the server has not closed
     /// it meanwhile; otherwise it is closed.
     fn usable_after_idle(&self, l: &Lane, cfg: &ClientBuilder) -> bool {
-        if !l.expired(stamp(), cfg) && client::alive(&l.conn) {
+        if !l.expired(stamp(), cfg) && transport::alive(&l.conn) {
             return true;
         }
         self.sh.discard(l);
@@ -552,7 +554,7 @@ impl Lane {
         rbuf: Option<(PooledBuf, usize, usize)>,
     ) {
         let _guard = KillOnUnwind(self);
-        let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(client::RESP_BUF), 0, 0));
+        let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(RESP_BUF), 0, 0));
         if deadline.is_some() {
             self.conn.set_read_deadline(deadline);
         }

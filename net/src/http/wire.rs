@@ -35,6 +35,7 @@
 //!
 //! [`content_length`]: 1 to 19 decimal digits, surrounding spaces allowed, nothing else:
 //! no sign, no hex, no list (`5, 5` is one header with a value that is not a number).
+use super::syntax;
 
 /// Longest chunk-size or trailer line, `CRLF` included (Go's `maxLineLength`).
 pub(crate) const MAX_LINE: usize = 4096;
@@ -245,15 +246,10 @@ fn is_field_line(line: &[u8]) -> bool {
     };
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     !name.is_empty()
-        && name.iter().all(|&b| is_tchar(b))
+        && name.iter().all(|&b| syntax::is_tchar(b))
         && value
             .iter()
             .all(|&b| is_field_vchar(b) || b == b' ' || b == b'\t')
-}
-
-/// `tchar` of RFC 9110 §5.6.2: the characters of a token (a header name, a method).
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// A visible character or `obs-text` (bytes of 0x80 and up), as field values allow.
