@@ -199,19 +199,12 @@ fn parse_head(
     // Framing as Go's client reads it: `Transfer-Encoding` (HTTP/1.1 only) must be one
     // line of exactly `chunked`, and wins over `Content-Length` in whatever order they
     // come; `Content-Length` must be digits, the same in every line.
-    let mut length = None;
-    let mut te_lines = 0;
-    let mut te_chunked = false;
+    let mut headers = wire::FramingHeaders::default();
     for h in r.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n = wire::content_length(h.value).ok_or_else(|| bad("bad Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(bad("conflicting Content-Length"));
-            }
-            length = Some(n);
+            headers.content_length(h.value).map_err(|m| bad(m.0))?;
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            te_lines += 1;
-            te_chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            headers.transfer_encoding(h.value);
         } else if h.name.eq_ignore_ascii_case("connection") {
             keep = if has_token(h.value, b"close") {
                 false
@@ -221,12 +214,12 @@ fn parse_head(
         }
         resp.push_header(h.name, &String::from_utf8_lossy(h.value));
     }
-    let mut framing = match length {
+    let mut framing = match headers.length {
         Some(n) => Framing::Length(n),
         None => Framing::UntilClose,
     };
-    if te_lines > 0 && r.version == Some(1) {
-        if te_lines > 1 || !te_chunked {
+    if headers.has_transfer_encoding() && r.version == Some(1) {
+        if !headers.transfer_encoding_is_chunked() {
             return Err(bad("unsupported Transfer-Encoding"));
         }
         framing = Framing::Chunked;

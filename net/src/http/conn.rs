@@ -281,9 +281,7 @@ fn one(
 
     // Framing, Host and connection semantics, in one pass over the headers. The rules
     // are the ones `wire.rs` documents; each refusal ends the connection.
-    let mut length: Option<u64> = None;
-    let mut te_lines = 0u32;
-    let mut te_chunked = false;
+    let mut framing = wire::FramingHeaders::default();
     let mut hosts = 0u32;
     let mut host: &[u8] = b"";
     let mut close = minor == 0;
@@ -291,17 +289,12 @@ fn one(
     for h in headers {
         match h.name.len() {
             14 if h.name.eq_ignore_ascii_case("content-length") => {
-                let Some(n) = wire::content_length(h.value) else {
-                    return fail(srv, slot, out, 400, remote, "bad Content-Length");
-                };
-                if length.is_some_and(|l| l != n) {
-                    return fail(srv, slot, out, 400, remote, "conflicting Content-Length");
+                if let Err(e) = framing.content_length(h.value) {
+                    return fail(srv, slot, out, 400, remote, e.0);
                 }
-                length = Some(n);
             }
             17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
-                te_lines += 1;
-                te_chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+                framing.transfer_encoding(h.value);
             }
             4 if h.name.eq_ignore_ascii_case("host") => {
                 hosts += 1;
@@ -327,14 +320,15 @@ fn one(
             _ => {}
         }
     }
-    let chunked = te_lines > 0;
+    let length = framing.length;
+    let chunked = framing.has_transfer_encoding();
     if chunked {
         if minor == 0 {
             // Go ignores Transfer-Encoding in HTTP/1.0 and frames by Content-Length; a
             // proxy in front might not, so goro refuses the request instead.
             return fail(srv, slot, out, 400, remote, "Transfer-Encoding in HTTP/1.0");
         }
-        if te_lines > 1 || !te_chunked {
+        if !framing.transfer_encoding_is_chunked() {
             // Go's rule: exactly one Transfer-Encoding line, exactly `chunked`.
             return fail(srv, slot, out, 501, remote, "unsupported Transfer-Encoding");
         }
