@@ -36,20 +36,28 @@
 //! `idle_timeout` and those the `test_on_checkout` hook rejects (for sockets: the peer
 //! closed it, or it has unexpected bytes; see `http::Client`). A caller that saw a
 //! connection fail calls [`PooledConn::discard`] so it is closed instead of returned.
+//!
+//! A pool of sockets can also notice a peer's close while a connection sits idle
+//! ([`Builder::watch_idle`]): the poller watches each idle socket with an unstarted task in
+//! its read slot, which holds no stack, and the socket is closed as soon as the peer closes
+//! its side, rather than waiting in `CLOSE-WAIT` until a checkout or the idle timeout
+//! (`idle_watch.rs` has the protocol).
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use goro::sync::Semaphore;
 
-use crate::lock;
+use crate::idle_watch::{self, Armed};
+use crate::{lock, TcpStream};
 
 /// Dials a connection; the argument is the checkout's deadline, if it has one.
 type DialFn<C> = dyn Fn(Option<Instant>) -> io::Result<C> + Send + Sync;
 type TestFn<C> = dyn Fn(&mut C, Duration) -> bool + Send + Sync;
 type PreferFn<C> = dyn Fn(&C) -> bool + Send + Sync;
+type WatchFn<C> = dyn Fn(&C) -> &TcpStream + Send + Sync;
 
 /// How many of the most recently returned idle connections a checkout looks through for a
 /// preferred one (`Builder::prefer`).
@@ -63,6 +71,7 @@ pub struct Builder<C> {
     wait: Option<Duration>,
     test: Option<Box<TestFn<C>>>,
     prefer: Option<Box<PreferFn<C>>>,
+    watch: Option<Box<WatchFn<C>>>,
 }
 
 impl<C: Send + 'static> Builder<C> {
@@ -119,6 +128,35 @@ impl<C: Send + 'static> Builder<C> {
         self
     }
 
+    /// Closes an idle connection as soon as its peer closes it (or resets it, or sends
+    /// bytes nobody asked for), instead of keeping it in `CLOSE-WAIT` until a checkout
+    /// finds it or the idle timeout passes. `f` gives the socket of a connection. The
+    /// watching costs no coroutine per idle connection: the poller starts a short task on
+    /// the socket's next read edge (module doc). Idle connections closed this way count in
+    /// [`Stats::discarded`].
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use goro_net::{connpool::Pool, TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let pool = Pool::builder()
+    ///     .watch_idle(|c: &TcpStream| c)
+    ///     .build(move || TcpStream::connect(addr));
+    /// drop(pool.get().unwrap()); // one idle connection
+    /// drop(listener.accept().unwrap()); // the server closes its side
+    /// let by = Instant::now() + Duration::from_secs(5);
+    /// while pool.stats().idle > 0 && Instant::now() < by {
+    ///     goro::time::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(pool.stats().idle, 0);
+    /// ```
+    pub fn watch_idle(mut self, f: impl Fn(&C) -> &TcpStream + Send + Sync + 'static) -> Self {
+        self.watch = Some(Box::new(f));
+        self
+    }
+
     /// The pool, dialling new connections with `dial`.
     pub fn build(self, dial: impl Fn() -> io::Result<C> + Send + Sync + 'static) -> Pool<C> {
         self.build_with_deadline(move |_| dial())
@@ -150,6 +188,7 @@ impl<C: Send + 'static> Builder<C> {
                 dial: Box::new(dial),
                 test: self.test,
                 prefer: self.prefer,
+                watch: self.watch,
                 max_idle: self.max_idle,
                 idle_timeout: self.idle_timeout,
                 wait: self.wait,
@@ -181,16 +220,26 @@ struct Inner<C> {
     dial: Box<DialFn<C>>,
     test: Option<Box<TestFn<C>>>,
     prefer: Option<Box<PreferFn<C>>>,
+    watch: Option<Box<WatchFn<C>>>,
     max_idle: usize,
     idle_timeout: Option<Duration>,
     wait: Option<Duration>,
     permits: Option<Semaphore>,
-    /// Idle connections with the time they were returned; the newest at the end.
-    idle: Mutex<Vec<(C, Instant)>>,
+    /// Idle connections; the newest at the end.
+    idle: Mutex<Vec<Idle<C>>>,
     active: AtomicUsize,
     waits: AtomicU64,
     dials: AtomicU64,
     discarded: AtomicU64,
+}
+
+/// An idle connection.
+struct Idle<C> {
+    conn: C,
+    /// When it was returned.
+    since: Instant,
+    /// Its watcher flag, with [`Builder::watch_idle`]; also what the watcher knows it by.
+    armed: Option<Arc<Armed>>,
 }
 
 /// Pool counters.
@@ -205,7 +254,8 @@ pub struct Stats {
     pub waits: u64,
     /// Connections dialled so far.
     pub dials: u64,
-    /// Idle connections discarded at checkout (expired or failing the test).
+    /// Idle connections discarded: at checkout (expired or failing the test), or closed by
+    /// the peer while idle ([`Builder::watch_idle`]).
     pub discarded: u64,
 }
 
@@ -219,6 +269,7 @@ impl<C: Send + 'static> Pool<C> {
             wait: Some(Duration::from_secs(5)),
             test: None,
             prefer: None,
+            watch: None,
         }
     }
 
@@ -272,43 +323,90 @@ impl<C: Send + 'static> Pool<C> {
         let mut out = PermitGuard(Some(self));
         loop {
             let top = self.pop_idle();
-            let Some((mut c, since)) = top else { break };
+            let Some(Idle {
+                mut conn,
+                since,
+                armed,
+            }) = top
+            else {
+                break;
+            };
             let idle_for = since.elapsed();
             let fresh = p.idle_timeout.is_none_or(|t| idle_for < t);
-            if fresh && p.test.as_ref().is_none_or(|t| t(&mut c, idle_for)) {
+            if fresh && p.test.as_ref().is_none_or(|t| t(&mut conn, idle_for)) {
                 out.0 = None;
-                return Ok(self.wrap(c, true));
+                return Ok(self.wrap(conn, true, armed));
             }
             p.discarded.fetch_add(1, Ordering::Relaxed);
         }
         p.dials.fetch_add(1, Ordering::Relaxed);
         let c = (p.dial)(deadline)?;
         out.0 = None;
-        Ok(self.wrap(c, false))
+        let armed = p.watch.is_some().then(Arc::default);
+        Ok(self.wrap(c, false, armed))
     }
 
     /// The newest idle connection, or a preferred one among the newest few.
-    fn pop_idle(&self) -> Option<(C, Instant)> {
+    fn pop_idle(&self) -> Option<Idle<C>> {
         let p = &self.inner;
         let mut idle = lock(&p.idle);
         if let Some(prefer) = &p.prefer {
             let n = idle.len();
             let mut newest = idle.iter().rev().take(PREFER_SCAN);
-            if let Some(k) = newest.position(|(c, _)| prefer(c)) {
+            if let Some(k) = newest.position(|e| prefer(&e.conn)) {
                 return Some(idle.remove(n - 1 - k));
             }
         }
         idle.pop()
     }
 
-    fn wrap(&self, c: C, reused: bool) -> PooledConn<C> {
+    fn wrap(&self, c: C, reused: bool, armed: Option<Arc<Armed>>) -> PooledConn<C> {
         self.inner.active.fetch_add(1, Ordering::Relaxed);
         PooledConn {
             conn: Some(c),
             pool: self.clone(),
             discard: false,
             reused,
+            armed,
         }
+    }
+
+    /// Parks a watcher on idle connection `c` ([`Builder::watch_idle`]) unless one is
+    /// there already.
+    fn watch(&self, c: &C, armed: &Arc<Armed>) {
+        let Some(socket) = &self.inner.watch else {
+            return;
+        };
+        let pool = Arc::downgrade(&self.inner);
+        let me = armed.clone();
+        idle_watch::arm(socket(c), armed, move || Pool::on_edge(&pool, &me));
+    }
+
+    /// The watcher of the connection that `armed` belongs to: if that connection is idle,
+    /// closes it when its peer has closed it, and watches it again otherwise.
+    fn on_edge(pool: &Weak<Inner<C>>, armed: &Arc<Armed>) {
+        let Some(inner) = pool.upgrade() else {
+            return; // the pool is gone, and its idle connections with it
+        };
+        let pool = Pool { inner };
+        let p = &pool.inner;
+        let Some(socket) = &p.watch else { return };
+        let mut idle = lock(&p.idle);
+        let mine = |e: &Idle<C>| e.armed.as_ref().is_some_and(|a| Arc::ptr_eq(a, armed));
+        let Some(i) = idle.iter().position(mine) else {
+            return; // checked out (its user reads it) or closed
+        };
+        // The pool owns the connection while it is in the idle list and the lock is held,
+        // so the watcher may look at its socket (idle_watch.rs).
+        if idle_watch::still_open(socket(&idle[i].conn)) {
+            pool.watch(&idle[i].conn, armed);
+            return;
+        }
+        let gone = idle.remove(i);
+        drop(idle);
+        p.discarded.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("goro-net connpool: the peer closed an idle connection");
+        drop(gone); // closed outside the lock
     }
 
     /// The pool's counters.
@@ -329,11 +427,20 @@ impl<C: Send + 'static> Pool<C> {
         drop(idle);
     }
 
-    fn put(&self, c: Option<C>) {
+    fn put(&self, c: Option<C>, armed: Option<Arc<Armed>>) {
         let p = &self.inner;
         if let Some(c) = c {
+            if let Some(a) = &armed {
+                // Armed before the connection is published: once it is in the list, another
+                // checkout may take it at once.
+                self.watch(&c, a);
+            }
             let mut idle = lock(&p.idle);
-            idle.push((c, Instant::now()));
+            idle.push(Idle {
+                conn: c,
+                since: Instant::now(),
+                armed,
+            });
             let extra = idle.len().saturating_sub(p.max_idle);
             let dropped: Vec<_> = idle.drain(..extra).collect();
             drop(idle);
@@ -376,6 +483,8 @@ pub struct PooledConn<C: Send + 'static> {
     pool: Pool<C>,
     discard: bool,
     reused: bool,
+    /// Its watcher flag ([`Builder::watch_idle`]), kept with it across checkouts.
+    armed: Option<Arc<Armed>>,
 }
 
 impl<C: Send + 'static> PooledConn<C> {
@@ -412,7 +521,7 @@ impl<C: Send + 'static> Drop for PooledConn<C> {
     fn drop(&mut self) {
         self.pool.inner.active.fetch_sub(1, Ordering::Relaxed);
         let c = self.conn.take().filter(|_| !self.discard);
-        self.pool.put(c);
+        self.pool.put(c, self.armed.take());
     }
 }
 

@@ -28,6 +28,7 @@ mod addr;
 pub mod connpool;
 mod fd;
 pub mod http;
+mod idle_watch;
 pub mod pool;
 mod sys;
 mod tcp;

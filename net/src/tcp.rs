@@ -499,6 +499,15 @@ impl TcpStream {
         self.inner.polled_here()
     }
 
+    /// Clears the poller's read-ready bit, if set, without parking (a wait whose deadline
+    /// has passed takes the bit when it finds it set). For a pool that owns an idle
+    /// connection and is about to ask the kernel whether it is readable: see
+    /// `idle_watch::still_open`. A reader must not run concurrently: `read` trusts a clear
+    /// bit to mean the socket was drained.
+    pub(crate) fn clear_read_ready(&self) {
+        let _ = self.inner.wait_readable(Some(Instant::now()));
+    }
+
     /// See [`PollFd::read_would_park`](goro::io::PollFd::read_would_park).
     pub(crate) fn read_would_park(&self) -> bool {
         self.inner.read_would_park()

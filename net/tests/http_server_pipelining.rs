@@ -1,5 +1,6 @@
-//! The server's pipelining: answers leave as they are ready, and a client that resets
-//! stops the handler calls for its queued requests (issue #19, defect 5).
+//! The server's pipelining: answers leave as they are ready (a slow handler holds back no
+//! answer before it, first or later in the batch), and a client that resets stops the
+//! handler calls for its queued requests, 200 or 2,000 of them (issue #19, defect 5).
 mod common;
 
 use std::io::{Read, Write};
@@ -12,10 +13,18 @@ use goro_net::http::{Request, ResponseWriter};
 /// Handler calls, per test (each test uses its own path).
 static SLOW_CALLS: AtomicUsize = AtomicUsize::new(0);
 static RESET_CALLS: AtomicUsize = AtomicUsize::new(0);
+static FLOOD_CALLS: AtomicUsize = AtomicUsize::new(0);
+static THEN_SLOW_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 fn handler(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
     let (calls, nap) = match r.path() {
         "/slow" => (&SLOW_CALLS, 300),
+        "/then-slow" => (&THEN_SLOW_CALLS, 300),
+        "/fast" => {
+            let _ = w.write_all(b"fast\n");
+            return;
+        }
+        "/flood" => (&FLOOD_CALLS, 5),
         _ => (&RESET_CALLS, 50),
     };
     calls.fetch_add(1, Ordering::SeqCst);
@@ -94,5 +103,76 @@ fn a_reset_stops_the_handler_calls_for_queued_requests() {
     assert_eq!(server.stats().active, 0);
     let (status, _, body) = common::ask(addr, "GET", "/reset", "");
     assert_eq!((status, body.as_str()), (200, "done\n"));
+    assert!(server.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_quick_answer_does_not_wait_for_the_slow_handler_behind_it() {
+    let (addr, server) = common::serve(handler);
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let t0 = Instant::now();
+    c.write_all(
+        b"GET /fast HTTP/1.1\r\nHost: h\r\n\r\n\
+          GET /then-slow HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    // Read until the first answer is whole.
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    while !got.windows(5).any(|w| w == b"fast\n") {
+        let n = c.read(&mut b).unwrap();
+        assert!(
+            n > 0,
+            "closed before the first answer: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&b[..n]);
+    }
+    let first_after = t0.elapsed();
+    c.read_to_end(&mut got).unwrap();
+    let all = t0.elapsed();
+    let text = String::from_utf8_lossy(&got);
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+    assert!(text.ends_with("done\n"), "{text}");
+    // Loose bounds, no speed assert (a loaded machine is slow, never fast): the first
+    // answer leaves before the second handler's 300 ms nap ends, so it comes well before
+    // the whole exchange does; before the fix it came with the second, at the very end.
+    eprintln!("first answer after {first_after:?}, both after {all:?}");
+    assert!(all >= Duration::from_millis(300));
+    assert!(
+        first_after < all / 2,
+        "the quick answer ({first_after:?}) waited for the slow handler ({all:?})"
+    );
+    assert!(server.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_reset_after_two_thousand_pipelined_gets_stops_the_handler_calls() {
+    let (addr, server) = common::serve(handler);
+    // 2,000 requests of 5 ms each: 10 s if the server served them all.
+    let mut c = pipeline(addr, "/flood", 2000);
+    let mut first = [0u8; 1];
+    c.read_exact(&mut first).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(c); // unread answers in the receive buffer: the kernel sends a reset
+    let at_reset = FLOOD_CALLS.load(Ordering::SeqCst);
+    // Counts, not speeds: after the reset the calls stop (within one batch of queued
+    // requests) and stay stopped; the sleeps only give the server time to notice.
+    std::thread::sleep(Duration::from_millis(600));
+    let settled = FLOOD_CALLS.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(600));
+    let later = FLOOD_CALLS.load(Ordering::SeqCst);
+    eprintln!("handler calls: {at_reset} at the reset, {settled} and {later} after");
+    assert_eq!(later, settled, "handler calls went on after the reset");
+    assert!(
+        settled < 1000,
+        "{settled} of 2000 queued requests were served"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.stats().active > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.stats().active, 0);
     assert!(server.shutdown(Duration::from_secs(5)));
 }

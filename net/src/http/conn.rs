@@ -1,13 +1,20 @@
 //! One server connection: read a batch, answer every complete request in it, write once.
+//!
+//! Pipelined answers leave as soon as the connection would otherwise hold them behind a
+//! handler that may be slow: before the last buffered request's handler runs, after any
+//! handler that took [`SLOW_HANDLER`], and before a handler that reads its body from the
+//! socket. Answers to requests that arrived together and were answered quickly share one
+//! write; a request that arrives alone gets one write for its answer.
 use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::request::{Body, Kind, Request};
 use super::response::{Out, ResponseWriter};
-use super::server::{Conn, Shared, Slot};
+use super::server::{Shared, Slot};
 use super::wire::{self, Chunked};
 use crate::pool::{self, PooledBuf};
 
@@ -34,6 +41,44 @@ enum Step {
     },
     /// The connection must end (an error response is queued, or the socket failed).
     Close,
+}
+
+/// One live connection, owned by the coroutine that serves it. Between requests it moves to
+/// the coroutine that will serve the next one ([`serve`]). Dropping it, at the end or by a
+/// panic, unregisters the connection, closes the socket and frees its permit.
+pub(crate) struct Conn {
+    pub(crate) srv: Arc<Shared>,
+    pub(crate) slot: Arc<Slot>,
+    /// Its place in the server's registry.
+    index: usize,
+    /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure),
+    /// and moves it off a saturated worker between requests ([`serve`]).
+    pub(crate) placed: goro::io::Placement,
+}
+
+impl Conn {
+    /// The record of a connection the server accepted and registered at `index`.
+    pub(crate) fn new(
+        srv: Arc<Shared>,
+        slot: Arc<Slot>,
+        index: usize,
+        placed: goro::io::Placement,
+    ) -> Conn {
+        Conn {
+            srv,
+            slot,
+            index,
+            placed,
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // The socket closes when `self.slot`, the last reference once the registry let go of
+        // its own, drops right after this.
+        self.srv.unregister(self.index);
+    }
 }
 
 /// Serves `conn` until it goes idle between requests, then leaves the wait for the next
@@ -236,9 +281,7 @@ fn one(
 
     // Framing, Host and connection semantics, in one pass over the headers. The rules
     // are the ones `wire.rs` documents; each refusal ends the connection.
-    let mut length: Option<u64> = None;
-    let mut te_lines = 0u32;
-    let mut te_chunked = false;
+    let mut framing = wire::FramingHeaders::default();
     let mut hosts = 0u32;
     let mut host: &[u8] = b"";
     let mut close = minor == 0;
@@ -246,17 +289,12 @@ fn one(
     for h in headers {
         match h.name.len() {
             14 if h.name.eq_ignore_ascii_case("content-length") => {
-                let Some(n) = wire::content_length(h.value) else {
-                    return fail(srv, slot, out, 400, remote, "bad Content-Length");
-                };
-                if length.is_some_and(|l| l != n) {
-                    return fail(srv, slot, out, 400, remote, "conflicting Content-Length");
+                if let Err(e) = framing.content_length(h.value) {
+                    return fail(srv, slot, out, 400, remote, e.0);
                 }
-                length = Some(n);
             }
             17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
-                te_lines += 1;
-                te_chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+                framing.transfer_encoding(h.value);
             }
             4 if h.name.eq_ignore_ascii_case("host") => {
                 hosts += 1;
@@ -282,14 +320,15 @@ fn one(
             _ => {}
         }
     }
-    let chunked = te_lines > 0;
+    let length = framing.length;
+    let chunked = framing.has_transfer_encoding();
     if chunked {
         if minor == 0 {
             // Go ignores Transfer-Encoding in HTTP/1.0 and frames by Content-Length; a
             // proxy in front might not, so goro refuses the request instead.
             return fail(srv, slot, out, 400, remote, "Transfer-Encoding in HTTP/1.0");
         }
-        if te_lines > 1 || !te_chunked {
+        if !framing.transfer_encoding_is_chunked() {
             // Go's rule: exactly one Transfer-Encoding line, exactly `chunked`.
             return fail(srv, slot, out, 501, remote, "unsupported Transfer-Encoding");
         }
@@ -327,16 +366,26 @@ fn one(
         Kind::Length(length.unwrap_or(0))
     };
     let rest = &buf[head_len..];
-    let in_buffer = matches!(kind, Kind::Length(n) if n <= rest.len() as u64);
-    if !in_buffer {
+    let in_buffer = match kind {
+        Kind::Length(n) if n <= rest.len() as u64 => Some(n as usize),
+        _ => None,
+    };
+    if let Some(n) = in_buffer {
+        // Answers of earlier pipelined requests wait in `out`. If another whole request
+        // follows this one they may share its write; if not, this handler is the last of
+        // the batch and may be slow (a backend call, a sleep): they go now, not after it.
+        // One request per read leaves `out` empty here, so that path writes once, as ever.
+        if !out.is_empty() && !head_follows(&rest[n..]) && out.flush(stream).is_err() {
+            return Step::Close;
+        }
+        slot.set_busy(0);
+    } else {
         // The handler will read from the socket: earlier pipelined answers go first (and
         // before any `100 Continue`), and the body read gets its own deadline.
         if out.flush(stream).is_err() {
             return Step::Close;
         }
         slot.set_busy(srv.deadline(cfg.read_timeout, srv.now_ms()));
-    } else {
-        slot.set_busy(0);
     }
 
     let date = srv.date.get();
@@ -401,6 +450,12 @@ fn one(
         keep,
         leftover,
     }
+}
+
+/// True if `buf` starts with a whole request head (its blank line is there). A cheap look:
+/// the scan stops at the first blank line, about one head's length into `buf`.
+fn head_follows(buf: &[u8]) -> bool {
+    buf.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 /// Queues a canned error response and ends the connection.

@@ -82,7 +82,7 @@ fn attr_byte(b: u8) -> bool {
 impl fmt::Display for Cookie {
     /// The `Set-Cookie` header value; empty if the name is not a token.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !super::client::is_token(&self.name) {
+        if !super::syntax::is_token(&self.name) {
             return Ok(());
         }
         let value: String = self

@@ -65,7 +65,7 @@ impl Handler for FileServer {
         } else {
             format!("/{decoded}")
         };
-        let clean = super::mux::clean(&rooted).unwrap_or(rooted);
+        let clean = super::syntax::clean(&rooted).unwrap_or(rooted);
         if clean.contains('\0') {
             return super::error(w, "400 bad request", 400);
         }

@@ -42,14 +42,18 @@
 //! in it before it touches the socket again: answers accumulate in a pooled output buffer
 //! that goes out in one `write`. A keep-alive client with one request in flight costs one
 //! `read` and one `write` per request; a pipelining client costs the same per batch.
-//! Requests are answered strictly in order. Three cases flush early so order and liveness
+//! Requests are answered strictly in order. Four cases flush early so order and liveness
 //! hold: a handler that must read its body from the socket (the client may be waiting for
-//! earlier answers, or for `100 Continue`), an explicit `flush`, and a handler that took a
-//! millisecond or more while more requests wait: what is ready goes at once, so ten
-//! pipelined requests to a 300 ms handler get their first answer after 300 ms, not 3 s,
-//! and a write that fails (the client reset) ends the connection before its queued
-//! requests reach the handler. A quick answer queued just before a slow handler still
-//! waits for it: the server cannot know a handler is slow until it returns.
+//! earlier answers, or for `100 Continue`), an explicit `flush`, the last request of a
+//! batch (no whole request is buffered behind it: its handler may be slow, and the answers
+//! before it leave first), and a handler that took a millisecond or more while more
+//! requests wait: what is ready goes at once, so ten pipelined requests to a 300 ms
+//! handler get their first answer after 300 ms, not 3 s, a quick answer followed by a slow
+//! one arrives at once, and a write that fails (the client reset) ends the connection
+//! before its queued requests reach the handler. A quick answer queued before a slow
+//! handler in the *middle* of a batch still waits for it: the server cannot know a handler
+//! is slow until it returns, and flushing before every handler would cost a pipelining
+//! client its one write per batch.
 //!
 //! **Nothing allocated per request.** `httparse` parses the head in place into an array
 //! of header views on the coroutine's stack; [`Request`] borrows everything from the read
@@ -116,7 +120,33 @@
 //! nginx's), body size ([`Builder::max_body_bytes`]), and
 //! concurrent connections (a semaphore in the accept loop: beyond it clients wait in the
 //! `somaxconn` backlog rather than being accepted and dropped).
+//!
+//! # Files
+//!
+//! One concept each, the lower ones first: a file imports only from files above it in this
+//! list, with one pair as the exception (`server.rs` hands `conn.rs` the connection record
+//! it builds from the server's shared state and registry slot):
+//!
+//! | file | holds |
+//! |---|---|
+//! | `syntax.rs` | tokens, comma lists, URL bytes, path cleaning (used by all below) |
+//! | `wire.rs` | HTTP/1.1 framing: the one chunked decoder and encoder, `Content-Length`, request targets, `Host` |
+//! | `date.rs`, `form.rs`, `cookie.rs` | the `Date` cell, percent-decoding and forms, cookies |
+//! | `request.rs`, `response.rs` | the server's [`Request`] with its [`Body`], and [`ResponseWriter`] with the output buffer |
+//! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
+//! | `server.rs` | [`Server`]: settings, accept loop, registry, ticker, shutdown |
+//! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
+//! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
+//! | `send.rs` | writing a client request: head, field checks, streamed upload |
+//! | `answer.rs` | [`ClientResponse`] and reading an answer: head, framing, body |
+//! | `transport.rs` | dialling, an idle connection's liveness, send-and-read-head on a pooled connection with retry |
+//! | `pipeline.rs` | the client's pipelined lanes |
+//! | `redirect.rs` | following redirects |
+//! | `streaming.rs` | [`StreamingResponse`] |
+//! | `client.rs` | [`Client`], and its connections to each host (pool and lanes) |
+mod answer;
 mod client;
+mod client_builder;
 mod conn;
 mod cookie;
 mod date;
@@ -128,14 +158,19 @@ mod redirect;
 mod reply;
 mod request;
 mod response;
+mod send;
 mod server;
 mod streaming;
+mod syntax;
+mod transport;
 mod wire;
 
 use std::io;
 use std::net::ToSocketAddrs;
 
-pub use client::{BodyTooLarge, Client, ClientBuilder, ClientResponse};
+pub use answer::{BodyTooLarge, ClientResponse};
+pub use client::Client;
+pub use client_builder::ClientBuilder;
 pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};

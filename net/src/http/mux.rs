@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::syntax::clean;
 use super::{Handler, Request, ResponseWriter};
 
 /// Routes requests by method, host and path (Go's `http.ServeMux`, with Go 1.22 patterns).
@@ -147,7 +148,7 @@ impl Route {
             Some((m, p)) => (m, p.trim_start_matches([' ', '\t'])),
             None => ("", pattern),
         };
-        if !method.is_empty() && !super::client::is_token(method) {
+        if !method.is_empty() && !super::syntax::is_token(method) {
             bad("the method is not an HTTP token");
         }
         let Some(slash) = rest.find('/') else {
@@ -327,47 +328,6 @@ fn compare_paths(a: &[Seg], b: &[Seg]) -> Rel {
         std::cmp::Ordering::Greater if ends_in_rest(b) => rel.and(Rel::MoreSpecific),
         _ => Rel::Disjoint,
     }
-}
-
-/// The path in clean form (Go's `cleanPath`): no empty, `.` or `..` segments, the
-/// trailing slash kept. `None` if it is clean already (the usual case: no allocation).
-pub(super) fn clean(path: &str) -> Option<String> {
-    if !is_dirty(path.as_bytes()) {
-        return None;
-    }
-    let mut out: Vec<&str> = Vec::new();
-    for s in path.split('/') {
-        match s {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    let mut c = format!("/{}", out.join("/"));
-    if path.ends_with('/') && c != "/" {
-        c.push('/');
-    }
-    Some(c)
-}
-
-/// Whether `path` has an empty segment between two slashes, or a `.` or `..` segment. One
-/// pass over the bytes: this runs on every request the mux routes.
-fn is_dirty(path: &[u8]) -> bool {
-    let mut start = 0; // where the current segment begins
-    for i in 0..=path.len() {
-        if i < path.len() && path[i] != b'/' {
-            continue;
-        }
-        match &path[start..i] {
-            b"." | b".." => return true,
-            b"" if start > 0 && i < path.len() => return true,
-            _ => {}
-        }
-        start = i + 1;
-    }
-    false
 }
 
 impl ServeMux {
@@ -633,40 +593,6 @@ mod tests {
                 };
                 assert!(ok, "{:?} vs {:?}: {rel:?}", a.pattern, b.pattern);
             }
-        }
-    }
-
-    #[test]
-    fn paths_clean_as_go_cleans_them() {
-        for (dirty, clean_form) in [
-            ("/a//b", "/a/b"),
-            ("/a/./b/", "/a/b/"),
-            ("/a/b/..", "/a"),
-            ("/../x", "/x"),
-            ("//", "/"),
-            ("/a/..", "/"),
-        ] {
-            assert_eq!(clean(dirty).as_deref(), Some(clean_form), "{dirty}");
-        }
-        for ok in ["/", "/a", "/a/", "/.well-known/x", "/a..b", "/a/.b/..c/"] {
-            assert_eq!(clean(ok), None, "{ok}");
-        }
-    }
-
-    #[test]
-    fn the_one_pass_dirt_check_agrees_with_the_plain_one() {
-        // Every path of up to 6 bytes over the alphabet that matters.
-        let plain = |p: &str| p.contains("//") || p.split('/').any(|s| s == "." || s == "..");
-        let mut paths = vec![String::new()];
-        for _ in 0..6 {
-            let longer: Vec<String> = paths
-                .iter()
-                .flat_map(|p| ['/', '.', 'a'].map(|c| format!("{p}{c}")))
-                .collect();
-            for p in paths.iter().chain(&longer) {
-                assert_eq!(super::is_dirty(p.as_bytes()), plain(p), "{p:?}");
-            }
-            paths = longer;
         }
     }
 }

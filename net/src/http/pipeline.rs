@@ -36,6 +36,10 @@
 //!   timeout, a retry verdict), every other queued request gets a retry verdict, and no new
 //!   request joins. The client sends a retried request again through its pool: only
 //!   idempotent methods are pipelined, so that is safe.
+//! - **Idle.** A lane whose last caller took its outcome parks a watcher in its socket's
+//!   read slot (`idle_watch.rs`): if the server closes the connection while the lane is
+//!   idle, the watcher kills the lane and takes it off the list, closing the socket at once
+//!   instead of leaving it in `CLOSE-WAIT` until the next pick or sweep.
 //! - **Deadlines** (`ClientBuilder::timeout`). The reader reads, and the flusher writes, by
 //!   its own request's deadline; other callers park until theirs. A caller whose deadline
 //!   passes before its answer came kills the lane and fails with `TimedOut`; the requests
@@ -50,13 +54,16 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use goro::park::{self, Unparker};
 
-use super::client::{self, read_response, ClientBuilder, ClientResponse, Src};
+use super::answer::{read_response, ClientResponse, Src, RESP_BUF};
+use super::client_builder::ClientBuilder;
+use super::transport;
 use crate::connpool::Stats;
+use crate::idle_watch::{self, Armed};
 use crate::pool::{self, PooledBuf};
 use crate::{lock, TcpStream};
 
@@ -75,7 +82,13 @@ pub(super) enum Outcome {
 /// The pipelined connections to one host.
 #[derive(Debug, Default)]
 pub(super) struct Lanes {
-    inner: Mutex<LaneList>,
+    sh: Arc<Shared>,
+}
+
+/// What the idle lanes' watchers share with [`Lanes`].
+#[derive(Debug, Default)]
+struct Shared {
+    list: Mutex<LaneList>,
     dials: AtomicU64,
     discarded: AtomicU64,
 }
@@ -140,7 +153,7 @@ impl Lanes {
 
     /// A lane of `worker` for the next request, or what to do instead. Sweeps now and then.
     fn choose(&self, worker: usize, cfg: &ClientBuilder) -> Choice {
-        let mut list = lock(&self.inner);
+        let mut list = lock(&self.sh.list);
         list.picks += 1;
         if list.picks >= SWEEP_EVERY {
             list.picks = 0;
@@ -170,12 +183,12 @@ impl Lanes {
         dial: impl FnOnce() -> io::Result<TcpStream>,
     ) -> io::Result<Arc<Lane>> {
         let dialled = dial();
-        let mut list = lock(&self.inner);
+        let mut list = lock(&self.sh.list);
         list.dialing.retain(|&w| w != worker);
         let conn = dialled?;
-        self.dials.fetch_add(1, Ordering::Relaxed);
+        self.sh.dials.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(worker, "http client: new pipelined connection");
-        let l = Arc::new(Lane::new(conn, worker, max_body));
+        let l = Arc::new(Lane::new(conn, worker, max_body, Arc::downgrade(&self.sh)));
         list.lanes.push(l.clone());
         Ok(l)
     }
@@ -217,20 +230,11 @@ impl Lanes {
     /// An idle lane may take a request if it has not expired and the server has not closed
     /// it meanwhile; otherwise it is closed.
     fn usable_after_idle(&self, l: &Lane, cfg: &ClientBuilder) -> bool {
-        if !l.expired(stamp(), cfg) && client::alive(&l.conn) {
+        if !l.expired(stamp(), cfg) && transport::alive(&l.conn) {
             return true;
         }
-        self.discard(l);
+        self.sh.discard(l);
         false
-    }
-
-    /// Closes `l` if it is idle.
-    fn discard(&self, l: &Lane) {
-        let mut st = lock(&l.st);
-        if st.queue.is_empty() && !st.dead {
-            l.kill(&mut st);
-            self.discarded.fetch_add(1, Ordering::Relaxed);
-        }
     }
 
     /// Drops dead lanes, and closes idle ones that expired or exceed `max_idle_per_host`.
@@ -241,7 +245,7 @@ impl Lanes {
             if l.in_flight.load(Ordering::Relaxed) == 0 {
                 idle += 1;
                 if l.expired(now, cfg) || idle > cfg.max_idle_per_host {
-                    self.discard(l);
+                    self.sh.discard(l);
                 }
             }
             l.live()
@@ -250,7 +254,7 @@ impl Lanes {
 
     /// Counters in the pool's terms: a lane is active while requests are in flight on it.
     pub(super) fn stats(&self) -> Stats {
-        let list = lock(&self.inner);
+        let list = lock(&self.sh.list);
         let live = list.lanes.iter().filter(|l| l.live());
         let active = live
             .clone()
@@ -259,10 +263,49 @@ impl Lanes {
         Stats {
             idle: live.count() - active,
             active,
-            dials: self.dials.load(Ordering::Relaxed),
-            discarded: self.discarded.load(Ordering::Relaxed),
+            dials: self.sh.dials.load(Ordering::Relaxed),
+            discarded: self.sh.discarded.load(Ordering::Relaxed),
             ..Stats::default()
         }
+    }
+}
+
+impl Shared {
+    /// Closes `l` if it is idle.
+    fn discard(&self, l: &Lane) {
+        let mut st = lock(&l.st);
+        if st.queue.is_empty() && !st.dead {
+            l.kill(&mut st);
+            self.discarded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The watcher of the lane that `armed` belongs to (`Lane::watch`): if that lane is
+    /// idle, closes it when its peer has closed it, and watches it again otherwise.
+    fn on_edge(sh: &Weak<Shared>, armed: &Arc<Armed>) {
+        let Some(sh) = sh.upgrade() else { return };
+        let mut list = lock(&sh.list);
+        let Some(i) = list.lanes.iter().position(|l| Arc::ptr_eq(&l.armed, armed)) else {
+            return; // swept
+        };
+        let lane = list.lanes[i].clone();
+        {
+            let mut st = lock(&lane.st);
+            if !lane.idle(&st) {
+                return; // its callers read it; the lane is watched again when idle
+            }
+            // Idle, and the lane's lock held: nobody reads the socket (idle_watch.rs).
+            if idle_watch::still_open(&lane.conn) {
+                lane.watch();
+                return;
+            }
+            lane.kill(&mut st);
+        }
+        list.lanes.swap_remove(i);
+        drop(list);
+        sh.discarded.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("http client: the peer closed an idle pipelined connection");
+        drop(lane); // the last reference: closes the socket
     }
 }
 
@@ -285,6 +328,10 @@ struct Lane {
     /// When the last request took its outcome, or the lane was made ([`stamp`]).
     idle_since: AtomicU64,
     st: Mutex<State>,
+    /// The lanes it is listed in, for its idle watcher.
+    owner: Weak<Shared>,
+    /// Whether its idle watcher is armed; also what the watcher knows it by.
+    armed: Arc<Armed>,
 }
 
 #[derive(Debug)]
@@ -323,7 +370,7 @@ impl std::fmt::Debug for Outcome {
 }
 
 impl Lane {
-    fn new(conn: TcpStream, worker: usize, max_body: u64) -> Lane {
+    fn new(conn: TcpStream, worker: usize, max_body: u64, owner: Weak<Shared>) -> Lane {
         Lane {
             conn,
             worker,
@@ -343,7 +390,28 @@ impl Lane {
                 rbuf: None,
                 dead: false,
             }),
+            owner,
+            armed: Arc::default(),
         }
+    }
+
+    /// Idle: no request in flight, nobody reading or writing, not killed.
+    fn idle(&self, st: &State) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0
+            && st.queue.is_empty()
+            && !st.reading
+            && !st.flushing
+            && !st.dead
+    }
+
+    /// Parks a watcher on the lane's socket that closes the lane if the server closes it
+    /// while the lane is idle (idle_watch.rs).
+    fn watch(&self) {
+        let owner = self.owner.clone();
+        let me = self.armed.clone();
+        idle_watch::arm(&self.conn, &self.armed, move || {
+            Shared::on_edge(&owner, &me)
+        });
     }
 
     /// Not killed (read without the lock).
@@ -437,6 +505,9 @@ impl Lane {
                 let outcome = st.done.swap_remove(i).1;
                 if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
                     self.idle_since.store(stamp(), Ordering::Relaxed);
+                    if !st.dead {
+                        self.watch();
+                    }
                 }
                 return match outcome {
                     Outcome::Retry if deadline.is_some_and(|d| Instant::now() >= d) => {
@@ -483,7 +554,7 @@ impl Lane {
         rbuf: Option<(PooledBuf, usize, usize)>,
     ) {
         let _guard = KillOnUnwind(self);
-        let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(client::RESP_BUF), 0, 0));
+        let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(RESP_BUF), 0, 0));
         if deadline.is_some() {
             self.conn.set_read_deadline(deadline);
         }

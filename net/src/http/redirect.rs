@@ -1,11 +1,18 @@
 //! Following redirects for the [`Client`](super::Client), as Go's `http.Client` does.
 //!
 //! The rules users see (which answers are followed, what the next request carries) are in
-//! the `Client` docs. Here: deciding a hop ([`next`]), which headers go along ([`keeps`]),
+//! the `Client` docs. Here: the loop that follows a chain of them within the whole-request
+//! timeout ([`follow`]), deciding a hop ([`next`]), which headers go along ([`keeps`]),
 //! and resolving a `Location` against the URL that answered it (RFC 3986 §5.2: absolute,
 //! `//host/..`, `/path`, `?query`, or relative, with `.` and `..` segments removed; the
 //! fragment dropped). Only `http://` targets can be followed.
 use std::io;
+use std::time::Instant;
+
+use super::answer::ClientResponse;
+use super::client_builder::ClientBuilder;
+use super::send::Req;
+use super::syntax::remove_dots;
 
 /// Headers that are credentials for one host: not sent on to another (Go drops the same).
 const CREDENTIALS: [&str; 5] = [
@@ -103,28 +110,87 @@ fn split_query(target: &str) -> (&str, &str) {
     target.split_at(target.find('?').unwrap_or(target.len()))
 }
 
-/// RFC 3986 §5.2.4 on a path that is empty or starts with `/`.
-fn remove_dots(path: &str) -> String {
-    if !path.split('/').any(|s| s == "." || s == "..") {
-        return path.to_string();
+/// What the redirect loop needs of an answer, held or streamed.
+pub(super) trait Redirectable {
+    /// The status and the `Location` header.
+    fn status_and_location(&self) -> (u16, Option<&str>);
+    /// Records the URL the answer came from, after redirects.
+    fn set_url(&mut self, url: String);
+}
+
+impl Redirectable for ClientResponse {
+    fn status_and_location(&self) -> (u16, Option<&str>) {
+        (self.status, self.header("location"))
     }
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    for (i, s) in segments.iter().enumerate() {
-        let last = i + 1 == segments.len();
-        match *s {
-            "." | ".." => {
-                if *s == ".." {
-                    out.pop();
+
+    fn set_url(&mut self, url: String) {
+        self.url = Some(url);
+    }
+}
+
+/// Sends `req` with `send`, following redirects (see the [`Client`](super::Client) docs) within the
+/// whole-request timeout. Without `resends` (the body cannot be sent twice), a redirect
+/// that keeps the body ends the chain: its answer is the caller's.
+pub(super) fn follow<'r, R: Redirectable>(
+    cfg: &ClientBuilder,
+    req: Req<'r>,
+    resends: bool,
+    mut send: impl FnMut(Req<'_>, Option<Instant>) -> io::Result<R>,
+) -> io::Result<R> {
+    let deadline = cfg.timeout.and_then(|t| Instant::now().checked_add(t));
+    let timed_out = |e: io::Error| match deadline {
+        Some(d) if e.kind() == io::ErrorKind::TimedOut && Instant::now() >= d => io::Error::new(
+            io::ErrorKind::TimedOut,
+            "goro-net http: request timed out (ClientBuilder::timeout)",
+        ),
+        _ => e,
+    };
+    let (method, url, headers, body) = req;
+    let mut resp = send(req, deadline).map_err(timed_out)?;
+    if cfg.max_redirects == 0 {
+        return Ok(resp);
+    }
+    let (mut method, mut body, mut to_get) = (method, body, false);
+    let first_host = authority(url);
+    let mut hops = 0;
+    // The URL that gave `resp`, once it is not `url`.
+    let mut at: Option<String> = None;
+    loop {
+        let (status, location) = resp.status_and_location();
+        let next = next(at.as_deref().unwrap_or(url), status, location);
+        let hop = match next {
+            Some(hop) if resends || to_get || hop.as_ref().is_ok_and(|h| h.to_get) => hop?,
+            _ => {
+                if let Some(at) = at {
+                    resp.set_url(at);
                 }
-                if last {
-                    out.push(""); // `/a/b/..` is `/a/`
-                }
+                return Ok(resp);
             }
-            s => out.push(s),
+        };
+        if hops == cfg.max_redirects {
+            return Err(io::Error::other(format!(
+                "goro-net http: stopped after {hops} redirects (ClientBuilder::max_redirects)"
+            )));
         }
+        hops += 1;
+        if hop.to_get {
+            to_get = true;
+            body = &[];
+            if method != "HEAD" {
+                method = "GET";
+            }
+        }
+        let other_host = authority(&hop.url) != first_host;
+        let kept: Vec<(&str, &str)> = headers
+            .iter()
+            .filter(|(n, _)| keeps(n, other_host, to_get))
+            .copied()
+            .collect();
+        tracing::debug!(url = %hop.url, method, "http client: following a redirect");
+        drop(resp);
+        resp = send((method, &hop.url, &kept, body), deadline).map_err(timed_out)?;
+        at = Some(hop.url);
     }
-    format!("/{}", out.join("/"))
 }
 
 #[cfg(test)]

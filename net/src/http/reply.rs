@@ -58,7 +58,7 @@ pub fn redirect(w: &mut ResponseWriter<'_>, r: &Request<'_>, url: &str, code: u1
             let dir = &old[..old.rfind('/').map_or(0, |i| i + 1)];
             format!("{}{path}", if dir.is_empty() { "/" } else { dir })
         };
-        let path = super::mux::clean(&path).unwrap_or(path);
+        let path = super::syntax::clean(&path).unwrap_or(path);
         format!("{path}{query}")
     };
     let had_type = w.header_get("Content-Type").is_some();

@@ -35,6 +35,11 @@ impl Out {
         self.push(stream, data)
     }
 
+    /// True if no response waits in the buffer.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Writes what is buffered and returns the buffer to the pool.
     pub(crate) fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
         let len = std::mem::take(&mut self.len);

@@ -1,4 +1,6 @@
 //! [`Server`]: configuration, the accept loop, the connection registry, timeouts, shutdown.
+//! What one connection does with its socket, and the record ([`Conn`]) it owns while it
+//! lives, are in `conn.rs`.
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -7,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use goro::sync::Semaphore;
 
+use super::conn::Conn;
 use super::date::DateCell;
 use super::Handler;
 use crate::{lock, TcpListener, TcpStream};
@@ -279,12 +282,7 @@ impl Server {
             srv.accepted.fetch_add(1, Ordering::Relaxed);
             let placed = goro::io::Placement::choose();
             let worker = placed.worker();
-            let conn = Conn {
-                srv: srv.clone(),
-                slot,
-                index,
-                placed,
-            };
+            let conn = Conn::new(srv.clone(), slot, index, placed);
             if let Err(e) = goro::Builder::new()
                 .worker_hint(worker)
                 .spawn(move || super::conn::serve(conn))
@@ -412,6 +410,19 @@ impl Shared {
         self.bad_requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Takes connection `index` out of the registry and frees its permit (when its [`Conn`]
+    /// drops). The registry's reference to its slot is dropped outside the lock.
+    pub(crate) fn unregister(&self, index: usize) {
+        let registered = {
+            let mut r = lock(&self.conns);
+            r.free.push(index);
+            r.slots[index].take()
+        };
+        drop(registered);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.permits.add_permits(1);
+    }
+
     /// Closes connections past their deadline, and idle ones if `idle_too`.
     fn sweep(&self, idle_too: bool) {
         let now = self.now_ms();
@@ -487,33 +498,6 @@ impl Registry {
                 self.slots.len() - 1
             }
         }
-    }
-}
-
-/// One live connection, owned by the coroutine that serves it. Between requests it moves to
-/// the coroutine that will serve the next one (conn.rs). Dropping it, at the end or by a
-/// panic, unregisters the connection, closes the socket and frees its permit.
-pub(crate) struct Conn {
-    pub(crate) srv: Arc<Shared>,
-    pub(crate) slot: Arc<Slot>,
-    index: usize,
-    /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure),
-    /// and moves it off a saturated worker between requests (conn.rs, `serve`).
-    pub(crate) placed: goro::io::Placement,
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        let registered = {
-            let mut r = lock(&self.srv.conns);
-            r.free.push(self.index);
-            r.slots[self.index].take()
-        };
-        // The registry's reference goes outside the lock; the socket closes when `self.slot`,
-        // the last reference, drops right after this.
-        drop(registered);
-        self.srv.live.fetch_sub(1, Ordering::Relaxed);
-        self.srv.permits.add_permits(1);
     }
 }
 

@@ -11,7 +11,8 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use super::client::{Answer, ClientResponse, Framing, Src};
+use super::answer::{ClientResponse, Framing, Src};
+use super::transport::Answer;
 use super::wire::Chunked;
 use crate::connpool::PooledConn;
 use crate::pool::PooledBuf;
@@ -239,7 +240,7 @@ impl StreamingResponse {
     }
 }
 
-impl super::client::Redirectable for StreamingResponse {
+impl super::redirect::Redirectable for StreamingResponse {
     fn status_and_location(&self) -> (u16, Option<&str>) {
         (self.head.status, self.head.header("location"))
     }

@@ -35,6 +35,10 @@
 //!
 //! [`content_length`]: 1 to 19 decimal digits, surrounding spaces allowed, nothing else:
 //! no sign, no hex, no list (`5, 5` is one header with a value that is not a number).
+//! Several `Content-Length` lines must agree. [`FramingHeaders`] gathers these and the
+//! `Transfer-Encoding` lines of a head for both sides: the server's request parser
+//! (`conn.rs`) and the client's answer parser (`answer.rs`).
+use super::syntax;
 
 /// Longest chunk-size or trailer line, `CRLF` included (Go's `maxLineLength`).
 pub(crate) const MAX_LINE: usize = 4096;
@@ -245,15 +249,10 @@ fn is_field_line(line: &[u8]) -> bool {
     };
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     !name.is_empty()
-        && name.iter().all(|&b| is_tchar(b))
+        && name.iter().all(|&b| syntax::is_tchar(b))
         && value
             .iter()
             .all(|&b| is_field_vchar(b) || b == b' ' || b == b'\t')
-}
-
-/// `tchar` of RFC 9110 §5.6.2: the characters of a token (a header name, a method).
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// A visible character or `obs-text` (bytes of 0x80 and up), as field values allow.
@@ -269,6 +268,53 @@ pub(crate) fn content_length(v: &[u8]) -> Option<u64> {
         return None;
     }
     Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// The headers that decide where a message's body ends (`Content-Length`,
+/// `Transfer-Encoding`), gathered line by line as a head is read: the one place both the
+/// server's request parser and the client's answer parser apply the rules of the module
+/// docs. What a refusal means differs by side (the server answers 400 or 501; the client
+/// fails the request), so the caller decides that.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FramingHeaders {
+    /// The `Content-Length`, if any line gave one.
+    pub(crate) length: Option<u64>,
+    /// `Transfer-Encoding` lines seen.
+    te_lines: u32,
+    /// The last `Transfer-Encoding` line was exactly `chunked` (any case).
+    te_chunked: bool,
+}
+
+impl FramingHeaders {
+    /// Takes a `Content-Length` line: digits only ([`content_length`]), and the same value
+    /// on every line.
+    #[inline]
+    pub(crate) fn content_length(&mut self, v: &[u8]) -> Result<(), Malformed> {
+        let n = content_length(v).ok_or(Malformed("bad Content-Length"))?;
+        if self.length.is_some_and(|l| l != n) {
+            return Err(Malformed("conflicting Content-Length"));
+        }
+        self.length = Some(n);
+        Ok(())
+    }
+
+    /// Takes a `Transfer-Encoding` line.
+    #[inline]
+    pub(crate) fn transfer_encoding(&mut self, v: &[u8]) {
+        self.te_lines += 1;
+        self.te_chunked = v.trim_ascii().eq_ignore_ascii_case(b"chunked");
+    }
+
+    /// True if any `Transfer-Encoding` line came.
+    pub(crate) fn has_transfer_encoding(&self) -> bool {
+        self.te_lines > 0
+    }
+
+    /// Go's rule for a message with `Transfer-Encoding`: exactly one line, of exactly
+    /// `chunked`; anything else is refused.
+    pub(crate) fn transfer_encoding_is_chunked(&self) -> bool {
+        self.te_lines == 1 && self.te_chunked
+    }
 }
 
 /// Bytes of the longest chunk-size line [`chunk_line`] writes.
@@ -516,6 +562,27 @@ mod tests {
         assert_eq!(ok(&wire).0.len(), 1 + 15 + 16 + 4096 + 65535);
         let mut line = [0u8; CHUNK_LINE];
         assert_eq!(chunk_line(usize::MAX, &mut line), b"ffffffffffffffff\r\n");
+    }
+
+    #[test]
+    fn framing_headers() {
+        let mut f = FramingHeaders::default();
+        assert_eq!(f.content_length(b"5"), Ok(()));
+        assert_eq!(f.content_length(b" 5 "), Ok(()));
+        assert_eq!(
+            f.content_length(b"6").unwrap_err().0,
+            "conflicting Content-Length"
+        );
+        assert_eq!(f.content_length(b"+6").unwrap_err().0, "bad Content-Length");
+        assert_eq!(f.length, Some(5));
+        assert!(!f.has_transfer_encoding());
+        f.transfer_encoding(b" Chunked ");
+        assert!(f.has_transfer_encoding() && f.transfer_encoding_is_chunked());
+        f.transfer_encoding(b"chunked");
+        assert!(!f.transfer_encoding_is_chunked(), "two lines");
+        let mut g = FramingHeaders::default();
+        g.transfer_encoding(b"gzip, chunked");
+        assert!(g.has_transfer_encoding() && !g.transfer_encoding_is_chunked());
     }
 
     #[test]

@@ -1,0 +1,139 @@
+//! The client's transport: dialling a host, the liveness check of an idle connection, and
+//! [`ask`], which sends a request on a connection from a host's keep-alive pool and reads
+//! the answer's head, retrying on a fresh connection when a reused one turns out closed.
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use super::answer::{read_head, ClientResponse, Framing, Src, RESP_BUF};
+use super::client_builder::ClientBuilder;
+use super::send::send_body;
+use crate::connpool::{Pool, PooledConn};
+use crate::pool::{self, PooledBuf};
+use crate::TcpStream;
+
+/// Connects to `authority`, within the connect timeout and by `deadline`.
+pub(super) fn dial(
+    authority: &str,
+    cfg: &ClientBuilder,
+    deadline: Option<Instant>,
+) -> io::Result<TcpStream> {
+    let host = authority.to_string();
+    let addrs: Vec<SocketAddr> =
+        goro::blocking(move || host.to_socket_addrs().map(Iterator::collect))?;
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "goro-net http: no address");
+    for a in addrs {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "goro-net http: no time left to connect",
+            ));
+        }
+        let timeout = left.map_or(cfg.connect_timeout, |l| l.min(cfg.connect_timeout));
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                s.set_read_timeout(cfg.read_timeout)?;
+                s.set_write_timeout(cfg.write_timeout)?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// An idle keep-alive socket is usable if reading it would block: no EOF, no stray bytes.
+/// The poller usually knows that already (no read edge since the last response was read);
+/// otherwise a non-blocking peek asks the kernel.
+pub(super) fn alive(c: &TcpStream) -> bool {
+    if c.read_would_park() {
+        return true;
+    }
+    let mut b = [0u8; 1];
+    // SAFETY: `b` is a live one-byte buffer; the fd is open while `c` is borrowed.
+    let r = unsafe {
+        libc::recv(
+            c.as_raw_fd(),
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
+/// An answer whose head has been read, on its pooled connection.
+pub(super) struct Answer {
+    pub(super) conn: PooledConn<TcpStream>,
+    /// Without its body.
+    pub(super) resp: ClientResponse,
+    /// The server lets the connection stay open.
+    pub(super) keep: bool,
+    pub(super) framing: Framing,
+    /// The read buffer, and the unread bytes in it (the start of the body).
+    pub(super) buf: (PooledBuf, usize, usize),
+}
+
+/// Sends `head` (a whole request) on a connection from `pool` (one host's) and reads the answer's
+/// head, by `deadline`.
+///
+/// A reused connection may have been closed by the server meanwhile: if it fails before
+/// any byte of the answer came, the request goes again on the next one. Each failed
+/// connection is discarded, so this ends at the latest on a fresh one.
+pub(super) fn ask(
+    pool: &Pool<TcpStream>,
+    head: &[u8],
+    head_only: bool,
+    deadline: Option<Instant>,
+    mut upload: Option<(&mut dyn Read, Option<u64>)>,
+) -> io::Result<Answer> {
+    // Whether a byte of the upload was taken from its reader: then it cannot go again.
+    let mut taken = false;
+    loop {
+        let mut conn = match deadline {
+            Some(d) => {
+                let c = pool.get_deadline(d)?;
+                c.set_deadline(Some(d));
+                c
+            }
+            None => pool.get()?,
+        };
+        let reused = conn.reused();
+        let answer = (&*conn)
+            .write_all(head)
+            .map_err(|e| (e, true))
+            .and_then(|()| match upload.as_mut() {
+                Some((body, length)) => {
+                    send_body(&conn, &mut **body, *length, &mut taken).map_err(|e| (e, !taken))
+                }
+                None => Ok(()),
+            })
+            .and_then(|()| {
+                let mut src = Src::new(&conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
+                let (resp, keep, framing) = read_head(&mut src, head_only)?;
+                Ok((resp, keep, framing, src.into_parts()))
+            })
+            .map_err(|(e, before_answer)| (e, before_answer && !taken));
+        match answer {
+            Ok((resp, keep, framing, buf)) => {
+                return Ok(Answer {
+                    conn,
+                    resp,
+                    keep,
+                    framing,
+                    buf,
+                })
+            }
+            Err((e, before_answer)) => {
+                conn.discard();
+                // (A timeout is the server being slow, not the connection being stale.)
+                if !(reused && before_answer) || e.kind() == io::ErrorKind::TimedOut {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
