@@ -1,10 +1,11 @@
-//! One server connection: read a batch, answer every complete request in it, write once.
+//! One server connection: read a batch, answer every complete request in it.
 //!
-//! Pipelined answers leave as soon as the connection would otherwise hold them behind a
-//! handler that may be slow: before the last buffered request's handler runs, after any
-//! handler that took [`SLOW_HANDLER`], and before a handler that reads its body from the
-//! socket. Answers to requests that arrived together and were answered quickly share one
-//! write; a request that arrives alone gets one write for its answer.
+//! No answer waits for a later request's handler: before a handler runs, the answers queued
+//! by the requests before it are written (a handler can be slow, a backend call or a sleep,
+//! and nothing tells that before it returns). That is Go's server's rule, one write per
+//! answer of a pipelined batch; a request that arrives alone gets one write for its answer,
+//! as before. A write that fails (the client reset or left) ends the connection before its
+//! queued requests reach the handler.
 use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
@@ -25,9 +26,6 @@ const STACK_HEADERS: usize = 100;
 const MAX_DRAIN: u64 = 256 << 10;
 /// First size of a connection's read buffer.
 const READ_SIZE: usize = 4096;
-/// A handler that took this long sends what is ready at once, rather than letting the
-/// answers of quick pipelined requests wait for the rest of the batch.
-const SLOW_HANDLER: Duration = Duration::from_millis(1);
 
 /// What one parse-and-answer step did.
 enum Step {
@@ -136,8 +134,6 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
                 return false;
             }
         }
-        // When the last answer was queued: how long the next handler took.
-        let mut last = Instant::now();
         // Answer every complete request already buffered (the pipelining fast path).
         while start < end {
             let step = one(
@@ -172,20 +168,6 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
                     }
                     if !keep {
                         break 'conn;
-                    }
-                    if start < end {
-                        // More requests are buffered (pipelining). Quick answers share one
-                        // write; after a slow handler, what is ready goes at once, and a
-                        // failed write (the client reset or left) ends the connection before
-                        // its queued requests reach the handler.
-                        let now = Instant::now();
-                        if now.duration_since(last) >= SLOW_HANDLER {
-                            if let Err(e) = out.flush(stream) {
-                                tracing::debug!(%remote, error = %e, "goro-net http: write failed");
-                                return false;
-                            }
-                        }
-                        last = now;
                     }
                 }
                 Step::Close => {
@@ -366,16 +348,12 @@ fn one(
         Kind::Length(length.unwrap_or(0))
     };
     let rest = &buf[head_len..];
-    let in_buffer = match kind {
-        Kind::Length(n) if n <= rest.len() as u64 => Some(n as usize),
-        _ => None,
-    };
-    if let Some(n) = in_buffer {
-        // Answers of earlier pipelined requests wait in `out`. If another whole request
-        // follows this one they may share its write; if not, this handler is the last of
-        // the batch and may be slow (a backend call, a sleep): they go now, not after it.
-        // One request per read leaves `out` empty here, so that path writes once, as ever.
-        if !out.is_empty() && !head_follows(&rest[n..]) && out.flush(stream).is_err() {
+    // The whole body is already buffered: the handler will not read the socket.
+    let in_buffer = matches!(kind, Kind::Length(n) if n <= rest.len() as u64);
+    if in_buffer {
+        // Answers of earlier pipelined requests wait in `out`: they go before this handler
+        // runs (module doc). One request per read leaves `out` empty here: one write, as ever.
+        if !out.is_empty() && out.flush(stream).is_err() {
             return Step::Close;
         }
         slot.set_busy(0);
@@ -450,12 +428,6 @@ fn one(
         keep,
         leftover,
     }
-}
-
-/// True if `buf` starts with a whole request head (its blank line is there). A cheap look:
-/// the scan stops at the first blank line, about one head's length into `buf`.
-fn head_follows(buf: &[u8]) -> bool {
-    buf.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 /// Queues a canned error response and ends the connection.

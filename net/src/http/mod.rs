@@ -37,23 +37,17 @@
 //! server: only its coroutine parks. 2,000 handlers sleeping 2 s cost 2,000 parked
 //! coroutines, no threads.
 //!
-//! **One read and one write per batch.** The connection loop (`conn.rs`) reads whatever
-//! the socket has into a pooled buffer, then parses and answers *every* complete request
-//! in it before it touches the socket again: answers accumulate in a pooled output buffer
-//! that goes out in one `write`. A keep-alive client with one request in flight costs one
-//! `read` and one `write` per request; a pipelining client costs the same per batch.
-//! Requests are answered strictly in order. Four cases flush early so order and liveness
-//! hold: a handler that must read its body from the socket (the client may be waiting for
-//! earlier answers, or for `100 Continue`), an explicit `flush`, the last request of a
-//! batch (no whole request is buffered behind it: its handler may be slow, and the answers
-//! before it leave first), and a handler that took a millisecond or more while more
-//! requests wait: what is ready goes at once, so ten pipelined requests to a 300 ms
-//! handler get their first answer after 300 ms, not 3 s, a quick answer followed by a slow
-//! one arrives at once, and a write that fails (the client reset) ends the connection
-//! before its queued requests reach the handler. A quick answer queued before a slow
-//! handler in the *middle* of a batch still waits for it: the server cannot know a handler
-//! is slow until it returns, and flushing before every handler would cost a pipelining
-//! client its one write per batch.
+//! **One read per batch, one write per answer.** The connection loop (`conn.rs`) reads
+//! whatever the socket has into a pooled buffer, then parses and answers *every* complete
+//! request in it before it reads the socket again. Answers go to a pooled output buffer,
+//! written before the next request's handler runs (a handler may be slow, a backend call or
+//! a sleep, and nothing tells that before it returns) and at the end of the batch: no answer
+//! ever waits for a later request's handler, as with Go's server. A keep-alive client with
+//! one request in flight costs one `read` and one `write` per request; a pipelining client
+//! one read per batch and one write per answer. Requests are answered strictly in order; a
+//! write that fails (the client reset) ends the connection before its queued requests reach
+//! the handler. An explicit `flush` and a handler that reads its body from the socket (the
+//! client may wait for `100 Continue`) write early too.
 //!
 //! **Nothing allocated per request.** `httparse` parses the head in place into an array
 //! of header views on the coroutine's stack; [`Request`] borrows everything from the read
