@@ -39,7 +39,7 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.load(SeqCst) && !IN_TRACE.with(Cell::get) {
             let n = ALLOCS.fetch_add(1, SeqCst);
             // A sample of them: the first few, then one in a thousand.
-            if TRACE.load(SeqCst) && (n < 4 || n % 1000 == 0) {
+            if TRACE.load(SeqCst) && (n < 4 || n.is_multiple_of(1000)) {
                 IN_TRACE.with(|t| t.set(true));
                 let bt = std::backtrace::Backtrace::force_capture();
                 eprintln!("allocation of {} bytes:\n{bt}", layout.size());
