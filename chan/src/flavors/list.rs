@@ -471,10 +471,15 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        // A thread looks again a few times before it registers: a sender on another core
-        // often delivers within a microsecond, far cheaper than a park and an unpark. A
-        // coroutine does not (a sender on its own worker cannot run meanwhile).
-        let mut step = if goro::in_coroutine() { SPIN_STEPS } else { 0 };
+        // A thread looks again a few times before it registers (spinning, then yielding):
+        // a sender on another core often delivers within a microsecond, far cheaper than
+        // a park and an unpark. A coroutine does not (a sender on its own worker cannot
+        // run meanwhile).
+        let (mut step, mut yields) = if goro::in_coroutine() {
+            (SPIN_STEPS, SPIN_YIELDS)
+        } else {
+            (0, 0)
+        };
         loop {
             match self.start_recv() {
                 // SAFETY: claimed just above, read once.
@@ -487,6 +492,11 @@ impl<T> Channel<T> {
             }
             if step < SPIN_STEPS {
                 spin(&mut step);
+                continue;
+            }
+            if yields < SPIN_YIELDS {
+                yields += 1;
+                std::thread::yield_now();
                 continue;
             }
             Context::with(|cx| {
@@ -596,6 +606,10 @@ impl<T> Channel<T> {
 /// Steps of `utils::spin` a thread's blocking receive makes before it registers: doubling
 /// spins, about a microsecond in all, never yielding the thread.
 const SPIN_STEPS: u32 = 6;
+/// Then this many yields of the thread, as crossbeam-channel's receive does before it
+/// blocks: a sender descheduled on a loaded machine gets the core, and a receive that
+/// keeps pace with its sender rarely pays a futex sleep and wake.
+const SPIN_YIELDS: u32 = 4;
 
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
