@@ -84,7 +84,7 @@ use crossbeam_utils::CachePadded;
 use crate::context::{Context, Operation, Selected};
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::select::{SelectHandle, Token};
-use crate::utils::spin;
+use crate::utils::{contention_spin, spin};
 use crate::waker::SyncWaker;
 
 /// Values per block. With a 16-byte slot a block is about half a kilobyte.
@@ -317,7 +317,7 @@ impl<T> Channel<T> {
                 }
                 Err(t) => {
                     tail = t;
-                    spin(&mut step);
+                    contention_spin(&mut step);
                 }
             }
         };
@@ -427,7 +427,7 @@ impl<T> Channel<T> {
                 }
                 Err(h) => {
                     head = h;
-                    spin(&mut step);
+                    contention_spin(&mut step);
                 }
             }
         }
