@@ -17,6 +17,40 @@
 //! The claimer then calls [`Context::unpark`] *after* it has released every lock and
 //! finished writing any value it hands over. `park` may return spuriously, so the owner
 //! always re-checks the slot in a loop.
+//!
+//! # Reuse: one context per coroutine (or thread), shared or not
+//!
+//! A wait queue holds a *clone* of the context (an `Arc`), and a peer that claimed the
+//! waiter drops its clone only after it has woken it, so a waiter that returns and waits
+//! again at once (a receive loop on a busy channel) often finds its context still shared.
+//! Allocating a fresh one then would cost an allocation per wait exactly when waits are
+//! frequent. So each coroutine (and each plain thread) keeps one context for its whole
+//! life and reuses it even while stale clones are still around. That is sound because of
+//! what a clone may still do once the wait that registered it is over:
+//!
+//! | who holds a clone after the wait returned        | what it may still do with it |
+//! |--------------------------------------------------|------------------------------|
+//! | a wait queue                                     | nothing: the waiter removed its entries, or the claimer did, before the waiter returned (the crate invariant) |
+//! | a claimer that has released the queue's lock     | `unpark` only: it claimed (CAS) and published the packet *under* that lock |
+//! | a disconnection's drained entries, a zero-flavor token's `peer` | `unpark` only |
+//!
+//! and a stale `unpark` only makes the owner's next `park` return early, which every park
+//! loop tolerates (it re-checks its slot). The rules that make the first two rows true:
+//!
+//! 1. A peer claims a waiter (the CAS on its slot) only under the lock of a queue that
+//!    holds the waiter's entry, and removes the entry in the same critical section (or,
+//!    for a disconnection or an observer, drains all entries in it). A claim never happens
+//!    after the lock is released, so it cannot land on the *next* wait of a reused context.
+//! 2. A packet is published only by the claimer, under that lock, and only a non-null
+//!    one (zero flavor). The zero flavor's waiters synchronise with that lock before they
+//!    return: a select unregisters from every channel (taking each lock), and a blocked
+//!    `send`/`recv` waits for its packet's `ready`, which the claimer sets after unlocking.
+//!
+//! A coroutine-local context (goro's `coroutine_local!`) rather than a per-thread cache:
+//! several coroutines of one worker wait at once (every stage of a pipeline), and a
+//! per-thread cache serves only one of them; the others would allocate per wait. On a
+//! plain thread the context is an ordinary thread-local. A nested wait (a blocking call
+//! inside a value's `Drop` inside a wait) finds the slot empty and allocates.
 
 use std::cell::Cell;
 use std::ptr;
@@ -77,19 +111,18 @@ pub(crate) struct Context {
 }
 
 thread_local! {
-    /// Two cached contexts per thread, taken out while in use. Several coroutines on one
-    /// worker may wait at once: the first takes a cached one, the others allocate.
-    /// A `Cell` is coroutine-safe here: it is never borrowed across a park.
-    ///
-    /// Two, not one: the peer that claimed a waiter drops its clone of the context only
-    /// after waking it, so a waiter that returns and blocks again at once (a receive loop
-    /// on a busy channel) often finds its last context still shared. It then takes the
-    /// other one, which that race left long ago (Go's select2 allocation test, crossbeam's
-    /// `golang.rs`, caught one allocation per select when a coroutine was the peer).
-    static CACHED: Cell<[Option<Context>; 2]> = const { Cell::new([None, None]) };
+    /// The context of this plain thread (module docs, "Reuse"); `None` while in use.
+    static THREAD_CX: Cell<Option<Context>> = const { Cell::new(None) };
+}
+
+goro::coroutine_local! {
+    /// The context of the running coroutine (module docs, "Reuse"); `None` while in use.
+    /// A `Cell` is enough: it is never borrowed across a park.
+    static COROUTINE_CX: Cell<Option<Context>> = Cell::new(None);
 }
 
 impl Context {
+    #[cold]
     fn new() -> Context {
         Context {
             inner: Arc::new(Inner {
@@ -100,48 +133,49 @@ impl Context {
         }
     }
 
-    /// Resets `self` for a new wait if no wait queue or waker still holds a clone of it
-    /// (the `Arc` is unique). False if it is still shared.
-    fn reset_if_unique(&mut self) -> bool {
-        let Some(inner) = Arc::get_mut(&mut self.inner) else {
-            return false;
-        };
-        *inner.select.get_mut() = 0;
-        *inner.packet.get_mut() = ptr::null_mut();
-        // The cache is per thread but several coroutines share a thread: point the
-        // unparker at whoever is running now (checked first: re-pointing costs two
-        // reference-count updates, and usually it is the same one).
-        if !inner.unparker.wakes_current() {
-            inner.unparker = park::unparker();
-        }
-        true
+    /// Readies a context of the current coroutine or thread for a new wait: slot Waiting,
+    /// no packet. Stale clones may exist; they only `unpark` (module docs, "Reuse").
+    fn reset(&self) {
+        // Relaxed: the context reaches a peer only through a wait queue, and registering
+        // takes the queue's lock, whose release publishes these stores to whoever claims.
+        self.inner.select.store(0, Ordering::Relaxed);
+        self.inner.packet.store(ptr::null_mut(), Ordering::Relaxed);
     }
 
     /// Runs `f` with a fresh context (slot Waiting, no packet) owned by the current
-    /// coroutine or thread.
-    ///
-    /// A per-thread cached context is reused when no wait queue or waker still holds a
-    /// clone of it; otherwise a new one is allocated. Reuse is what keeps a blocking
-    /// operation free of allocation in the steady state.
+    /// coroutine or thread: the coroutine's (or thread's) own, reused for every wait, so a
+    /// blocking operation does not allocate after its first wait.
     pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
-        // `try_with`: a blocking operation may run in another thread-local's destructor,
-        // after `CACHED` is gone (crossbeam-channel's `thread_locals` test); then it works
-        // uncached.
-        let [mut a, mut b] = CACHED.try_with(|c| c.take()).unwrap_or([None, None]);
-        // Use the first unique one; keep the other as the spare.
-        let (cx, spare) = if a.as_mut().is_some_and(Context::reset_if_unique) {
-            (a, b)
-        } else if b.as_mut().is_some_and(Context::reset_if_unique) {
-            (b, a)
-        } else {
-            // Both still shared (or none cached): keep the younger, allocate.
-            (Some(Context::new()), a)
+        let mut f = Some(f);
+        let mut run = |cell: &Cell<Option<Context>>| {
+            let cx = match cell.take() {
+                Some(cx) => {
+                    cx.reset();
+                    cx
+                }
+                // First wait of this coroutine or thread, or a nested wait.
+                None => Context::new(),
+            };
+            let f = f.take().expect("goro-chan: context closure runs once");
+            let r = f(&cx);
+            cell.set(Some(cx));
+            r
         };
-        let cx = cx.expect("goro-chan: chosen context is present");
-        let r = f(&cx);
-        // During thread exit this fails and the contexts are simply dropped.
-        let _ = CACHED.try_with(|c| c.set([Some(cx), spare]));
-        r
+        // `try_with`: a blocking operation may run in a thread-local's destructor, after
+        // ours is gone (crossbeam-channel's `thread_locals` test), or in a coroutine-local's
+        // destructor; then it works with a context of its own.
+        let r = if goro::in_coroutine() {
+            COROUTINE_CX.try_with(&mut run).ok()
+        } else {
+            THREAD_CX.try_with(&mut run).ok()
+        };
+        match r {
+            Some(r) => r,
+            None => {
+                let f = f.take().expect("goro-chan: context closure runs once");
+                f(&Context::new())
+            }
+        }
     }
 
     /// Claims the waiter for `sel` if nobody has yet. On failure returns the current value.
@@ -163,10 +197,16 @@ impl Context {
     }
 
     /// Publishes the claimed operation's packet (zero flavor; called under its lock).
+    ///
+    /// A null packet (every other flavor) is not stored: its store could land after the
+    /// owner returned without taking the lock (a blocking array or list receive) and
+    /// clobber the packet of the owner's next wait (module docs, "Reuse", rule 2).
     pub(crate) fn store_packet(&self, packet: *mut ()) {
-        // Release pairs with the Acquire load in `packet`; the channel lock taken by the
-        // owner before reading orders it as well.
-        self.inner.packet.store(packet, Ordering::Release);
+        if !packet.is_null() {
+            // Release pairs with the Acquire load in `packet`; the channel lock taken by
+            // the owner before reading orders it as well.
+            self.inner.packet.store(packet, Ordering::Release);
+        }
     }
 
     /// The packet stored by the claimer, or null.

@@ -13,9 +13,9 @@
 //!
 //! **Flavors.** A channel is one of six flavors (see `flavors/mod.rs`), one file each,
 //! behind the enum in `Sender`/`Receiver`: `array` (bounded, lock-free ring of stamped
-//! slots), `zero` (rendezvous, direct handoff), `list` (unbounded), `at`/`tick` (timers)
-//! and `never` (Go's nil channel). Dispatch is a `match` on the hot path, never a `dyn`
-//! call. Each flavor implements one small internal trait, `SelectHandle`
+//! slots), `zero` (rendezvous, direct handoff), `list` (unbounded, lock-free list of
+//! blocks), `at`/`tick` (timers) and `never` (Go's nil channel). Dispatch is a `match` on
+//! the hot path, never a `dyn` call. Each flavor implements one small internal trait, `SelectHandle`
 //! (`try_select`/`register`/`unregister`/`accept`), which is everything `select` needs.
 //!
 //! **Waiting.** Go's `sudog` becomes a *context*: a shared slot saying who claimed the
@@ -24,8 +24,11 @@
 //! queue and parks in a loop until the slot leaves Waiting (`park` may return spuriously).
 //! A peer claims a waiter with one CAS on that slot, so exactly one party wins, then wakes
 //! it *after* releasing the channel's lock (wake outside locks). A timeout is the waiter
-//! claiming its own slot. Contexts are cached per thread and reused when no queue holds
-//! them any more, so a blocking operation does not allocate in the steady state.
+//! claiming its own slot. Each coroutine (and thread) keeps one context and reuses it for
+//! every wait, even while a peer still holds a stale clone (which may only unpark; see
+//! `context.rs`), so a blocking operation or select does not allocate in the steady state
+//! (`tests/select_alloc.rs`). The exception is a select arm on a zero-capacity channel,
+//! which allocates its exchange packet, as crossbeam-channel's does.
 //!
 //! **Handoff.** On a zero-capacity channel the value moves directly between the two
 //! sides' stacks through a *packet* (the waiting side's stack while it is parked).

@@ -37,7 +37,7 @@
 //!   `Channel::drop` never drops (it drops only slots stamped full); an abandoned receive
 //!   takes the value, drops it, and stamps the slot empty as a completed receive would.
 //! - list: sends reserve nothing; an abandoned receive takes its claimed value and drops
-//!   it, so the queue's front can be trimmed again.
+//!   it, finishing the slot as a read would, so its block can be freed.
 //! - zero: the committed peer is released and retries (a blocked `send` gets its value
 //!   back, a blocked `recv` waits again); a heap packet is freed by whichever of the two
 //!   sides finishes with it last.

@@ -138,3 +138,14 @@ pub(crate) fn spin(step: &mut u32) {
         std::thread::yield_now();
     }
 }
+
+/// One step of a bounded exponential spin after losing a CAS race: unlike [`spin`] it
+/// never yields the thread, because the winner is not stalled, only faster (crossbeam's
+/// `Backoff::spin` makes the same distinction).
+#[inline]
+pub(crate) fn contention_spin(step: &mut u32) {
+    for _ in 0..(1u32 << (*step).min(6)) {
+        std::hint::spin_loop();
+    }
+    *step += 1;
+}

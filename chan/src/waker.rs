@@ -80,9 +80,18 @@ impl Waker {
         }
     }
 
-    /// Takes every observer out, for [`wake_observers`] after the caller's lock is released.
+    /// Claims every observer for its operation and takes them all out, for
+    /// [`wake_observers`] after the caller's lock is released. The claim happens here,
+    /// under the lock, never after it (rule 1 in `context.rs`): an observer whose wait
+    /// already ended may reuse its context at once.
     pub(crate) fn take_observers(&mut self) -> Vec<Entry> {
-        std::mem::take(&mut self.observers)
+        if self.observers.is_empty() {
+            return Vec::new();
+        }
+        let mut observers = std::mem::take(&mut self.observers);
+        // Keep only those we claimed: a context claimed elsewhere needs no wake from us.
+        observers.retain(|e| e.cx.try_select(Selected::Operation(e.oper)).is_ok());
+        observers
     }
 
     /// Whether some registered (non-observer) waiter is still waiting.
@@ -178,7 +187,8 @@ impl Waker {
         for e in self.iter().chain(self.observers.iter()) {
             let _ = e.cx.try_select(Selected::Disconnected);
         }
-        let observers = self.take_observers();
+        // Claimed just above (not by `take_observers`, which claims for an operation).
+        let observers = std::mem::take(&mut self.observers);
         self.first
             .take()
             .into_iter()
@@ -193,12 +203,11 @@ impl Waker {
     }
 }
 
-/// Claims each observer for its operation and wakes it. Call without holding any lock.
+/// Wakes the observers that [`Waker::take_observers`] claimed. Call without holding any
+/// lock.
 pub(crate) fn wake_observers(observers: Vec<Entry>) {
     for e in observers {
-        if e.cx.try_select(Selected::Operation(e.oper)).is_ok() {
-            e.cx.unpark();
-        }
+        e.cx.unpark();
     }
 }
 

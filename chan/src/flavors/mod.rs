@@ -3,7 +3,7 @@
 //! | flavor  | made by                 | buffer                     | blocking side waits in |
 //! |---------|-------------------------|----------------------------|------------------------|
 //! | `array` | `bounded(n)`, `n > 0`   | lock-free ring of `n` slots | `senders` / `receivers` `SyncWaker` |
-//! | `list`  | `unbounded()`           | `VecDeque` under a spin lock | receivers' `Waker` under the same lock |
+//! | `list`  | `unbounded()`           | lock-free linked list of 31-slot blocks | receivers' `SyncWaker` |
 //! | `zero`  | `bounded(0)`            | none: direct handoff       | `senders` / `receivers` `Waker` under one lock |
 //! | `at`    | `after(d)`, `at(t)`     | one value, set by a timer  | receivers' `SyncWaker` |
 //! | `tick`  | `tick(d)`               | one value, set by a timer  | receivers' `SyncWaker` |
