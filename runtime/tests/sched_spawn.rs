@@ -170,3 +170,34 @@ fn a_detached_coroutines_result_is_dropped_when_it_finishes() {
     assert_eq!(DROPPED.load(Ordering::SeqCst), before);
     drop(kept);
 }
+
+/// A burst's finished coroutines are recycled, not kept: after 200,000 coroutines dealt
+/// over the workers finish, the shared free list is trimmed back to its bound by sysmon
+/// (rt/recycle.rs: workers never free a task there, they hand the surplus to that list).
+#[test]
+fn a_burst_of_finished_coroutines_is_given_back() {
+    let n = 200_000;
+    goro::spawn(move || {
+        let wg = std::sync::Arc::new(goro::sync::WaitGroup::new());
+        for _ in 0..n {
+            wg.add(1);
+            let wg = wg.clone();
+            goro::spawn(move || wg.done());
+        }
+        wg.wait();
+    })
+    .join()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let kept = goro::stats().free_tasks;
+        if kept <= 4096 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{kept} free tasks still kept 5 s after the burst (bound: 4,096)"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

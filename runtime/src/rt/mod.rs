@@ -36,6 +36,7 @@ use crate::coroutine::{Task, NO_HOME};
 pub(crate) use idle::Idle;
 pub(crate) use processor::{Counters, Processor};
 pub(crate) use queues::{local, RunQueues};
+pub(crate) use recycle::{global_len as free_tasks, trim as trim_free_tasks};
 
 /// Starts the worker threads (and whatever watches them) of a runtime just built; the
 /// deques are the workers' own ends of their queues of unstarted tasks, one per worker in

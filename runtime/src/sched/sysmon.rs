@@ -15,7 +15,8 @@
 //!   one `waited_idle` event per such worker per tick (`goro::stats()`, schedtrace) and
 //!   emits one tracing warning per episode.
 //! - **pool trimming**: it gives the memory of stacks beyond the warm pool's bound back to the
-//!   OS within a tick of a burst ending, and of all but a few idle stacks every few seconds
+//!   OS within a tick of a burst ending (and frees finished tasks' allocations beyond the
+//!   free list's bound, rt/recycle.rs), and of all but a few idle stacks every few seconds
 //!   (the free path itself makes no syscall).
 //! - **load**: each tick it sets every worker's `load`, the share of the interval the worker
 //!   was awake (not blocked in its poller), per mille. Connection placement
@@ -119,6 +120,8 @@ fn run(rt: &'static Runtime) -> ! {
         check_backlogs(rt, last_now, &mut warned_backlog);
         // A burst of finished coroutines left more warm stacks than the pool keeps.
         crate::stack::trim_excess();
+        // ... and more free task allocations than the global list keeps (rt/recycle.rs).
+        crate::rt::trim_free_tasks();
         if last_trim.elapsed() >= TRIM_EVERY {
             last_trim = Instant::now();
             crate::stack::trim();
@@ -200,6 +203,7 @@ fn park_while_idle(rt: &Runtime) {
         return;
     }
     crate::stack::trim();
+    crate::rt::trim_free_tasks();
     tracing::trace!("sysmon: all workers idle, parking");
     while PARK.parked.load(Ordering::Relaxed) {
         g = PARK.cv.wait(g).unwrap_or_else(|e| e.into_inner());
