@@ -65,6 +65,7 @@ mod prefetch;
 mod rt;
 mod running;
 mod sched;
+mod scope;
 mod stack;
 mod start;
 mod stats;
@@ -77,6 +78,7 @@ pub use config::Config;
 pub use coroutine::{current, in_coroutine, worker_index, Coroutine, CoroutineId};
 pub use join::JoinHandle;
 pub use local::{AccessError, LocalKey};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use stack::shrink_stack;
 pub use stats::{stats, Stats, WorkerStats};
 
