@@ -154,12 +154,17 @@ fn reset_peer_and_write_after_close_are_errors_not_crashes() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let srv = goro::spawn(move || {
-        let (s, _) = l.accept().unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        // Reset only once the client has seen its connect succeed (its byte arrived): a
+        // reset that races the client's non-blocking connect would fail the connect itself,
+        // which a loaded machine made happen now and then.
+        s.read_exact(&mut [0u8; 1]).unwrap();
         set_linger_zero(&s);
         drop(s); // RST
     });
     let h = goro::spawn(move || {
         let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(b"x").unwrap();
         srv.join().unwrap();
         let mut buf = [0u8; 16];
         let r = c.read(&mut buf);
