@@ -27,6 +27,8 @@
 //! | `client.Do(req)`, reading `resp.Body` as it arrives | [`Client::stream`], [`StreamingResponse`] (`Read`) |
 //! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
+//! | `srv.ServeTLS`, a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
+//! | `httptest.NewRecorder`, `httptest.NewRequest`, `httptest.NewServer` | [`httptest::ResponseRecorder`], [`httptest::TestRequest`], [`httptest::Server`] |
 //!
 //! # Design
 //!
@@ -126,10 +128,12 @@
 //! | `syntax.rs` | tokens, comma lists, URL bytes, path cleaning (used by all below) |
 //! | `wire.rs` | HTTP/1.1 framing: the one chunked decoder and encoder, `Content-Length`, request targets, `Host` |
 //! | `date.rs`, `form.rs`, `cookie.rs` | the `Date` cell, percent-decoding and forms, cookies |
+//! | `connection.rs` | [`Connection`], what the server needs of a transport, and the `Wire` a request and its writer hold |
 //! | `request.rs`, `response.rs` | the server's [`Request`] with its [`Body`], and [`ResponseWriter`] with the output buffer |
 //! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
 //! | `server.rs` | [`Server`]: settings, accept loop, registry, ticker, shutdown |
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
+//! | `httptest.rs` | [`httptest`]: the recorder and in-memory requests over the real writer, a test server |
 //! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
 //! | `send.rs` | writing a client request: head, field checks, streamed upload |
 //! | `answer.rs` | [`ClientResponse`] and reading an answer: head, framing, body |
@@ -142,10 +146,12 @@ mod answer;
 mod client;
 mod client_builder;
 mod conn;
+mod connection;
 mod cookie;
 mod date;
 mod form;
 mod fs;
+pub mod httptest;
 mod mux;
 mod pipeline;
 mod redirect;
@@ -165,6 +171,7 @@ use std::net::ToSocketAddrs;
 pub use answer::{BodyTooLarge, ClientResponse};
 pub use client::Client;
 pub use client_builder::ClientBuilder;
+pub use connection::Connection;
 pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};

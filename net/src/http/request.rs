@@ -1,10 +1,10 @@
 //! The server's view of one request: [`Request`] and its [`Body`] reader.
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 
+use super::connection::Wire;
 use super::wire::{Chunked, Next};
 use crate::pool::{self, PooledBuf};
-use crate::TcpStream;
 
 /// An HTTP request received by the server (Go's `*http.Request`).
 ///
@@ -265,7 +265,7 @@ pub struct Body<'a> {
     extra: Option<PooledBuf>,
     lo: usize,
     hi: usize,
-    stream: &'a TcpStream,
+    wire: Wire<'a>,
     limit: u64,
     total: u64,
     pub(crate) continue_pending: bool,
@@ -277,7 +277,7 @@ impl<'a> Body<'a> {
     pub(crate) fn new(
         kind: Kind,
         buffered: &'a [u8],
-        stream: &'a TcpStream,
+        wire: Wire<'a>,
         limit: u64,
         expect_continue: bool,
     ) -> Body<'a> {
@@ -293,7 +293,7 @@ impl<'a> Body<'a> {
             extra: None,
             lo: 0,
             hi: 0,
-            stream,
+            wire,
             limit,
             total: 0,
             continue_pending: expect_continue && kind != Kind::Length(0),
@@ -365,7 +365,7 @@ impl<'a> Body<'a> {
 
     fn send_continue(&mut self) -> io::Result<()> {
         if std::mem::take(&mut self.continue_pending) {
-            (&*self.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         Ok(())
     }
@@ -380,7 +380,7 @@ impl<'a> Body<'a> {
             return Ok(n);
         }
         self.send_continue()?;
-        (&*self.stream).read(buf)
+        self.wire.read(buf)
     }
 
     /// Marks the body as over the server's limit (the server answers 413) and unusable.
@@ -415,7 +415,7 @@ impl<'a> Body<'a> {
         }
         let r = self
             .send_continue()
-            .and_then(|_| (&*self.stream).read(&mut extra[self.hi..]));
+            .and_then(|_| self.wire.read(&mut extra[self.hi..]));
         let got = match r {
             Ok(n) => n,
             Err(e) => {

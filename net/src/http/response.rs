@@ -1,9 +1,9 @@
 //! The server's response side: [`ResponseWriter`] and the connection's output buffer.
 use std::io::{self, Write};
 
+use super::connection::Wire;
 use super::wire::{chunk_line, CHUNK_LINE};
 use crate::pool::{self, PooledBuf};
-use crate::TcpStream;
 
 /// Body bytes a response buffers before it commits to streaming (chunked, or the handler's
 /// own `Content-Length`). A handler that writes less gets an exact `Content-Length`.
@@ -21,18 +21,18 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    pub(crate) fn push(&mut self, stream: &TcpStream, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, wire: Wire<'_>, data: &[u8]) -> io::Result<()> {
         let buf = self.buf.get_or_insert_with(|| pool::get(OUT_SIZE));
         if self.len + data.len() <= buf.len() {
             buf[self.len..self.len + data.len()].copy_from_slice(data);
             self.len += data.len();
             return Ok(());
         }
-        self.flush(stream)?;
+        self.flush(wire)?;
         if data.len() >= OUT_SIZE / 2 {
-            return (&*stream).write_all(data);
+            return wire.write_all(data);
         }
-        self.push(stream, data)
+        self.push(wire, data)
     }
 
     /// True if no response waits in the buffer.
@@ -41,10 +41,10 @@ impl Out {
     }
 
     /// Writes what is buffered and returns the buffer to the pool.
-    pub(crate) fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
+    pub(crate) fn flush(&mut self, wire: Wire<'_>) -> io::Result<()> {
         let len = std::mem::take(&mut self.len);
         match self.buf.take() {
-            Some(b) if len > 0 => (&*stream).write_all(&b[..len]),
+            Some(b) if len > 0 => wire.write_all(&b[..len]),
             _ => Ok(()),
         }
     }
@@ -85,7 +85,7 @@ enum Mode {
 /// ```
 pub struct ResponseWriter<'a> {
     out: &'a mut Out,
-    stream: &'a TcpStream,
+    wire: Wire<'a>,
     hdrs: &'a mut Vec<u8>,
     body: &'a mut Vec<u8>,
     date: &'a [u8],
@@ -104,7 +104,7 @@ pub struct ResponseWriter<'a> {
 impl<'a> ResponseWriter<'a> {
     pub(crate) fn new(
         out: &'a mut Out,
-        stream: &'a TcpStream,
+        wire: Wire<'a>,
         hdrs: &'a mut Vec<u8>,
         body: &'a mut Vec<u8>,
         date: &'a [u8],
@@ -113,7 +113,7 @@ impl<'a> ResponseWriter<'a> {
         body.clear();
         ResponseWriter {
             out,
-            stream,
+            wire,
             hdrs,
             body,
             date,
@@ -298,9 +298,9 @@ impl<'a> ResponseWriter<'a> {
         } else if self.ka10 {
             put(b"Connection: keep-alive\r\n");
         }
-        self.out.push(self.stream, &head[..n])?;
-        self.out.push(self.stream, self.hdrs)?;
-        self.out.push(self.stream, b"\r\n")
+        self.out.push(self.wire, &head[..n])?;
+        self.out.push(self.wire, self.hdrs)?;
+        self.out.push(self.wire, b"\r\n")
     }
 
     /// Commits to streaming: the head goes out with the declared length, chunked framing, or
@@ -331,11 +331,11 @@ impl<'a> ResponseWriter<'a> {
             Mode::Chunked => {
                 let mut line = [0u8; CHUNK_LINE];
                 self.out
-                    .push(self.stream, chunk_line(data.len(), &mut line))?;
-                self.out.push(self.stream, data)?;
-                self.out.push(self.stream, b"\r\n")
+                    .push(self.wire, chunk_line(data.len(), &mut line))?;
+                self.out.push(self.wire, data)?;
+                self.out.push(self.wire, b"\r\n")
             }
-            _ => self.out.push(self.stream, data),
+            _ => self.out.push(self.wire, data),
         }
     }
 
@@ -351,7 +351,7 @@ impl<'a> ResponseWriter<'a> {
                 self.commit(Mode::Length, Some(len))?;
                 if !self.head_only && self.body_allowed() {
                     let body = std::mem::take(self.body);
-                    let r = self.out.push(self.stream, &body);
+                    let r = self.out.push(self.wire, &body);
                     *self.body = body;
                     r?;
                 }
@@ -360,7 +360,7 @@ impl<'a> ResponseWriter<'a> {
                     .is_none_or(|d| d == self.written || self.head_only))
             }
             Mode::Chunked => {
-                self.out.push(self.stream, b"0\r\n\r\n")?;
+                self.out.push(self.wire, b"0\r\n\r\n")?;
                 Ok(true)
             }
             Mode::Length => Ok(self
@@ -368,6 +368,14 @@ impl<'a> ResponseWriter<'a> {
                 .is_none_or(|d| d == self.written || self.head_only)),
             Mode::UntilClose => Ok(false),
         }
+    }
+}
+
+impl ResponseWriter<'_> {
+    /// Writes what the output buffer holds (after [`finish`](Self::finish), for a writer
+    /// that has no connection loop to do it: `httptest`).
+    pub(crate) fn flush_out(&mut self) -> io::Result<()> {
+        self.out.flush(self.wire)
     }
 }
 
@@ -413,7 +421,7 @@ impl Write for ResponseWriter<'_> {
         if self.mode == Mode::Buffering {
             self.start_streaming()?;
         }
-        self.out.flush(self.stream)
+        self.out.flush(self.wire)
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use goro::sync::Semaphore;
 
 use super::conn::Conn;
+use super::connection::Connection;
 use super::date::DateCell;
 use super::Handler;
 use crate::{lock, TcpListener, TcpStream};
@@ -244,6 +245,91 @@ impl Server {
     /// [`shutdown`](Self::shutdown) (then `Ok(())`) or an accept error. Parks the calling
     /// coroutine (or blocks the calling thread).
     pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        self.accept_loop(listener, |srv, stream, peer, placed| {
+            let worker = placed.worker();
+            let conn = srv.register(stream, peer, placed);
+            if let Err(e) = goro::Builder::new()
+                .worker_hint(worker)
+                .spawn(move || super::conn::serve(conn))
+            {
+                // The connection closes as `conn` drops; the server goes on.
+                tracing::error!(%peer, error = %e, "goro-net http: cannot start a coroutine");
+            }
+        })
+    }
+
+    /// Serves HTTP over a transport built on each accepted socket: `wrap` turns the
+    /// [`TcpStream`] into a [`Connection`] (a TLS server's handshake, Go's `ServeTLS`).
+    /// Otherwise as [`serve`](Self::serve), and over the same handler, limits and
+    /// shutdown, so one server may serve a plain and a wrapped listener at once.
+    ///
+    /// `wrap` runs in the new connection's own coroutine, so a slow handshake holds up
+    /// nobody else. It runs before the connection enters the registry: the server's
+    /// read-header timeout does not bound it (set a deadline on the socket inside `wrap`,
+    /// and clear it before returning), and a connection still in `wrap` counts as active
+    /// for [`shutdown`](Self::shutdown) but is not closed by it. An error from `wrap` closes
+    /// that connection only (logged at debug).
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use goro_net::http::{self, Connection};
+    /// use goro_net::{TcpListener, TcpStream};
+    ///
+    /// struct Plain(TcpStream); // a transport that adds nothing
+    /// impl Connection for Plain {
+    ///     fn recv(&self, buf: &mut [u8]) -> io::Result<usize> { (&self.0).read(buf) }
+    ///     fn send(&self, data: &[u8]) -> io::Result<usize> { (&self.0).write(data) }
+    ///     fn socket(&self) -> &TcpStream { &self.0 }
+    /// }
+    ///
+    /// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, _r: &mut http::Request<'_>| {
+    ///     let _ = w.write_all(b"wrapped\n");
+    /// });
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let s = server.clone();
+    /// let serving = goro::spawn(move || s.serve_with(listener, |tcp| Ok(Plain(tcp))));
+    ///
+    /// let mut c = TcpStream::connect(addr).unwrap();
+    /// c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut reply = String::new();
+    /// c.read_to_string(&mut reply).unwrap();
+    /// assert!(reply.ends_with("\r\n\r\nwrapped\n"));
+    /// server.shutdown(std::time::Duration::from_secs(1));
+    /// serving.join().unwrap().unwrap();
+    /// ```
+    pub fn serve_with<C, F>(&self, listener: TcpListener, wrap: F) -> io::Result<()>
+    where
+        C: Connection,
+        F: Fn(TcpStream) -> io::Result<C> + Send + Sync + 'static,
+    {
+        let wrap = Arc::new(wrap);
+        self.accept_loop(listener, |srv, stream, peer, placed| {
+            let (srv, wrap) = (srv.clone(), wrap.clone());
+            let worker = placed.worker();
+            let started = goro::Builder::new().worker_hint(worker).spawn(move || {
+                match wrap(stream) {
+                    Ok(c) => super::conn::serve(srv.register(c, peer, placed)),
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "goro-net http: connection not wrapped");
+                        srv.unregister_unwrapped();
+                    }
+                }
+            });
+            if let Err(e) = started {
+                tracing::error!(%peer, error = %e, "goro-net http: cannot start a coroutine");
+            }
+        })
+    }
+
+    /// The accept loop both `serve` and `serve_with` run: a permit, an accept, the
+    /// socket's options, then `start` with the connection counted as live (it must end in
+    /// a registered [`Conn`] or in [`Shared::unregister_unwrapped`]).
+    fn accept_loop(
+        &self,
+        listener: TcpListener,
+        mut start: impl FnMut(&Arc<Shared>, TcpStream, SocketAddr, goro::io::Placement),
+    ) -> io::Result<()> {
         let srv = &self.inner;
         let inherited = nodelay_for_accepted(&listener);
         let ln = Arc::new(listener);
@@ -271,25 +357,9 @@ impl Server {
             if let Some(d) = srv.cfg.write_timeout {
                 let _ = stream.set_write_timeout(Some(d));
             }
-            let slot = Arc::new(Slot {
-                stream,
-                remote: peer,
-                state: AtomicU64::new(srv.deadline(srv.cfg.read_header_timeout, srv.now_ms()) << 1),
-                timed_out: AtomicBool::new(false),
-            });
-            let index = lock(&srv.conns).insert(slot.clone());
             srv.live.fetch_add(1, Ordering::Relaxed);
             srv.accepted.fetch_add(1, Ordering::Relaxed);
-            let placed = goro::io::Placement::choose();
-            let worker = placed.worker();
-            let conn = Conn::new(srv.clone(), slot, index, placed);
-            if let Err(e) = goro::Builder::new()
-                .worker_hint(worker)
-                .spawn(move || super::conn::serve(conn))
-            {
-                // The connection closes as `conn` drops; the server goes on.
-                tracing::error!(%peer, error = %e, "goro-net http: cannot start a coroutine");
-            }
+            start(srv, stream, peer, goro::io::Placement::choose());
         }
     }
 
@@ -317,7 +387,7 @@ impl Server {
                     "goro-net http: shutdown grace expired, closing"
                 );
                 for s in all {
-                    s.stream.close();
+                    s.conn.socket().close();
                 }
                 return false;
             }
@@ -410,8 +480,33 @@ impl Shared {
         self.bad_requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Enters an accepted (and counted) connection in the registry: the record its
+    /// coroutine will own.
+    pub(crate) fn register<C: Connection>(
+        self: &Arc<Self>,
+        conn: C,
+        remote: SocketAddr,
+        placed: goro::io::Placement,
+    ) -> Conn<C> {
+        let slot = Arc::new(Slot {
+            remote,
+            state: AtomicU64::new(self.deadline(self.cfg.read_header_timeout, self.now_ms()) << 1),
+            timed_out: AtomicBool::new(false),
+            hijacked: AtomicBool::new(false),
+            conn,
+        });
+        let index = lock(&self.conns).insert(slot.clone());
+        Conn::new(self.clone(), slot, index, placed)
+    }
+
+    /// Un-counts a connection that `serve_with`'s wrap refused (it was never registered).
+    fn unregister_unwrapped(&self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.permits.add_permits(1);
+    }
+
     /// Takes connection `index` out of the registry and frees its permit (when its [`Conn`]
-    /// drops). The registry's reference to its slot is dropped outside the lock.
+    /// drops, or when a handler hijacks it). The registry's reference to its slot is dropped outside the lock.
     pub(crate) fn unregister(&self, index: usize) {
         let registered = {
             let mut r = lock(&self.conns);
@@ -441,22 +536,28 @@ impl Shared {
         }
         // Wake outside the registry lock.
         for s in doomed {
-            s.stream.close();
+            s.conn.socket().close();
         }
     }
 }
 
-/// A live connection as the registry and the ticker see it.
-pub(crate) struct Slot {
-    pub(crate) stream: TcpStream,
+/// A live connection as the registry and the ticker see it. The connection comes last, so
+/// that a `Slot<TcpStream>` is also a `Slot<dyn Connection>` to the registry (an unsized
+/// coercion): the connection's own coroutine calls its transport directly, the ticker
+/// and `shutdown` through the vtable.
+pub(crate) struct Slot<C: ?Sized> {
     pub(crate) remote: SocketAddr,
     /// `deadline_ms << 1 | idle`: written by the connection's coroutine, read by the ticker
     /// and `shutdown` (Relaxed both ways: a stale read only moves a close by one tick).
     state: AtomicU64,
     timed_out: AtomicBool,
+    /// Set (by the connection's own coroutine) when a handler hijacked the connection: the
+    /// registry has forgotten it and its [`Conn`] must not unregister it again.
+    pub(crate) hijacked: AtomicBool,
+    pub(crate) conn: C,
 }
 
-impl Slot {
+impl<C: ?Sized> Slot<C> {
     /// Waiting for a new request (shutdown may close it) until `deadline` (0: none).
     pub(crate) fn set_idle(&self, deadline: u64) {
         self.set(deadline << 1 | 1);
@@ -482,12 +583,12 @@ impl Slot {
 /// The live connections of a server, by slot index.
 #[derive(Default)]
 struct Registry {
-    slots: Vec<Option<Arc<Slot>>>,
+    slots: Vec<Option<Arc<Slot<dyn Connection>>>>,
     free: Vec<usize>,
 }
 
 impl Registry {
-    fn insert(&mut self, s: Arc<Slot>) -> usize {
+    fn insert(&mut self, s: Arc<Slot<dyn Connection>>) -> usize {
         match self.free.pop() {
             Some(i) => {
                 self.slots[i] = Some(s);
