@@ -23,7 +23,9 @@
 //! backend as it arrives, and the answer to it relayed the same way. Answers to GET and
 //! HEAD up to 8 MiB are held and relayed whole; a larger one is fetched again as a stream
 //! and relayed as it arrives, so memory stays bounded whatever the size (a stream cut
-//! midway reaches the client cut). `/healthz` is answered by the gateway itself. Logs go to
+//! midway reaches the client cut). `/healthz` is answered by the gateway itself.
+//! `CONNECT host:port` opens a tunnel to any host (as a forward proxy does; `curl -p -x`):
+//! the handler hijacks the client's connection and relays bytes both ways. Logs go to
 //! stderr; runs until killed.
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -155,6 +157,9 @@ impl Gateway {
             let _ = w.write_all(b"ok\n");
             return;
         }
+        if r.method() == "CONNECT" {
+            return tunnel(w, r);
+        }
         let i = self.pick();
         let backend = &self.backends[i];
         // The Director: new target and Host, X-Forwarded-For appended, hop headers dropped.
@@ -229,6 +234,47 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Serves `CONNECT host:port`: dials the target, takes the client's connection over
+/// ([`ResponseWriter::hijack`]), answers `200` and copies bytes both ways until each side
+/// has finished sending (a coroutine per direction; each half-closes the other end when
+/// its source ends). A target that cannot be reached gets `502`.
+fn tunnel(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
+    let target = r.uri();
+    let upstream = match goro_net::TcpStream::connect(target) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("proxy: CONNECT {target}: {e} -> 502");
+            http::error(w, "cannot reach the target", 502);
+            return;
+        }
+    };
+    let Ok(mut client) = w.hijack(r) else {
+        return;
+    };
+    if client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    // What the client sent right behind its CONNECT goes first.
+    let early = client.take_buffered();
+    let (Ok(up), Ok(down)) = (upstream.try_clone(), client.socket().try_clone()) else {
+        return;
+    };
+    if (&upstream).write_all(&early).is_err() {
+        return;
+    }
+    let to_target = goro::spawn(move || {
+        let _ = std::io::copy(&mut &down, &mut &up);
+        let _ = up.shutdown(std::net::Shutdown::Write);
+    });
+    let to_client = client.socket();
+    let _ = std::io::copy(&mut &upstream, &mut &*to_client);
+    let _ = to_client.shutdown(std::net::Shutdown::Write);
+    let _ = to_target.join();
 }
 
 /// Relays a streamed answer: head, then the body as it arrives. A body the backend breaks

@@ -321,3 +321,44 @@ fn request_bodies_are_relayed_as_they_arrive() {
     assert_eq!(sent.len(), 3_000_000);
     assert!(sent.bytes().all(|b| b == b'u'));
 }
+
+/// `CONNECT` through the gateway with curl as the client (`-p -x`: curl opens a tunnel,
+/// then speaks HTTP to the target through it), and a target that cannot be reached.
+#[test]
+fn connect_tunnels_to_the_target() {
+    let target = backend("T");
+    let (proxy, _gw) = gateway(
+        vec![backend("A").to_string()],
+        Policy::RoundRobin,
+        Gateway::default_client(),
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-p", "-x"])
+        .arg(format!("http://{proxy}"))
+        .arg(format!("http://{target}/through?x=1"))
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "{out:?}");
+    let body = String::from_utf8_lossy(&out.stdout);
+    // The target saw curl's own request (origin form, no X-Forwarded-For): a tunnel, not
+    // a forwarded request.
+    assert_eq!(
+        body,
+        format!("T GET /through?x=1 host={target} xff=- conn=- body=")
+    );
+
+    // A port nothing listens on: 502, and the connection stays an HTTP one.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let mut c = std::net::TcpStream::connect(proxy).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "CONNECT {dead} HTTP/1.1\r\nHost: {dead}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 502 "), "{reply}");
+}

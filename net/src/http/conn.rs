@@ -10,6 +10,7 @@ use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,8 @@ enum Step {
     },
     /// The connection must end (an error response is queued, or the socket failed).
     Close,
+    /// The handler hijacked the connection: the server has forgotten it and sends nothing.
+    Hijacked,
 }
 
 /// One live connection, owned by the coroutine that serves it. Between requests it moves to
@@ -48,27 +51,19 @@ enum Step {
 pub(crate) struct Conn<C: Connection> {
     pub(crate) srv: Arc<Shared>,
     pub(crate) slot: Arc<Slot<C>>,
-    /// Its place in the server's registry.
-    index: usize,
     /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure),
     /// and moves it off a saturated worker between requests ([`serve`]).
     pub(crate) placed: goro::io::Placement,
 }
 
 impl<C: Connection> Conn<C> {
-    /// The record of a connection the server accepted and registered at `index`.
+    /// The record of a connection the server accepted and registered.
     pub(crate) fn new(
         srv: Arc<Shared>,
         slot: Arc<Slot<C>>,
-        index: usize,
         placed: goro::io::Placement,
     ) -> Conn<C> {
-        Conn {
-            srv,
-            slot,
-            index,
-            placed,
-        }
+        Conn { srv, slot, placed }
     }
 }
 
@@ -81,7 +76,7 @@ impl<C: Connection> Drop for Conn<C> {
             .hijacked
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            self.srv.unregister(self.index);
+            self.srv.unregister(self.slot.index);
         }
     }
 }
@@ -181,6 +176,7 @@ fn serve_requests<C: Connection>(srv: &Shared, slot: &Slot<C>) -> bool {
                     linger = true;
                     break 'conn;
                 }
+                Step::Hijacked => return false,
             }
         }
         if let Err(e) = out.flush(wire) {
@@ -397,8 +393,19 @@ fn one<C: Connection>(
     w.http10 = minor == 0;
     w.ka10 = minor == 0 && !close;
     w.close = close || srv.shutting_down();
+    let forget = || {
+        slot.hijacked.store(true, Ordering::Relaxed);
+        srv.unregister(slot.index);
+    };
+    w.on_hijack = Some(&forget);
     let panicked = !options_star
         && catch_unwind(AssertUnwindSafe(|| srv.handler.serve_http(&mut w, &mut r))).is_err();
+    if w.hijacked {
+        if panicked {
+            tracing::error!(%remote, method, target, "goro-net http: handler panicked after hijacking");
+        }
+        return Step::Hijacked;
+    }
     let b = &mut r.body;
     if panicked {
         tracing::error!(%remote, method, target, "goro-net http: handler panicked");

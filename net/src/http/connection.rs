@@ -164,6 +164,24 @@ impl<'a> Wire<'a> {
             }
         }
     }
+
+    /// Writes some of `data` (for a hijacked stream's `Write`).
+    pub(crate) fn write(self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Tcp(s) => io::Write::write(&mut &*s, data),
+            Wire::Dyn(c) => c.send(data),
+            Wire::Memory(_) => self.write_all(data).map(|()| data.len()),
+        }
+    }
+
+    /// The TCP socket underneath; `None` in memory.
+    pub(crate) fn socket(self) -> Option<&'a TcpStream> {
+        match self {
+            Wire::Tcp(s) => Some(s),
+            Wire::Dyn(c) => Some(c.socket()),
+            Wire::Memory(_) => None,
+        }
+    }
 }
 
 /// The in-memory end of `httptest`: everything the server side writes.

@@ -29,6 +29,7 @@
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
 //! | `srv.ServeTLS`, a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
 //! | `httptest.NewRecorder`, `httptest.NewRequest`, `httptest.NewServer` | [`httptest::ResponseRecorder`], [`httptest::TestRequest`], [`httptest::Server`] |
+//! | `w.(http.Hijacker).Hijack()` | [`ResponseWriter::hijack`], [`Hijacked`] |
 //!
 //! # Design
 //!
@@ -130,6 +131,7 @@
 //! | `date.rs`, `form.rs`, `cookie.rs` | the `Date` cell, percent-decoding and forms, cookies |
 //! | `connection.rs` | [`Connection`], what the server needs of a transport, and the `Wire` a request and its writer hold |
 //! | `request.rs`, `response.rs` | the server's [`Request`] with its [`Body`], and [`ResponseWriter`] with the output buffer |
+//! | `hijack.rs` | [`ResponseWriter::hijack`] and [`Hijacked`]: a handler takes its connection over |
 //! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
 //! | `server.rs` | [`Server`]: settings, accept loop, registry, ticker, shutdown |
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
@@ -151,6 +153,7 @@ mod cookie;
 mod date;
 mod form;
 mod fs;
+mod hijack;
 pub mod httptest;
 mod mux;
 mod pipeline;
@@ -174,6 +177,7 @@ pub use client_builder::ClientBuilder;
 pub use connection::Connection;
 pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
+pub use hijack::Hijacked;
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};

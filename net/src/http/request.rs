@@ -323,6 +323,20 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// Takes every byte received and not yet read: the rest of the connection buffer and
+    /// what the body reader read past it, raw (unread body, pipelined requests, a
+    /// hijacker's early data). The body then reads as ended.
+    pub(crate) fn take_rest(&mut self) -> Vec<u8> {
+        let mut rest = self.buffered[self.pos.min(self.buffered.len())..].to_vec();
+        self.pos = self.buffered.len();
+        rest.extend_from_slice(self.leftover());
+        self.extra = None;
+        (self.lo, self.hi) = (0, 0);
+        self.kind = Kind::Length(0);
+        self.continue_pending = false;
+        rest
+    }
+
     /// Takes the bytes read from the socket past the body, with their range.
     pub(crate) fn take_leftover(&mut self) -> Option<(PooledBuf, usize, usize)> {
         let b = self.extra.take()?;

@@ -99,6 +99,11 @@ pub struct ResponseWriter<'a> {
     aborted: bool,
     pub(crate) http10: bool,
     pub(crate) ka10: bool,
+    /// A handler took the connection over (`hijack.rs`): nothing more is sent for it.
+    pub(crate) hijacked: bool,
+    /// What the server does when a handler hijacks: forget the connection. `None` where
+    /// nothing registered it (`httptest`).
+    pub(crate) on_hijack: Option<&'a (dyn Fn() + Sync)>,
 }
 
 impl<'a> ResponseWriter<'a> {
@@ -126,6 +131,8 @@ impl<'a> ResponseWriter<'a> {
             aborted: false,
             http10: false,
             ka10: false,
+            hijacked: false,
+            on_hijack: None,
         }
     }
 
@@ -238,6 +245,11 @@ impl<'a> ResponseWriter<'a> {
     pub fn abort(&mut self) {
         self.aborted = true;
         self.close = true;
+    }
+
+    /// The transport this writer sends on (for `hijack.rs`).
+    pub(crate) fn wire(&self) -> Wire<'a> {
+        self.wire
     }
 
     /// True if a byte of the head has been handed to the socket or output buffer.

@@ -488,15 +488,19 @@ impl Shared {
         remote: SocketAddr,
         placed: goro::io::Placement,
     ) -> Conn<C> {
+        let mut registry = lock(&self.conns);
+        let index = registry.vacant();
         let slot = Arc::new(Slot {
+            index,
             remote,
             state: AtomicU64::new(self.deadline(self.cfg.read_header_timeout, self.now_ms()) << 1),
             timed_out: AtomicBool::new(false),
             hijacked: AtomicBool::new(false),
             conn,
         });
-        let index = lock(&self.conns).insert(slot.clone());
-        Conn::new(self.clone(), slot, index, placed)
+        registry.slots[index] = Some(slot.clone());
+        drop(registry);
+        Conn::new(self.clone(), slot, placed)
     }
 
     /// Un-counts a connection that `serve_with`'s wrap refused (it was never registered).
@@ -546,6 +550,8 @@ impl Shared {
 /// coercion): the connection's own coroutine calls its transport directly, the ticker
 /// and `shutdown` through the vtable.
 pub(crate) struct Slot<C: ?Sized> {
+    /// Its place in the registry.
+    pub(crate) index: usize,
     pub(crate) remote: SocketAddr,
     /// `deadline_ms << 1 | idle`: written by the connection's coroutine, read by the ticker
     /// and `shutdown` (Relaxed both ways: a stale read only moves a close by one tick).
@@ -588,17 +594,12 @@ struct Registry {
 }
 
 impl Registry {
-    fn insert(&mut self, s: Arc<Slot<dyn Connection>>) -> usize {
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i] = Some(s);
-                i
-            }
-            None => {
-                self.slots.push(Some(s));
-                self.slots.len() - 1
-            }
-        }
+    /// A free index; the caller fills it.
+    fn vacant(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        })
     }
 }
 
