@@ -30,6 +30,7 @@
 //! | `srv.ServeTLS`, a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
 //! | `httptest.NewRecorder`, `httptest.NewRequest`, `httptest.NewServer` | [`httptest::ResponseRecorder`], [`httptest::TestRequest`], [`httptest::Server`] |
 //! | `w.(http.Hijacker).Hijack()` | [`ResponseWriter::hijack`], [`Hijacked`] |
+//! | `httputil.ReverseProxy` (`Director`, `ModifyResponse`, `ErrorHandler`) | [`ReverseProxy`] ([`ReverseProxyBuilder::rewrite`], [`ReverseProxyBuilder::modify_response`], [`ReverseProxyBuilder::error_handler`]) |
 //!
 //! # Design
 //!
@@ -144,6 +145,7 @@
 //! | `redirect.rs` | following redirects |
 //! | `streaming.rs` | [`StreamingResponse`] |
 //! | `client.rs` | [`Client`], and its connections to each host (pool and lanes) |
+//! | `reverse_proxy.rs` | [`ReverseProxy`]: forwarding with Go's hooks, over a [`Client`] |
 mod answer;
 mod client;
 mod client_builder;
@@ -161,6 +163,7 @@ mod redirect;
 mod reply;
 mod request;
 mod response;
+mod reverse_proxy;
 mod send;
 mod server;
 mod streaming;
@@ -182,6 +185,7 @@ pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};
 pub use response::{reason, ResponseWriter};
+pub use reverse_proxy::{ProxyRequest, ProxyResponse, ReverseProxy, ReverseProxyBuilder};
 pub use server::{Builder, Server, ServerStats};
 pub use streaming::StreamingResponse;
 

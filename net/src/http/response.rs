@@ -50,6 +50,17 @@ impl Out {
     }
 }
 
+/// Who writes the `Date` header (RFC 9110 §6.6.1: an origin server with a clock sends it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DateHeader {
+    /// The server adds the current one (the default).
+    Auto,
+    /// The handler set its own (a relayed backend's): the server adds none.
+    Handler,
+    /// The handler deleted it: none is sent.
+    Off,
+}
+
 /// How the body goes on the wire once the head is out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -69,8 +80,15 @@ enum Mode {
 /// optionally the status with [`write_header`](Self::write_header) (default 200), then
 /// write the body through [`std::io::Write`]. A body of up to 16 KiB is buffered and sent
 /// with an exact `Content-Length`; a larger one, or one after [`flush`](Write::flush), is
-/// sent chunked (or with the handler's own `Content-Length` header). `Date` and `Server`
-/// are added. For `HEAD` the body is counted but not sent.
+/// sent chunked (or with the handler's own `Content-Length` header). For `HEAD` the body is
+/// counted but not sent.
+///
+/// **`Date` and `Server`.** The server adds `Date` unless the handler set one (a relayed
+/// backend's, say) or deleted it with `header_del("Date")`, as Go's does. It adds no
+/// `Server` header, as Go's does not: naming the software and its version helps an
+/// attacker pick exploits and tells a client nothing it needs (RFC 9110 §10.2.4 calls it
+/// optional), and it is 14 bytes less per answer. A handler that wants one sets it. So a
+/// proxy that copies a backend's headers sends each once.
 ///
 /// ```
 /// use std::io::Write;
@@ -99,6 +117,8 @@ pub struct ResponseWriter<'a> {
     aborted: bool,
     pub(crate) http10: bool,
     pub(crate) ka10: bool,
+    /// Who decides the `Date` header: see [`DateHeader`].
+    date_header: DateHeader,
     /// A handler took the connection over (`hijack.rs`): nothing more is sent for it.
     pub(crate) hijacked: bool,
     /// What the server does when a handler hijacks: forget the connection. `None` where
@@ -133,6 +153,7 @@ impl<'a> ResponseWriter<'a> {
             ka10: false,
             hijacked: false,
             on_hijack: None,
+            date_header: DateHeader::Auto,
         }
     }
 
@@ -152,6 +173,8 @@ impl<'a> ResponseWriter<'a> {
         }
         if name.eq_ignore_ascii_case("content-length") {
             self.declared = value.trim().parse().ok();
+        } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
+            self.date_header = DateHeader::Handler;
         }
         let clean = |b: u8| if b == b'\r' || b == b'\n' { b' ' } else { b };
         self.hdrs.extend(name.bytes().map(clean));
@@ -171,6 +194,8 @@ impl<'a> ResponseWriter<'a> {
     pub fn header_del(&mut self, name: &str) {
         if name.eq_ignore_ascii_case("content-length") {
             self.declared = None;
+        } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
+            self.date_header = DateHeader::Off;
         }
         let mut i = 0;
         while i < self.hdrs.len() {
@@ -262,6 +287,7 @@ impl<'a> ResponseWriter<'a> {
         self.hdrs.clear();
         self.body.clear();
         self.declared = None;
+        self.date_header = DateHeader::Auto;
         self.written = 0;
         self.status = status;
     }
@@ -292,9 +318,12 @@ impl<'a> ResponseWriter<'a> {
         put(&code);
         put(b" ");
         put(reason(s).as_bytes());
-        put(b"\r\nServer: goro\r\nDate: ");
-        put(self.date);
         put(b"\r\n");
+        if self.date_header == DateHeader::Auto {
+            put(b"Date: ");
+            put(self.date);
+            put(b"\r\n");
+        }
         match (mode, length) {
             (Mode::Chunked, _) => put(b"Transfer-Encoding: chunked\r\n"),
             (_, Some(len)) if self.declared.is_none() && self.body_allowed() => {
