@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::{Connection, Wire};
 use super::request::{Body, Kind, Request};
+use super::request_context::{self, ReqContext};
 use super::response::{Out, ResponseWriter};
 use super::server::{Shared, Slot};
 use super::wire::{self, Chunked};
@@ -111,7 +112,7 @@ pub(crate) fn serve<C: Connection>(mut conn: Conn<C>) {
 /// Serves requests as they arrive until the connection ends (false) or has answered
 /// everything it was sent and waits idle for more (true).
 #[inline(never)]
-fn serve_requests<C: Connection>(srv: &Shared, slot: &Slot<C>) -> bool {
+fn serve_requests<C: Connection>(srv: &Shared, slot: &Arc<Slot<C>>) -> bool {
     let (wire, remote) = (Wire::of(&slot.conn), slot.remote);
     let cfg = &srv.cfg;
     let mut rbuf = pool::get(READ_SIZE);
@@ -233,7 +234,7 @@ fn log_read_error<C: Connection>(slot: &Slot<C>, remote: SocketAddr, e: &io::Err
 #[inline(never)]
 fn one<C: Connection>(
     srv: &Shared,
-    slot: &Slot<C>,
+    slot: &Arc<Slot<C>>,
     buf: &[u8],
     remote: SocketAddr,
     out: &mut Out,
@@ -387,7 +388,15 @@ fn one<C: Connection>(
         body: Body::new(kind, rest, wire, cfg.max_body_bytes, expect_continue),
         path_values: Vec::new(),
         form: None,
+        ctx: ReqContext::default(),
     };
+    // The context, if the handler asks for it: registered with the connection, and the
+    // socket watched for the client leaving if the handler will not read it itself.
+    let arm = |cancel: &Arc<goro::context::CancelFn>| request_context::arm(slot, cancel, in_buffer);
+    r.ctx.arm = Some(&arm);
+    if let Some(d) = cfg.handler_timeout {
+        r.ctx.deadline = Some(Instant::now() + d);
+    }
     let mut w = ResponseWriter::new(out, wire, hdrs, body_buf, &date);
     w.head_only = method == "HEAD";
     w.http10 = minor == 0;

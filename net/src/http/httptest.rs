@@ -347,6 +347,7 @@ impl TestRequest {
             ),
             path_values: Vec::new(),
             form: None,
+            ctx: Default::default(),
         };
         f(&mut r)
     }

@@ -31,6 +31,8 @@
 //! | `httptest.NewRecorder`, `httptest.NewRequest`, `httptest.NewServer` | [`httptest::ResponseRecorder`], [`httptest::TestRequest`], [`httptest::Server`] |
 //! | `w.(http.Hijacker).Hijack()` | [`ResponseWriter::hijack`], [`Hijacked`] |
 //! | `httputil.ReverseProxy` (`Director`, `ModifyResponse`, `ErrorHandler`) | [`ReverseProxy`] ([`ReverseProxyBuilder::rewrite`], [`ReverseProxyBuilder::modify_response`], [`ReverseProxyBuilder::error_handler`]) |
+//! | `r.Context()`, `http.TimeoutHandler` | [`Request::context`], [`Builder::handler_timeout`] |
+//! | `req.WithContext(ctx)` for the client | [`Client::with_context`] |
 //!
 //! # Design
 //!
@@ -133,6 +135,7 @@
 //! | `connection.rs` | [`Connection`], what the server needs of a transport, and the `Wire` a request and its writer hold |
 //! | `request.rs`, `response.rs` | the server's [`Request`] with its [`Body`], and [`ResponseWriter`] with the output buffer |
 //! | `hijack.rs` | [`ResponseWriter::hijack`] and [`Hijacked`]: a handler takes its connection over |
+//! | `request_context.rs` | [`Request::context`]: made on demand, canceled when the client leaves (an unstarted watcher), at shutdown's end, at the handler timeout |
 //! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
 //! | `server.rs` | [`Server`]: settings, accept loop, registry, ticker, shutdown |
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
@@ -140,6 +143,7 @@
 //! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
 //! | `send.rs` | writing a client request: head, field checks, streamed upload |
 //! | `answer.rs` | [`ClientResponse`] and reading an answer: head, framing, body |
+//! | `cancel.rs` | a client exchange bound to a context: canceling shuts its connection down |
 //! | `transport.rs` | dialling, an idle connection's liveness, send-and-read-head on a pooled connection with retry |
 //! | `pipeline.rs` | the client's pipelined lanes |
 //! | `redirect.rs` | following redirects |
@@ -147,6 +151,7 @@
 //! | `client.rs` | [`Client`], and its connections to each host (pool and lanes) |
 //! | `reverse_proxy.rs` | [`ReverseProxy`]: forwarding with Go's hooks, over a [`Client`] |
 mod answer;
+mod cancel;
 mod client;
 mod client_builder;
 mod conn;
@@ -162,6 +167,7 @@ mod pipeline;
 mod redirect;
 mod reply;
 mod request;
+mod request_context;
 mod response;
 mod reverse_proxy;
 mod send;

@@ -44,6 +44,8 @@ pub struct Request<'a> {
     pub(crate) path_values: Vec<(std::sync::Arc<str>, std::borrow::Cow<'a, str>)>,
     /// The decoded form, once [`form_value`](Request::form_value) parsed it.
     pub(crate) form: Option<Vec<(String, String)>>,
+    /// The context, made on demand (`request_context.rs`).
+    pub(crate) ctx: super::request_context::ReqContext<'a>,
 }
 
 impl<'a> Request<'a> {

@@ -25,6 +25,12 @@
 //! again as a stream, so memory stays bounded. Do not hold endpoints that stream forever
 //! (server-sent events): they would run into the holding client's timeout.
 //!
+//! **Cancellation.** Every exchange is bound to the request's
+//! [context](super::Request::context): when the client leaves (or the server's shutdown
+//! grace ends, or the handler timeout passes), the backend connection is closed and the
+//! handler returns, instead of waiting for an answer nobody will read (a pipelined exchange
+//! kills its connection, and the requests queued on it go again through the pool).
+//!
 //! **No header twice.** The server adds `Date` only when the handler set none, and
 //! `Server` never (see [`ResponseWriter`](super::ResponseWriter)), so a backend's `Date`
 //! and `Server` are relayed once each, as sent.
@@ -276,8 +282,11 @@ impl ReverseProxy {
             .collect();
         let (method, url) = (out.method.as_str(), out.url.as_str());
         let has_body = !r.body().is_done();
+        // The request's context: the exchange ends, its backend connection closed, when
+        // the client leaves (or the server gives up on the request).
+        let ctx = r.context();
         if let (Some(held), false, "GET" | "HEAD") = (&self.hold, has_body, method) {
-            match held.request(method, url, &headers, &[]) {
+            match held.with_context(&ctx).request(method, url, &headers, &[]) {
                 Ok(resp) => {
                     let head = ProxyResponse {
                         status: resp.status,
@@ -293,12 +302,12 @@ impl ReverseProxy {
                 Err(_) => {} // too big to hold: fetched again below, as a stream
             }
         }
+        let client = self.client.with_context(&ctx);
         let mut resp = if has_body {
             let length = r.content_length();
-            self.client
-                .stream_from(method, url, &headers, r.body(), length)?
+            client.stream_from(method, url, &headers, r.body(), length)?
         } else {
-            self.client.stream(method, url, &headers, &[])?
+            client.stream(method, url, &headers, &[])?
         };
         let head = ProxyResponse {
             status: resp.status(),

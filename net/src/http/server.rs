@@ -26,6 +26,7 @@ pub(crate) struct Config {
     pub(crate) max_headers: usize,
     pub(crate) max_body_bytes: u64,
     pub(crate) max_connections: usize,
+    pub(crate) handler_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -39,6 +40,7 @@ impl Default for Config {
             max_headers: 100,
             max_body_bytes: 16 << 20,
             max_connections: 100_000,
+            handler_timeout: None,
         }
     }
 }
@@ -140,6 +142,25 @@ impl Builder {
     /// Default 100,000.
     pub fn max_connections(mut self, n: usize) -> Builder {
         self.cfg.max_connections = n.max(1);
+        self
+    }
+
+    /// A deadline for each request's [context](super::Request::context), this long after
+    /// its handler starts (Go's `http.TimeoutHandler`, cooperative: a handler that watches
+    /// its context, or passes it to [`Client::with_context`](super::Client::with_context),
+    /// stops; one that does not, runs on). Default: none.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = goro_net::http::Server::builder()
+    ///     .handler_timeout(Duration::from_secs(30))
+    ///     .build(|_w: &mut goro_net::http::ResponseWriter<'_>, r: &mut goro_net::http::Request<'_>| {
+    ///         let _deadline = r.context().deadline(); // 30 s from now
+    ///     });
+    /// # drop(server);
+    /// ```
+    pub fn handler_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
+        self.cfg.handler_timeout = d.into();
         self
     }
 
@@ -387,6 +408,7 @@ impl Server {
                     "goro-net http: shutdown grace expired, closing"
                 );
                 for s in all {
+                    super::request_context::cancel_request(&*s);
                     s.conn.socket().close();
                 }
                 return false;
@@ -496,6 +518,7 @@ impl Shared {
             state: AtomicU64::new(self.deadline(self.cfg.read_header_timeout, self.now_ms()) << 1),
             timed_out: AtomicBool::new(false),
             hijacked: AtomicBool::new(false),
+            request_cancel: Mutex::new(std::sync::Weak::new()),
             conn,
         });
         registry.slots[index] = Some(slot.clone());
@@ -557,6 +580,9 @@ pub(crate) struct Slot<C: ?Sized> {
     /// and `shutdown` (Relaxed both ways: a stale read only moves a close by one tick).
     state: AtomicU64,
     timed_out: AtomicBool,
+    /// The cancel of the context of the request being served, if its handler asked for one
+    /// (`request_context.rs`): shutdown cancels it when its grace expires.
+    pub(crate) request_cancel: Mutex<std::sync::Weak<goro::context::CancelFn>>,
     /// Set (by the connection's own coroutine) when a handler hijacked the connection: the
     /// registry has forgotten it and its [`Conn`] must not unregister it again.
     pub(crate) hijacked: AtomicBool,
