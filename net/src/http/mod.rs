@@ -137,7 +137,8 @@
 //! | `hijack.rs` | [`ResponseWriter::hijack`] and [`Hijacked`]: a handler takes its connection over |
 //! | `request_context.rs` | [`Request::context`]: made on demand, canceled when the client leaves (an unstarted watcher), at shutdown's end, at the handler timeout |
 //! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
-//! | `server.rs` | [`Server`]: settings, accept loop, registry, ticker, shutdown |
+//! | `server_builder.rs` | [`Builder`]: the server's limits and timeouts |
+//! | `server.rs` | [`Server`]: accept loop, registry, ticker, shutdown |
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
 //! | `httptest.rs` | [`httptest`]: the recorder and in-memory requests over the real writer, a test server |
 //! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
@@ -172,6 +173,7 @@ mod response;
 mod reverse_proxy;
 mod send;
 mod server;
+mod server_builder;
 mod streaming;
 mod syntax;
 mod transport;
@@ -192,7 +194,8 @@ pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};
 pub use response::{reason, ResponseWriter};
 pub use reverse_proxy::{ProxyRequest, ProxyResponse, ReverseProxy, ReverseProxyBuilder};
-pub use server::{Builder, Server, ServerStats};
+pub use server::{Server, ServerStats};
+pub use server_builder::Builder;
 pub use streaming::StreamingResponse;
 
 /// Answers requests (Go's `http.Handler`). Implemented for every closure
