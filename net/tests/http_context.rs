@@ -2,7 +2,8 @@
 //! real sockets: a client that leaves, the handler timeout, the shutdown grace, a canceled
 //! client exchange, and a pipelining client that must not cancel anything.
 use std::io::{Read, Write};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use goro::context::{self, Error};
@@ -13,9 +14,18 @@ use goro_net::http::{Client, Request, ResponseWriter, Server};
 fn waiter(
     report: mpsc::Sender<Option<Error>>,
 ) -> impl Fn(&mut ResponseWriter<'_>, &mut Request<'_>) + Send + Sync + 'static {
+    waiter_started(report, Arc::default())
+}
+
+/// [`waiter`], setting `started` once it holds its context.
+fn waiter_started(
+    report: mpsc::Sender<Option<Error>>,
+    started: Arc<AtomicBool>,
+) -> impl Fn(&mut ResponseWriter<'_>, &mut Request<'_>) + Send + Sync + 'static {
     let report = std::sync::Mutex::new(report);
     move |w, r| {
         let ctx = r.context();
+        started.store(true, Ordering::SeqCst);
         ctx.wait_timeout(Duration::from_secs(10));
         let err = ctx.err();
         let _ = report.lock().unwrap().send(err);
@@ -59,13 +69,13 @@ fn the_handler_timeout_is_the_context_deadline() {
 #[test]
 fn the_shutdown_grace_cancels_requests_still_running() {
     let (tx, rx) = mpsc::channel();
-    let ts = httptest::Server::new(waiter(tx));
+    let started = Arc::new(AtomicBool::new(false));
+    let ts = httptest::Server::new(waiter_started(tx, started.clone()));
     let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(b"GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
         .unwrap();
-    // The handler is running once the server counts the connection busy; give it a moment.
-    std::thread::sleep(Duration::from_millis(100));
+    until(&started);
     assert!(
         !ts.server().shutdown(Duration::from_millis(200)),
         "not graceful"
@@ -74,6 +84,31 @@ fn the_shutdown_grace_cancels_requests_still_running() {
         .recv_timeout(Duration::from_secs(5))
         .expect("the handler ended");
     assert_eq!(err, Some(Error::Canceled));
+}
+
+#[test]
+fn closing_the_server_cancels_requests_at_once() {
+    let (tx, rx) = mpsc::channel();
+    let started = Arc::new(AtomicBool::new(false));
+    let ts = httptest::Server::new(waiter_started(tx, started.clone()));
+    let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
+    c.write_all(b"GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    until(&started);
+    assert!(!ts.server().close(), "a request was in flight");
+    let err = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the handler ended");
+    assert_eq!(err, Some(Error::Canceled));
+}
+
+/// Waits (up to 5 s) until `started` is set.
+fn until(started: &AtomicBool) {
+    let bound = Instant::now() + Duration::from_secs(5);
+    while !started.load(Ordering::SeqCst) {
+        assert!(Instant::now() < bound, "the handler did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Two pipelined requests in one segment: the second one's bytes wake the first request's

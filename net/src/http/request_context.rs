@@ -105,6 +105,9 @@ impl Request<'_> {
 pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, watch_socket: bool) {
     *crate::lock(&slot.request_cancel) = Arc::downgrade(cancel);
     if !watch_socket {
+        if slot.conn.socket().as_poll_fd().is_closed() {
+            cancel.cancel(); // closed before the handler asked
+        }
         return;
     }
     let (conn, weak) = (Arc::downgrade(slot), Arc::downgrade(cancel));
@@ -120,6 +123,11 @@ pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, wa
     };
     if let Err(e) = slot.conn.socket().spawn_when_readable(watcher) {
         tracing::debug!(error = %e, "goro-net http: cannot watch the client");
+        if slot.conn.socket().as_poll_fd().is_closed() {
+            // Closed before the handler asked (a timeout, the end of a shutdown): the
+            // request is over for the server already.
+            cancel.cancel();
+        }
     }
 }
 
