@@ -29,6 +29,14 @@
 //! `httptest`. Enum dispatch, not a `dyn` on the TCP path; the branch is one predictable
 //! compare per socket call (a few per request), against a syscall.
 //!
+//! **How a TLS stream plugs in.** A `TlsStream` with `Read` and `Write` for `&TlsStream`,
+//! `get_ref()` for its socket and `buffered_plaintext()` implements the trait in four lines
+//! (`recv`: `Read::read(&mut &*self, buf)`; `send`: `Write::write(&mut &*self, data)`;
+//! `socket`: `self.get_ref()`; `buffered`: `self.buffered_plaintext()`), and an HTTPS server
+//! is `server.serve_with(listener, move |tcp| handshake(tcp))`, the handshake running in
+//! each connection's own coroutine under a deadline it sets on the socket. Hijack, the
+//! request context's watch and `httptest` need nothing more.
+//!
 //! Rejected: making `Request` and `ResponseWriter` generic over the transport (every
 //! handler, mux and middleware would carry the parameter, and one `ServeMux` could not
 //! serve both HTTP and HTTPS); a `Box<dyn>` per connection (an allocation per accept, and

@@ -108,7 +108,27 @@
 //!
 //! **Graceful shutdown.** [`Server::shutdown`] closes the listeners, closes idle
 //! connections, marks the rest to send `Connection: close` after their current answer, and
-//! waits for the registry to empty; past the grace period it closes what is left.
+//! waits for the registry to empty; past the grace period it closes what is left, and
+//! cancels the [contexts](Request::context) of the requests still running.
+//!
+//! **One transport abstraction.** The connection loop is generic over a [`Connection`]
+//! (a [`TcpStream`](crate::TcpStream), a TLS stream, anything with bytes both ways over a
+//! TCP socket), so plain TCP compiles to direct calls; [`Request`] and
+//! [`ResponseWriter`] hold the transport as a small enum (`connection.rs`), whose third arm
+//! is the in-memory wire of [`httptest`]. [`Server::serve_with`] wraps each accepted socket
+//! (a TLS handshake) in its own coroutine. A transport that buffers bytes of its own
+//! reports them ([`Connection::buffered`]), and the loop serves them before it leaves an
+//! idle connection to the poller.
+//!
+//! **Handlers may take the connection.** [`ResponseWriter::hijack`] hands a handler the
+//! stream and the bytes already received past the head, and the server forgets the
+//! connection at once (`hijack.rs`): WebSocket upgrades and `CONNECT` tunnels.
+//!
+//! **Contexts cost nothing until asked for.** [`Request::context`] makes the context on the
+//! first call and watches the socket for the client leaving with an unstarted task, not a
+//! coroutine (`request_context.rs`); [`Client::with_context`] closes an exchange's
+//! connection when its context is done (`cancel.rs`). [`ReverseProxy`] joins the two, so a
+//! client that gives up frees its backend connection.
 //!
 //! **The client pipelines when asked.** [`ClientBuilder::pipeline`] lets GET and HEAD
 //! requests share per-worker connections, several in flight on each, so that a proxy's
