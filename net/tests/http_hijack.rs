@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use goro_net::http::httptest::{self, TestRequest};
-use goro_net::http::{Client, Request, ResponseWriter};
+use goro_net::http::{Client, Request, ResponseWriter, ReverseProxy};
 use tungstenite::Message;
 
 #[allow(dead_code)]
@@ -123,4 +123,26 @@ fn a_recorder_cannot_be_hijacked() {
             w.write_header(501);
         });
     assert_eq!(rec.status(), 501);
+}
+
+/// A WebSocket through `ReverseProxy`: the handshake is forwarded with its `Upgrade`, and
+/// the connections are spliced.
+#[test]
+fn a_websocket_goes_through_the_reverse_proxy() {
+    let backend = httptest::Server::new(websocket::mux());
+    let proxy = httptest::Server::new(ReverseProxy::new(backend.url()));
+    let (mut ws, resp) = tungstenite::connect(format!("ws://{}/ws", proxy.addr())).unwrap();
+    assert_eq!(resp.status(), 101);
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    for i in 0..3 {
+        ws.send(Message::text(format!("via proxy {i}"))).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::text(format!("via proxy {i}")));
+    }
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    // A plain request on the same proxy still works.
+    let page = Client::new().get(&format!("{}/", proxy.url())).unwrap();
+    assert_eq!(page.body, b"websocket echo at /ws\n");
 }

@@ -110,6 +110,16 @@ impl<'a> Hijacked<'a> {
         }
     }
 
+    /// The plain TCP stream, if the connection is one (not TLS): reading and writing it
+    /// directly is then the same as through this stream, less the
+    /// [`buffered`](Self::buffered) bytes.
+    pub(crate) fn tcp(&self) -> Option<&'a TcpStream> {
+        match self.wire {
+            Wire::Tcp(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Bytes received past the request head that `read` has not returned yet.
     pub fn buffered(&self) -> &[u8] {
         &self.pending[self.pos..]

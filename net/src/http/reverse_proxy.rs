@@ -31,6 +31,12 @@
 //! handler returns, instead of waiting for an answer nobody will read (a pipelined exchange
 //! kills its connection, and the requests queued on it go again through the pool).
 //!
+//! **Upgrades.** A request with `Connection: upgrade` (a WebSocket handshake) is sent to the
+//! backend with its `Upgrade` header, and the client's connection is then
+//! [hijacked](super::ResponseWriter::hijack) and spliced to the backend's both ways, as
+//! Go's proxy does after a `101`. Unlike Go's, the backend's answer is relayed as sent
+//! without `modify_response`, and the client's connection must be plain TCP.
+//!
 //! **No header twice.** The server adds `Date` only when the handler set none, and
 //! `Server` never (see [`ResponseWriter`](super::ResponseWriter)), so a backend's `Date`
 //! and `Server` are relayed once each, as sent.
@@ -254,7 +260,11 @@ impl ReverseProxy {
         if let Some(f) = &self.rewrite {
             f(&mut out, r);
         }
-        if let Err(e) = self.exchange(w, r, &out) {
+        let result = match upgrade_protocol(r) {
+            Some(protocol) => self.upgrade(w, r, &out, &protocol),
+            None => self.exchange(w, r, &out),
+        };
+        if let Err(e) = result {
             match &self.on_error {
                 Some(f) => f(w, r, e),
                 None => {
@@ -343,6 +353,57 @@ impl ReverseProxy {
         }
     }
 
+    /// Forwards an `Upgrade` request (a WebSocket handshake): its head goes to the backend
+    /// with `Connection: Upgrade` and `Upgrade` restored, then the client's connection is
+    /// hijacked and spliced to the backend's, both ways, until both sides are done. The
+    /// backend's answer (`101`, or a refusal) reaches the client as sent.
+    fn upgrade(
+        &self,
+        w: &mut ResponseWriter<'_>,
+        r: &mut Request<'_>,
+        out: &ProxyRequest,
+        protocol: &str,
+    ) -> io::Result<()> {
+        let rest = out
+            .url
+            .split_once("://")
+            .map_or(out.url.as_str(), |(_, r)| r);
+        let (authority, target) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let backend = crate::TcpStream::connect(authority)?;
+        let _ = backend.set_nodelay(true);
+        let mut head = format!("{} {target} HTTP/1.1\r\n", out.method);
+        for (n, v) in &out.headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str(&format!(
+            "Connection: Upgrade\r\nUpgrade: {protocol}\r\n\r\n"
+        ));
+        (&backend).write_all(head.as_bytes())?;
+        let mut client = w.hijack(r)?;
+        let Some(plain) = client.tcp() else {
+            // Splicing needs a second handle on the client's stream: a plain socket's.
+            tracing::debug!("goro-net http: upgrade through the proxy needs a plain TCP client");
+            return Ok(());
+        };
+        let (Ok(down), Ok(up)) = (plain.try_clone(), backend.try_clone()) else {
+            return Ok(());
+        };
+        if (&backend).write_all(&client.take_buffered()).is_err() {
+            return Ok(());
+        }
+        let to_backend = goro::spawn(move || {
+            let _ = io::copy(&mut &down, &mut &up);
+            let _ = up.shutdown(std::net::Shutdown::Write);
+        });
+        let _ = io::copy(&mut &backend, &mut &*plain);
+        let _ = plain.shutdown(std::net::Shutdown::Write);
+        let _ = to_backend.join();
+        Ok(())
+    }
+
     /// The answer's head as relayed: hop-by-hop headers (and, unless `keep_length`,
     /// `Content-Length`) dropped, then the hook.
     fn answer(
@@ -375,6 +436,18 @@ impl std::fmt::Debug for ReverseProxy {
             .field("hold", &self.hold.is_some())
             .finish()
     }
+}
+
+/// The protocol an `Upgrade` request asks for (`Connection: upgrade` and an `Upgrade`
+/// header), if it is one.
+fn upgrade_protocol(r: &Request<'_>) -> Option<String> {
+    let asks = r.headers().any(|(n, v)| {
+        n.eq_ignore_ascii_case("connection")
+            && v.split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+    });
+    asks.then(|| r.header("upgrade").map(str::to_string))
+        .flatten()
 }
 
 /// The outgoing request before the hook: target URL and `Host`, end-to-end headers,
