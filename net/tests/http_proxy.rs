@@ -321,3 +321,102 @@ fn request_bodies_are_relayed_as_they_arrive() {
     assert_eq!(sent.len(), 3_000_000);
     assert!(sent.bytes().all(|b| b == b'u'));
 }
+
+/// `CONNECT` through the gateway with curl as the client (`-p -x`: curl opens a tunnel,
+/// then speaks HTTP to the target through it), and a target that cannot be reached.
+#[test]
+fn connect_tunnels_to_the_target() {
+    let target = backend("T");
+    let (proxy, _gw) = gateway(
+        vec![backend("A").to_string()],
+        Policy::RoundRobin,
+        Gateway::default_client(),
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-p", "-x"])
+        .arg(format!("http://{proxy}"))
+        .arg(format!("http://{target}/through?x=1"))
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "{out:?}");
+    let body = String::from_utf8_lossy(&out.stdout);
+    // The target saw curl's own request (origin form, no X-Forwarded-For): a tunnel, not
+    // a forwarded request.
+    assert_eq!(
+        body,
+        format!("T GET /through?x=1 host={target} xff=- conn=- body=")
+    );
+
+    // A port nothing listens on: 502, and the connection stays an HTTP one.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let mut c = std::net::TcpStream::connect(proxy).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "CONNECT {dead} HTTP/1.1\r\nHost: {dead}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 502 "), "{reply}");
+}
+
+/// A client that gives up at 0.3 s frees the gateway's handler and its backend connection
+/// well before the backend's 10 s answer: the gateway's request context is canceled when
+/// the client leaves, which closes the backend exchange, which cancels the backend
+/// handler's own context.
+#[test]
+fn a_client_that_gives_up_frees_the_handler_and_the_backend_connection() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let slow = serve(Server::new(
+        move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+            let ctx = r.context();
+            ctx.wait_timeout(Duration::from_secs(10));
+            let _ = tx.lock().unwrap().send(ctx.err());
+            let _ = w.write_all(b"late");
+        },
+    ));
+    let (proxy, gw) = gateway(
+        vec![slow.to_string()],
+        Policy::RoundRobin,
+        Gateway::default_client(),
+    );
+    for path in ["/get", "/post"] {
+        let t = std::time::Instant::now();
+        let mut c = std::net::TcpStream::connect(proxy).unwrap();
+        if path == "/get" {
+            c.write_all(b"GET /get HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap();
+        } else {
+            c.write_all(b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody")
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        drop(c);
+        let err = rx
+            .recv_timeout(Duration::from_secs(2))
+            .expect("the backend handler was freed within 2 s");
+        assert_eq!(err, Some(goro::context::Error::Canceled), "{path}");
+        // The gateway's side: no backend connection in use, none pooled (it was closed).
+        let bound = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let (held, streamed) = (gw.client().pool_stats(), gw.stream_client().pool_stats());
+            if held.active + streamed.active + held.idle + streamed.idle == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < bound,
+                "{path}: {held:?} {streamed:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "{path}: {:?}",
+            t.elapsed()
+        );
+    }
+}

@@ -11,6 +11,8 @@ use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use goro::context::Context;
+
 use super::answer::{read_body, ClientResponse, Src};
 use super::client_builder::ClientBuilder;
 use super::pipeline::Lanes;
@@ -30,6 +32,7 @@ impl ClientBuilder {
         Client {
             cfg: Arc::new(self),
             hosts: Arc::new(Mutex::new(HashMap::new())),
+            ctx: None,
         }
     }
 }
@@ -76,6 +79,8 @@ impl ClientBuilder {
 pub struct Client {
     cfg: Arc<ClientBuilder>,
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    /// The context this handle's requests are bound to ([`Client::with_context`]).
+    ctx: Option<Context>,
 }
 
 /// The connections to one `host:port`: the keep-alive pool, and the pipelined connections.
@@ -120,6 +125,35 @@ impl Client {
     /// A builder.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
+    }
+
+    /// This client with its requests bound to `ctx` (Go's `req.WithContext(ctx)`): sharing
+    /// its connections and settings, each request fails at once if `ctx` is done, its
+    /// deadline bounds the exchange, and canceling `ctx` mid-exchange (a streamed body
+    /// included) closes the exchange's connection and fails it with the context's error
+    /// (`TimedOut` for a deadline, `Other` wrapping
+    /// [`goro::context::Error::Canceled`]); a canceled pipelined request closes its
+    /// pipelined connection, and the others on it go again through the pool. Cheap: a
+    /// handle, no new pool.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use goro::context;
+    /// use goro_net::http::{httptest, Client, Request, ResponseWriter};
+    ///
+    /// let slow = httptest::Server::new(|_w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+    ///     r.context().wait_timeout(Duration::from_secs(10)); // until the client leaves
+    /// });
+    /// let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(100));
+    /// let e = Client::new().with_context(&ctx).get(slow.url()).unwrap_err();
+    /// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn with_context(&self, ctx: &Context) -> Client {
+        Client {
+            cfg: self.cfg.clone(),
+            hosts: self.hosts.clone(),
+            ctx: Some(ctx.clone()),
+        }
     }
 
     /// `GET url`.
@@ -172,7 +206,8 @@ impl Client {
             |(m, u, h, b), by| {
                 let (authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
                 let host = self.host(authority);
-                ask(&host.pool, &head, m == "HEAD", by, None).map(StreamingResponse::new)
+                ask(&host.pool, &head, m == "HEAD", by, None, self.ctx.as_ref())
+                    .map(StreamingResponse::new)
             },
         )
     }
@@ -231,7 +266,15 @@ impl Client {
                 };
                 let (authority, head) = request_head(m, u, h, payload)?;
                 let host = self.host(authority);
-                ask(&host.pool, &head, m == "HEAD", by, upload).map(StreamingResponse::new)
+                ask(
+                    &host.pool,
+                    &head,
+                    m == "HEAD",
+                    by,
+                    upload,
+                    self.ctx.as_ref(),
+                )
+                .map(StreamingResponse::new)
             },
         )
     }
@@ -263,10 +306,19 @@ impl Client {
         let cfg = &*self.cfg;
         if cfg.pipeline > 1 && no_body && matches!(method, "GET" | "HEAD") {
             if let Some(worker) = goro::worker_index() {
+                let ctx = self.ctx.as_ref();
+                if let Some(e) = super::cancel::done(ctx) {
+                    return Err(e);
+                }
+                let deadline = match (deadline, ctx.and_then(Context::deadline)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 let dial = || dial(authority, cfg, deadline);
+                let head_only = method == "HEAD";
                 match host
                     .lanes
-                    .request(worker, head, method == "HEAD", cfg, deadline, dial)
+                    .request(worker, head, head_only, cfg, deadline, ctx, dial)
                 {
                     Outcome::Done(resp) => return Ok(resp),
                     Outcome::Failed(e) => return Err(e),
@@ -275,15 +327,25 @@ impl Client {
             }
         }
         let Answer {
+            guard,
             mut conn,
             mut resp,
             keep,
             framing,
             buf: (buf, pos, end),
-        } = ask(&host.pool, head, method == "HEAD", deadline, None)?;
+        } = ask(
+            &host.pool,
+            head,
+            method == "HEAD",
+            deadline,
+            None,
+            self.ctx.as_ref(),
+        )?;
         let mut src = Src::new(&conn, buf, pos, end, cfg.max_body_bytes);
-        let body = read_body(&mut src, framing, &mut resp.body);
-        // Bytes after the answer were not asked for: the connection is out of step.
+        let body = read_body(&mut src, framing, &mut resp.body)
+            .map_err(|e| super::cancel::explain(guard.as_ref(), e));
+        drop(guard); // before the connection goes (`cancel.rs`)
+                     // Bytes after the answer were not asked for: the connection is out of step.
         if !(keep && matches!(body, Ok(true)) && src.drained()) {
             conn.discard();
         }

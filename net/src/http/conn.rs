@@ -10,10 +10,13 @@ use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::connection::{Connection, Wire};
 use super::request::{Body, Kind, Request};
+use super::request_context::{self, ReqContext};
 use super::response::{Out, ResponseWriter};
 use super::server::{Shared, Slot};
 use super::wire::{self, Chunked};
@@ -39,43 +42,43 @@ enum Step {
     },
     /// The connection must end (an error response is queued, or the socket failed).
     Close,
+    /// The handler hijacked the connection: the server has forgotten it and sends nothing.
+    Hijacked,
 }
 
 /// One live connection, owned by the coroutine that serves it. Between requests it moves to
 /// the coroutine that will serve the next one ([`serve`]). Dropping it, at the end or by a
 /// panic, unregisters the connection, closes the socket and frees its permit.
-pub(crate) struct Conn {
+pub(crate) struct Conn<C: Connection> {
     pub(crate) srv: Arc<Shared>,
-    pub(crate) slot: Arc<Slot>,
-    /// Its place in the server's registry.
-    index: usize,
+    pub(crate) slot: Arc<Slot<C>>,
     /// Counts the connection on its worker for placement (goro's `spawn_balanced` figure),
     /// and moves it off a saturated worker between requests ([`serve`]).
     pub(crate) placed: goro::io::Placement,
 }
 
-impl Conn {
-    /// The record of a connection the server accepted and registered at `index`.
+impl<C: Connection> Conn<C> {
+    /// The record of a connection the server accepted and registered.
     pub(crate) fn new(
         srv: Arc<Shared>,
-        slot: Arc<Slot>,
-        index: usize,
+        slot: Arc<Slot<C>>,
         placed: goro::io::Placement,
-    ) -> Conn {
-        Conn {
-            srv,
-            slot,
-            index,
-            placed,
-        }
+    ) -> Conn<C> {
+        Conn { srv, slot, placed }
     }
 }
 
-impl Drop for Conn {
+impl<C: Connection> Drop for Conn<C> {
     fn drop(&mut self) {
         // The socket closes when `self.slot`, the last reference once the registry let go of
-        // its own, drops right after this.
-        self.srv.unregister(self.index);
+        // its own, drops right after this. A hijacked connection left the registry already.
+        if !self
+            .slot
+            .hijacked
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.srv.unregister(self.slot.index);
+        }
     }
 }
 
@@ -88,7 +91,7 @@ impl Drop for Conn {
 /// coroutine just gave back, where a coroutine parked through the idle spell would resume
 /// on a stack gone cold in the caches and the TLB: with a thousand connections taking
 /// turns, that resume cost about half a microsecond per request (docs/benchmarks-history.md).
-pub(crate) fn serve(mut conn: Conn) {
+pub(crate) fn serve<C: Connection>(mut conn: Conn<C>) {
     if !serve_requests(&conn.srv, &conn.slot) {
         return; // `conn` drops: the connection is closed and unregistered
     }
@@ -96,11 +99,11 @@ pub(crate) fn serve(mut conn: Conn) {
     // Nothing of the connection is started now: if this worker is saturated while another
     // has room, the next request is served there (goro's poller balancing).
     if let Some(to) = conn.placed.rebalance() {
-        if let Err(e) = slot.stream.move_to_worker(to) {
+        if let Err(e) = slot.conn.socket().move_to_worker(to) {
             tracing::debug!(remote = %slot.remote, error = %e, "goro-net http: connection not moved");
         }
     }
-    if let Err(e) = slot.stream.spawn_when_readable(move || serve(conn)) {
+    if let Err(e) = slot.conn.socket().spawn_when_readable(move || serve(conn)) {
         // Closed meanwhile (a timeout or shutdown): the closure and `conn` are dropped.
         tracing::debug!(remote = %slot.remote, error = %e, "goro-net http: connection ends idle");
     }
@@ -109,8 +112,8 @@ pub(crate) fn serve(mut conn: Conn) {
 /// Serves requests as they arrive until the connection ends (false) or has answered
 /// everything it was sent and waits idle for more (true).
 #[inline(never)]
-fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
-    let (stream, remote) = (&slot.stream, slot.remote);
+fn serve_requests<C: Connection>(srv: &Shared, slot: &Arc<Slot<C>>) -> bool {
+    let (wire, remote) = (Wire::of(&slot.conn), slot.remote);
     let cfg = &srv.cfg;
     let mut rbuf = pool::get(READ_SIZE);
     let (mut start, mut end) = (0usize, 0usize);
@@ -121,7 +124,7 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
     let mut head_since = None;
     let mut linger = false;
     'conn: loop {
-        match (&*stream).read(&mut rbuf[end..]) {
+        match slot.conn.recv(&mut rbuf[end..]) {
             Ok(0) => {
                 if start < end {
                     tracing::debug!(%remote, "goro-net http: client closed inside a request head");
@@ -174,11 +177,18 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
                     linger = true;
                     break 'conn;
                 }
+                Step::Hijacked => return false,
             }
         }
-        if let Err(e) = out.flush(stream) {
+        if let Err(e) = out.flush(wire) {
             tracing::debug!(%remote, error = %e, "goro-net http: write failed");
             return false;
+        }
+        if start == end && slot.conn.buffered() > 0 {
+            // The transport holds the next bytes itself (TLS plaintext): the socket will
+            // not say so, so read them now instead of waiting for readiness.
+            slot.set_busy(srv.deadline(cfg.read_header_timeout, srv.now_ms()));
+            continue 'conn;
         }
         if start == end {
             // Everything asked is answered: idle in keep-alive (the caller waits).
@@ -199,17 +209,17 @@ fn serve_requests(srv: &Shared, slot: &Slot) -> bool {
         let since = *head_since.get_or_insert_with(|| srv.now_ms());
         slot.set_busy(srv.deadline(cfg.read_header_timeout, since));
     }
-    if let Err(e) = out.flush(stream) {
+    if let Err(e) = out.flush(wire) {
         tracing::debug!(%remote, error = %e, "goro-net http: write failed");
         return false;
     }
     if linger {
-        linger_close(stream);
+        linger_close(slot.conn.socket());
     }
     false
 }
 
-fn log_read_error(slot: &Slot, remote: SocketAddr, e: &io::Error) {
+fn log_read_error<C: Connection>(slot: &Slot<C>, remote: SocketAddr, e: &io::Error) {
     if slot.timed_out() {
         tracing::debug!(%remote, "goro-net http: connection timed out");
     } else {
@@ -222,9 +232,9 @@ fn log_read_error(slot: &Slot, remote: SocketAddr, e: &io::Error) {
 /// Never inlined (nor is `serve`): its frame, the 3 KiB header array included, is then gone
 /// while the connection waits idle, and what `serve` waits in fits the stack's top page.
 #[inline(never)]
-fn one(
+fn one<C: Connection>(
     srv: &Shared,
-    slot: &Slot,
+    slot: &Arc<Slot<C>>,
     buf: &[u8],
     remote: SocketAddr,
     out: &mut Out,
@@ -232,7 +242,7 @@ fn one(
     body_buf: &mut Vec<u8>,
 ) -> Step {
     let cfg = &srv.cfg;
-    let stream = &slot.stream;
+    let wire = Wire::of(&slot.conn);
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
     let slots = if cfg.max_headers <= STACK_HEADERS {
@@ -245,19 +255,19 @@ fn one(
     let head_len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(n)) if n <= cfg.max_header_bytes => n,
         Ok(httparse::Status::Complete(_)) => {
-            return fail(srv, slot, out, 431, remote, "head too large")
+            return fail(srv, wire, out, 431, remote, "head too large")
         }
         Ok(httparse::Status::Partial) if buf.len() > cfg.max_header_bytes => {
-            return fail(srv, slot, out, 431, remote, "head too large")
+            return fail(srv, wire, out, 431, remote, "head too large")
         }
         Ok(httparse::Status::Partial) => return Step::Partial,
         Err(httparse::Error::TooManyHeaders) => {
-            return fail(srv, slot, out, 431, remote, "too many headers")
+            return fail(srv, wire, out, 431, remote, "too many headers")
         }
-        Err(e) => return fail(srv, slot, out, 400, remote, &e.to_string()),
+        Err(e) => return fail(srv, wire, out, 400, remote, &e.to_string()),
     };
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
-        return fail(srv, slot, out, 400, remote, "incomplete request line");
+        return fail(srv, wire, out, 400, remote, "incomplete request line");
     };
     let headers: &[httparse::Header<'_>] = req.headers;
 
@@ -272,7 +282,7 @@ fn one(
         match h.name.len() {
             14 if h.name.eq_ignore_ascii_case("content-length") => {
                 if let Err(e) = framing.content_length(h.value) {
-                    return fail(srv, slot, out, 400, remote, e.0);
+                    return fail(srv, wire, out, 400, remote, e.0);
                 }
             }
             17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
@@ -296,7 +306,7 @@ fn one(
                 if h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
                     expect_continue = minor == 1;
                 } else {
-                    return fail(srv, slot, out, 417, remote, "unsupported Expect");
+                    return fail(srv, wire, out, 417, remote, "unsupported Expect");
                 }
             }
             _ => {}
@@ -308,25 +318,25 @@ fn one(
         if minor == 0 {
             // Go ignores Transfer-Encoding in HTTP/1.0 and frames by Content-Length; a
             // proxy in front might not, so goro refuses the request instead.
-            return fail(srv, slot, out, 400, remote, "Transfer-Encoding in HTTP/1.0");
+            return fail(srv, wire, out, 400, remote, "Transfer-Encoding in HTTP/1.0");
         }
         if !framing.transfer_encoding_is_chunked() {
             // Go's rule: exactly one Transfer-Encoding line, exactly `chunked`.
-            return fail(srv, slot, out, 501, remote, "unsupported Transfer-Encoding");
+            return fail(srv, wire, out, 501, remote, "unsupported Transfer-Encoding");
         }
         if length.is_some() {
             // RFC 9112 §6.3 lets a server refuse this (Go drops Content-Length instead).
-            return fail(srv, slot, out, 400, remote, "Content-Length with chunked");
+            return fail(srv, wire, out, 400, remote, "Content-Length with chunked");
         }
     }
     if hosts > 1 {
-        return fail(srv, slot, out, 400, remote, "more than one Host");
+        return fail(srv, wire, out, 400, remote, "more than one Host");
     }
     if hosts == 0 && minor == 1 {
-        return fail(srv, slot, out, 400, remote, "HTTP/1.1 request without Host");
+        return fail(srv, wire, out, 400, remote, "HTTP/1.1 request without Host");
     }
     let Some(mut host) = wire::host(host) else {
-        return fail(srv, slot, out, 400, remote, "malformed Host");
+        return fail(srv, wire, out, 400, remote, "malformed Host");
     };
     let routed = match wire::target(method, target) {
         Some(wire::Target::Origin) => target,
@@ -335,12 +345,12 @@ fn one(
             rest
         }
         Some(wire::Target::Asterisk | wire::Target::Authority) => target,
-        None => return fail(srv, slot, out, 400, remote, "bad request target"),
+        None => return fail(srv, wire, out, 400, remote, "bad request target"),
     };
     // `OPTIONS *` asks about the server, not a resource: answered here, as Go does.
     let options_star = target == "*";
     if length.is_some_and(|l| l > cfg.max_body_bytes) {
-        return fail(srv, slot, out, 413, remote, "body too large");
+        return fail(srv, wire, out, 413, remote, "body too large");
     }
     let kind = if chunked {
         Kind::Chunked(Chunked::new())
@@ -353,14 +363,14 @@ fn one(
     if in_buffer {
         // Answers of earlier pipelined requests wait in `out`: they go before this handler
         // runs (module doc). One request per read leaves `out` empty here: one write, as ever.
-        if !out.is_empty() && out.flush(stream).is_err() {
+        if !out.is_empty() && out.flush(wire).is_err() {
             return Step::Close;
         }
         slot.set_busy(0);
     } else {
         // The handler will read from the socket: earlier pipelined answers go first (and
         // before any `100 Continue`), and the body read gets its own deadline.
-        if out.flush(stream).is_err() {
+        if out.flush(wire).is_err() {
             return Step::Close;
         }
         slot.set_busy(srv.deadline(cfg.read_timeout, srv.now_ms()));
@@ -375,17 +385,36 @@ fn one(
         minor,
         headers,
         remote,
-        body: Body::new(kind, rest, stream, cfg.max_body_bytes, expect_continue),
+        body: Body::new(kind, rest, wire, cfg.max_body_bytes, expect_continue),
         path_values: Vec::new(),
         form: None,
+        ctx: ReqContext::default(),
     };
-    let mut w = ResponseWriter::new(out, stream, hdrs, body_buf, &date);
+    // The context, if the handler asks for it: registered with the connection, and the
+    // socket watched for the client leaving if the handler will not read it itself.
+    let arm = |cancel: &Arc<goro::context::CancelFn>| request_context::arm(slot, cancel, in_buffer);
+    r.ctx.arm = Some(&arm);
+    if let Some(d) = cfg.handler_timeout {
+        r.ctx.deadline = Some(Instant::now() + d);
+    }
+    let mut w = ResponseWriter::new(out, wire, hdrs, body_buf, &date);
     w.head_only = method == "HEAD";
     w.http10 = minor == 0;
     w.ka10 = minor == 0 && !close;
     w.close = close || srv.shutting_down();
+    let forget = || {
+        slot.hijacked.store(true, Ordering::Relaxed);
+        srv.unregister(slot.index);
+    };
+    w.on_hijack = Some(&forget);
     let panicked = !options_star
         && catch_unwind(AssertUnwindSafe(|| srv.handler.serve_http(&mut w, &mut r))).is_err();
+    if w.hijacked {
+        if panicked {
+            tracing::error!(%remote, method, target, "goro-net http: handler panicked after hijacking");
+        }
+        return Step::Hijacked;
+    }
     let b = &mut r.body;
     if panicked {
         tracing::error!(%remote, method, target, "goro-net http: handler panicked");
@@ -433,7 +462,7 @@ fn one(
 /// Queues a canned error response and ends the connection.
 fn fail(
     srv: &Shared,
-    slot: &Slot,
+    wire: Wire<'_>,
     out: &mut Out,
     status: u16,
     remote: SocketAddr,
@@ -448,7 +477,7 @@ fn fail(
         417 => b"HTTP/1.1 417 Expectation Failed\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 23\r\n\r\n417 Expectation Failed\n",
         _ => b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 36\r\n\r\n431 Request Header Fields Too Large\n",
     };
-    let _ = out.push(&slot.stream, msg);
+    let _ = out.push(wire, msg);
     Step::Close
 }
 

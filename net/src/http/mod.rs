@@ -27,6 +27,12 @@
 //! | `client.Do(req)`, reading `resp.Body` as it arrives | [`Client::stream`], [`StreamingResponse`] (`Read`) |
 //! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
+//! | `srv.ServeTLS`, a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
+//! | `httptest.NewRecorder`, `httptest.NewRequest`, `httptest.NewServer` | [`httptest::ResponseRecorder`], [`httptest::TestRequest`], [`httptest::Server`] |
+//! | `w.(http.Hijacker).Hijack()` | [`ResponseWriter::hijack`], [`Hijacked`] |
+//! | `httputil.ReverseProxy` (`Director`, `ModifyResponse`, `ErrorHandler`) | [`ReverseProxy`] ([`ReverseProxyBuilder::rewrite`], [`ReverseProxyBuilder::modify_response`], [`ReverseProxyBuilder::error_handler`]) |
+//! | `r.Context()`, `http.TimeoutHandler` | [`Request::context`], [`Builder::handler_timeout`] |
+//! | `req.WithContext(ctx)` for the client | [`Client::with_context`] |
 //!
 //! # Design
 //!
@@ -102,7 +108,27 @@
 //!
 //! **Graceful shutdown.** [`Server::shutdown`] closes the listeners, closes idle
 //! connections, marks the rest to send `Connection: close` after their current answer, and
-//! waits for the registry to empty; past the grace period it closes what is left.
+//! waits for the registry to empty; past the grace period it closes what is left, and
+//! cancels the [contexts](Request::context) of the requests still running.
+//!
+//! **One transport abstraction.** The connection loop is generic over a [`Connection`]
+//! (a [`TcpStream`](crate::TcpStream), a TLS stream, anything with bytes both ways over a
+//! TCP socket), so plain TCP compiles to direct calls; [`Request`] and
+//! [`ResponseWriter`] hold the transport as a small enum (`connection.rs`), whose third arm
+//! is the in-memory wire of [`httptest`]. [`Server::serve_with`] wraps each accepted socket
+//! (a TLS handshake) in its own coroutine. A transport that buffers bytes of its own
+//! reports them ([`Connection::buffered`]), and the loop serves them before it leaves an
+//! idle connection to the poller.
+//!
+//! **Handlers may take the connection.** [`ResponseWriter::hijack`] hands a handler the
+//! stream and the bytes already received past the head, and the server forgets the
+//! connection at once (`hijack.rs`): WebSocket upgrades and `CONNECT` tunnels.
+//!
+//! **Contexts cost nothing until asked for.** [`Request::context`] makes the context on the
+//! first call and watches the socket for the client leaving with an unstarted task, not a
+//! coroutine (`request_context.rs`); [`Client::with_context`] closes an exchange's
+//! connection when its context is done (`cancel.rs`). [`ReverseProxy`] joins the two, so a
+//! client that gives up frees its backend connection.
 //!
 //! **The client pipelines when asked.** [`ClientBuilder::pipeline`] lets GET and HEAD
 //! requests share per-worker connections, several in flight on each, so that a proxy's
@@ -126,34 +152,48 @@
 //! | `syntax.rs` | tokens, comma lists, URL bytes, path cleaning (used by all below) |
 //! | `wire.rs` | HTTP/1.1 framing: the one chunked decoder and encoder, `Content-Length`, request targets, `Host` |
 //! | `date.rs`, `form.rs`, `cookie.rs` | the `Date` cell, percent-decoding and forms, cookies |
+//! | `connection.rs` | [`Connection`], what the server needs of a transport, and the `Wire` a request and its writer hold |
 //! | `request.rs`, `response.rs` | the server's [`Request`] with its [`Body`], and [`ResponseWriter`] with the output buffer |
+//! | `hijack.rs` | [`ResponseWriter::hijack`] and [`Hijacked`]: a handler takes its connection over |
+//! | `request_context.rs` | [`Request::context`]: made on demand, canceled when the client leaves (an unstarted watcher), at shutdown's end, at the handler timeout |
 //! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
-//! | `server.rs` | [`Server`]: settings, accept loop, registry, ticker, shutdown |
+//! | `server_builder.rs` | [`Builder`]: the server's limits and timeouts |
+//! | `server.rs` | [`Server`]: accept loop, registry, ticker, shutdown |
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
+//! | `httptest.rs` | [`httptest`]: the recorder and in-memory requests over the real writer, a test server |
 //! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
 //! | `send.rs` | writing a client request: head, field checks, streamed upload |
 //! | `answer.rs` | [`ClientResponse`] and reading an answer: head, framing, body |
+//! | `cancel.rs` | a client exchange bound to a context: canceling shuts its connection down |
 //! | `transport.rs` | dialling, an idle connection's liveness, send-and-read-head on a pooled connection with retry |
 //! | `pipeline.rs` | the client's pipelined lanes |
 //! | `redirect.rs` | following redirects |
 //! | `streaming.rs` | [`StreamingResponse`] |
 //! | `client.rs` | [`Client`], and its connections to each host (pool and lanes) |
+//! | `reverse_proxy.rs` | [`ReverseProxy`]: forwarding with Go's hooks, over a [`Client`] |
 mod answer;
+mod cancel;
 mod client;
 mod client_builder;
 mod conn;
+mod connection;
 mod cookie;
 mod date;
 mod form;
 mod fs;
+mod hijack;
+pub mod httptest;
 mod mux;
 mod pipeline;
 mod redirect;
 mod reply;
 mod request;
+mod request_context;
 mod response;
+mod reverse_proxy;
 mod send;
 mod server;
+mod server_builder;
 mod streaming;
 mod syntax;
 mod transport;
@@ -165,13 +205,17 @@ use std::net::ToSocketAddrs;
 pub use answer::{BodyTooLarge, ClientResponse};
 pub use client::Client;
 pub use client_builder::ClientBuilder;
+pub use connection::Connection;
 pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
+pub use hijack::Hijacked;
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};
 pub use response::{reason, ResponseWriter};
-pub use server::{Builder, Server, ServerStats};
+pub use reverse_proxy::{ProxyRequest, ProxyResponse, ReverseProxy, ReverseProxyBuilder};
+pub use server::{Server, ServerStats};
+pub use server_builder::Builder;
 pub use streaming::StreamingResponse;
 
 /// Answers requests (Go's `http.Handler`). Implemented for every closure

@@ -46,6 +46,12 @@
 //!   behind it go through the pool within their own deadlines. An answer the reader was
 //!   reading for another caller when its own deadline passed counts as not begun.
 //!
+//! - **Contexts** (`Client::with_context`). A request bound to a context is a deadline that
+//!   can come early: an `after_func` callback kills the lane if the request is still queued
+//!   when its context is done, and the request fails with the context's error while the
+//!   others go through the pool, as at a deadline. The callback checks, under the lane's
+//!   lock, that its request is still queued, so a late callback kills nothing.
+//!
 //! Invariants, all under the lane's lock: the bytes in `out` and the entries of `queue` are
 //! appended together, in the same order; once `dead` is set, `queue` is empty and every
 //! request that ever joined has its verdict in `done` or has taken it; `reading` is held by
@@ -57,6 +63,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use goro::context::Context;
 use goro::park::{self, Unparker};
 
 use super::answer::{read_response, ClientResponse, Src, RESP_BUF};
@@ -130,7 +137,9 @@ fn stamp() -> u64 {
 
 impl Lanes {
     /// Sends `req` (a whole GET or HEAD request) on a lane of `worker`, dialling one with
-    /// `dial` when none there can take it, and waits for its answer until `deadline`.
+    /// `dial` when none there can take it, and waits for its answer until `deadline`, or
+    /// until `ctx` is done.
+    #[allow(clippy::too_many_arguments)] // one request's whole description
     pub(super) fn request(
         &self,
         worker: usize,
@@ -138,6 +147,7 @@ impl Lanes {
         head_only: bool,
         cfg: &ClientBuilder,
         deadline: Option<Instant>,
+        ctx: Option<&Context>,
         dial: impl FnOnce() -> io::Result<TcpStream>,
     ) -> Outcome {
         let lane = match self.choose(worker, cfg) {
@@ -148,7 +158,7 @@ impl Lanes {
                 Err(e) => return Outcome::Failed(e),
             },
         };
-        lane.send(req, head_only, deadline)
+        lane.send(req, head_only, deadline, ctx)
     }
 
     /// A lane of `worker` for the next request, or what to do instead. Sweeps now and then.
@@ -435,7 +445,13 @@ impl Lane {
 
     /// Queues `req`, writes it (or leaves that to the flush already pending) and waits for
     /// its outcome until `deadline`.
-    fn send(&self, req: &[u8], head_only: bool, deadline: Option<Instant>) -> Outcome {
+    fn send(
+        self: &Arc<Self>,
+        req: &[u8],
+        head_only: bool,
+        deadline: Option<Instant>,
+        ctx: Option<&Context>,
+    ) -> Outcome {
         let (seq, flush) = {
             let mut st = lock(&self.st);
             if st.dead {
@@ -457,10 +473,29 @@ impl Lane {
             self.in_flight.fetch_add(1, Ordering::Relaxed);
             (seq, !std::mem::replace(&mut st.flushing, true))
         };
+        // A done context kills the lane while this request is still queued (module notes).
+        let stop = ctx.map(|c| {
+            let lane = self.clone();
+            c.after_func(move || {
+                let mut st = lock(&lane.st);
+                if st.queue.iter().any(|w| w.seq == seq) {
+                    tracing::debug!("http client: pipelined request canceled");
+                    lane.kill(&mut st);
+                }
+            })
+        });
         if flush {
             self.flush(deadline);
         }
-        self.wait(seq, deadline)
+        let outcome = self.wait(seq, deadline);
+        if let Some(stop) = stop {
+            stop.stop();
+        }
+        match (outcome, ctx.and_then(Context::err)) {
+            (Outcome::Done(r), _) => Outcome::Done(r),
+            (_, Some(e)) => Outcome::Failed(e.into()),
+            (o, None) => o,
+        }
     }
 
     /// The flusher's part: one write for everything queued meanwhile, by the flusher's

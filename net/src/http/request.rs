@@ -1,10 +1,10 @@
 //! The server's view of one request: [`Request`] and its [`Body`] reader.
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 
+use super::connection::Wire;
 use super::wire::{Chunked, Next};
 use crate::pool::{self, PooledBuf};
-use crate::TcpStream;
 
 /// An HTTP request received by the server (Go's `*http.Request`).
 ///
@@ -44,6 +44,8 @@ pub struct Request<'a> {
     pub(crate) path_values: Vec<(std::sync::Arc<str>, std::borrow::Cow<'a, str>)>,
     /// The decoded form, once [`form_value`](Request::form_value) parsed it.
     pub(crate) form: Option<Vec<(String, String)>>,
+    /// The context, made on demand (`request_context.rs`).
+    pub(crate) ctx: super::request_context::ReqContext<'a>,
 }
 
 impl<'a> Request<'a> {
@@ -265,7 +267,7 @@ pub struct Body<'a> {
     extra: Option<PooledBuf>,
     lo: usize,
     hi: usize,
-    stream: &'a TcpStream,
+    wire: Wire<'a>,
     limit: u64,
     total: u64,
     pub(crate) continue_pending: bool,
@@ -277,7 +279,7 @@ impl<'a> Body<'a> {
     pub(crate) fn new(
         kind: Kind,
         buffered: &'a [u8],
-        stream: &'a TcpStream,
+        wire: Wire<'a>,
         limit: u64,
         expect_continue: bool,
     ) -> Body<'a> {
@@ -293,7 +295,7 @@ impl<'a> Body<'a> {
             extra: None,
             lo: 0,
             hi: 0,
-            stream,
+            wire,
             limit,
             total: 0,
             continue_pending: expect_continue && kind != Kind::Length(0),
@@ -321,6 +323,20 @@ impl<'a> Body<'a> {
             Some(b) => &b[self.lo..self.hi],
             None => &[],
         }
+    }
+
+    /// Takes every byte received and not yet read: the rest of the connection buffer and
+    /// what the body reader read past it, raw (unread body, pipelined requests, a
+    /// hijacker's early data). The body then reads as ended.
+    pub(crate) fn take_rest(&mut self) -> Vec<u8> {
+        let mut rest = self.buffered[self.pos.min(self.buffered.len())..].to_vec();
+        self.pos = self.buffered.len();
+        rest.extend_from_slice(self.leftover());
+        self.extra = None;
+        (self.lo, self.hi) = (0, 0);
+        self.kind = Kind::Length(0);
+        self.continue_pending = false;
+        rest
     }
 
     /// Takes the bytes read from the socket past the body, with their range.
@@ -365,7 +381,7 @@ impl<'a> Body<'a> {
 
     fn send_continue(&mut self) -> io::Result<()> {
         if std::mem::take(&mut self.continue_pending) {
-            (&*self.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         Ok(())
     }
@@ -380,7 +396,7 @@ impl<'a> Body<'a> {
             return Ok(n);
         }
         self.send_continue()?;
-        (&*self.stream).read(buf)
+        self.wire.read(buf)
     }
 
     /// Marks the body as over the server's limit (the server answers 413) and unusable.
@@ -415,7 +431,7 @@ impl<'a> Body<'a> {
         }
         let r = self
             .send_continue()
-            .and_then(|_| (&*self.stream).read(&mut extra[self.hi..]));
+            .and_then(|_| self.wire.read(&mut extra[self.hi..]));
         let got = match r {
             Ok(n) => n,
             Err(e) => {

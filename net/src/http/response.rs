@@ -1,9 +1,9 @@
 //! The server's response side: [`ResponseWriter`] and the connection's output buffer.
 use std::io::{self, Write};
 
+use super::connection::Wire;
 use super::wire::{chunk_line, CHUNK_LINE};
 use crate::pool::{self, PooledBuf};
-use crate::TcpStream;
 
 /// Body bytes a response buffers before it commits to streaming (chunked, or the handler's
 /// own `Content-Length`). A handler that writes less gets an exact `Content-Length`.
@@ -21,18 +21,18 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    pub(crate) fn push(&mut self, stream: &TcpStream, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, wire: Wire<'_>, data: &[u8]) -> io::Result<()> {
         let buf = self.buf.get_or_insert_with(|| pool::get(OUT_SIZE));
         if self.len + data.len() <= buf.len() {
             buf[self.len..self.len + data.len()].copy_from_slice(data);
             self.len += data.len();
             return Ok(());
         }
-        self.flush(stream)?;
+        self.flush(wire)?;
         if data.len() >= OUT_SIZE / 2 {
-            return (&*stream).write_all(data);
+            return wire.write_all(data);
         }
-        self.push(stream, data)
+        self.push(wire, data)
     }
 
     /// True if no response waits in the buffer.
@@ -41,13 +41,24 @@ impl Out {
     }
 
     /// Writes what is buffered and returns the buffer to the pool.
-    pub(crate) fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
+    pub(crate) fn flush(&mut self, wire: Wire<'_>) -> io::Result<()> {
         let len = std::mem::take(&mut self.len);
         match self.buf.take() {
-            Some(b) if len > 0 => (&*stream).write_all(&b[..len]),
+            Some(b) if len > 0 => wire.write_all(&b[..len]),
             _ => Ok(()),
         }
     }
+}
+
+/// Who writes the `Date` header (RFC 9110 §6.6.1: an origin server with a clock sends it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DateHeader {
+    /// The server adds the current one (the default).
+    Auto,
+    /// The handler set its own (a relayed backend's): the server adds none.
+    Handler,
+    /// The handler deleted it: none is sent.
+    Off,
 }
 
 /// How the body goes on the wire once the head is out.
@@ -69,8 +80,15 @@ enum Mode {
 /// optionally the status with [`write_header`](Self::write_header) (default 200), then
 /// write the body through [`std::io::Write`]. A body of up to 16 KiB is buffered and sent
 /// with an exact `Content-Length`; a larger one, or one after [`flush`](Write::flush), is
-/// sent chunked (or with the handler's own `Content-Length` header). `Date` and `Server`
-/// are added. For `HEAD` the body is counted but not sent.
+/// sent chunked (or with the handler's own `Content-Length` header). For `HEAD` the body is
+/// counted but not sent.
+///
+/// **`Date` and `Server`.** The server adds `Date` unless the handler set one (a relayed
+/// backend's, say) or deleted it with `header_del("Date")`, as Go's does. It adds no
+/// `Server` header, as Go's does not: naming the software and its version helps an
+/// attacker pick exploits and tells a client nothing it needs (RFC 9110 §10.2.4 calls it
+/// optional), and it is 14 bytes less per answer. A handler that wants one sets it. So a
+/// proxy that copies a backend's headers sends each once.
 ///
 /// ```
 /// use std::io::Write;
@@ -85,7 +103,7 @@ enum Mode {
 /// ```
 pub struct ResponseWriter<'a> {
     out: &'a mut Out,
-    stream: &'a TcpStream,
+    wire: Wire<'a>,
     hdrs: &'a mut Vec<u8>,
     body: &'a mut Vec<u8>,
     date: &'a [u8],
@@ -99,12 +117,19 @@ pub struct ResponseWriter<'a> {
     aborted: bool,
     pub(crate) http10: bool,
     pub(crate) ka10: bool,
+    /// Who decides the `Date` header: see [`DateHeader`].
+    date_header: DateHeader,
+    /// A handler took the connection over (`hijack.rs`): nothing more is sent for it.
+    pub(crate) hijacked: bool,
+    /// What the server does when a handler hijacks: forget the connection. `None` where
+    /// nothing registered it (`httptest`).
+    pub(crate) on_hijack: Option<&'a (dyn Fn() + Sync)>,
 }
 
 impl<'a> ResponseWriter<'a> {
     pub(crate) fn new(
         out: &'a mut Out,
-        stream: &'a TcpStream,
+        wire: Wire<'a>,
         hdrs: &'a mut Vec<u8>,
         body: &'a mut Vec<u8>,
         date: &'a [u8],
@@ -113,7 +138,7 @@ impl<'a> ResponseWriter<'a> {
         body.clear();
         ResponseWriter {
             out,
-            stream,
+            wire,
             hdrs,
             body,
             date,
@@ -126,6 +151,9 @@ impl<'a> ResponseWriter<'a> {
             aborted: false,
             http10: false,
             ka10: false,
+            hijacked: false,
+            on_hijack: None,
+            date_header: DateHeader::Auto,
         }
     }
 
@@ -145,6 +173,8 @@ impl<'a> ResponseWriter<'a> {
         }
         if name.eq_ignore_ascii_case("content-length") {
             self.declared = value.trim().parse().ok();
+        } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
+            self.date_header = DateHeader::Handler;
         }
         let clean = |b: u8| if b == b'\r' || b == b'\n' { b' ' } else { b };
         self.hdrs.extend(name.bytes().map(clean));
@@ -164,6 +194,8 @@ impl<'a> ResponseWriter<'a> {
     pub fn header_del(&mut self, name: &str) {
         if name.eq_ignore_ascii_case("content-length") {
             self.declared = None;
+        } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
+            self.date_header = DateHeader::Off;
         }
         let mut i = 0;
         while i < self.hdrs.len() {
@@ -240,6 +272,11 @@ impl<'a> ResponseWriter<'a> {
         self.close = true;
     }
 
+    /// The transport this writer sends on (for `hijack.rs`).
+    pub(crate) fn wire(&self) -> Wire<'a> {
+        self.wire
+    }
+
     /// True if a byte of the head has been handed to the socket or output buffer.
     pub(crate) fn committed(&self) -> bool {
         self.mode != Mode::Buffering
@@ -250,6 +287,7 @@ impl<'a> ResponseWriter<'a> {
         self.hdrs.clear();
         self.body.clear();
         self.declared = None;
+        self.date_header = DateHeader::Auto;
         self.written = 0;
         self.status = status;
     }
@@ -280,9 +318,12 @@ impl<'a> ResponseWriter<'a> {
         put(&code);
         put(b" ");
         put(reason(s).as_bytes());
-        put(b"\r\nServer: goro\r\nDate: ");
-        put(self.date);
         put(b"\r\n");
+        if self.date_header == DateHeader::Auto {
+            put(b"Date: ");
+            put(self.date);
+            put(b"\r\n");
+        }
         match (mode, length) {
             (Mode::Chunked, _) => put(b"Transfer-Encoding: chunked\r\n"),
             (_, Some(len)) if self.declared.is_none() && self.body_allowed() => {
@@ -298,9 +339,9 @@ impl<'a> ResponseWriter<'a> {
         } else if self.ka10 {
             put(b"Connection: keep-alive\r\n");
         }
-        self.out.push(self.stream, &head[..n])?;
-        self.out.push(self.stream, self.hdrs)?;
-        self.out.push(self.stream, b"\r\n")
+        self.out.push(self.wire, &head[..n])?;
+        self.out.push(self.wire, self.hdrs)?;
+        self.out.push(self.wire, b"\r\n")
     }
 
     /// Commits to streaming: the head goes out with the declared length, chunked framing, or
@@ -331,11 +372,11 @@ impl<'a> ResponseWriter<'a> {
             Mode::Chunked => {
                 let mut line = [0u8; CHUNK_LINE];
                 self.out
-                    .push(self.stream, chunk_line(data.len(), &mut line))?;
-                self.out.push(self.stream, data)?;
-                self.out.push(self.stream, b"\r\n")
+                    .push(self.wire, chunk_line(data.len(), &mut line))?;
+                self.out.push(self.wire, data)?;
+                self.out.push(self.wire, b"\r\n")
             }
-            _ => self.out.push(self.stream, data),
+            _ => self.out.push(self.wire, data),
         }
     }
 
@@ -351,7 +392,7 @@ impl<'a> ResponseWriter<'a> {
                 self.commit(Mode::Length, Some(len))?;
                 if !self.head_only && self.body_allowed() {
                     let body = std::mem::take(self.body);
-                    let r = self.out.push(self.stream, &body);
+                    let r = self.out.push(self.wire, &body);
                     *self.body = body;
                     r?;
                 }
@@ -360,7 +401,7 @@ impl<'a> ResponseWriter<'a> {
                     .is_none_or(|d| d == self.written || self.head_only))
             }
             Mode::Chunked => {
-                self.out.push(self.stream, b"0\r\n\r\n")?;
+                self.out.push(self.wire, b"0\r\n\r\n")?;
                 Ok(true)
             }
             Mode::Length => Ok(self
@@ -368,6 +409,14 @@ impl<'a> ResponseWriter<'a> {
                 .is_none_or(|d| d == self.written || self.head_only)),
             Mode::UntilClose => Ok(false),
         }
+    }
+}
+
+impl ResponseWriter<'_> {
+    /// Writes what the output buffer holds (after [`finish`](Self::finish), for a writer
+    /// that has no connection loop to do it: `httptest`).
+    pub(crate) fn flush_out(&mut self) -> io::Result<()> {
+        self.out.flush(self.wire)
     }
 }
 
@@ -413,7 +462,7 @@ impl Write for ResponseWriter<'_> {
         if self.mode == Mode::Buffering {
             self.start_streaming()?;
         }
-        self.out.flush(self.stream)
+        self.out.flush(self.wire)
     }
 }
 

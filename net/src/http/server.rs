@@ -10,171 +10,11 @@ use std::time::{Duration, Instant};
 use goro::sync::Semaphore;
 
 use super::conn::Conn;
+use super::connection::Connection;
 use super::date::DateCell;
+use super::server_builder::{Builder, Config};
 use super::Handler;
 use crate::{lock, TcpListener, TcpStream};
-
-/// Limits and timeouts (see [`Builder`] for each one's meaning and default).
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) read_header_timeout: Option<Duration>,
-    pub(crate) read_timeout: Option<Duration>,
-    pub(crate) write_timeout: Option<Duration>,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) max_header_bytes: usize,
-    pub(crate) max_headers: usize,
-    pub(crate) max_body_bytes: u64,
-    pub(crate) max_connections: usize,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            read_header_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
-            write_timeout: Some(Duration::from_secs(60)),
-            idle_timeout: Some(Duration::from_secs(120)),
-            max_header_bytes: 32 << 10,
-            max_headers: 100,
-            max_body_bytes: 16 << 20,
-            max_connections: 100_000,
-        }
-    }
-}
-
-/// Builds a [`Server`] (Go's `http.Server{...}` literal). Every setting has a default a
-/// production server can start with.
-///
-/// ```
-/// use std::time::Duration;
-/// use goro_net::http::Server;
-///
-/// let server = Server::builder()
-///     .read_header_timeout(Duration::from_secs(5))
-///     .idle_timeout(None) // keep idle connections forever
-///     .max_connections(10_000)
-///     .build(|w: &mut goro_net::http::ResponseWriter<'_>, _r: &mut goro_net::http::Request<'_>| {
-///         let _ = std::io::Write::write_all(w, b"ok\n");
-///     });
-/// # drop(server);
-/// ```
-#[derive(Debug, Default)]
-pub struct Builder {
-    cfg: Config,
-}
-
-impl Builder {
-    /// How long a client may take to send a request head, from its first byte (from the
-    /// accept for a new connection). Default 10 s; the slowloris defence.
-    pub fn read_header_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
-        self.cfg.read_header_timeout = d.into();
-        self
-    }
-
-    /// How long reading a request body may take once the handler runs. Default 60 s.
-    pub fn read_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
-        self.cfg.read_timeout = d.into();
-        self
-    }
-
-    /// How long any one socket write of a response may wait for the client. Default 60 s.
-    pub fn write_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
-        self.cfg.write_timeout = d.into();
-        self
-    }
-
-    /// How long a keep-alive connection may wait for its next request. Default 120 s.
-    pub fn idle_timeout(mut self, d: impl Into<Option<Duration>>) -> Builder {
-        self.cfg.idle_timeout = d.into();
-        self
-    }
-
-    /// Largest request head (request line + headers); larger gets 431. Default 32 KiB.
-    ///
-    /// | server | head size | header count |
-    /// |---|---|---|
-    /// | goro (defaults) | 32 KiB | 100 ([`max_headers`](Self::max_headers)) |
-    /// | Go `net/http` | 1 MiB (`MaxHeaderBytes`) | no limit |
-    /// | nginx | 1 KiB, then up to 4 buffers of 8 KiB, one line per buffer (`large_client_header_buffers`) | no limit |
-    /// | Apache httpd | 8 KiB per line (`LimitRequestFieldSize`) | 100 (`LimitRequestFields`) |
-    ///
-    /// goro's defaults protect memory first (a connection's read buffer grows to the head
-    /// it holds); raise them for clients that send large cookies or many headers.
-    ///
-    /// ```
-    /// let server = goro_net::http::Server::builder()
-    ///     .max_header_bytes(1 << 20) // Go's default
-    ///     .build(|_w: &mut goro_net::http::ResponseWriter<'_>, _r: &mut goro_net::http::Request<'_>| {});
-    /// # drop(server);
-    /// ```
-    pub fn max_header_bytes(mut self, n: usize) -> Builder {
-        self.cfg.max_header_bytes = n.max(64);
-        self
-    }
-
-    /// Most header lines a request head may carry; more gets 431. Default 100 (Apache's
-    /// `LimitRequestFields`; Go and nginx count only bytes, see
-    /// [`max_header_bytes`](Self::max_header_bytes)). At least 1. Up to 100, the parsed
-    /// headers live on the connection's stack; a larger limit takes room for them from
-    /// the heap for each request.
-    ///
-    /// ```
-    /// let server = goro_net::http::Server::builder()
-    ///     .max_headers(200)
-    ///     .build(|_w: &mut goro_net::http::ResponseWriter<'_>, _r: &mut goro_net::http::Request<'_>| {});
-    /// # drop(server);
-    /// ```
-    pub fn max_headers(mut self, n: usize) -> Builder {
-        self.cfg.max_headers = n.max(1);
-        self
-    }
-
-    /// Largest request body; larger gets 413. Default 16 MiB.
-    pub fn max_body_bytes(mut self, n: u64) -> Builder {
-        self.cfg.max_body_bytes = n;
-        self
-    }
-
-    /// Most connections served at once; further clients wait in the listen backlog.
-    /// Default 100,000.
-    pub fn max_connections(mut self, n: usize) -> Builder {
-        self.cfg.max_connections = n.max(1);
-        self
-    }
-
-    /// The server, answering every request with `handler`.
-    pub fn build(self, handler: impl Handler) -> Server {
-        let tick = [
-            self.cfg.read_header_timeout,
-            self.cfg.read_timeout,
-            self.cfg.idle_timeout,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|d| d / 8)
-        .fold(Duration::from_millis(500), Duration::min)
-        .max(Duration::from_millis(5));
-        Server {
-            inner: Arc::new(Shared {
-                handler: Box::new(handler),
-                permits: Semaphore::new(self.cfg.max_connections),
-                cfg: self.cfg,
-                date: DateCell::new(),
-                epoch: Instant::now(),
-                clock: AtomicU64::new(1),
-                tick,
-                conns: Mutex::new(Registry::default()),
-                shutting: AtomicBool::new(false),
-                listeners: Mutex::new(Vec::new()),
-                ticker: AtomicBool::new(false),
-                accepted: AtomicU64::new(0),
-                bad_requests: AtomicU64::new(0),
-                timed_out: AtomicU64::new(0),
-                live: AtomicUsize::new(0),
-            }),
-        }
-    }
-}
 
 /// An HTTP/1.1 server (Go's `http.Server`): a coroutine per connection, placed as
 /// [`spawn_balanced`](crate::spawn_balanced) places them (packed onto workers with room).
@@ -225,6 +65,35 @@ pub struct ServerStats {
 }
 
 impl Server {
+    /// The server over settings `cfg` ([`Builder::build`]).
+    pub(crate) fn with_config(cfg: Config, handler: Box<dyn Handler>) -> Server {
+        let tick = [cfg.read_header_timeout, cfg.read_timeout, cfg.idle_timeout]
+            .into_iter()
+            .flatten()
+            .map(|d| d / 8)
+            .fold(Duration::from_millis(500), Duration::min)
+            .max(Duration::from_millis(5));
+        Server {
+            inner: Arc::new(Shared {
+                handler,
+                permits: Semaphore::new(cfg.max_connections),
+                cfg,
+                date: DateCell::new(),
+                epoch: Instant::now(),
+                clock: AtomicU64::new(1),
+                tick,
+                conns: Mutex::new(Registry::default()),
+                shutting: AtomicBool::new(false),
+                listeners: Mutex::new(Vec::new()),
+                ticker: AtomicBool::new(false),
+                accepted: AtomicU64::new(0),
+                bad_requests: AtomicU64::new(0),
+                timed_out: AtomicU64::new(0),
+                live: AtomicUsize::new(0),
+            }),
+        }
+    }
+
     /// A builder with the default limits and timeouts.
     pub fn builder() -> Builder {
         Builder::default()
@@ -244,6 +113,91 @@ impl Server {
     /// [`shutdown`](Self::shutdown) (then `Ok(())`) or an accept error. Parks the calling
     /// coroutine (or blocks the calling thread).
     pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        self.accept_loop(listener, |srv, stream, peer, placed| {
+            let worker = placed.worker();
+            let conn = srv.register(stream, peer, placed);
+            if let Err(e) = goro::Builder::new()
+                .worker_hint(worker)
+                .spawn(move || super::conn::serve(conn))
+            {
+                // The connection closes as `conn` drops; the server goes on.
+                tracing::error!(%peer, error = %e, "goro-net http: cannot start a coroutine");
+            }
+        })
+    }
+
+    /// Serves HTTP over a transport built on each accepted socket: `wrap` turns the
+    /// [`TcpStream`] into a [`Connection`] (a TLS server's handshake, Go's `ServeTLS`).
+    /// Otherwise as [`serve`](Self::serve), and over the same handler, limits and
+    /// shutdown, so one server may serve a plain and a wrapped listener at once.
+    ///
+    /// `wrap` runs in the new connection's own coroutine, so a slow handshake holds up
+    /// nobody else. It runs before the connection enters the registry: the server's
+    /// read-header timeout does not bound it (set a deadline on the socket inside `wrap`,
+    /// and clear it before returning), and a connection still in `wrap` counts as active
+    /// for [`shutdown`](Self::shutdown) but is not closed by it. An error from `wrap` closes
+    /// that connection only (logged at debug).
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use goro_net::http::{self, Connection};
+    /// use goro_net::{TcpListener, TcpStream};
+    ///
+    /// struct Plain(TcpStream); // a transport that adds nothing
+    /// impl Connection for Plain {
+    ///     fn recv(&self, buf: &mut [u8]) -> io::Result<usize> { (&self.0).read(buf) }
+    ///     fn send(&self, data: &[u8]) -> io::Result<usize> { (&self.0).write(data) }
+    ///     fn socket(&self) -> &TcpStream { &self.0 }
+    /// }
+    ///
+    /// let server = http::Server::new(|w: &mut http::ResponseWriter<'_>, _r: &mut http::Request<'_>| {
+    ///     let _ = w.write_all(b"wrapped\n");
+    /// });
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let s = server.clone();
+    /// let serving = goro::spawn(move || s.serve_with(listener, |tcp| Ok(Plain(tcp))));
+    ///
+    /// let mut c = TcpStream::connect(addr).unwrap();
+    /// c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut reply = String::new();
+    /// c.read_to_string(&mut reply).unwrap();
+    /// assert!(reply.ends_with("\r\n\r\nwrapped\n"));
+    /// server.shutdown(std::time::Duration::from_secs(1));
+    /// serving.join().unwrap().unwrap();
+    /// ```
+    pub fn serve_with<C, F>(&self, listener: TcpListener, wrap: F) -> io::Result<()>
+    where
+        C: Connection,
+        F: Fn(TcpStream) -> io::Result<C> + Send + Sync + 'static,
+    {
+        let wrap = Arc::new(wrap);
+        self.accept_loop(listener, |srv, stream, peer, placed| {
+            let (srv, wrap) = (srv.clone(), wrap.clone());
+            let worker = placed.worker();
+            let started = goro::Builder::new().worker_hint(worker).spawn(move || {
+                match wrap(stream) {
+                    Ok(c) => super::conn::serve(srv.register(c, peer, placed)),
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "goro-net http: connection not wrapped");
+                        srv.unregister_unwrapped();
+                    }
+                }
+            });
+            if let Err(e) = started {
+                tracing::error!(%peer, error = %e, "goro-net http: cannot start a coroutine");
+            }
+        })
+    }
+
+    /// The accept loop both `serve` and `serve_with` run: a permit, an accept, the
+    /// socket's options, then `start` with the connection counted as live (it must end in
+    /// a registered [`Conn`] or in [`Shared::unregister_unwrapped`]).
+    fn accept_loop(
+        &self,
+        listener: TcpListener,
+        mut start: impl FnMut(&Arc<Shared>, TcpStream, SocketAddr, goro::io::Placement),
+    ) -> io::Result<()> {
         let srv = &self.inner;
         let inherited = nodelay_for_accepted(&listener);
         let ln = Arc::new(listener);
@@ -271,25 +225,9 @@ impl Server {
             if let Some(d) = srv.cfg.write_timeout {
                 let _ = stream.set_write_timeout(Some(d));
             }
-            let slot = Arc::new(Slot {
-                stream,
-                remote: peer,
-                state: AtomicU64::new(srv.deadline(srv.cfg.read_header_timeout, srv.now_ms()) << 1),
-                timed_out: AtomicBool::new(false),
-            });
-            let index = lock(&srv.conns).insert(slot.clone());
             srv.live.fetch_add(1, Ordering::Relaxed);
             srv.accepted.fetch_add(1, Ordering::Relaxed);
-            let placed = goro::io::Placement::choose();
-            let worker = placed.worker();
-            let conn = Conn::new(srv.clone(), slot, index, placed);
-            if let Err(e) = goro::Builder::new()
-                .worker_hint(worker)
-                .spawn(move || super::conn::serve(conn))
-            {
-                // The connection closes as `conn` drops; the server goes on.
-                tracing::error!(%peer, error = %e, "goro-net http: cannot start a coroutine");
-            }
+            start(srv, stream, peer, goro::io::Placement::choose());
         }
     }
 
@@ -317,13 +255,22 @@ impl Server {
                     "goro-net http: shutdown grace expired, closing"
                 );
                 for s in all {
-                    s.stream.close();
+                    super::request_context::cancel_request(&*s);
+                    s.conn.socket().close();
                 }
                 return false;
             }
             goro::time::sleep(nap);
             nap = (nap * 2).min(Duration::from_millis(50));
         }
+    }
+
+    /// Closes the server at once (Go's `Server.Close`): the listeners, every connection,
+    /// and the [contexts](super::Request::context) of the requests still running, which
+    /// are canceled. Hijacked connections are not the server's any more and stay open.
+    /// True if nothing was in flight.
+    pub fn close(&self) -> bool {
+        self.shutdown(Duration::ZERO)
     }
 
     /// The server's counters.
@@ -410,8 +357,38 @@ impl Shared {
         self.bad_requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Enters an accepted (and counted) connection in the registry: the record its
+    /// coroutine will own.
+    pub(crate) fn register<C: Connection>(
+        self: &Arc<Self>,
+        conn: C,
+        remote: SocketAddr,
+        placed: goro::io::Placement,
+    ) -> Conn<C> {
+        let mut registry = lock(&self.conns);
+        let index = registry.vacant();
+        let slot = Arc::new(Slot {
+            index,
+            remote,
+            state: AtomicU64::new(self.deadline(self.cfg.read_header_timeout, self.now_ms()) << 1),
+            timed_out: AtomicBool::new(false),
+            hijacked: AtomicBool::new(false),
+            request_cancel: Mutex::new(std::sync::Weak::new()),
+            conn,
+        });
+        registry.slots[index] = Some(slot.clone());
+        drop(registry);
+        Conn::new(self.clone(), slot, placed)
+    }
+
+    /// Un-counts a connection that `serve_with`'s wrap refused (it was never registered).
+    fn unregister_unwrapped(&self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.permits.add_permits(1);
+    }
+
     /// Takes connection `index` out of the registry and frees its permit (when its [`Conn`]
-    /// drops). The registry's reference to its slot is dropped outside the lock.
+    /// drops, or when a handler hijacks it). The registry's reference to its slot is dropped outside the lock.
     pub(crate) fn unregister(&self, index: usize) {
         let registered = {
             let mut r = lock(&self.conns);
@@ -441,22 +418,33 @@ impl Shared {
         }
         // Wake outside the registry lock.
         for s in doomed {
-            s.stream.close();
+            s.conn.socket().close();
         }
     }
 }
 
-/// A live connection as the registry and the ticker see it.
-pub(crate) struct Slot {
-    pub(crate) stream: TcpStream,
+/// A live connection as the registry and the ticker see it. The connection comes last, so
+/// that a `Slot<TcpStream>` is also a `Slot<dyn Connection>` to the registry (an unsized
+/// coercion): the connection's own coroutine calls its transport directly, the ticker
+/// and `shutdown` through the vtable.
+pub(crate) struct Slot<C: ?Sized> {
+    /// Its place in the registry.
+    pub(crate) index: usize,
     pub(crate) remote: SocketAddr,
     /// `deadline_ms << 1 | idle`: written by the connection's coroutine, read by the ticker
     /// and `shutdown` (Relaxed both ways: a stale read only moves a close by one tick).
     state: AtomicU64,
     timed_out: AtomicBool,
+    /// The cancel of the context of the request being served, if its handler asked for one
+    /// (`request_context.rs`): shutdown cancels it when its grace expires.
+    pub(crate) request_cancel: Mutex<std::sync::Weak<goro::context::CancelFn>>,
+    /// Set (by the connection's own coroutine) when a handler hijacked the connection: the
+    /// registry has forgotten it and its [`Conn`] must not unregister it again.
+    pub(crate) hijacked: AtomicBool,
+    pub(crate) conn: C,
 }
 
-impl Slot {
+impl<C: ?Sized> Slot<C> {
     /// Waiting for a new request (shutdown may close it) until `deadline` (0: none).
     pub(crate) fn set_idle(&self, deadline: u64) {
         self.set(deadline << 1 | 1);
@@ -482,22 +470,17 @@ impl Slot {
 /// The live connections of a server, by slot index.
 #[derive(Default)]
 struct Registry {
-    slots: Vec<Option<Arc<Slot>>>,
+    slots: Vec<Option<Arc<Slot<dyn Connection>>>>,
     free: Vec<usize>,
 }
 
 impl Registry {
-    fn insert(&mut self, s: Arc<Slot>) -> usize {
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i] = Some(s);
-                i
-            }
-            None => {
-                self.slots.push(Some(s));
-                self.slots.len() - 1
-            }
-        }
+    /// A free index; the caller fills it.
+    fn vacant(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        })
     }
 }
 

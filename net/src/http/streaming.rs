@@ -55,6 +55,9 @@ use crate::TcpStream;
 pub struct StreamingResponse {
     /// Status and headers; its `body` stays empty.
     head: ClientResponse,
+    /// The request's context's hold on the connection (`cancel.rs`): emptied before the
+    /// connection is let go.
+    guard: Option<super::cancel::Guard>,
     /// `None` once the body is done (the connection went back or was closed).
     conn: Option<PooledConn<TcpStream>>,
     /// The read buffer and its unread part; `None` only while a step borrows it.
@@ -87,6 +90,7 @@ impl StreamingResponse {
         };
         let mut r = StreamingResponse {
             head: a.resp,
+            guard: a.guard,
             conn: Some(a.conn),
             buf: Some(a.buf),
             keep: a.keep,
@@ -136,6 +140,7 @@ impl StreamingResponse {
     fn finish(&mut self, reusable: bool) {
         self.state = State::Done;
         let clean = self.buf.as_ref().is_some_and(|(_, pos, end)| pos == end);
+        self.guard = None;
         if let Some(mut c) = self.conn.take() {
             if !(reusable && self.keep && clean) {
                 c.discard();
@@ -263,6 +268,7 @@ impl Read for StreamingResponse {
 
 impl Drop for StreamingResponse {
     fn drop(&mut self) {
+        self.guard = None;
         if let Some(mut c) = self.conn.take() {
             c.discard(); // the body was not read to its end
         }

@@ -7,6 +7,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use super::answer::{read_head, ClientResponse, Framing, Src, RESP_BUF};
+use super::cancel::{self, Guard};
 use super::client_builder::ClientBuilder;
 use super::send::send_body;
 use crate::connpool::{Pool, PooledConn};
@@ -67,6 +68,9 @@ pub(super) fn alive(c: &TcpStream) -> bool {
 
 /// An answer whose head has been read, on its pooled connection.
 pub(super) struct Answer {
+    /// The context's hold on the connection: dropped (emptied) before the connection is
+    /// let go, so it comes first (`cancel.rs`).
+    pub(super) guard: Option<Guard>,
     pub(super) conn: PooledConn<TcpStream>,
     /// Without its body.
     pub(super) resp: ClientResponse,
@@ -78,7 +82,7 @@ pub(super) struct Answer {
 }
 
 /// Sends `head` (a whole request) on a connection from `pool` (one host's) and reads the answer's
-/// head, by `deadline`.
+/// head, by `deadline` and within `ctx` (`cancel.rs`).
 ///
 /// A reused connection may have been closed by the server meanwhile: if it fails before
 /// any byte of the answer came, the request goes again on the next one. Each failed
@@ -89,10 +93,18 @@ pub(super) fn ask(
     head_only: bool,
     deadline: Option<Instant>,
     mut upload: Option<(&mut dyn Read, Option<u64>)>,
+    ctx: Option<&goro::context::Context>,
 ) -> io::Result<Answer> {
     // Whether a byte of the upload was taken from its reader: then it cannot go again.
     let mut taken = false;
+    let deadline = match (deadline, ctx.and_then(goro::context::Context::deadline)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     loop {
+        if let Some(e) = cancel::done(ctx) {
+            return Err(e);
+        }
         let mut conn = match deadline {
             Some(d) => {
                 let c = pool.get_deadline(d)?;
@@ -102,6 +114,7 @@ pub(super) fn ask(
             None => pool.get()?,
         };
         let reused = conn.reused();
+        let guard = Guard::arm(ctx, &conn);
         let answer = (&*conn)
             .write_all(head)
             .map_err(|e| (e, true))
@@ -120,6 +133,7 @@ pub(super) fn ask(
         match answer {
             Ok((resp, keep, framing, buf)) => {
                 return Ok(Answer {
+                    guard,
                     conn,
                     resp,
                     keep,
@@ -128,7 +142,12 @@ pub(super) fn ask(
                 })
             }
             Err((e, before_answer)) => {
+                let e = cancel::explain(guard.as_ref(), e);
+                drop(guard); // before the connection goes
                 conn.discard();
+                if ctx.is_some_and(goro::context::Context::is_done) {
+                    return Err(e);
+                }
                 // (A timeout is the server being slow, not the connection being stale.)
                 if !(reused && before_answer) || e.kind() == io::ErrorKind::TimedOut {
                     return Err(e);

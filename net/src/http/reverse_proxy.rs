@@ -1,0 +1,528 @@
+//! [`ReverseProxy`]: a handler that forwards requests to a backend and relays the answers
+//! (Go's `httputil.ReverseProxy`).
+//!
+//! **One exchange, in Go's order.** For each request: the outgoing request is built (the
+//! target's URL with the request's path and query, the target's `Host`, the inbound
+//! headers less the hop-by-hop ones, the client's address appended to `X-Forwarded-For`),
+//! the [`rewrite`](ReverseProxyBuilder::rewrite) hook (Go's `Director`) may change any of
+//! it; the body goes on to the backend as it arrives; the answer's hop-by-hop headers are
+//! dropped, [`modify_response`](ReverseProxyBuilder::modify_response) may change status
+//! and headers or refuse the answer; then head and body are relayed. Any failure before
+//! the head is relayed goes to the [`error_handler`](ReverseProxyBuilder::error_handler)
+//! (default: `502 Bad Gateway`, as Go's); a body that breaks off after it is
+//! [aborted](super::ResponseWriter::abort), so the client sees it cut.
+//!
+//! **Streaming and flushes.** The answer's body is relayed as it arrives. An answer of
+//! unknown length (chunked) or of type `text/event-stream` is flushed after every piece,
+//! as Go flushes such "streaming" answers; one with a `Content-Length` goes through the
+//! writer's output buffer (16 KiB pieces). Go's periodic `FlushInterval` is not offered.
+//!
+//! **Held answers, for throughput.** A proxy in front of many small answers pays for each
+//! exchange twice; [`hold`](ReverseProxyBuilder::hold) sends bodiless `GET` and `HEAD`
+//! requests through a second client (pipelined, if that client pipelines: a batch of
+//! requests leaves in one write and the answers come back in one read) and relays each
+//! answer whole, with an exact `Content-Length`. An answer over the hold limit is fetched
+//! again as a stream, so memory stays bounded. Do not hold endpoints that stream forever
+//! (server-sent events): they would run into the holding client's timeout.
+//!
+//! **Cancellation.** Every exchange is bound to the request's
+//! [context](super::Request::context): when the client leaves (or the server's shutdown
+//! grace ends, or the handler timeout passes), the backend connection is closed and the
+//! handler returns, instead of waiting for an answer nobody will read (a pipelined exchange
+//! kills its connection, and the requests queued on it go again through the pool).
+//!
+//! **Upgrades.** A request with `Connection: upgrade` (a WebSocket handshake) is sent to the
+//! backend with its `Upgrade` header, and the client's connection is then
+//! [hijacked](super::ResponseWriter::hijack) and spliced to the backend's both ways, as
+//! Go's proxy does after a `101`. Unlike Go's, the backend's answer is relayed as sent
+//! without `modify_response`, and the client's connection must be plain TCP.
+//!
+//! **No header twice.** The server adds `Date` only when the handler set none, and
+//! `Server` never (see [`ResponseWriter`](super::ResponseWriter)), so a backend's `Date`
+//! and `Server` are relayed once each, as sent.
+use std::io::{self, Read, Write};
+
+use super::answer::BodyTooLarge;
+use super::client::Client;
+use super::request::Request;
+use super::response::ResponseWriter;
+
+/// Headers of one hop, not of the message (RFC 9110 §7.6.1), never forwarded either way.
+const HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+type Rewrite = Box<dyn Fn(&mut ProxyRequest, &Request<'_>) + Send + Sync>;
+type Modify = Box<dyn Fn(&mut ProxyResponse, &Request<'_>) -> io::Result<()> + Send + Sync>;
+type OnError = Box<dyn Fn(&mut ResponseWriter<'_>, &Request<'_>, io::Error) + Send + Sync>;
+
+/// The request a [`ReverseProxy`] is about to send (Go's outgoing `*http.Request` as a
+/// `Director` sees it): change any field in the [`rewrite`](ReverseProxyBuilder::rewrite)
+/// hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyRequest {
+    /// The method, as received.
+    pub method: String,
+    /// Where the request goes: `http://host:port/path?query`.
+    pub url: String,
+    /// The headers sent, `Host` included (a client sends none of its own over these).
+    pub headers: Vec<(String, String)>,
+}
+
+/// A backend's answer before it is relayed (Go's `*http.Response` as `ModifyResponse`
+/// sees it): hop-by-hop headers are already gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers relayed.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Header edits shared by [`ProxyRequest`] and [`ProxyResponse`].
+macro_rules! header_ops {
+    ($t:ty) => {
+        impl $t {
+            /// The first value of header `name` (case-insensitive).
+            pub fn header(&self, name: &str) -> Option<&str> {
+                self.headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            }
+
+            /// Replaces every value of header `name` with `value`.
+            pub fn set_header(&mut self, name: &str, value: &str) {
+                self.remove_header(name);
+                self.headers.push((name.to_string(), value.to_string()));
+            }
+
+            /// Removes every value of header `name`.
+            pub fn remove_header(&mut self, name: &str) {
+                self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            }
+        }
+    };
+}
+header_ops!(ProxyRequest);
+header_ops!(ProxyResponse);
+
+impl ProxyRequest {
+    /// Sends the request to `target` (`http://host:port`, optionally with a path prefix)
+    /// instead: the URL becomes the target's joined with the inbound path and query, and
+    /// `Host` the target's (Go's `ProxyRequest.SetURL`).
+    pub fn set_target(&mut self, target: &str, r: &Request<'_>) {
+        let (url, host) = join(target, r);
+        self.url = url;
+        self.set_header("Host", &host);
+    }
+}
+
+/// Forwards requests to a backend and relays its answers (Go's `httputil.ReverseProxy`);
+/// a [`Handler`](super::Handler). The module notes in `reverse_proxy.rs` give the order
+/// of one exchange and the flushing rules.
+///
+/// ```
+/// use std::io::Write;
+/// use goro_net::http::{httptest, Client, ReverseProxy, Request, ResponseWriter};
+///
+/// let backend = httptest::Server::new(|w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+///     let xff = r.header("x-forwarded-for").unwrap_or("-");
+///     let _ = write!(w, "{} {} via {xff}", r.method(), r.uri());
+/// });
+/// let proxy = httptest::Server::new(
+///     ReverseProxy::builder()
+///         .target(backend.url())
+///         .rewrite(|out, _r| out.set_header("X-Proxied", "yes"))
+///         .modify_response(|resp, _r| {
+///             resp.set_header("X-Via", "goro");
+///             Ok(())
+///         })
+///         .build(),
+/// );
+/// let resp = Client::new().get(&format!("{}/a?b=1", proxy.url())).unwrap();
+/// assert_eq!(resp.body, b"GET /a?b=1 via 127.0.0.1");
+/// assert_eq!(resp.header("x-via"), Some("goro"));
+/// ```
+pub struct ReverseProxy {
+    target: Option<String>,
+    client: Client,
+    hold: Option<Client>,
+    rewrite: Option<Rewrite>,
+    modify: Option<Modify>,
+    on_error: Option<OnError>,
+}
+
+/// Builds a [`ReverseProxy`] (Go's struct literal).
+#[must_use]
+pub struct ReverseProxyBuilder {
+    proxy: ReverseProxy,
+}
+
+impl ReverseProxyBuilder {
+    /// The backend every request goes to (`http://host:port`, optionally with a path
+    /// prefix; Go's `NewSingleHostReverseProxy`). Without one, the
+    /// [`rewrite`](Self::rewrite) hook must set the URL, or
+    /// [`ReverseProxy::serve_to`] name the target.
+    pub fn target(mut self, url: &str) -> Self {
+        self.proxy.target = Some(url.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// The client that carries the exchanges (default: [`Client::new`]); set its timeouts
+    /// here. Its redirects should be off (`max_redirects(0)`): a backend's redirect is the
+    /// client's to follow.
+    pub fn client(mut self, client: Client) -> Self {
+        self.proxy.client = client;
+        self
+    }
+
+    /// Sends bodiless `GET` and `HEAD` requests through `client`, holding answers whole
+    /// up to its [`max_body_bytes`](super::ClientBuilder::max_body_bytes) (module notes:
+    /// held answers, for throughput).
+    pub fn hold(mut self, client: Client) -> Self {
+        self.proxy.hold = Some(client);
+        self
+    }
+
+    /// Changes the outgoing request after the defaults are applied (Go's `Director`, or
+    /// `Rewrite`).
+    pub fn rewrite(
+        mut self,
+        f: impl Fn(&mut ProxyRequest, &Request<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.proxy.rewrite = Some(Box::new(f));
+        self
+    }
+
+    /// Changes the answer's status and headers before they are relayed; an error refuses
+    /// the answer and goes to the error handler (Go's `ModifyResponse`).
+    pub fn modify_response(
+        mut self,
+        f: impl Fn(&mut ProxyResponse, &Request<'_>) -> io::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.proxy.modify = Some(Box::new(f));
+        self
+    }
+
+    /// Answers when the backend cannot be reached or its answer refused (Go's
+    /// `ErrorHandler`); the default logs at debug and answers `502 Bad Gateway`.
+    pub fn error_handler(
+        mut self,
+        f: impl Fn(&mut ResponseWriter<'_>, &Request<'_>, io::Error) + Send + Sync + 'static,
+    ) -> Self {
+        self.proxy.on_error = Some(Box::new(f));
+        self
+    }
+
+    /// The proxy.
+    pub fn build(self) -> ReverseProxy {
+        self.proxy
+    }
+}
+
+impl ReverseProxy {
+    /// A proxy to `target` with the defaults (Go's `NewSingleHostReverseProxy`).
+    pub fn new(target: &str) -> ReverseProxy {
+        ReverseProxy::builder().target(target).build()
+    }
+
+    /// A builder with no target, no hooks and a default [`Client`].
+    pub fn builder() -> ReverseProxyBuilder {
+        ReverseProxyBuilder {
+            proxy: ReverseProxy {
+                target: None,
+                client: Client::builder().max_redirects(0).build(),
+                hold: None,
+                rewrite: None,
+                modify: None,
+                on_error: None,
+            },
+        }
+    }
+
+    /// Forwards `r` to `target` instead of the configured one (a handler that picks a
+    /// backend per request, as a load balancer does).
+    pub fn serve_to(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>, target: &str) {
+        self.forward(w, r, Some(target.trim_end_matches('/')));
+    }
+
+    fn forward(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>, target: Option<&str>) {
+        let mut out = outgoing(r, target.or(self.target.as_deref()));
+        if let Some(f) = &self.rewrite {
+            f(&mut out, r);
+        }
+        let result = match upgrade_protocol(r) {
+            Some(protocol) => self.upgrade(w, r, &out, &protocol),
+            None => self.exchange(w, r, &out),
+        };
+        if let Err(e) = result {
+            match &self.on_error {
+                Some(f) => f(w, r, e),
+                None => {
+                    tracing::debug!(method = r.method(), url = %out.url, error = %e, "goro-net http: proxy error");
+                    super::error(w, "502 Bad Gateway", 502);
+                }
+            }
+        }
+    }
+
+    /// Sends `out` and relays the answer; an error before anything was relayed.
+    fn exchange(
+        &self,
+        w: &mut ResponseWriter<'_>,
+        r: &mut Request<'_>,
+        out: &ProxyRequest,
+    ) -> io::Result<()> {
+        if out.url.is_empty() {
+            return Err(io::Error::other("goro-net http: the proxy has no target"));
+        }
+        let headers: Vec<(&str, &str)> = out
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let (method, url) = (out.method.as_str(), out.url.as_str());
+        let has_body = !r.body().is_done();
+        // The request's context: the exchange ends, its backend connection closed, when
+        // the client leaves (or the server gives up on the request).
+        let ctx = r.context();
+        if let (Some(held), false, "GET" | "HEAD") = (&self.hold, has_body, method) {
+            match held.with_context(&ctx).request(method, url, &headers, &[]) {
+                Ok(resp) => {
+                    let head = ProxyResponse {
+                        status: resp.status,
+                        headers: owned(resp.headers()),
+                    };
+                    // A HEAD answer has no body to measure: its length is the backend's.
+                    let head = self.answer(r, head, method == "HEAD")?;
+                    relay_head(w, &head);
+                    let _ = w.write_all(&resp.body);
+                    return Ok(());
+                }
+                Err(e) if !e.get_ref().is_some_and(|e| e.is::<BodyTooLarge>()) => return Err(e),
+                Err(_) => {} // too big to hold: fetched again below, as a stream
+            }
+        }
+        let client = self.client.with_context(&ctx);
+        let mut resp = if has_body {
+            let length = r.content_length();
+            client.stream_from(method, url, &headers, r.body(), length)?
+        } else {
+            client.stream(method, url, &headers, &[])?
+        };
+        let head = ProxyResponse {
+            status: resp.status(),
+            headers: owned(resp.headers()),
+        };
+        let streaming = head.header("content-length").is_none()
+            || head
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("text/event-stream"));
+        let head = self.answer(r, head, true)?;
+        relay_head(w, &head);
+        if streaming {
+            let _ = w.flush(); // the head now: the first event may be a while
+        }
+        let mut buf = crate::pool::get(32 << 10);
+        loop {
+            let n = match resp.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(url, error = %e, "goro-net http: proxied body broke off");
+                    w.abort();
+                    return Ok(());
+                }
+            };
+            let sent = w.write_all(&buf[..n]);
+            if sent
+                .and_then(|()| if streaming { w.flush() } else { Ok(()) })
+                .is_err()
+            {
+                return Ok(()); // the client left
+            }
+        }
+    }
+
+    /// Forwards an `Upgrade` request (a WebSocket handshake): its head goes to the backend
+    /// with `Connection: Upgrade` and `Upgrade` restored, then the client's connection is
+    /// hijacked and spliced to the backend's, both ways, until both sides are done. The
+    /// backend's answer (`101`, or a refusal) reaches the client as sent.
+    fn upgrade(
+        &self,
+        w: &mut ResponseWriter<'_>,
+        r: &mut Request<'_>,
+        out: &ProxyRequest,
+        protocol: &str,
+    ) -> io::Result<()> {
+        let rest = out
+            .url
+            .split_once("://")
+            .map_or(out.url.as_str(), |(_, r)| r);
+        let (authority, target) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let backend = crate::TcpStream::connect(authority)?;
+        let _ = backend.set_nodelay(true);
+        let mut head = format!("{} {target} HTTP/1.1\r\n", out.method);
+        for (n, v) in &out.headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str(&format!(
+            "Connection: Upgrade\r\nUpgrade: {protocol}\r\n\r\n"
+        ));
+        (&backend).write_all(head.as_bytes())?;
+        let mut client = w.hijack(r)?;
+        let Some(plain) = client.tcp() else {
+            // Splicing needs a second handle on the client's stream: a plain socket's.
+            tracing::debug!("goro-net http: upgrade through the proxy needs a plain TCP client");
+            return Ok(());
+        };
+        let (Ok(down), Ok(up)) = (plain.try_clone(), backend.try_clone()) else {
+            return Ok(());
+        };
+        if (&backend).write_all(&client.take_buffered()).is_err() {
+            return Ok(());
+        }
+        let to_backend = goro::spawn(move || {
+            let _ = io::copy(&mut &down, &mut &up);
+            let _ = up.shutdown(std::net::Shutdown::Write);
+        });
+        let _ = io::copy(&mut &backend, &mut &*plain);
+        let _ = plain.shutdown(std::net::Shutdown::Write);
+        let _ = to_backend.join();
+        Ok(())
+    }
+
+    /// The answer's head as relayed: hop-by-hop headers (and, unless `keep_length`,
+    /// `Content-Length`) dropped, then the hook.
+    fn answer(
+        &self,
+        r: &Request<'_>,
+        mut head: ProxyResponse,
+        keep_length: bool,
+    ) -> io::Result<ProxyResponse> {
+        let listed = connection_tokens(&head.headers);
+        head.headers.retain(|(n, _)| {
+            !hop(n, &listed) && (keep_length || !n.eq_ignore_ascii_case("content-length"))
+        });
+        if let Some(f) = &self.modify {
+            f(&mut head, r)?;
+        }
+        Ok(head)
+    }
+}
+
+impl super::Handler for ReverseProxy {
+    fn serve_http(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
+        self.forward(w, r, None);
+    }
+}
+
+impl std::fmt::Debug for ReverseProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReverseProxy")
+            .field("target", &self.target)
+            .field("hold", &self.hold.is_some())
+            .finish()
+    }
+}
+
+/// The protocol an `Upgrade` request asks for (`Connection: upgrade` and an `Upgrade`
+/// header), if it is one.
+fn upgrade_protocol(r: &Request<'_>) -> Option<String> {
+    let asks = r.headers().any(|(n, v)| {
+        n.eq_ignore_ascii_case("connection")
+            && v.split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+    });
+    asks.then(|| r.header("upgrade").map(str::to_string))
+        .flatten()
+}
+
+/// The outgoing request before the hook: target URL and `Host`, end-to-end headers,
+/// `X-Forwarded-For` with the client appended (Go's `Director` defaults).
+fn outgoing(r: &Request<'_>, target: Option<&str>) -> ProxyRequest {
+    let inbound: Vec<(String, String)> = owned(
+        r.headers()
+            .filter_map(|(n, v)| Some((n, std::str::from_utf8(v).ok()?))),
+    );
+    let listed = connection_tokens(&inbound);
+    let mut xff = String::new();
+    let mut headers = Vec::with_capacity(inbound.len() + 2);
+    for (n, v) in inbound {
+        if n.eq_ignore_ascii_case("x-forwarded-for") {
+            xff.push_str(&v);
+            xff.push_str(", ");
+        } else if !hop(&n, &listed)
+            && !n.eq_ignore_ascii_case("host")
+            && !n.eq_ignore_ascii_case("content-length")
+        {
+            headers.push((n, v));
+        }
+    }
+    xff.push_str(&r.remote_addr().ip().to_string());
+    headers.push(("X-Forwarded-For".to_string(), xff));
+    let mut out = ProxyRequest {
+        method: r.method().to_string(),
+        url: String::new(),
+        headers,
+    };
+    if let Some(t) = target {
+        out.set_target(t, r);
+    }
+    out
+}
+
+/// The URL for `r` at `target`, and the target's host: path prefixes joined with one
+/// slash (Go's `singleJoiningSlash`).
+fn join(target: &str, r: &Request<'_>) -> (String, String) {
+    let after_scheme = target.split_once("://").map_or(target, |(_, rest)| rest);
+    let host = after_scheme.split('/').next().unwrap_or("").to_string();
+    let base = target.trim_end_matches('/');
+    let url = match r.query() {
+        "" => format!("{base}{}", r.path()),
+        q => format!("{base}{}?{q}", r.path()),
+    };
+    (url, host)
+}
+
+fn owned<'h>(headers: impl Iterator<Item = (&'h str, &'h str)>) -> Vec<(String, String)> {
+    headers
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The header names a `Connection` header lists: hop-by-hop for this message.
+fn connection_tokens(headers: &[(String, String)]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn hop(name: &str, listed: &[String]) -> bool {
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+        || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
+}
+
+/// Copies status and headers to `w`.
+fn relay_head(w: &mut ResponseWriter<'_>, head: &ProxyResponse) {
+    for (n, v) in &head.headers {
+        w.header_add(n, v);
+    }
+    w.write_header(head.status);
+}

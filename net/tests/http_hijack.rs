@@ -1,0 +1,148 @@
+//! Hijack and Upgrade: a WebSocket echo on the HTTP port against tungstenite's client (the
+//! `websocket` example's handler), the bytes received past the head handed over, and the
+//! server forgetting a hijacked connection.
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use goro_net::http::httptest::{self, TestRequest};
+use goro_net::http::{Client, Request, ResponseWriter, ReverseProxy};
+use tungstenite::Message;
+
+#[allow(dead_code)]
+#[path = "../../examples/websocket.rs"]
+mod websocket;
+
+#[test]
+fn a_websocket_echo_shares_the_http_port_and_outlives_shutdown() {
+    let ts = httptest::Server::new(websocket::mux());
+    let page = Client::new().get(&format!("{}/", ts.url())).unwrap();
+    assert_eq!(page.body, b"websocket echo at /ws\n");
+
+    let (mut ws, resp) = tungstenite::connect(format!("ws://{}/ws", ts.addr())).unwrap();
+    assert_eq!(resp.status(), 101);
+    let sock = match ws.get_ref() {
+        tungstenite::stream::MaybeTlsStream::Plain(s) => s,
+        _ => unreachable!(),
+    };
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    ws.send(Message::text("hello")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hello"));
+    ws.send(Message::binary(vec![0u8, 1, 2, 255])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(vec![0u8, 1, 2, 255]));
+
+    // The server forgot the upgraded connection: shutdown does not wait for it, and it
+    // goes on after the server is gone.
+    assert!(ts.server().shutdown(Duration::from_secs(5)));
+    ws.send(Message::text("still here")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("still here"));
+    ws.close(None).unwrap();
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(e) => panic!("closing: {e}"),
+        }
+    }
+}
+
+/// A client that sends its first frame in the same segment as its upgrade request: the
+/// frame is in the server's buffer when the handler hijacks, and must reach tungstenite.
+#[test]
+fn a_frame_sent_with_the_upgrade_request_is_handed_over() {
+    let ts = httptest::Server::new(websocket::mux());
+    let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    // A masked text frame "early" (RFC 6455 §5.2).
+    let mask = [1u8, 2, 3, 4];
+    req.extend_from_slice(&[0x81, 0x80 | 5]);
+    req.extend_from_slice(&mask);
+    req.extend(b"early".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    c.write_all(&req).unwrap();
+
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    let echo: &[u8] = &[0x81, 5, b'e', b'a', b'r', b'l', b'y'];
+    while !got.ends_with(echo) {
+        let n = c.read(&mut buf).expect("the echo within the read timeout");
+        assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    // RFC 6455's own example key and accept value.
+    assert!(text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+}
+
+#[test]
+fn a_request_that_is_not_a_handshake_gets_400() {
+    let ts = httptest::Server::new(websocket::mux());
+    let resp = Client::new().get(&format!("{}/ws", ts.url())).unwrap();
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.header("sec-websocket-version"), Some("13"));
+}
+
+/// The server writes nothing for a hijacked request, not even a head, serves none of the
+/// requests pipelined behind it (the handler gets them as bytes), and closes the
+/// connection when the handler returns.
+#[test]
+fn a_hijacker_owns_the_bytes_and_the_server_writes_nothing() {
+    let ts = httptest::Server::new(|w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+        w.header_set("X-Dropped", "yes");
+        let _ = w.write_all(b"never sent");
+        let mut conn = w.hijack(r).unwrap();
+        assert!(w.write_all(b"after").is_err(), "the writer is dead");
+        assert!(w.hijack(r).is_err(), "only once");
+        let behind = conn.take_buffered();
+        let _ = write!(conn, "RAW {}|", behind.len());
+        let _ = conn.write_all(&behind);
+    });
+    let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let behind = "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    c.write_all(format!("GET /take HTTP/1.1\r\nHost: h\r\n\r\n{behind}").as_bytes())
+        .unwrap();
+    let mut all = String::new();
+    c.read_to_string(&mut all).unwrap();
+    assert_eq!(all, format!("RAW {}|{behind}", behind.len()));
+    assert_eq!(ts.server().stats().active, 0);
+}
+
+#[test]
+fn a_recorder_cannot_be_hijacked() {
+    let rec =
+        TestRequest::new("GET", "/").record(&|w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+            let e = w.hijack(r).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+            w.write_header(501);
+        });
+    assert_eq!(rec.status(), 501);
+}
+
+/// A WebSocket through `ReverseProxy`: the handshake is forwarded with its `Upgrade`, and
+/// the connections are spliced.
+#[test]
+fn a_websocket_goes_through_the_reverse_proxy() {
+    let backend = httptest::Server::new(websocket::mux());
+    let proxy = httptest::Server::new(ReverseProxy::new(backend.url()));
+    let (mut ws, resp) = tungstenite::connect(format!("ws://{}/ws", proxy.addr())).unwrap();
+    assert_eq!(resp.status(), 101);
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    for i in 0..3 {
+        ws.send(Message::text(format!("via proxy {i}"))).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::text(format!("via proxy {i}")));
+    }
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    // A plain request on the same proxy still works.
+    let page = Client::new().get(&format!("{}/", proxy.url())).unwrap();
+    assert_eq!(page.body, b"websocket echo at /ws\n");
+}
