@@ -292,7 +292,7 @@ impl TlsStream {
             return Ok(0);
         }
         let mut s = self.lock();
-        let mut n = 0;
+        let (mut n, mut retried) = (0, false);
         loop {
             if let Some((kind, msg)) = &s.broken {
                 return Err(io::Error::new(*kind, msg.clone()));
@@ -308,8 +308,14 @@ impl TlsStream {
             }
             match self.flush_nb(&mut s) {
                 Ok(true) if n > 0 => return Ok(n),
-                // Another writer's records filled rustls's buffer; they are out now.
-                Ok(true) => continue,
+                // Another writer's records filled rustls's buffer; they are out now, so
+                // rustls takes ours on the next round (if it still takes nothing, say so
+                // rather than spin).
+                Ok(true) if !retried => {
+                    retried = true;
+                    continue;
+                }
+                Ok(true) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(false) => {}
                 Err(e) => return Err(self.break_session(&mut s, e)),
             }
