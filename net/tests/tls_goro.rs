@@ -235,6 +235,45 @@ fn read_deadline_times_out_and_the_stream_stays_usable() {
     assert_eq!(&back, b"still here");
 }
 
+/// What a server that parks idle connections on socket readiness relies on: whenever
+/// `buffered_plaintext()` is 0 and bytes are still unread, the socket reports readable at once
+/// (bytes left in the kernel by a `recv` that filled rustls's buffer stay marked readable).
+#[test]
+fn socket_readiness_plus_buffered_plaintext_cover_every_byte() {
+    const BYTES: usize = 60_000;
+    let ca = Ca::new("goro test CA");
+    let acceptor = TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap();
+    let (addr, _errs) = server(acceptor, |s| {
+        // Let all of it arrive first: no later arrival would report the socket again.
+        goro::time::sleep(Duration::from_millis(300));
+        let mut got = 0;
+        let mut buf = [0u8; 1000];
+        while got < BYTES {
+            if s.buffered_plaintext() == 0 {
+                let soon = Instant::now() + Duration::from_secs(5);
+                s.get_ref()
+                    .as_poll_fd()
+                    .readable_deadline(soon)
+                    .unwrap_or_else(|e| {
+                        panic!("not readable with {} bytes to go: {e}", BYTES - got)
+                    });
+            }
+            let n = (&s).read(&mut buf).unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+        (&s).write_all(b"done").unwrap();
+    });
+    let mut tls = connector(&ca)
+        .connect("localhost", TcpStream::connect(addr).unwrap())
+        .unwrap();
+    // Everything at once, so the server's socket holds far more than one recv takes.
+    tls.write_all(&pattern(3, BYTES)).unwrap();
+    let mut done = [0u8; 4];
+    tls.read_exact(&mut done).unwrap();
+    assert_eq!(&done, b"done");
+}
+
 /// 200 clients on coroutines at once, each echoing 64 KiB in uneven pieces.
 #[test]
 fn two_hundred_concurrent_echo_clients() {

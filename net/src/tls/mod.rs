@@ -56,7 +56,7 @@
 //!
 //! 1. lock the session; try (return decrypted bytes / encrypt and send records);
 //! 2. if the socket said `EAGAIN`: unlock, park on the socket's readiness
-//!    (`PollFd::wait_readable`/`wait_writable`), go to 1.
+//!    (`PollFd::readable`/`wait_writable`), go to 1.
 //!
 //! The lock is held only across rustls calls and non-blocking syscalls, never a park.
 //! Rejected: a lock-free split into a read half and a write half (rustls's state is one
@@ -67,8 +67,12 @@
 //! decrypts in place, and a read copies the plaintext out once, into the caller's buffer.
 //! A write encrypts from the caller's buffers (a vectored write's buffers go into the same
 //! records, unjoined) into rustls's outgoing queue, which leaves in one `sendmsg` of all
-//! queued records. A read that drained the socket remembers it, so the next one parks
-//! without a wasted `recv` while the poller reports nothing new (as `TcpStream` does).
+//! queued records. Receives go through `PollFd::try_read_with`, the readiness bookkeeping
+//! of `TcpStream::read` without its wait: a read that drained the socket lets the next one
+//! park without a wasted `recv` while the poller reports nothing new, and a `recv` that
+//! filled rustls's buffer (rustls takes at most 4 KiB per call) leaves the socket marked
+//! readable, so the bytes still in the kernel are not lost to anyone waiting on readiness
+//! (the poller's reports are edges: it will not report them again).
 //!
 //! **Where plaintext waits.** Decrypted bytes that no read has taken yet stay in rustls
 //! ([`TlsStream::buffered_plaintext`] counts them). The socket does not become readable

@@ -49,9 +49,6 @@ struct Session {
     /// Decrypted bytes not yet returned by a read (rustls's `plaintext_bytes_to_read` after
     /// the last `process_new_packets`, less what reads took since).
     plain: usize,
-    /// The last `recv` drained the socket (it said `EAGAIN`, or returned less than asked).
-    /// While the poller reports nothing new after that, another `recv` would say `EAGAIN`.
-    drained: bool,
     /// The first bytes the peer sent, kept during the handshake for error messages.
     head: [u8; 8],
     head_len: usize,
@@ -93,7 +90,6 @@ impl TlsStream {
             session: Mutex::new(Session {
                 tls,
                 plain: 0,
-                drained: false,
                 head: [0; 8],
                 head_len: 0,
                 broken: None,
@@ -102,7 +98,6 @@ impl TlsStream {
             }),
         };
         let deadline = limit.and_then(|d| Instant::now().checked_add(d));
-        let mut woke = false;
         loop {
             let need = {
                 let mut s = stream.lock();
@@ -111,7 +106,7 @@ impl TlsStream {
                 } else if !s.tls.is_handshaking() {
                     break;
                 } else {
-                    match stream.fill_nb(&mut s, true, std::mem::take(&mut woke))? {
+                    match stream.fill_nb(&mut s, true)? {
                         Fill::Data => continue,
                         Fill::Eof => return Err(error::handshake_eof(stream.peer())),
                         Fill::WouldBlock => Need::Read,
@@ -119,11 +114,11 @@ impl TlsStream {
                 }
             };
             let fd = stream.tcp.as_poll_fd();
-            let waited = match need {
-                Need::Read => fd.wait_readable(deadline),
-                Need::Write => fd.wait_writable(deadline),
+            let waited = match (need, deadline) {
+                (Need::Read, Some(d)) => fd.readable_deadline(d),
+                (Need::Read, None) => fd.readable(),
+                (Need::Write, d) => fd.wait_writable(d),
             };
-            woke = true;
             if let Err(e) = waited {
                 return Err(match (e.kind(), limit, deadline) {
                     (io::ErrorKind::TimedOut, Some(limit), Some(d)) if Instant::now() >= d => {
@@ -253,7 +248,6 @@ impl TlsStream {
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut woke = false;
         loop {
             {
                 let mut s = self.lock();
@@ -270,7 +264,7 @@ impl TlsStream {
                 if let Some((kind, msg)) = &s.broken {
                     return Err(io::Error::new(*kind, msg.clone()));
                 }
-                match self.fill_nb(&mut s, false, std::mem::take(&mut woke))? {
+                match self.fill_nb(&mut s, false)? {
                     Fill::Data | Fill::Eof => continue,
                     Fill::WouldBlock => {}
                 }
@@ -280,8 +274,7 @@ impl TlsStream {
                     let _ = self.flush_nb(&mut s);
                 }
             }
-            self.tcp.as_poll_fd().wait_readable(None)?;
-            woke = true;
+            self.tcp.as_poll_fd().readable()?;
         }
     }
 
@@ -367,17 +360,11 @@ impl TlsStream {
         Ok(true)
     }
 
-    /// Reads what the socket holds into rustls and processes it, without parking. `woke`:
-    /// the caller just came back from waiting for readability, which consumed the poller's
-    /// report, so the socket must be asked whatever `drained` says.
-    fn fill_nb(&self, s: &mut Session, handshaking: bool, woke: bool) -> io::Result<Fill> {
-        if s.drained && !woke && self.tcp.read_would_park() {
-            return Ok(Fill::WouldBlock);
-        }
+    /// Reads what the socket holds into rustls and processes it, without parking.
+    fn fill_nb(&self, s: &mut Session, handshaking: bool) -> io::Result<Fill> {
         let n = loop {
             let mut rd = RecvNb {
-                fd: self.fd(),
-                drained: &mut s.drained,
+                fd: self.tcp.as_poll_fd(),
                 head: if handshaking {
                     Some((&mut s.head, &mut s.head_len))
                 } else {
@@ -472,32 +459,36 @@ impl Write for TlsStream {
     }
 }
 
-/// One non-blocking `recv` per call, for rustls's `read_tls`: `WouldBlock` comes back as is
-/// (the caller parks without holding the session lock).
+/// One non-blocking `recv` per call, for rustls's `read_tls`, through
+/// `PollFd::try_read_with`: `WouldBlock` comes back as is (the caller parks without holding
+/// the session lock), with no syscall when the poller vouches the socket drained, and a
+/// `recv` that fills rustls's buffer leaves the socket marked readable, as `TcpStream::read`
+/// does.
 struct RecvNb<'a> {
-    fd: RawFd,
-    drained: &'a mut bool,
+    fd: &'a goro::io::PollFd,
     head: Option<(&'a mut [u8; 8], &'a mut usize)>,
 }
 
 impl Read for RecvNb<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the call; the fd
-        // is the stream's open, non-blocking socket (the stream is borrowed).
-        let r = unsafe { libc::recv(self.fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
-                *self.drained = true;
-            }
-            return Err(e);
-        }
-        let n = r as usize;
-        *self.drained = n < buf.len();
-        if let Some((head, len)) = self.head.as_mut() {
-            let take = (head.len() - **len).min(n);
-            head[**len..**len + take].copy_from_slice(&buf[..take]);
-            **len += take;
+        let len = buf.len();
+        let n = self.fd.try_read_with(
+            |fd| {
+                // SAFETY: `buf` is a live, writable slice of `len` bytes for the call; `fd`
+                // is the stream's open, non-blocking socket, borrowed for the call.
+                let r = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), len, 0) };
+                if r < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(r as usize)
+                }
+            },
+            |&n| n == len,
+        )?;
+        if let Some((head, got)) = self.head.as_mut() {
+            let take = (head.len() - **got).min(n);
+            head[**got..**got + take].copy_from_slice(&buf[..take]);
+            **got += take;
         }
         Ok(n)
     }
