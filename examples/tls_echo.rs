@@ -19,7 +19,7 @@
 use std::io::{BufRead, Read, Write};
 
 use goro_net::tls::{CertPool, Certificate, TlsAcceptor, TlsConnector, TlsStream};
-use goro_net::{TcpListener, TcpStream};
+use goro_net::TcpListener;
 
 fn handle(mut tls: TlsStream) {
     let mut buf = goro_net::pool::get(16 << 10);
@@ -62,8 +62,7 @@ fn client(addr: &str, ca: Option<&str>) -> std::io::Result<()> {
             .build()?,
         None => TlsConnector::new(),
     };
-    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
-    let tls = connector.connect(host, TcpStream::connect(addr)?)?;
+    let tls = connector.dial(addr)?; // Go: tls.Dial("tcp", addr, cfg)
     eprintln!(
         "tls_echo: connected with {:?}",
         tls.protocol_version()

@@ -26,6 +26,12 @@ fn echo_from_a_plain_thread_and_from_a_coroutine() {
     let c = connector(&ca);
     echo_once(&c, addr, "localhost", b"hello from a thread");
     echo_once(&c, addr, "127.0.0.1", b"by IP address, no SNI");
+    let mut tls = c.dial(&format!("localhost:{}", addr.port())).unwrap();
+    assert_eq!(tls.server_name().as_deref(), Some("localhost"));
+    tls.write_all(b"dialed").unwrap();
+    let mut back = [0u8; 6];
+    tls.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"dialed");
     let c2 = c.clone();
     goro::spawn(move || echo_once(&c2, addr, "localhost", b"hello from a coroutine"))
         .join()

@@ -75,6 +75,25 @@ impl TlsConnector {
         TlsStream::handshake(tcp, Connection::Client(conn), sni, self.handshake_timeout)
     }
 
+    /// Connects to `addr` (`"host:port"`, `"[v6 address]:port"`) and runs the handshake
+    /// for its host part (Go's `tls.Dial("tcp", addr, cfg)`).
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let tls = goro_net::tls::TlsConnector::new().dial("example.com:443")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn dial(&self, addr: &str) -> io::Result<TlsStream> {
+        let Some((host, _port)) = addr.rsplit_once(':') else {
+            return Err(invalid_input(
+                format!("goro-net: {addr:?} is not host:port"),
+                None,
+            ));
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.connect(host, TcpStream::connect(addr)?)
+    }
+
     /// How long a handshake may take (`None`: no bound but the socket's deadlines).
     pub fn handshake_timeout(&self) -> Option<Duration> {
         self.handshake_timeout

@@ -19,7 +19,6 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use rustls::{CertificateError, Error as RustlsError};
@@ -65,27 +64,24 @@ fn io_error(kind: io::ErrorKind, message: String, rustls: Option<RustlsError>) -
     io::Error::new(kind, TlsError { message, rustls })
 }
 
-/// "TLS handshake with 1.2.3.4:5" (or "TLS" when the peer's address is gone).
-fn during(handshaking: bool, peer: Option<SocketAddr>) -> String {
+/// "TLS handshake with example.com (1.2.3.4:5)"; `peer` is what the stream knows of the
+/// peer's name and address, possibly nothing.
+fn during(handshaking: bool, peer: &str) -> String {
     let what = if handshaking {
         "TLS handshake"
     } else {
         "TLS session"
     };
-    match peer {
-        Some(p) => format!("goro-net: {what} with {p}"),
-        None => format!("goro-net: {what}"),
+    if peer.is_empty() {
+        format!("goro-net: {what}")
+    } else {
+        format!("goro-net: {what} with {peer}")
     }
 }
 
 /// Maps a rustls error. `head` is the first bytes the peer sent (during a handshake; empty
 /// after it), used to tell plaintext HTTP and other non-TLS traffic from a broken TLS peer.
-pub(crate) fn from_rustls(
-    e: RustlsError,
-    handshaking: bool,
-    peer: Option<SocketAddr>,
-    head: &[u8],
-) -> io::Error {
+pub(crate) fn from_rustls(e: RustlsError, handshaking: bool, peer: &str, head: &[u8]) -> io::Error {
     use io::ErrorKind::*;
     let (kind, cause): (io::ErrorKind, &str) = match &e {
         RustlsError::InvalidCertificate(c) => (
@@ -143,7 +139,7 @@ pub(crate) fn from_rustls(
 }
 
 /// The handshake did not finish in `limit`.
-pub(crate) fn handshake_timeout(limit: Duration, peer: Option<SocketAddr>) -> io::Error {
+pub(crate) fn handshake_timeout(limit: Duration, peer: &str) -> io::Error {
     io_error(
         io::ErrorKind::TimedOut,
         format!("{} timed out after {limit:?}", during(true, peer)),
@@ -152,7 +148,7 @@ pub(crate) fn handshake_timeout(limit: Duration, peer: Option<SocketAddr>) -> io
 }
 
 /// The peer closed the TCP connection before the handshake finished.
-pub(crate) fn handshake_eof(peer: Option<SocketAddr>) -> io::Error {
+pub(crate) fn handshake_eof(peer: &str) -> io::Error {
     io_error(
         io::ErrorKind::UnexpectedEof,
         format!(

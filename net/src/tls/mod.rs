@@ -5,7 +5,8 @@
 //! |----|----------|
 //! | `tls.LoadX509KeyPair(cert, key)` | [`Certificate::from_pem_files`] |
 //! | `tls.Server(conn, cfg)` + `Handshake()` | [`TlsAcceptor::accept`]`(tcp)` |
-//! | `tls.Client(conn, cfg)` / `tls.Dial` | [`TlsConnector::connect`]`(host, tcp)` |
+//! | `tls.Client(conn, cfg)` + `Handshake()` | [`TlsConnector::connect`]`(host, tcp)` |
+//! | `tls.Dial("tcp", addr, cfg)` | [`TlsConnector::dial`]`(addr)` |
 //! | `*tls.Conn` | [`TlsStream`] (`Read` + `Write`, also through `&TlsStream`) |
 //! | `x509.CertPool`, `SystemCertPool` | [`CertPool`], [`CertPool::system`] (feature `tls-native-roots`) |
 //! | `conn.ConnectionState()` | [`TlsStream::peer_certificates`], [`alpn_protocol`](TlsStream::alpn_protocol), [`server_name`](TlsStream::server_name), [`protocol_version`](TlsStream::protocol_version) |

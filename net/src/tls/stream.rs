@@ -1,6 +1,6 @@
 //! [`TlsStream`]: one rustls session over a goro [`TcpStream`], `Read`/`Write` through `&self`.
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -40,6 +40,8 @@ use crate::{sys, TcpStream};
 pub struct TlsStream {
     tcp: TcpStream,
     session: Mutex<Session>,
+    /// The name a client connected to (the server's SNI comes from rustls).
+    client_sni: Option<String>,
 }
 
 /// The rustls state and what this side knows about the socket. Guarded by
@@ -56,8 +58,6 @@ struct Session {
     broken: Option<(io::ErrorKind, String)>,
     /// `close_notify` was queued (by `shutdown` or a fatal error).
     shut: bool,
-    /// The name a client connected to (the server's SNI comes from rustls).
-    client_sni: Option<String>,
 }
 
 /// Result of one non-blocking attempt to read TLS bytes from the socket.
@@ -94,8 +94,8 @@ impl TlsStream {
                 head_len: 0,
                 broken: None,
                 shut: false,
-                client_sni,
             }),
+            client_sni,
         };
         let deadline = limit.and_then(|d| Instant::now().checked_add(d));
         loop {
@@ -108,7 +108,7 @@ impl TlsStream {
                 } else {
                     match stream.fill_nb(&mut s, true)? {
                         Fill::Data => continue,
-                        Fill::Eof => return Err(error::handshake_eof(stream.peer())),
+                        Fill::Eof => return Err(error::handshake_eof(&stream.peer())),
                         Fill::WouldBlock => Need::Read,
                     }
                 }
@@ -122,7 +122,7 @@ impl TlsStream {
             if let Err(e) = waited {
                 return Err(match (e.kind(), limit, deadline) {
                     (io::ErrorKind::TimedOut, Some(limit), Some(d)) if Instant::now() >= d => {
-                        error::handshake_timeout(limit, stream.peer())
+                        error::handshake_timeout(limit, &stream.peer())
                     }
                     _ => e,
                 });
@@ -131,7 +131,7 @@ impl TlsStream {
         if tracing::enabled!(tracing::Level::DEBUG) {
             let s = stream.lock();
             tracing::debug!(
-                peer = ?stream.peer(),
+                peer = %stream.peer(),
                 version = ?s.tls.protocol_version(),
                 suite = ?s.tls.negotiated_cipher_suite().map(|c| c.suite()),
                 alpn = ?s.tls.alpn_protocol().map(String::from_utf8_lossy),
@@ -192,10 +192,9 @@ impl TlsStream {
     /// The server name (SNI): on a server, what the client asked for (if it sent one); on a
     /// client, the name it connected to (when it is a DNS name).
     pub fn server_name(&self) -> Option<String> {
-        let s = self.lock();
-        match &s.tls {
+        match &self.lock().tls {
             Connection::Server(c) => c.server_name().map(String::from),
-            Connection::Client(_) => s.client_sni.clone(),
+            Connection::Client(_) => self.client_sni.clone(),
         }
     }
 
@@ -239,8 +238,14 @@ impl TlsStream {
         self.tcp.as_raw_fd()
     }
 
-    fn peer(&self) -> Option<SocketAddr> {
-        self.tcp.peer_addr().ok()
+    /// The peer for error messages: "name (address)", as much of it as is known.
+    fn peer(&self) -> String {
+        match (&self.client_sni, self.tcp.peer_addr()) {
+            (Some(name), Ok(a)) => format!("{name} ({a})"),
+            (Some(name), Err(_)) => name.clone(),
+            (None, Ok(a)) => a.to_string(),
+            (None, Err(_)) => String::new(),
+        }
     }
 
     /// Decrypted bytes into `buf`, parking until some arrive.
@@ -385,7 +390,7 @@ impl TlsStream {
                 let _ = self.flush_nb(s);
                 s.shut = true;
                 let head = s.head;
-                let err = error::from_rustls(e, handshaking, self.peer(), &head[..s.head_len]);
+                let err = error::from_rustls(e, handshaking, &self.peer(), &head[..s.head_len]);
                 tracing::debug!(error = %err, "goro-net: TLS failure");
                 s.broken = Some((err.kind(), err.to_string()));
                 return Err(err);
