@@ -313,3 +313,38 @@ fn two_hundred_concurrent_echo_clients() {
         h.join().unwrap();
     }
 }
+
+/// A write that misses its deadline with records queued stops later writes (as Go's
+/// `tls.Conn` does), while reads go on.
+#[test]
+fn write_deadline_stops_writes_but_not_reads() {
+    let ca = Ca::new("goro test CA");
+    let acceptor = TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap();
+    let (addr, _errs) = server(acceptor, |s| {
+        // Read nothing until the client's writes have stalled, then talk.
+        goro::time::sleep(Duration::from_millis(600));
+        (&s).write_all(b"ok").unwrap();
+        let _ = std::io::copy(&mut &s, &mut std::io::sink());
+    });
+    let tls = connector(&ca)
+        .connect("localhost", TcpStream::connect(addr).unwrap())
+        .unwrap();
+    tls.set_write_deadline(Some(Instant::now() + Duration::from_millis(200)));
+    let chunk = vec![7u8; 64 << 10];
+    let e = loop {
+        if let Err(e) = (&tls).write(&chunk) {
+            break e;
+        }
+    };
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    tls.set_write_deadline(None);
+    let again = (&tls).write(b"x").unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::TimedOut, "{again}");
+    assert!(
+        again.to_string().contains("earlier write failed"),
+        "{again}"
+    );
+    let mut ok = [0u8; 2];
+    (&tls).read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"ok");
+}

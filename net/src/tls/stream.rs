@@ -54,8 +54,10 @@ struct Session {
     /// The first bytes the peer sent, kept during the handshake for error messages.
     head: [u8; 8],
     head_len: usize,
-    /// A fatal error: every later call fails with its kind and message.
+    /// A fatal TLS error: every later read and write fails with its kind and message.
     broken: Option<(io::ErrorKind, String)>,
+    /// A write failed with records queued: every later write fails so (reads go on).
+    write_broken: Option<(io::ErrorKind, String)>,
     /// `close_notify` was queued (by `shutdown` or a fatal error).
     shut: bool,
 }
@@ -93,6 +95,7 @@ impl TlsStream {
                 head: [0; 8],
                 head_len: 0,
                 broken: None,
+                write_broken: None,
                 shut: false,
             }),
             client_sni,
@@ -292,7 +295,7 @@ impl TlsStream {
         let mut s = self.lock();
         let (mut n, mut retried) = (0, false);
         loop {
-            if let Some((kind, msg)) = &s.broken {
+            if let Some((kind, msg)) = s.broken.as_ref().or(s.write_broken.as_ref()) {
                 return Err(io::Error::new(*kind, msg.clone()));
             }
             if s.shut {
@@ -341,11 +344,14 @@ impl TlsStream {
         }
     }
 
-    /// A write-side failure with records queued: the session cannot go on (the peer would
-    /// see a gap in the record sequence), so remember the error for every later call.
+    /// A write-side failure with records queued: writing cannot go on (the peer would see
+    /// a gap in the record sequence), so remember the error for every later write.
     fn break_session(&self, s: &mut Session, e: io::Error) -> io::Error {
-        if s.tls.wants_write() && s.broken.is_none() {
-            s.broken = Some((e.kind(), format!("goro-net: TLS session broken by: {e}")));
+        if s.tls.wants_write() && s.write_broken.is_none() {
+            s.write_broken = Some((
+                e.kind(),
+                format!("goro-net: TLS writes stopped after an earlier write failed: {e}"),
+            ));
         }
         e
     }
@@ -488,7 +494,8 @@ impl Read for RecvNb<'_> {
                     Ok(r as usize)
                 }
             },
-            |&n| n == len,
+            // Full: more may wait. End of file: every later read must see it too.
+            |&n| n == len || n == 0,
         )?;
         if let Some((head, got)) = self.head.as_mut() {
             let take = (head.len() - **got).min(n);
