@@ -99,16 +99,31 @@ fn plaintext_http_and_garbage_are_refused_and_the_server_goes_on() {
         // The server closes the connection (after an alert, if it sent one).
         let mut rest = Vec::new();
         let _ = s.read_to_end(&mut rest);
+        rest
     };
 
-    send_raw(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let answer = send_raw(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let e = server_error(&errs);
     assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
     assert!(e.to_string().contains("plaintext HTTP request"), "{e}");
+    let tls = e.get_ref().unwrap().downcast_ref::<TlsError>().unwrap();
+    assert!(tls.is_plaintext_http());
+    // The server answered as Go's does, with no TLS alert before it.
+    assert_eq!(
+        String::from_utf8_lossy(&answer),
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+    );
     echo_once(&c, addr, "localhost", b"after plaintext");
 
-    send_raw(&[0xff, 0x00, 0x13, 0x37, 0x00, 0x01, 0x02, 0x03, 0x04]);
+    let answer = send_raw(&[0xff, 0x00, 0x13, 0x37, 0x00, 0x01, 0x02, 0x03, 0x04]);
+    assert!(!answer.starts_with(b"HTTP"), "garbage got an HTTP answer");
     let e = server_error(&errs);
+    assert!(!e
+        .get_ref()
+        .unwrap()
+        .downcast_ref::<TlsError>()
+        .unwrap()
+        .is_plaintext_http());
     assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
     assert!(
         e.to_string()

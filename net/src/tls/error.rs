@@ -11,7 +11,7 @@
 //! | no trusted root signs it (self-signed, unknown CA) | `InvalidData` | "the peer's certificate is not signed by a trusted root" |
 //! | a required client certificate is missing | `PermissionDenied` | "the client sent no certificate" |
 //! | the peer rejected *our* certificate (an alert) | `ConnectionAborted` | "the peer aborted the handshake" |
-//! | plaintext HTTP on the TLS port | `InvalidData` | "a plaintext HTTP request arrived" |
+//! | plaintext HTTP on the TLS port (see [`take_plaintext_http`]) | `InvalidData` | "a plaintext HTTP request arrived" |
 //! | other non-TLS bytes | `InvalidData` | "the peer does not speak TLS" |
 //! | no common version / cipher suite / ALPN protocol | `InvalidData` | "no TLS version, cipher suite or protocol in common" |
 //! | handshake timeout | `TimedOut` | "TLS handshake timed out" |
@@ -22,6 +22,8 @@ use std::io;
 use std::time::Duration;
 
 use rustls::{CertificateError, Error as RustlsError};
+
+use crate::TcpStream;
 
 /// The error inside the `io::Error`s of [`tls`](crate::tls) that come from TLS itself (not
 /// from the socket): a readable cause, and the rustls error when there is one.
@@ -39,6 +41,9 @@ use rustls::{CertificateError, Error as RustlsError};
 pub struct TlsError {
     message: String,
     rustls: Option<RustlsError>,
+    plaintext_http: bool,
+    /// The connection of a plaintext HTTP client, kept for [`take_plaintext_http`].
+    stream: Option<TcpStream>,
 }
 
 impl TlsError {
@@ -46,6 +51,47 @@ impl TlsError {
     pub fn rustls_error(&self) -> Option<&RustlsError> {
         self.rustls.as_ref()
     }
+
+    /// True if the peer sent a plaintext HTTP request instead of a TLS handshake.
+    pub fn is_plaintext_http(&self) -> bool {
+        self.plaintext_http
+    }
+}
+
+/// The connection of a client that spoke plaintext HTTP to [`TlsAcceptor::accept`]
+/// (nothing was written to it), so that a server can answer as Go's does:
+/// `HTTP/1.0 400 Bad Request` and "Client sent an HTTP request to an HTTPS server." The
+/// first call on such an error returns it; `None` for every other error.
+///
+/// ```no_run
+/// # fn f(acceptor: goro_net::tls::TlsAcceptor, tcp: goro_net::TcpStream) {
+/// use std::io::Write;
+/// match acceptor.accept(tcp) {
+///     Ok(tls) => { /* serve */ }
+///     Err(mut e) => {
+///         if let Some(mut plain) = goro_net::tls::take_plaintext_http(&mut e) {
+///             let _ = plain.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n\
+///                 Client sent an HTTP request to an HTTPS server.\n");
+///         }
+///         eprintln!("{e}"); // still the whole error
+///     }
+/// }
+/// # }
+/// ```
+///
+/// [`TlsAcceptor::accept`]: super::TlsAcceptor::accept
+pub fn take_plaintext_http(e: &mut io::Error) -> Option<TcpStream> {
+    e.get_mut()?.downcast_mut::<TlsError>()?.stream.take()
+}
+
+/// Hands `tcp` to `e` if `e` is a plaintext-HTTP handshake failure; else drops it.
+pub(crate) fn attach_plaintext(mut e: io::Error, tcp: TcpStream) -> io::Error {
+    if let Some(t) = e.get_mut().and_then(|e| e.downcast_mut::<TlsError>()) {
+        if t.plaintext_http {
+            t.stream = Some(tcp);
+        }
+    }
+    e
 }
 
 impl fmt::Display for TlsError {
@@ -61,7 +107,15 @@ impl StdError for TlsError {
 }
 
 fn io_error(kind: io::ErrorKind, message: String, rustls: Option<RustlsError>) -> io::Error {
-    io::Error::new(kind, TlsError { message, rustls })
+    io::Error::new(
+        kind,
+        TlsError {
+            message,
+            rustls,
+            plaintext_http: false,
+            stream: None,
+        },
+    )
 }
 
 /// "TLS handshake with example.com (1.2.3.4:5)"; `peer` is what the stream knows of the
@@ -135,7 +189,15 @@ pub(crate) fn from_rustls(e: RustlsError, handshaking: bool, peer: &str, head: &
         message.push(')');
     }
     message.push_str(&format!(": {e}"));
-    io_error(kind, message, Some(e))
+    io::Error::new(
+        kind,
+        TlsError {
+            message,
+            rustls: Some(e),
+            plaintext_http: cause.starts_with("a plaintext HTTP request"),
+            stream: None,
+        },
+    )
 }
 
 /// The handshake did not finish in `limit`.

@@ -118,7 +118,7 @@ use std::time::Duration;
 pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use cert::{CertPool, Certificate};
 pub use connector::{TlsConnector, TlsConnectorBuilder};
-pub use error::TlsError;
+pub use error::{take_plaintext_http, TlsError};
 pub use stream::TlsStream;
 
 /// The rustls version this module is built on, for configurations made by hand

@@ -100,6 +100,15 @@ impl TlsStream {
             }),
             client_sni,
         };
+        match stream.run_handshake(limit) {
+            Ok(()) => Ok(stream),
+            Err(e) => Err(error::attach_plaintext(e, stream.into_tcp())),
+        }
+    }
+
+    /// The handshake loop of [`handshake`](Self::handshake).
+    fn run_handshake(&self, limit: Option<Duration>) -> io::Result<()> {
+        let stream = self;
         let deadline = limit.and_then(|d| Instant::now().checked_add(d));
         loop {
             let need = {
@@ -141,7 +150,19 @@ impl TlsStream {
                 "goro-net: TLS handshake done"
             );
         }
-        Ok(stream)
+        Ok(())
+    }
+
+    /// Takes the socket back out, dropping the session (after a failed handshake).
+    fn into_tcp(self) -> TcpStream {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never dropped nor used again, so each field is moved out exactly
+        // once: the session and the name are dropped here, the socket is returned.
+        unsafe {
+            drop(std::ptr::read(&me.session));
+            drop(std::ptr::read(&me.client_sni));
+            std::ptr::read(&me.tcp)
+        }
     }
 
     /// The TCP stream underneath: deadlines, timeouts, addresses, readiness, `close`.
@@ -392,11 +413,18 @@ impl TlsStream {
         match s.tls.process_new_packets() {
             Ok(state) => s.plain = state.plaintext_bytes_to_read(),
             Err(e) => {
-                // rustls queued an alert telling the peer why: send it if the socket takes it.
-                let _ = self.flush_nb(s);
-                s.shut = true;
                 let head = s.head;
                 let err = error::from_rustls(e, handshaking, &self.peer(), &head[..s.head_len]);
+                // rustls queued an alert telling the peer why: send it if the socket takes
+                // it, unless the peer speaks plaintext HTTP (it may get an HTTP answer).
+                if !err
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<error::TlsError>())
+                    .is_some_and(error::TlsError::is_plaintext_http)
+                {
+                    let _ = self.flush_nb(s);
+                }
+                s.shut = true;
                 tracing::debug!(error = %err, "goro-net: TLS failure");
                 s.broken = Some((err.kind(), err.to_string()));
                 return Err(err);

@@ -108,7 +108,7 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Starts a TLS server on 127.0.0.1: each connection's handshake and `serve` run on its own
 /// coroutine; every handshake error is sent on the returned channel, and the accept loop
-/// goes on.
+/// goes on. A plaintext HTTP client gets Go's 400 answer.
 pub fn server(
     acceptor: TlsAcceptor,
     serve: fn(TlsStream),
@@ -122,7 +122,14 @@ pub fn server(
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             goro_net::spawn_balanced(move || match acceptor.accept(tcp) {
                 Ok(tls) => serve(tls),
-                Err(e) => {
+                Err(mut e) => {
+                    // Go's answer to plaintext HTTP on an HTTPS port.
+                    if let Some(mut plain) = goro_net::tls::take_plaintext_http(&mut e) {
+                        let _ = plain.write_all(
+                            b"HTTP/1.0 400 Bad Request\r\n\r\n\
+                              Client sent an HTTP request to an HTTPS server.\n",
+                        );
+                    }
                     let _ = tx.send(e);
                 }
             });
