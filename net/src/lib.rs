@@ -19,6 +19,7 @@
 //! | `c.Close()` from another goroutine | [`TcpStream::close`] (wakes parked readers/writers with an error) |
 //! | `(*TCPConn).CloseWrite` | `shutdown(Shutdown::Write)` |
 //! | `sync.Pool` of buffers | [`pool::get`] |
+//! | `crypto/tls` (`tls.Server`, `tls.Client`, `tls.Conn`) | `tls::TlsAcceptor`, `tls::TlsConnector`, `tls::TlsStream` (feature `tls`, on by default) |
 //!
 //! Name resolution (`ToSocketAddrs`) runs off the worker threads. The fd-level machinery is
 //! `goro::io::PollFd`, public so other crates can build their own coroutine-aware fds.
@@ -32,6 +33,8 @@ mod idle_watch;
 pub mod pool;
 mod sys;
 mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod udp;
 mod unix;
 

@@ -326,3 +326,26 @@ pub(crate) fn tcp_defaults(fd: RawFd) {
         tracing::debug!(error = %e, "goro-net: could not apply Go's TCP defaults");
     }
 }
+
+/// Most buffers one `sendmsg` takes: POSIX guarantees `IOV_MAX` >= 16 and Linux, macOS and
+/// FreeBSD all allow 1024; the rest of a longer list goes in the caller's next write.
+const MAX_IOV: usize = 1024;
+
+/// One non-blocking `sendmsg(2)` of all of `bufs` (up to [`MAX_IOV`] of them) with
+/// `MSG_NOSIGNAL`: a closed peer is `EPIPE`, never `SIGPIPE`. `WouldBlock` is returned as
+/// is; the caller parks.
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: msghdr is plain data, all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    // `IoSlice` is guaranteed ABI-compatible with `iovec` on Unix; sendmsg only reads them.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(MAX_IOV) as _;
+    // SAFETY: `msg` points at `msg_iovlen` live iovecs, each naming a live buffer, for the
+    // whole call; no address or control data.
+    let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}

@@ -560,11 +560,12 @@ impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(buf)
     }
+    /// One `sendmsg(2)` of all of `bufs` (as std's does with `writev`), parking while the
+    /// socket's send buffer is full. Returns how many bytes went out, possibly fewer than the
+    /// total; `write_all_vectored` or a loop carries on from there.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match bufs.iter().find(|b| !b.is_empty()) {
-            Some(b) => self.inner.write(b),
-            None => Ok(0),
-        }
+        self.inner
+            .write_with(|fd| sys::send_vectored(fd.as_raw_fd(), bufs))
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

@@ -1,6 +1,6 @@
 //! TCP on 127.0.0.1: echo, 1 MiB both ways at once, half-close, reset peer, write after the
 //! peer closed, read deadline beside a concurrent writer, close waking a parked reader,
-//! connect errors, plain-thread use.
+//! connect errors, plain-thread use, a vectored write sent whole in one call.
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -346,4 +346,41 @@ fn readable_waits_for_input_without_consuming_it() {
         ErrorKind::TimedOut,
         "readable honours the read timeout"
     );
+}
+
+/// `write_vectored` is one `sendmsg` of every buffer, not just the first non-empty one: with
+/// room in the socket buffer, a four-part write goes out whole in one call, in order.
+#[test]
+fn write_vectored_sends_every_buffer_in_one_call() {
+    use std::io::IoSlice;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    let parts: [&[u8]; 4] = [b"", b"GET / HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"];
+    let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    // On a coroutine (parks on EAGAIN) and on a plain thread (blocks): the same one call.
+    let (c, wrote) = goro::spawn(move || {
+        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let n = (&c).write_vectored(&slices).unwrap();
+        (c, n) // kept open: a write to a closed peer would fail below
+    })
+    .join()
+    .unwrap();
+    assert_eq!(wrote, total);
+    let mut got = vec![0u8; total];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(got, parts.concat());
+    // From the other end, on the plain thread, with a large second buffer.
+    let big = pattern(7, 100_000);
+    let n = s
+        .write_vectored(&[IoSlice::new(b"head"), IoSlice::new(&big)])
+        .unwrap();
+    assert!(n > 4, "only the first buffer went out: {n}");
+    assert_eq!(
+        s.write_vectored(&slices[..1]).unwrap(),
+        0,
+        "empty buffers write nothing"
+    );
+    drop(c);
 }

@@ -190,6 +190,61 @@ impl PollFd {
         self.read_loop(|| op(fd), |_| true)
     }
 
+    /// One attempt at a read-side operation of a stream fd, never parking: the readiness
+    /// bookkeeping of [`read`](Self::read) without its wait. For a caller that must not
+    /// park inside the operation (one holding a lock, such as a TLS session fed from the
+    /// socket) and waits afterwards, unlocked, with [`readable`](Self::readable) or
+    /// [`readable_deadline`](Self::readable_deadline), which consume no readiness.
+    ///
+    /// Returns `WouldBlock` without a syscall when the poller vouches the fd drained (the
+    /// last attempt drained it and nothing was reported since). `maybe_more(&result)` says
+    /// whether a successful result may have left data behind (for a `recv`: it filled the
+    /// buffer); if so, the fd stays marked readable, so that `readable`,
+    /// [`read_would_park`](Self::read_would_park) and
+    /// [`spawn_when_readable`](Self::spawn_when_readable) still see the data the kernel
+    /// holds (the poller's reports are edges and will not repeat it). `Interrupted` is
+    /// returned, not retried.
+    pub fn try_read_with<T>(
+        &self,
+        op: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>,
+        maybe_more: impl FnOnce(&T) -> bool,
+    ) -> io::Result<T> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        let pd = self.desc_if_any();
+        // As `read_loop`: clear the bit before the syscall; a clear bit means drained.
+        if let Some(pd) = pd {
+            if !pd.take_ready(Dir::Read) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        }
+        match op(self.fd.as_fd()) {
+            Ok(v) => {
+                if let Some(pd) = pd {
+                    if maybe_more(&v) {
+                        pd.set_ready(Dir::Read);
+                    }
+                }
+                Ok(v)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if pd.is_none() {
+                    // First miss: register, so the caller's wait has a descriptor (the
+                    // registration reports the fd if it became ready meanwhile).
+                    self.desc()?;
+                }
+                Err(e)
+            }
+            Err(e) => {
+                if let Some(pd) = pd {
+                    pd.set_ready(Dir::Read);
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Runs a write-side operation (`send`, `sendto`, `connect` completion, ...) until it does
     /// not fail with `WouldBlock`, parking in between. `Interrupted` is retried.
     pub fn write_with<T>(

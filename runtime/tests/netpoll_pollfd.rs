@@ -241,3 +241,64 @@ fn read_and_write_work_on_pipes_too() {
     let want: Vec<u8> = (0..100u8).flat_map(|i| [i; 10]).collect();
     assert_eq!(got, want);
 }
+
+/// `try_read_with` never parks, skips the syscall when the fd is known drained, and leaves
+/// the fd marked readable after a full read, so `readable()` and `read_would_park()` still
+/// see data the kernel holds (the poller will not report it again).
+#[test]
+fn try_read_with_keeps_the_readiness_bookkeeping_of_read() {
+    let (a, b) = pair();
+    let recv = |fd: &PollFd, buf: &mut [u8]| {
+        let len = buf.len();
+        fd.try_read_with(
+            |raw| {
+                use std::os::fd::AsRawFd;
+                // SAFETY: `buf` is a live, writable slice of `len` bytes for the call.
+                let r = unsafe { libc::read(raw.as_raw_fd(), buf.as_mut_ptr().cast(), len) };
+                if r < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(r as usize)
+                }
+            },
+            |&n| n == len || n == 0,
+        )
+    };
+    goro::spawn(move || {
+        let mut buf = [0u8; 4];
+        // Nothing there: WouldBlock at once (and the fd is now registered).
+        assert_eq!(
+            recv(&a, &mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        b.write(b"0123456789").unwrap();
+        a.readable_deadline(Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        // A full read leaves the fd readable: 6 bytes are still in the kernel.
+        assert_eq!(recv(&a, &mut buf).unwrap(), 4);
+        assert!(!a.read_would_park());
+        a.readable_deadline(Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(recv(&a, &mut buf).unwrap(), 4);
+        let mut big = [0u8; 64];
+        assert_eq!(recv(&a, &mut big).unwrap(), 2, "a short read drains it");
+        assert!(a.read_would_park());
+        // Drained and nothing reported since: no syscall, WouldBlock.
+        assert_eq!(
+            recv(&a, &mut big).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        let e = a.readable_deadline(Instant::now() + Duration::from_millis(50));
+        assert_eq!(e.unwrap_err().kind(), ErrorKind::TimedOut);
+        // End of file stays visible to every later wait and read.
+        drop(b);
+        a.readable_deadline(Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(recv(&a, &mut big).unwrap(), 0);
+        a.readable_deadline(Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(recv(&a, &mut big).unwrap(), 0);
+    })
+    .join()
+    .unwrap();
+}

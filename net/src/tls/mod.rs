@@ -1,0 +1,142 @@
+//! TLS for goro sockets: rustls sessions over goro's parking [`TcpStream`] (Go's
+//! `crypto/tls`). Feature `tls`, on by default.
+//!
+//! | Go | goro-net |
+//! |----|----------|
+//! | `tls.LoadX509KeyPair(cert, key)` | [`Certificate::from_pem_files`] |
+//! | `tls.Server(conn, cfg)` + `Handshake()` | [`TlsAcceptor::accept`]`(tcp)` |
+//! | `tls.Client(conn, cfg)` + `Handshake()` | [`TlsConnector::connect`]`(host, tcp)` |
+//! | `tls.Dial("tcp", addr, cfg)` | [`TlsConnector::dial`]`(addr)` |
+//! | `*tls.Conn` | [`TlsStream`] (`Read` + `Write`, also through `&TlsStream`) |
+//! | `x509.CertPool`, `SystemCertPool` | [`CertPool`], [`CertPool::system`] (feature `tls-native-roots`) |
+//! | `conn.ConnectionState()` | [`TlsStream::peer_certificates`], [`alpn_protocol`](TlsStream::alpn_protocol), [`server_name`](TlsStream::server_name), [`protocol_version`](TlsStream::protocol_version) |
+//! | `conn.CloseWrite()` | [`TlsStream::shutdown`] |
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use goro_net::tls::{CertPool, Certificate, TlsAcceptor, TlsConnector};
+//! use goro_net::{TcpListener, TcpStream};
+//!
+//! # let key = rcgen::KeyPair::generate().unwrap();
+//! # let cert = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap().self_signed(&key).unwrap();
+//! # let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+//! // cert_pem, key_pem: a certificate for "localhost" and its key, as PEM text.
+//! let acceptor = TlsAcceptor::new(Certificate::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?)?;
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! goro::spawn(move || {
+//!     let (tcp, _) = listener.accept().unwrap();
+//!     let mut tls = acceptor.accept(tcp).unwrap();
+//!     let mut buf = [0u8; 5];
+//!     tls.read_exact(&mut buf).unwrap();
+//!     tls.write_all(&buf).unwrap();
+//! });
+//!
+//! let mut roots = CertPool::new();
+//! roots.append_pem(cert_pem.as_bytes())?; // trust the self-signed certificate
+//! let connector = TlsConnector::builder().roots(roots).build()?;
+//! let mut tls = connector.connect("localhost", TcpStream::connect(addr)?)?;
+//! tls.write_all(b"hello")?;
+//! let mut back = [0u8; 5];
+//! tls.read_exact(&mut back)?;
+//! assert_eq!(&back, b"hello");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! **rustls over the parking socket.** goro's sockets park the calling coroutine when the
+//! kernel says `EAGAIN`. A TLS stream built naively as "rustls over a blocking `Read` +
+//! `Write`" would park *inside* rustls's `read_tls`/`write_tls`, while the session is
+//! borrowed. Since `&TlsStream` is `Read` and `Write` (the HTTP server reads a body and
+//! writes a response through shared references, possibly from two coroutines on one
+//! worker), the session sits behind a lock, and a lock held across a park deadlocks the
+//! worker (a std `Mutex`) or panics (a `RefCell`). So rustls gets *non-blocking* adaptors
+//! (`stream.rs`: `RecvNb`, `SendNb`): one `recv`/`sendmsg` per call that hands `EAGAIN`
+//! back as `WouldBlock`. Each operation is a loop:
+//!
+//! 1. lock the session; try (return decrypted bytes / encrypt and send records);
+//! 2. if the socket said `EAGAIN`: unlock, park on the socket's readiness
+//!    (`PollFd::readable`/`wait_writable`), go to 1.
+//!
+//! The lock is held only across rustls calls and non-blocking syscalls, never a park.
+//! Rejected: a lock-free split into a read half and a write half (rustls's state is one
+//! object: reads can queue alerts and key updates for writing), and a copy of the socket
+//! bytes through a buffer of our own before rustls (one more copy per byte).
+//!
+//! **No extra copies.** `read_tls` receives straight into rustls's record buffer, rustls
+//! decrypts in place, and a read copies the plaintext out once, into the caller's buffer.
+//! A write encrypts from the caller's buffers (a vectored write's buffers go into the same
+//! records, unjoined) into rustls's outgoing queue, which leaves in one `sendmsg` of all
+//! queued records. Receives go through `PollFd::try_read_with`, the readiness bookkeeping
+//! of `TcpStream::read` without its wait: a read that drained the socket lets the next one
+//! park without a wasted `recv` while the poller reports nothing new, and a `recv` that
+//! filled rustls's buffer (rustls takes at most 4 KiB per call) leaves the socket marked
+//! readable, so the bytes still in the kernel are not lost to anyone waiting on readiness
+//! (the poller's reports are edges: it will not report them again).
+//!
+//! **Where plaintext waits.** Decrypted bytes that no read has taken yet stay in rustls
+//! ([`TlsStream::buffered_plaintext`] counts them). The socket does not become readable
+//! for them: anyone who waits on the *socket* (an idle keep-alive connection parked on
+//! readiness without a coroutine) must first check that count. Records not yet complete
+//! stay in rustls's record buffer; for those the socket is the right thing to wait on.
+//!
+//! **What the deadlines cover.** Deadlines and timeouts are the socket's
+//! ([`TcpStream::set_read_deadline`] and friends, also settable on the `TlsStream`): a
+//! TLS read waits under the read deadline, a write (and the records a read answers with)
+//! under the write deadline. The handshake runs under both *and* the handshake timeout,
+//! whichever comes first. Writes that time out break the session (records already
+//! encrypted cannot be taken back), as in Go; reads that time out do not.
+//!
+//! **The handshake timeout defaults to 10 s**, on both sides. Go's `crypto/tls` has none
+//! and its HTTP server relies on `ReadTimeout`, which is zero by default: a client that
+//! trickles its handshake bytes holds a connection (here a coroutine, a stack and a rustls
+//! session, ~tens of KiB) for as long as it likes. A real handshake is one or two round
+//! trips; 10 s leaves room for a slow mobile link with retransmissions, and is what Go's
+//! `http.DefaultTransport` allows a client (`TLSHandshakeTimeout`). Set `None` to rely on
+//! the socket's deadlines alone.
+//!
+//! **Crypto.** rustls with the *ring* provider (TLS 1.2 and 1.3, rustls's safe defaults):
+//! ring builds with a C compiler alone, unlike aws-lc-rs (CMake, Go or NASM on some
+//! targets). One provider value is shared by every configuration.
+//!
+//! Files: `acceptor.rs` (server side, SNI choice), `connector.rs` (client side),
+//! `stream.rs` (the session over the socket), `cert.rs` (PEM, certificates, root pools),
+//! `error.rs` (errors naming their cause).
+//!
+//! [`TcpStream`]: crate::TcpStream
+//! [`TcpStream::set_read_deadline`]: crate::TcpStream::set_read_deadline
+mod acceptor;
+mod cert;
+mod connector;
+mod error;
+mod stream;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
+pub use cert::{CertPool, Certificate};
+pub use connector::{TlsConnector, TlsConnectorBuilder};
+pub use error::{take_plaintext_http, TlsError};
+pub use stream::TlsStream;
+
+/// The rustls version this module is built on, for configurations made by hand
+/// ([`TlsAcceptor::from_config`], [`TlsConnector::from_config`]).
+pub use rustls;
+
+/// The default bound on a handshake, on both sides (see the module docs).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// ring's provider, made once and shared by every configuration.
+///
+/// rustls 0.23.48 marks ring's provider deprecated because ring lacks the post-quantum key
+/// exchange (X25519MLKEM768) that aws-lc-rs has. We keep ring on purpose (it builds with a
+/// C compiler alone; see the module docs), and get X25519, P-256 and P-384 exchanges.
+#[allow(deprecated)]
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
