@@ -33,6 +33,12 @@
 //! the socket reads there itself, and would share its edges with the watcher; it sees a
 //! departed client as its read's error. A watcher that starts because a read filled the
 //! server's buffer exactly, with no further edge, ends without watching further.
+//!
+//! **The race with a client that leaves early.** The client's end of stream may arrive
+//! with its request, in the same read edge the server consumed reading it; no edge follows.
+//! So arming peeks once before it parks the watcher: an end already there cancels at once,
+//! and one that comes after the peek sets the socket's ready bit, which starts the watcher
+//! as soon as it is parked.
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, OnceLock};
@@ -108,6 +114,14 @@ pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, wa
         if slot.conn.socket().as_poll_fd().is_closed() {
             cancel.cancel(); // closed before the handler asked
         }
+        return;
+    }
+    // The client may have left before the handler asked: its end of stream can have come
+    // with the request's own read edge, and no edge will follow it. Peek once now; an end
+    // that comes after this peek sets the ready bit, which starts the watcher below at once.
+    if peer_gone(slot.conn.socket()) {
+        tracing::debug!(remote = %slot.remote, "goro-net http: client gone before the handler asked");
+        cancel.cancel();
         return;
     }
     let (conn, weak) = (Arc::downgrade(slot), Arc::downgrade(cancel));
