@@ -54,6 +54,45 @@ fn a_client_that_leaves_cancels_its_request_context() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
 
+/// A keep-alive client that sends its last request and half-closes at once, before the
+/// handler asks for its context: the context is canceled all the same (Go's background
+/// read sees the end of stream too).
+#[test]
+fn a_client_gone_before_the_handler_asks_is_seen() {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let ts = httptest::Server::new(move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+        if r.path() == "/first" {
+            let _ = w.write_all(b"first");
+            return;
+        }
+        goro::time::sleep(Duration::from_millis(100));
+        let ctx = r.context();
+        ctx.wait_timeout(Duration::from_secs(10));
+        let _ = tx.lock().unwrap().send(ctx.err());
+    });
+    let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET /first HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"first") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    // Idle now, its socket watched by the poller; then the request and the end together.
+    std::thread::sleep(Duration::from_millis(50));
+    c.write_all(b"GET /early HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let err = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the handler ended");
+    assert_eq!(err, Some(Error::Canceled));
+}
+
 #[test]
 fn the_handler_timeout_is_the_context_deadline() {
     let (tx, rx) = mpsc::channel();

@@ -373,6 +373,9 @@ fn a_client_that_gives_up_frees_the_handler_and_the_backend_connection() {
     let tx = std::sync::Mutex::new(tx);
     let slow = serve(Server::new(
         move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+            // The body first (it may come after the head): then the context can watch the
+            // socket, as in Go.
+            let _ = std::io::copy(r.body(), &mut std::io::sink());
             let ctx = r.context();
             ctx.wait_timeout(Duration::from_secs(10));
             let _ = tx.lock().unwrap().send(ctx.err());
@@ -398,7 +401,7 @@ fn a_client_that_gives_up_frees_the_handler_and_the_backend_connection() {
         drop(c);
         let err = rx
             .recv_timeout(Duration::from_secs(2))
-            .expect("the backend handler was freed within 2 s");
+            .unwrap_or_else(|_| panic!("{path}: the backend handler was not freed within 2 s"));
         assert_eq!(err, Some(goro::context::Error::Canceled), "{path}");
         // The gateway's side: no backend connection in use, none pooled (it was closed).
         let bound = std::time::Instant::now() + Duration::from_secs(2);

@@ -392,7 +392,9 @@ fn one<C: Connection>(
     };
     // The context, if the handler asks for it: registered with the connection, and the
     // socket watched for the client leaving if the handler will not read it itself.
-    let arm = |cancel: &Arc<goro::context::CancelFn>| request_context::arm(slot, cancel, in_buffer);
+    let arm = |cancel: &Arc<goro::context::CancelFn>, body_done: bool| {
+        request_context::arm(slot, cancel, in_buffer || body_done)
+    };
     r.ctx.arm = Some(&arm);
     if let Some(d) = cfg.handler_timeout {
         r.ctx.deadline = Some(Instant::now() + d);

@@ -28,11 +28,25 @@
 //!    never looks at its context is not stopped.
 //! 4. *The handler returns*: the request owns the [`CancelFn`], and drops it.
 //!
-//! **Limits.** The socket is watched only when the request's body is already in the
-//! server's buffer (no body, or a small one): a handler that still has a body to read from
-//! the socket reads there itself, and would share its edges with the watcher; it sees a
-//! departed client as its read's error. A watcher that starts because a read filled the
-//! server's buffer exactly, with no further edge, ends without watching further.
+//! **Limits.** The socket is watched only when no body is left on it when the handler asks
+//! (no body, one that came with the head, or one the handler has read to its end), as Go
+//! starts its background read only once the body is consumed: body bytes on the socket
+//! would look like a live client, and a handler reading them sees a departed client as its
+//! read's error. So ask for the context after reading the body (Go registers the watch
+//! when the body hits its end; goro looks when the context is made).
+//!
+//! **A watcher that starts with nothing to read.** A read that fills its buffer leaves the
+//! socket's ready bit set (there may be more), and a body read to its exact end does; a
+//! watcher parked then starts at once and finds nothing. Parked again it would start again
+//! at once, and clearing the bit is not its to do (the connection's next read trusts a
+//! clear bit). So that watcher, and only it, peeks again on a timer (25 ms, growing to
+//! 200 ms) while the request lasts: one parked coroutine for such a request.
+//!
+//! **The race with a client that leaves early.** The client's end of stream may arrive
+//! with its request, in the same read edge the server consumed reading it; no edge follows.
+//! So arming peeks once before it parks the watcher: an end already there cancels at once,
+//! and one that comes after the peek sets the socket's ready bit, which starts the watcher
+//! as soon as it is parked.
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, OnceLock};
@@ -45,8 +59,9 @@ use super::request::Request;
 use super::server::Slot;
 use crate::TcpStream;
 
-/// Registers a new context's cancel with the connection that serves the request.
-pub(crate) type Arm<'a> = &'a (dyn Fn(&Arc<CancelFn>) + Sync);
+/// Registers a new context's cancel with the connection that serves the request; the flag
+/// says the request's body has been read to its end.
+pub(crate) type Arm<'a> = &'a (dyn Fn(&Arc<CancelFn>, bool) + Sync);
 
 /// What a [`Request`] holds for its context: the cell, and how to arm it.
 #[derive(Default)]
@@ -92,7 +107,7 @@ impl Request<'_> {
             };
             let cancel = Arc::new(cancel);
             if let Some(arm) = c.arm {
-                arm(&cancel);
+                arm(&cancel, self.body.is_done());
             }
             (ctx, cancel)
         });
@@ -101,24 +116,45 @@ impl Request<'_> {
 }
 
 /// Arms the watch of a request's context on connection `slot` (step 1 and 2 of the module
-/// notes); `watch_socket` if the socket may be watched (the body is in the buffer).
+/// notes); `watch_socket` if the socket may be watched (no body is left on it).
 pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, watch_socket: bool) {
     *crate::lock(&slot.request_cancel) = Arc::downgrade(cancel);
+    // The client may have left before the handler asked (its end of stream can have come
+    // with the request's own read edge, no edge follows it; or the handler's body read
+    // failed on it): peek once now. Body bytes still on the socket read as a live client.
+    // An end that comes after this peek sets the ready bit, which starts the watcher below
+    // at once.
+    if peer(slot.conn.socket()) == Peer::Gone {
+        tracing::debug!(remote = %slot.remote, "goro-net http: client gone before the handler asked");
+        cancel.cancel();
+        return;
+    }
     if !watch_socket {
-        if slot.conn.socket().as_poll_fd().is_closed() {
-            cancel.cancel(); // closed before the handler asked
-        }
         return;
     }
     let (conn, weak) = (Arc::downgrade(slot), Arc::downgrade(cancel));
     let watcher = move || {
-        // The request is over (the cancel is gone) or the connection is: nothing to do.
-        let (Some(cancel), Some(slot)) = (weak.upgrade(), conn.upgrade()) else {
-            return;
-        };
-        if peer_gone(slot.conn.socket()) {
-            tracing::debug!(remote = %slot.remote, "goro-net http: client left, request canceled");
-            cancel.cancel();
+        let mut quiet = 0u32;
+        loop {
+            // The request is over (the cancel is gone) or the connection is: nothing to do.
+            let (Some(cancel), Some(slot)) = (weak.upgrade(), conn.upgrade()) else {
+                return;
+            };
+            match peer(slot.conn.socket()) {
+                Peer::Gone => {
+                    tracing::debug!(remote = %slot.remote, "goro-net http: client left, request canceled");
+                    cancel.cancel();
+                    return;
+                }
+                Peer::Data => return, // a live client's next request: the watch ends
+                Peer::Quiet => {}
+            }
+            // Started with nothing to read: the ready bit was left set by a read that
+            // filled its buffer (a body read to its exact end), and a watcher parked again
+            // would start again at once. Look now and then instead, while the request lasts.
+            drop((cancel, slot));
+            quiet += 1;
+            goro::time::sleep(QUIET_POLL * quiet.min(8));
         }
     };
     if let Err(e) = slot.conn.socket().spawn_when_readable(watcher) {
@@ -139,11 +175,25 @@ pub(crate) fn cancel_request<C: Connection + ?Sized>(slot: &Slot<C>) {
     }
 }
 
-/// True if the client is gone: the socket reads as ended or failed, or the server closed
-/// it. Peeks without consuming and without touching the poller's ready bit.
-fn peer_gone(s: &TcpStream) -> bool {
+/// What a peek at the client's socket shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Peer {
+    /// Ended, failed, or closed by the server.
+    Gone,
+    /// Bytes wait to be read.
+    Data,
+    /// Nothing to read yet.
+    Quiet,
+}
+
+/// The first pause of a watcher that started with nothing to read; later ones grow to 8×.
+const QUIET_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Peeks at the client's socket without consuming and without touching the poller's
+/// ready bit.
+fn peer(s: &TcpStream) -> Peer {
     if s.as_poll_fd().is_closed() {
-        return true;
+        return Peer::Gone;
     }
     let mut b = [0u8; 1];
     // SAFETY: `b` is a live one-byte buffer; the fd is open while `s` is borrowed (a closed
@@ -157,11 +207,11 @@ fn peer_gone(s: &TcpStream) -> bool {
         )
     };
     match r {
-        0 => true,
-        1.. => false,
-        _ => !matches!(
-            io::Error::last_os_error().kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-        ),
+        0 => Peer::Gone,
+        1.. => Peer::Data,
+        _ => match io::Error::last_os_error().kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Peer::Quiet,
+            _ => Peer::Gone,
+        },
     }
 }
