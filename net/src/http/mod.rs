@@ -27,7 +27,8 @@
 //! | `client.Do(req)`, reading `resp.Body` as it arrives | [`Client::stream`], [`StreamingResponse`] (`Read`) |
 //! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
-//! | `srv.ServeTLS`, a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
+//! | `http.ListenAndServeTLS(a, cert, key, h)`, `srv.ServeTLS(ln, "", "")` | `listen_and_serve_tls(a, cert, key, h)`, `Server::serve_tls(ln, acceptor)` (feature `tls`) |
+//! | a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
 //! | `httptest.NewRecorder`, `httptest.NewRequest`, `httptest.NewServer` | [`httptest::ResponseRecorder`], [`httptest::TestRequest`], [`httptest::Server`] |
 //! | `w.(http.Hijacker).Hijack()` | [`ResponseWriter::hijack`], [`Hijacked`] |
 //! | `httputil.ReverseProxy` (`Director`, `ModifyResponse`, `ErrorHandler`) | [`ReverseProxy`] ([`ReverseProxyBuilder::rewrite`], [`ReverseProxyBuilder::modify_response`], [`ReverseProxyBuilder::error_handler`]) |
@@ -159,6 +160,7 @@
 //! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
 //! | `server_builder.rs` | [`Builder`]: the server's limits and timeouts |
 //! | `server.rs` | [`Server`]: accept loop, registry, ticker, shutdown |
+//! | `https.rs` | HTTPS: `Connection` for `TlsStream`, `Server::serve_tls`, `listen_and_serve_tls` (feature `tls`) |
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
 //! | `httptest.rs` | [`httptest`]: the recorder and in-memory requests over the real writer, a test server |
 //! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
@@ -182,6 +184,8 @@ mod date;
 mod form;
 mod fs;
 mod hijack;
+#[cfg(feature = "tls")]
+mod https;
 pub mod httptest;
 mod mux;
 mod pipeline;
@@ -209,6 +213,8 @@ pub use connection::Connection;
 pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
 pub use hijack::Hijacked;
+#[cfg(feature = "tls")]
+pub use https::listen_and_serve_tls;
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};
