@@ -177,6 +177,7 @@ mod answer;
 mod cancel;
 mod client;
 mod client_builder;
+mod client_conn;
 mod conn;
 mod connection;
 mod cookie;
