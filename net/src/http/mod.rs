@@ -121,6 +121,26 @@
 //! reports them ([`Connection::buffered`]), and the loop serves them before it leaves an
 //! idle connection to the poller.
 //!
+//! **TLS is a transport, not a mode.** `https.rs` makes a rustls session over the socket
+//! (`tls::TlsStream`) a [`Connection`], and HTTPS is `serve_with` with a TLS handshake as
+//! the wrap: nothing in the connection loop, the request or the writer knows about TLS.
+//! Three things had to be decided. *Where the handshake runs*: in the connection's own
+//! coroutine, so a client that trickles its ClientHello holds up nobody (the accept loop
+//! only accepts); it is bounded by the acceptor's handshake timeout and by the server's
+//! read-header timeout (a socket deadline, cleared once the handshake is done, because
+//! from then on the ticker keeps time). *Where decrypted bytes wait*: rustls decrypts whole
+//! records, so the next pipelined request can sit decrypted in the session with the socket
+//! empty; the loop asks [`Connection::buffered`] before it leaves the connection to the
+//! poller, and reads again at once if anything is there, so an idle TLS connection still
+//! holds no coroutine and no request is stranded. *What the wrong client gets*: plaintext
+//! HTTP on the TLS port is told so in plaintext (Go's 400), every other handshake failure
+//! closes its connection only. On the client side a connection is a `ClientConn` (plain or
+//! TLS, `client_conn.rs`) pooled by scheme, host and port; reads and writes go through the
+//! same `Wire` enum, so the plain path keeps its direct calls. Rejected: a TLS-terminating
+//! coroutine per connection copying plaintext over a socketpair (two more copies and a
+//! coroutine per idle connection), and HTTP/2 over ALPN (not spoken yet; ALPN offers
+//! `http/1.1` alone).
+//!
 //! **Handlers may take the connection.** [`ResponseWriter::hijack`] hands a handler the
 //! stream and the bytes already received past the head, and the server forgets the
 //! connection at once (`hijack.rs`): WebSocket upgrades and `CONNECT` tunnels.
@@ -145,8 +165,10 @@
 //! # Files
 //!
 //! One concept each, the lower ones first: a file imports only from files above it in this
-//! list, with one pair as the exception (`server.rs` hands `conn.rs` the connection record
-//! it builds from the server's shared state and registry slot):
+//! list, with two pairs as the exception (`server.rs` hands `conn.rs` the connection record
+//! it builds from the server's shared state and registry slot; `client_conn.rs` dials a TCP
+//! socket and checks an idle one's liveness with `transport.rs`'s helpers, which serve the
+//! pipelined lanes too):
 //!
 //! | file | holds |
 //! |---|---|
@@ -164,6 +186,7 @@
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
 //! | `httptest.rs` | [`httptest`]: the recorder and in-memory requests over the real writer, a test server |
 //! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
+//! | `client_conn.rs` | a client connection, plain or TLS; schemes, default ports, dialling one |
 //! | `send.rs` | writing a client request: head, field checks, streamed upload |
 //! | `answer.rs` | [`ClientResponse`] and reading an answer: head, framing, body |
 //! | `cancel.rs` | a client exchange bound to a context: canceling shuts its connection down |
