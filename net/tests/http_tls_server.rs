@@ -1,6 +1,7 @@
 //! goro's HTTP server over TLS (`Server::serve_tls`, `listen_and_serve_tls`) on 127.0.0.1,
-//! against curl, python's `ssl` + `http.client`, goro's TLS streams speaking raw HTTP, a
-//! plaintext HTTP client and a client trickling its handshake.
+//! against curl, python's `ssl` + `http.client`, `openssl s_client` (TLS 1.2 and 1.3), goro's
+//! TLS streams speaking raw HTTP, a plaintext HTTP client and a client trickling its
+//! handshake.
 #![cfg(all(feature = "tls", target_os = "linux"))]
 
 mod tls_util;
@@ -72,12 +73,18 @@ fn https_server(f: &Files, b: http::Builder) -> (Server, SocketAddr) {
 
 /// Runs `cmd`, killing it after 30 s.
 fn run(cmd: &mut Command) -> Output {
+    run_with(cmd, b"")
+}
+
+/// Runs `cmd` with `input` on its stdin, killing it after 30 s.
+fn run_with(cmd: &mut Command, input: &[u8]) -> Output {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed?): {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > Duration::from_secs(30) {
@@ -190,6 +197,37 @@ c.close()
         1,
         "python needed a second connection"
     );
+    server.shutdown(Duration::from_secs(2));
+}
+
+#[test]
+fn openssl_s_client_with_tls_1_2_and_1_3() {
+    let f = files("https-openssl");
+    let (server, addr) = https_server(&f, Server::builder());
+    for (flag, version) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
+        let out = run_with(
+            Command::new("openssl")
+                .args(["s_client", "-connect", &addr.to_string()])
+                .args(["-servername", "localhost", "-alpn", "http/1.1", "-ign_eof"])
+                .arg("-CAfile")
+                .arg(&f.ca_pem)
+                .arg(flag),
+            b"GET /ssl HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              POST /ssl2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("Protocol  : {version}"))
+                || stdout.contains(&format!("Protocol: {version}"))
+                || stdout.contains(&format!("{version}, Cipher")),
+            "{version}: {stdout}"
+        );
+        assert!(stdout.contains("Verify return code: 0 (ok)"), "{stdout}");
+        assert!(stdout.contains("ALPN protocol: http/1.1"), "{stdout}");
+        assert!(stdout.contains("GET /ssl 0 0"), "{stdout}");
+        assert!(stdout.contains("POST /ssl2 3 "), "{stdout}");
+    }
+    assert_eq!(server.stats().accepted, 2);
     server.shutdown(Duration::from_secs(2));
 }
 
