@@ -452,3 +452,42 @@ fn listen_and_serve_tls_reads_pem_files() {
         .unwrap_err();
     assert!(err.to_string().contains("nope.pem"), "{err}");
 }
+
+#[test]
+fn a_client_that_leaves_with_close_notify_cancels_the_request_context() {
+    let f = files("https-context");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let acceptor =
+        TlsAcceptor::new(Certificate::from_pem_files(&f.cert_pem, &f.key_pem).unwrap()).unwrap();
+    let server = Server::new(move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+        let ctx = r.context();
+        ctx.wait_timeout(Duration::from_secs(10));
+        let _ = tx.lock().unwrap().send(ctx.err());
+        let _ = w.write_all(b"late");
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    goro::spawn(move || s.serve_tls(listener, acceptor));
+
+    // The client's goodbye is a TLS alert, bytes on the socket like a next request: the
+    // server must decrypt them to see that the client left. Once with close_notify and the
+    // TCP write side shut, once with close_notify and the socket closed.
+    for shutdown_only in [true, false] {
+        let tls = dial(&f, addr);
+        (&tls)
+            .write_all(b"GET /wait HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        if shutdown_only {
+            tls.shutdown().unwrap();
+        }
+        drop(tls);
+        let err = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the handler's context was not canceled when the client left");
+        assert_eq!(err, Some(goro::context::Error::Canceled));
+    }
+    server.shutdown(Duration::from_secs(2));
+}

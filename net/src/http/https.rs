@@ -53,6 +53,12 @@ impl Connection for TlsStream {
     fn buffered(&self) -> usize {
         self.buffered_plaintext()
     }
+
+    /// A `close_notify` (or the end of the stream) processed into the session: the client
+    /// left. Records read meanwhile stay in the session for the next `recv`.
+    fn peer_left(&self) -> Option<bool> {
+        Some(self.peer_left_nb())
+    }
 }
 
 impl Server {

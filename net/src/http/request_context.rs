@@ -18,7 +18,10 @@
 //!    client's next pipelined request) mean the client is still there: the watch ends
 //!    there without canceling, as Go's background read stops at the first byte. The
 //!    watcher never touches the socket's ready bit, so it cannot steal an edge from the
-//!    connection's own reads.
+//!    connection's own reads. On TLS the bytes may be the client's `close_notify`, so the
+//!    transport is asked ([`Connection::peer_left`]): the TLS stream reads them into its
+//!    session (where the connection's next read finds them, the socket's ready bit kept
+//!    as its own reads keep it) and says whether they were a goodbye.
 //! 2. *The server gives up*: [`Server::shutdown`](super::Server::shutdown)'s grace expires
 //!    (the connection's slot keeps a weak handle to the request's cancel, and the shutdown
 //!    cancels it before closing the socket), or the ticker closes the connection for a
@@ -116,7 +119,8 @@ pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, wa
         let (Some(cancel), Some(slot)) = (weak.upgrade(), conn.upgrade()) else {
             return;
         };
-        if peer_gone(slot.conn.socket()) {
+        // Bytes on a TLS socket may be the client's goodbye: the transport tells.
+        if peer_gone(slot.conn.socket()) || slot.conn.peer_left() == Some(true) {
             tracing::debug!(remote = %slot.remote, "goro-net http: client left, request canceled");
             cancel.cancel();
         }
