@@ -3,7 +3,15 @@
 //! ```text
 //! cargo run --release --example proxy -- --listen 127.0.0.1:8081 \
 //!     --backend 127.0.0.1:9001 --backend 127.0.0.1:9002 [--policy least-conn] [--pipeline 16]
+//! # TLS for clients, an https:// backend trusted through a private CA:
+//! cargo run --release --example proxy -- --listen 127.0.0.1:8443 --cert cert.pem --key key.pem \
+//!     --backend https://localhost:9443 --backend-ca ca.pem
 //! ```
+//!
+//! `--cert FILE --key FILE` terminate TLS for clients (Go's `ListenAndServeTLS`). A backend
+//! given as `https://host:port` is reached over TLS, its certificate checked against
+//! Mozilla's roots, or against `--backend-ca FILE` (PEM) when given; a bare `host:port` is
+//! `http://`.
 //!
 //! Each request is forwarded to one backend, chosen round-robin (default) or by the
 //! fewest requests in flight, and relayed by `goro_net::http::ReverseProxy` (Go's
@@ -167,7 +175,12 @@ impl Gateway {
         }
         let i = self.pick();
         self.in_flight[i].fetch_add(1, Ordering::Relaxed);
-        let target = format!("http://{}", self.backends[i]);
+        let b = &self.backends[i];
+        let target = if b.contains("://") {
+            b.clone()
+        } else {
+            format!("http://{b}")
+        };
         self.proxy.serve_to(w, r, &target);
         self.in_flight[i].fetch_sub(1, Ordering::Relaxed);
     }
@@ -219,6 +232,7 @@ fn main() {
     let mut backends = Vec::new();
     let mut policy = Policy::RoundRobin;
     let mut pipeline = PIPELINE;
+    let (mut cert, mut key, mut backend_ca) = (None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&a));
@@ -233,6 +247,9 @@ fn main() {
                 }
             }
             "--pipeline" => pipeline = value().parse().unwrap_or_else(|_| usage(&a)),
+            "--cert" => cert = Some(value()),
+            "--key" => key = Some(value()),
+            "--backend-ca" => backend_ca = Some(value()),
             _ => usage(&a),
         }
     }
@@ -240,10 +257,44 @@ fn main() {
         usage("(no --backend)");
     }
     eprintln!("proxy: {listen} -> {backends:?} ({policy:?})");
-    let client = Gateway::client_builder().pipeline(pipeline).build();
-    let gw = Gateway::new(backends, policy, client);
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let (mut held, mut streams) = (
+        Gateway::client_builder().pipeline(pipeline),
+        Gateway::stream_client_builder(),
+    );
+    if let Some(ca) = backend_ca {
+        #[cfg(feature = "tls")]
+        {
+            let connector = goro_net::tls::CertPool::from_pem_file(&ca)
+                .and_then(|roots| {
+                    goro_net::tls::TlsConnector::builder()
+                        .roots(roots)
+                        .alpn_protocols(["http/1.1"])
+                        .build()
+                })
+                .unwrap_or_else(|e| {
+                    eprintln!("proxy: --backend-ca {ca}: {e}");
+                    std::process::exit(1)
+                });
+            held = held.tls_connector(connector.clone());
+            streams = streams.tls_connector(connector);
+        }
+        #[cfg(not(feature = "tls"))]
+        usage(&format!(
+            "--backend-ca {ca} (built without the `tls` feature)"
+        ));
+    }
+    let gw = Gateway::new(backends, policy, held.build()).with_stream_client(streams.build());
     let handler = move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| gw.serve(w, r);
-    if let Err(e) = http::listen_and_serve(&listen, handler) {
+    let served = match (cert, key) {
+        (None, None) => http::listen_and_serve(&listen, handler),
+        #[cfg(feature = "tls")]
+        (Some(c), Some(k)) => http::listen_and_serve_tls(&listen, c, k, handler),
+        #[cfg(not(feature = "tls"))]
+        (Some(_), Some(_)) => usage("--cert/--key (built without the `tls` feature)"),
+        _ => usage("(--cert and --key go together)"),
+    };
+    if let Err(e) = served {
         eprintln!("proxy: {e}");
         std::process::exit(1);
     }
@@ -252,7 +303,8 @@ fn main() {
 fn usage(arg: &str) -> ! {
     eprintln!(
         "usage: proxy [--listen HOST:PORT] --backend HOST:PORT [--backend ...] \
-         [--policy round-robin|least-conn] [--pipeline DEPTH] (bad argument {arg:?})"
+         [--policy round-robin|least-conn] [--pipeline DEPTH] [--cert FILE --key FILE] \
+         [--backend-ca FILE] (bad argument {arg:?})"
     );
     std::process::exit(2);
 }

@@ -84,7 +84,7 @@ fn timeouts_and_refusals_are_errors() {
     let e = Client::new().get(&format!("http://{dead}/")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     assert_eq!(
-        Client::new().get("https://x/").unwrap_err().kind(),
+        Client::new().get("ftp://x/").unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
 }
@@ -294,7 +294,7 @@ fn strings_that_would_reframe_the_request_are_refused() {
         client.get(&format!("http://{addr}/a b")),
         client.get(&format!("http://{addr}/a\r\nX-Injected: 1")),
         client.get("http:///nohost"),
-        client.get("https://example.com/"),
+        client.get("ftp://example.com/"),
     ];
     for r in refused {
         let e = r.unwrap_err();
@@ -493,7 +493,7 @@ fn redirecting() -> (SocketAddr, Server) {
             "/a/r2" => Some((307, "../final?x=1#frag".to_string())),
             "/t307" => Some((307, "/final".to_string())),
             "/loop" => Some((302, "/loop".to_string())),
-            "/tls" => Some((301, "https://example.com/".to_string())),
+            "/tls" => Some((301, "ftp://example.com/".to_string())),
             "/h" => Some((301, "/final".to_string())),
             "/away" => Some((
                 303,

@@ -5,10 +5,10 @@
 use std::fmt;
 use std::io::{self, Read};
 
+use super::connection::Wire;
 use super::syntax::has_token;
 use super::wire::{self, Chunked, Next};
 use crate::pool::{self, PooledBuf};
-use crate::TcpStream;
 
 /// A complete response read by the [`Client`](super::Client).
 ///
@@ -241,7 +241,7 @@ pub(super) enum Framing {
 
 /// Response bytes already read (`buf[pos..end]`), then the socket.
 pub(super) struct Src<'a> {
-    c: &'a TcpStream,
+    c: Wire<'a>,
     buf: PooledBuf,
     pos: usize,
     end: usize,
@@ -251,14 +251,14 @@ pub(super) struct Src<'a> {
 
 impl<'a> Src<'a> {
     pub(super) fn new(
-        c: &'a TcpStream,
+        c: impl Into<Wire<'a>>,
         buf: PooledBuf,
         pos: usize,
         end: usize,
         max_body: u64,
     ) -> Src<'a> {
         Src {
-            c,
+            c: c.into(),
             buf,
             pos,
             end,
@@ -290,7 +290,7 @@ impl<'a> Src<'a> {
             }
             (self.pos, self.end) = (0, unread);
         }
-        let n = (&*self.c).read(&mut self.buf[self.end..])?;
+        let n = self.c.read(&mut self.buf[self.end..])?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

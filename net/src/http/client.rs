@@ -15,30 +15,33 @@ use goro::context::Context;
 
 use super::answer::{read_body, ClientResponse, Src};
 use super::client_builder::ClientBuilder;
+use super::client_conn::{self, ClientConn, Scheme};
 use super::pipeline::Lanes;
 use super::pipeline::Outcome;
 use super::redirect;
 use super::send::{request_head, Payload};
 use super::streaming::StreamingResponse;
-use super::transport::{alive, ask, dial, Answer};
+use super::transport::{ask, dial, Answer};
 use crate::connpool;
 use crate::connpool::Pool;
 use crate::lock;
-use crate::TcpStream;
 
 impl ClientBuilder {
     /// The client.
     pub fn build(self) -> Client {
         Client {
             cfg: Arc::new(self),
-            hosts: Arc::new(Mutex::new(HashMap::new())),
+            hosts: Arc::new(Mutex::new([HashMap::new(), HashMap::new()])),
             ctx: None,
         }
     }
 }
 
 /// An HTTP/1.1 client with a keep-alive [`connpool`] per `host:port` (Go's `http.Client`).
-/// Cheap to clone; clones share the pools. `http://` URLs only.
+/// Cheap to clone; clones share the pools. `http://` and `https://` URLs (feature `tls`:
+/// the server's certificate is verified for the URL's host name against Mozilla's roots
+/// unless `ClientBuilder::tls_connector` says otherwise); connections are pooled by
+/// scheme, host and port, so an `http://` and an `https://` connection are never mixed.
 ///
 /// Like Go's client it follows redirects ([`ClientBuilder::max_redirects`]): a `301`, `302`,
 /// `303`, `307` or `308` answer with a `Location` (absolute or relative) is followed, and
@@ -51,8 +54,9 @@ impl ClientBuilder {
 ///
 /// The caller's other headers go along, but not to another `host:port` than the first
 /// request's: there `Authorization`, `Cookie`, `Cookie2`, `Www-Authenticate`,
-/// `Proxy-Authorization` and a caller's `Host` are left out. A redirect to anything but
-/// `http://` fails with [`io::ErrorKind::InvalidInput`].
+/// `Proxy-Authorization` and a caller's `Host` are left out. Redirects between `http://` and
+/// `https://` are followed both ways, as Go's client does; a redirect to any other scheme
+/// fails with [`io::ErrorKind::InvalidInput`].
 ///
 /// ```
 /// use std::io::Write;
@@ -78,32 +82,39 @@ impl ClientBuilder {
 #[derive(Clone, Debug)]
 pub struct Client {
     cfg: Arc<ClientBuilder>,
-    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    /// The hosts by `host:port`, for `http://` and `https://` (indexed by [`Scheme`]).
+    hosts: Arc<Mutex<[Hosts; 2]>>,
     /// The context this handle's requests are bound to ([`Client::with_context`]).
     ctx: Option<Context>,
 }
 
-/// The connections to one `host:port`: the keep-alive pool, and the pipelined connections.
+/// A client's hosts of one scheme, by `host:port`.
+type Hosts = HashMap<String, Arc<Host>>;
+
+/// The connections to one scheme and `host:port`: the keep-alive pool, and the pipelined
+/// connections (`http://` only).
 #[derive(Debug)]
 pub(super) struct Host {
-    pub(super) pool: Pool<TcpStream>,
+    pub(super) scheme: Scheme,
+    pub(super) pool: Pool<ClientConn>,
     pub(super) lanes: Lanes,
 }
 
 impl Host {
-    /// The connections to `authority`, dialled with the client's settings `cfg`.
-    pub(super) fn new(authority: &str, cfg: &Arc<ClientBuilder>) -> Host {
+    /// The connections to `authority` over `scheme`, dialled with the client's settings `cfg`.
+    pub(super) fn new(scheme: Scheme, authority: &str, cfg: &Arc<ClientBuilder>) -> Host {
         let cfg = cfg.clone();
         let name = authority.to_string();
         let pool = Pool::builder()
             .max_idle(cfg.max_idle_per_host)
             .max_active(cfg.max_active_per_host)
             .idle_timeout(cfg.idle_timeout)
-            .test_on_checkout(|c: &mut TcpStream, _| alive(c))
-            .prefer(TcpStream::polled_here)
-            .watch_idle(|c: &TcpStream| c)
-            .build_with_deadline(move |by| dial(&name, &cfg, by));
+            .test_on_checkout(|c: &mut ClientConn, _| c.alive())
+            .prefer(|c: &ClientConn| c.socket().polled_here())
+            .watch_idle(ClientConn::socket)
+            .build_with_deadline(move |by| client_conn::dial(scheme, &name, &cfg, by));
         Host {
+            scheme,
             pool,
             lanes: Lanes::default(),
         }
@@ -204,8 +215,8 @@ impl Client {
             (method, url, headers, body),
             true,
             |(m, u, h, b), by| {
-                let (authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
-                let host = self.host(authority);
+                let (scheme, authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
+                let host = self.host(scheme, authority);
                 ask(&host.pool, &head, m == "HEAD", by, None, self.ctx.as_ref())
                     .map(StreamingResponse::new)
             },
@@ -264,8 +275,8 @@ impl Client {
                     Some(r) => (Payload::Reader(length), Some((r, length))),
                     None => (Payload::Bytes(b), None),
                 };
-                let (authority, head) = request_head(m, u, h, payload)?;
-                let host = self.host(authority);
+                let (scheme, authority, head) = request_head(m, u, h, payload)?;
+                let host = self.host(scheme, authority);
                 ask(
                     &host.pool,
                     &head,
@@ -288,8 +299,8 @@ impl Client {
         body: &[u8],
         deadline: Option<Instant>,
     ) -> io::Result<ClientResponse> {
-        let (authority, head) = request_head(method, url, headers, Payload::Bytes(body))?;
-        let host = self.host(authority);
+        let (scheme, authority, head) = request_head(method, url, headers, Payload::Bytes(body))?;
+        let host = self.host(scheme, authority);
         self.send(&host, authority, method, &head, body.is_empty(), deadline)
     }
 
@@ -304,7 +315,8 @@ impl Client {
         deadline: Option<Instant>,
     ) -> io::Result<ClientResponse> {
         let cfg = &*self.cfg;
-        if cfg.pipeline > 1 && no_body && matches!(method, "GET" | "HEAD") {
+        let plain = host.scheme == Scheme::Http;
+        if plain && cfg.pipeline > 1 && no_body && matches!(method, "GET" | "HEAD") {
             if let Some(worker) = goro::worker_index() {
                 let ctx = self.ctx.as_ref();
                 if let Some(e) = super::cancel::done(ctx) {
@@ -314,7 +326,7 @@ impl Client {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                let dial = || dial(authority, cfg, deadline);
+                let dial = || dial(&Scheme::Http.with_port(authority), cfg, deadline);
                 let head_only = method == "HEAD";
                 match host
                     .lanes
@@ -341,7 +353,7 @@ impl Client {
             None,
             self.ctx.as_ref(),
         )?;
-        let mut src = Src::new(&conn, buf, pos, end, cfg.max_body_bytes);
+        let mut src = Src::new(&*conn, buf, pos, end, cfg.max_body_bytes);
         let body = read_body(&mut src, framing, &mut resp.body)
             .map_err(|e| super::cancel::explain(guard.as_ref(), e));
         drop(guard); // before the connection goes (`cancel.rs`)
@@ -357,7 +369,7 @@ impl Client {
     pub fn pool_stats(&self) -> connpool::Stats {
         let hosts = lock(&self.hosts);
         let mut t = connpool::Stats::default();
-        for h in hosts.values() {
+        for h in hosts.iter().flat_map(HashMap::values) {
             for s in [h.pool.stats(), h.lanes.stats()] {
                 t.idle += s.idle;
                 t.active += s.active;
@@ -369,12 +381,15 @@ impl Client {
         t
     }
 
-    fn host(&self, authority: &str) -> Arc<Host> {
-        let mut hosts = lock(&self.hosts);
+    /// The connections to `authority` over `scheme` (keyed by both: an `http://` and an
+    /// `https://` connection to one `host:port` are never mixed).
+    fn host(&self, scheme: Scheme, authority: &str) -> Arc<Host> {
+        let mut all = lock(&self.hosts);
+        let hosts = &mut all[scheme as usize];
         if let Some(h) = hosts.get(authority) {
             return h.clone();
         }
-        let h = Arc::new(Host::new(authority, &self.cfg));
+        let h = Arc::new(Host::new(scheme, authority, &self.cfg));
         hosts.insert(authority.to_string(), h.clone());
         h
     }

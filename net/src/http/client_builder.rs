@@ -20,6 +20,9 @@ pub struct ClientBuilder {
     pub(super) pipeline: usize,
     pub(super) max_body_bytes: u64,
     pub(super) max_redirects: usize,
+    /// The connector for `https://` ([`ClientBuilder::tls_connector`]); `None`: the default.
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<crate::tls::TlsConnector>,
 }
 
 impl Default for ClientBuilder {
@@ -35,11 +38,38 @@ impl Default for ClientBuilder {
             pipeline: 1,
             max_body_bytes: 64 << 20,
             max_redirects: 10,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
 
 impl ClientBuilder {
+    /// The TLS settings of `https://` connections (Go's `Transport.TLSClientConfig`): whom
+    /// to trust, a client certificate, the handshake timeout. By default the server's
+    /// certificate is verified against Mozilla's roots (webpki-roots) for the URL's host
+    /// name, ALPN offers `http/1.1`, and a handshake may take 10 s. Feature `tls`.
+    ///
+    /// ```no_run
+    /// use goro_net::http::Client;
+    /// use goro_net::tls::{CertPool, TlsConnector};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// // Trust a private CA (Go: RootCAs: pool).
+    /// let connector = TlsConnector::builder()
+    ///     .roots(CertPool::from_pem_file("ca.pem")?)
+    ///     .alpn_protocols(["http/1.1"])
+    ///     .build()?;
+    /// let client = Client::builder().tls_connector(connector).build();
+    /// let resp = client.get("https://internal.example:8443/health")?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_connector(mut self, connector: crate::tls::TlsConnector) -> Self {
+        self.tls = Some(connector);
+        self
+    }
+
     /// How long a TCP connect may take (default 5 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;

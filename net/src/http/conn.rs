@@ -186,7 +186,9 @@ fn serve_requests<C: Connection>(srv: &Shared, slot: &Arc<Slot<C>>) -> bool {
         }
         if start == end && slot.conn.buffered() > 0 {
             // The transport holds the next bytes itself (TLS plaintext): the socket will
-            // not say so, so read them now instead of waiting for readiness.
+            // not say so, so read them now instead of waiting for readiness (into the
+            // whole buffer: a read that ended at its very end must not leave it full).
+            (start, end) = (0, 0);
             slot.set_busy(srv.deadline(cfg.read_header_timeout, srv.now_ms()));
             continue 'conn;
         }
@@ -486,7 +488,7 @@ fn fail(
 /// Closes after an error response without losing it: half-close, then read and drop what
 /// the client still sends for a moment, so the kernel does not answer unread data with a
 /// reset that would destroy the response in flight.
-fn linger_close(stream: &crate::TcpStream) {
+pub(super) fn linger_close(stream: &crate::TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     stream.set_read_deadline(Some(Instant::now() + Duration::from_millis(500)));
     let mut scratch = [0u8; 1024];

@@ -99,6 +99,15 @@ pub trait Connection: Send + Sync + 'static {
     fn buffered(&self) -> usize {
         0
     }
+
+    /// Whether the client has left, for a transport whose bytes on the socket may be a
+    /// goodbye rather than data (a TLS `close_notify`). The server asks when the socket
+    /// turns readable while a handler runs (the request's [context](super::Request::context)
+    /// is canceled if the client left); it must not wait, nor take bytes a later
+    /// [`recv`](Self::recv) would miss. `None` (the default): the socket alone tells.
+    fn peer_left(&self) -> Option<bool> {
+        None
+    }
 }
 
 impl Connection for TcpStream {

@@ -27,7 +27,8 @@
 //! | `client.Do(req)`, reading `resp.Body` as it arrives | [`Client::stream`], [`StreamingResponse`] (`Read`) |
 //! | `Client.CheckRedirect` (10 redirects), `http.ErrUseLastResponse` | [`ClientBuilder::max_redirects`] (10), `max_redirects(0)` |
 //! | (no Go counterpart) | [`ClientBuilder::pipeline`]: HTTP/1.1 pipelining of GET and HEAD |
-//! | `srv.ServeTLS`, a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
+//! | `http.ListenAndServeTLS(a, cert, key, h)`, `srv.ServeTLS(ln, "", "")` | `listen_and_serve_tls(a, cert, key, h)`, `Server::serve_tls(ln, acceptor)` (feature `tls`) |
+//! | a server over any `net.Conn` | [`Server::serve_with`] over a [`Connection`] |
 //! | `httptest.NewRecorder`, `httptest.NewRequest`, `httptest.NewServer` | [`httptest::ResponseRecorder`], [`httptest::TestRequest`], [`httptest::Server`] |
 //! | `w.(http.Hijacker).Hijack()` | [`ResponseWriter::hijack`], [`Hijacked`] |
 //! | `httputil.ReverseProxy` (`Director`, `ModifyResponse`, `ErrorHandler`) | [`ReverseProxy`] ([`ReverseProxyBuilder::rewrite`], [`ReverseProxyBuilder::modify_response`], [`ReverseProxyBuilder::error_handler`]) |
@@ -120,6 +121,26 @@
 //! reports them ([`Connection::buffered`]), and the loop serves them before it leaves an
 //! idle connection to the poller.
 //!
+//! **TLS is a transport, not a mode.** `https.rs` makes a rustls session over the socket
+//! (`tls::TlsStream`) a [`Connection`], and HTTPS is `serve_with` with a TLS handshake as
+//! the wrap: nothing in the connection loop, the request or the writer knows about TLS.
+//! Three things had to be decided. *Where the handshake runs*: in the connection's own
+//! coroutine, so a client that trickles its ClientHello holds up nobody (the accept loop
+//! only accepts); it is bounded by the acceptor's handshake timeout and by the server's
+//! read-header timeout (a socket deadline, cleared once the handshake is done, because
+//! from then on the ticker keeps time). *Where decrypted bytes wait*: rustls decrypts whole
+//! records, so the next pipelined request can sit decrypted in the session with the socket
+//! empty; the loop asks [`Connection::buffered`] before it leaves the connection to the
+//! poller, and reads again at once if anything is there, so an idle TLS connection still
+//! holds no coroutine and no request is stranded. *What the wrong client gets*: plaintext
+//! HTTP on the TLS port is told so in plaintext (Go's 400), every other handshake failure
+//! closes its connection only. On the client side a connection is a `ClientConn` (plain or
+//! TLS, `client_conn.rs`) pooled by scheme, host and port; reads and writes go through the
+//! same `Wire` enum, so the plain path keeps its direct calls. Rejected: a TLS-terminating
+//! coroutine per connection copying plaintext over a socketpair (two more copies and a
+//! coroutine per idle connection), and HTTP/2 over ALPN (not spoken yet; ALPN offers
+//! `http/1.1` alone).
+//!
 //! **Handlers may take the connection.** [`ResponseWriter::hijack`] hands a handler the
 //! stream and the bytes already received past the head, and the server forgets the
 //! connection at once (`hijack.rs`): WebSocket upgrades and `CONNECT` tunnels.
@@ -144,8 +165,10 @@
 //! # Files
 //!
 //! One concept each, the lower ones first: a file imports only from files above it in this
-//! list, with one pair as the exception (`server.rs` hands `conn.rs` the connection record
-//! it builds from the server's shared state and registry slot):
+//! list, with two pairs as the exception (`server.rs` hands `conn.rs` the connection record
+//! it builds from the server's shared state and registry slot; `client_conn.rs` dials a TCP
+//! socket and checks an idle one's liveness with `transport.rs`'s helpers, which serve the
+//! pipelined lanes too):
 //!
 //! | file | holds |
 //! |---|---|
@@ -159,9 +182,11 @@
 //! | `conn.rs` | one server connection: its record (`Conn`), the read-answer-write loop, request parsing |
 //! | `server_builder.rs` | [`Builder`]: the server's limits and timeouts |
 //! | `server.rs` | [`Server`]: accept loop, registry, ticker, shutdown |
+//! | `https.rs` | HTTPS: `Connection` for `TlsStream`, `Server::serve_tls`, `listen_and_serve_tls` (feature `tls`) |
 //! | `mux.rs`, `fs.rs`, `reply.rs` | [`ServeMux`], [`FileServer`], canned answers |
 //! | `httptest.rs` | [`httptest`]: the recorder and in-memory requests over the real writer, a test server |
 //! | `client_builder.rs` | [`ClientBuilder`]: the client's settings, read by every part below |
+//! | `client_conn.rs` | a client connection, plain or TLS; schemes, default ports, dialling one |
 //! | `send.rs` | writing a client request: head, field checks, streamed upload |
 //! | `answer.rs` | [`ClientResponse`] and reading an answer: head, framing, body |
 //! | `cancel.rs` | a client exchange bound to a context: canceling shuts its connection down |
@@ -175,6 +200,7 @@ mod answer;
 mod cancel;
 mod client;
 mod client_builder;
+mod client_conn;
 mod conn;
 mod connection;
 mod cookie;
@@ -182,6 +208,8 @@ mod date;
 mod form;
 mod fs;
 mod hijack;
+#[cfg(feature = "tls")]
+mod https;
 pub mod httptest;
 mod mux;
 mod pipeline;
@@ -209,6 +237,8 @@ pub use connection::Connection;
 pub use cookie::{set_cookie, Cookie, SameSite};
 pub use fs::{serve_file, strip_prefix, FileServer};
 pub use hijack::Hijacked;
+#[cfg(feature = "tls")]
+pub use https::listen_and_serve_tls;
 pub use mux::{handle, handle_func, DefaultServeMux, ServeMux};
 pub use reply::{error, not_found, redirect};
 pub use request::{Body, Request};

@@ -5,12 +5,14 @@
 //! timeout ([`follow`]), deciding a hop ([`next`]), which headers go along ([`keeps`]),
 //! and resolving a `Location` against the URL that answered it (RFC 3986 §5.2: absolute,
 //! `//host/..`, `/path`, `?query`, or relative, with `.` and `..` segments removed; the
-//! fragment dropped). Only `http://` targets can be followed.
+//! fragment dropped). `http://` and `https://` targets can be followed, across schemes both
+//! ways, as Go's client does.
 use std::io;
 use std::time::Instant;
 
 use super::answer::ClientResponse;
 use super::client_builder::ClientBuilder;
+use super::client_conn::Scheme;
 use super::send::Req;
 use super::syntax::remove_dots;
 
@@ -25,14 +27,14 @@ const CREDENTIALS: [&str; 5] = [
 
 /// What to send next after a redirect answer.
 pub(super) struct Hop {
-    /// The absolute `http://` URL to ask.
+    /// The absolute `http://` or `https://` URL to ask.
     pub(super) url: String,
     /// `GET` instead of the method, without the body.
     pub(super) to_get: bool,
 }
 
 /// The next request after an answer of `status` with `location` to the request for `base`
-/// (an `http://` URL), or `None` if the answer is not a redirect to follow.
+/// (an `http://` or `https://` URL), or `None` if the answer is not a redirect to follow.
 pub(super) fn next(base: &str, status: u16, location: Option<&str>) -> Option<io::Result<Hop>> {
     if !matches!(status, 301 | 302 | 303 | 307 | 308) {
         return None;
@@ -52,9 +54,9 @@ pub(super) fn keeps(name: &str, other_host: bool, to_get: bool) -> bool {
         || other_host && (is("host") || CREDENTIALS.iter().any(|h| is(h))))
 }
 
-/// The `host:port` part of an `http://` URL.
+/// The `host:port` part of an `http://` or `https://` URL.
 pub(super) fn authority(url: &str) -> &str {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let rest = Scheme::split(url).map_or(url, |(_, rest)| rest);
     rest.find(['/', '?']).map_or(rest, |i| &rest[..i])
 }
 
@@ -64,37 +66,43 @@ fn resolve(base: &str, location: &str) -> io::Result<String> {
     let location = location.split('#').next().unwrap_or("");
     let scheme_end = location.find([':', '/', '?']);
     if let Some(i) = scheme_end.filter(|&i| location.as_bytes()[i] == b':') {
-        let scheme = &location[..i];
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("goro-net http: redirect to a {scheme}: URL (only http:// is supported)"),
-            ));
-        }
-        return with_clean_path(&format!("http:{}", &location[i + 1..]));
+        let scheme = match &location[..i] {
+            s if s.eq_ignore_ascii_case("http") => Scheme::Http,
+            s if s.eq_ignore_ascii_case("https") => Scheme::Https,
+            s => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "goro-net http: redirect to a {s}: URL (only http:// and https:// are supported)"
+                    ),
+                ))
+            }
+        };
+        return with_clean_path(&format!("{}:{}", scheme.name(), &location[i + 1..]));
     }
+    let s = Scheme::split(base).map_or(Scheme::Http, |(s, _)| s).name();
     let auth = authority(base);
-    let base_target = &base["http://".len() + auth.len()..];
+    let base_target = &base[s.len() + "://".len() + auth.len()..];
     let (base_path, _) = split_query(base_target);
     let base_path = if base_path.is_empty() { "/" } else { base_path };
     let url = if location.starts_with("//") {
-        format!("http:{location}")
+        format!("{s}:{location}")
     } else if location.starts_with('/') {
-        format!("http://{auth}{location}")
+        format!("{s}://{auth}{location}")
     } else if location.starts_with('?') {
-        format!("http://{auth}{base_path}{location}")
+        format!("{s}://{auth}{base_path}{location}")
     } else if location.is_empty() {
-        format!("http://{auth}{base_target}")
+        format!("{s}://{auth}{base_target}")
     } else {
         let dir = &base_path[..=base_path.rfind('/').unwrap_or(0)];
-        format!("http://{auth}{dir}{location}")
+        format!("{s}://{auth}{dir}{location}")
     };
     with_clean_path(&url)
 }
 
-/// `url` (`http://...`) with `.` and `..` segments removed from its path.
+/// `url` (`http://...` or `https://...`) with `.` and `..` segments removed from its path.
 fn with_clean_path(url: &str) -> io::Result<String> {
-    let Some(rest) = url.strip_prefix("http://") else {
+    let Some((scheme, rest)) = Scheme::split(url) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "goro-net http: redirect without a host",
@@ -102,7 +110,11 @@ fn with_clean_path(url: &str) -> io::Result<String> {
     };
     let auth = authority(url);
     let (path, query) = split_query(&rest[auth.len()..]);
-    Ok(format!("http://{auth}{}{query}", remove_dots(path)))
+    Ok(format!(
+        "{}://{auth}{}{query}",
+        scheme.name(),
+        remove_dots(path)
+    ))
 }
 
 /// Splits a target into path and `?query` (with its `?`).
@@ -202,6 +214,8 @@ mod tests {
         let base = "http://h:1/a/b/c?q=1";
         for (location, want) in [
             ("http://o:2/x", "http://o:2/x"),
+            ("https://o:2/x", "https://o:2/x"),
+            ("HTTPS://o/./x", "https://o/x"),
             ("HTTP://o/x#frag", "http://o/x"),
             ("//o:3/y?z", "http://o:3/y?z"),
             ("/root", "http://h:1/root"),
@@ -220,7 +234,10 @@ mod tests {
         }
         assert_eq!(resolve("http://h", "x").unwrap(), "http://h/x");
         assert_eq!(resolve("http://h?q", "x").unwrap(), "http://h/x");
-        for bad in ["https://h/", "ftp://h", "mailto:a@b", "http:/x"] {
+        assert_eq!(resolve("https://h/a/b", "c").unwrap(), "https://h/a/c");
+        assert_eq!(resolve("https://h/a", "//o/y").unwrap(), "https://o/y");
+        assert_eq!(resolve("https://h/a", "http://h/z").unwrap(), "http://h/z");
+        for bad in ["ftp://h", "mailto:a@b", "http:/x", "https:x"] {
             assert_eq!(
                 resolve(base, bad).unwrap_err().kind(),
                 io::ErrorKind::InvalidInput,

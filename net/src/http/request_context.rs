@@ -18,7 +18,10 @@
 //!    client's next pipelined request) mean the client is still there: the watch ends
 //!    there without canceling, as Go's background read stops at the first byte. The
 //!    watcher never touches the socket's ready bit, so it cannot steal an edge from the
-//!    connection's own reads.
+//!    connection's own reads. On TLS the bytes may be the client's `close_notify`, so the
+//!    transport is asked ([`Connection::peer_left`]): the TLS stream reads them into its
+//!    session (where the connection's next read finds them, the socket's ready bit kept
+//!    as its own reads keep it) and says whether they were a goodbye.
 //! 2. *The server gives up*: [`Server::shutdown`](super::Server::shutdown)'s grace expires
 //!    (the connection's slot keeps a weak handle to the request's cancel, and the shutdown
 //!    cancels it before closing the socket), or the ticker closes the connection for a
@@ -124,7 +127,7 @@ pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, wa
     // failed on it): peek once now. Body bytes still on the socket read as a live client.
     // An end that comes after this peek sets the ready bit, which starts the watcher below
     // at once.
-    if peer(slot.conn.socket()) == Peer::Gone {
+    if look(&slot.conn) == Peer::Gone {
         tracing::debug!(remote = %slot.remote, "goro-net http: client gone before the handler asked");
         cancel.cancel();
         return;
@@ -140,7 +143,7 @@ pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, wa
             let (Some(cancel), Some(slot)) = (weak.upgrade(), conn.upgrade()) else {
                 return;
             };
-            match peer(slot.conn.socket()) {
+            match look(&slot.conn) {
                 Peer::Gone => {
                     tracing::debug!(remote = %slot.remote, "goro-net http: client left, request canceled");
                     cancel.cancel();
@@ -188,6 +191,15 @@ enum Peer {
 
 /// The first pause of a watcher that started with nothing to read; later ones grow to 8×.
 const QUIET_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// What the client's connection shows: the socket's peek, except that bytes on a TLS
+/// socket may be the client's goodbye (`close_notify`), which only the transport can tell.
+fn look<C: Connection>(conn: &C) -> Peer {
+    match peer(conn.socket()) {
+        Peer::Data if conn.peer_left() == Some(true) => Peer::Gone,
+        seen => seen,
+    }
+}
 
 /// Peeks at the client's socket without consuming and without touching the poller's
 /// ready bit.

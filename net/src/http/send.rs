@@ -1,12 +1,13 @@
 //! Writing a client request: its head (with the checks that keep a caller's strings from
 //! changing its framing), and a body streamed from a reader with a `Content-Length` or
 //! chunked through the shared encoder of `wire.rs`.
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
+use super::client_conn::Scheme;
+use super::connection::Wire;
 use super::syntax::{is_token, is_visible};
 use super::wire;
 use crate::pool;
-use crate::TcpStream;
 
 /// A request as the caller gave it: method, URL, headers, body.
 pub(super) type Req<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a [u8]);
@@ -20,16 +21,16 @@ pub(super) enum Payload<'b> {
     Reader(Option<u64>),
 }
 
-/// The bytes of a request for `url` (its head, and a `Bytes` payload), and the `host:port`
-/// to send them to. The client frames the body itself: the caller's `Content-Length` and
+/// The bytes of a request for `url` (its head, and a `Bytes` payload), and the scheme and
+/// `host[:port]` to send them to. The client frames the body itself: the caller's `Content-Length` and
 /// `Transfer-Encoding` headers are left out.
 pub(super) fn request_head<'u>(
     method: &str,
     url: &'u str,
     headers: &[(&str, &str)],
     payload: Payload<'_>,
-) -> io::Result<(&'u str, Vec<u8>)> {
-    let (authority, target) = split_url(url)?;
+) -> io::Result<(Scheme, &'u str, Vec<u8>)> {
+    let (scheme, authority, target) = split_url(url)?;
     check_fields(method, headers)?;
     let body = match payload {
         Payload::Bytes(b) => b,
@@ -75,14 +76,14 @@ pub(super) fn request_head<'u>(
     }
     head.extend_from_slice(b"\r\n");
     head.extend_from_slice(body);
-    Ok((authority, head))
+    Ok((scheme, authority, head))
 }
 
-/// `http://host[:port]/path?q` -> (`host:port`, `/path?q`); `http://host?q` -> (`host`, `?q`).
-fn split_url(url: &str) -> io::Result<(&str, &str)> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| invalid("only http:// URLs"))?;
+/// `http://host[:port]/path?q` -> (http, `host:port`, `/path?q`); `https://host?q` -> (https,
+/// `host`, `?q`).
+fn split_url(url: &str) -> io::Result<(Scheme, &str, &str)> {
+    let (scheme, rest) =
+        Scheme::split(url).ok_or_else(|| invalid("only http:// and https:// URLs"))?;
     let (auth, target) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -93,7 +94,7 @@ fn split_url(url: &str) -> io::Result<(&str, &str)> {
     if !auth.bytes().chain(target.bytes()).all(is_visible) {
         return Err(invalid("space or control character in the URL"));
     }
-    Ok((auth, target))
+    Ok((scheme, auth, target))
 }
 
 /// Refuses what would let a caller's strings change the request's framing: a method or
@@ -126,7 +127,7 @@ const UPLOAD_PIECE: usize = 64 << 10;
 /// Copies a request body from `body` to `c`: `length` bytes, or chunked if `None`.
 /// `taken` turns true with the first byte read from `body`.
 pub(super) fn send_body(
-    c: &TcpStream,
+    c: Wire<'_>,
     body: &mut dyn Read,
     length: Option<u64>,
     taken: &mut bool,
@@ -155,7 +156,7 @@ pub(super) fn send_body(
         }
         let n = match body.read(&mut buf[PRE..PRE + want]) {
             Ok(0) if length.is_some() => return Err(short()),
-            Ok(0) => return (&*c).write_all(b"0\r\n\r\n"),
+            Ok(0) => return c.write_all(b"0\r\n\r\n"),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -163,7 +164,7 @@ pub(super) fn send_body(
         *taken = true;
         sent += n as u64;
         if length.is_some() {
-            (&*c).write_all(&buf[PRE..PRE + n])?;
+            c.write_all(&buf[PRE..PRE + n])?;
             continue;
         }
         let mut line = [0u8; PRE];
@@ -171,6 +172,6 @@ pub(super) fn send_body(
         let start = PRE - size.len();
         buf[start..PRE].copy_from_slice(size);
         buf[PRE + n..PRE + n + 2].copy_from_slice(b"\r\n");
-        (&*c).write_all(&buf[start..PRE + n + 2])?;
+        c.write_all(&buf[start..PRE + n + 2])?;
     }
 }

@@ -284,6 +284,12 @@ impl Server {
         }
     }
 
+    /// The read-header timeout (it also bounds a TLS handshake, `https.rs`).
+    #[cfg(feature = "tls")]
+    pub(super) fn read_header_timeout(&self) -> Option<Duration> {
+        self.inner.cfg.read_header_timeout
+    }
+
     fn start_ticker(&self) {
         if self.inner.ticker.swap(true, Ordering::Relaxed) {
             return;

@@ -12,11 +12,11 @@ use std::fmt;
 use std::io::{self, Read};
 
 use super::answer::{ClientResponse, Framing, Src};
+use super::client_conn::ClientConn;
 use super::transport::Answer;
 use super::wire::Chunked;
 use crate::connpool::PooledConn;
 use crate::pool::PooledBuf;
-use crate::TcpStream;
 
 /// An answer from [`Client::stream`](super::Client::stream): its status and headers, and
 /// its body as a [`Read`]er.
@@ -59,7 +59,7 @@ pub struct StreamingResponse {
     /// connection is let go.
     guard: Option<super::cancel::Guard>,
     /// `None` once the body is done (the connection went back or was closed).
-    conn: Option<PooledConn<TcpStream>>,
+    conn: Option<PooledConn<ClientConn>>,
     /// The read buffer and its unread part; `None` only while a step borrows it.
     buf: Option<(PooledBuf, usize, usize)>,
     /// The server lets the connection carry another request.
@@ -158,7 +158,7 @@ impl StreamingResponse {
             .buf
             .take()
             .expect("the read buffer is back after each step");
-        let mut src = Src::new(conn, buf, pos, end, u64::MAX);
+        let mut src = Src::new(&**conn, buf, pos, end, u64::MAX);
         let r = step(&mut src);
         self.buf = Some(src.into_parts());
         r
@@ -191,7 +191,7 @@ impl StreamingResponse {
             .conn
             .as_ref()
             .expect("a body being read has its connection");
-        (&**conn).read(&mut out[..want])
+        conn.wire().read(&mut out[..want])
     }
 
     fn step(&mut self, out: &mut [u8]) -> io::Result<usize> {

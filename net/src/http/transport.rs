@@ -1,7 +1,7 @@
 //! The client's transport: dialling a host, the liveness check of an idle connection, and
 //! [`ask`], which sends a request on a connection from a host's keep-alive pool and reads
 //! the answer's head, retrying on a fresh connection when a reused one turns out closed.
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::answer::{read_head, ClientResponse, Framing, Src, RESP_BUF};
 use super::cancel::{self, Guard};
 use super::client_builder::ClientBuilder;
+use super::client_conn::ClientConn;
 use super::send::send_body;
 use crate::connpool::{Pool, PooledConn};
 use crate::pool::{self, PooledBuf};
@@ -71,7 +72,7 @@ pub(super) struct Answer {
     /// The context's hold on the connection: dropped (emptied) before the connection is
     /// let go, so it comes first (`cancel.rs`).
     pub(super) guard: Option<Guard>,
-    pub(super) conn: PooledConn<TcpStream>,
+    pub(super) conn: PooledConn<ClientConn>,
     /// Without its body.
     pub(super) resp: ClientResponse,
     /// The server lets the connection stay open.
@@ -88,7 +89,7 @@ pub(super) struct Answer {
 /// any byte of the answer came, the request goes again on the next one. Each failed
 /// connection is discarded, so this ends at the latest on a fresh one.
 pub(super) fn ask(
-    pool: &Pool<TcpStream>,
+    pool: &Pool<ClientConn>,
     head: &[u8],
     head_only: bool,
     deadline: Option<Instant>,
@@ -108,24 +109,24 @@ pub(super) fn ask(
         let mut conn = match deadline {
             Some(d) => {
                 let c = pool.get_deadline(d)?;
-                c.set_deadline(Some(d));
+                c.socket().set_deadline(Some(d));
                 c
             }
             None => pool.get()?,
         };
         let reused = conn.reused();
-        let guard = Guard::arm(ctx, &conn);
-        let answer = (&*conn)
+        let guard = Guard::arm(ctx, conn.socket());
+        let answer = conn
+            .wire()
             .write_all(head)
             .map_err(|e| (e, true))
             .and_then(|()| match upload.as_mut() {
-                Some((body, length)) => {
-                    send_body(&conn, &mut **body, *length, &mut taken).map_err(|e| (e, !taken))
-                }
+                Some((body, length)) => send_body(conn.wire(), &mut **body, *length, &mut taken)
+                    .map_err(|e| (e, !taken)),
                 None => Ok(()),
             })
             .and_then(|()| {
-                let mut src = Src::new(&conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
+                let mut src = Src::new(&*conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
                 let (resp, keep, framing) = read_head(&mut src, head_only)?;
                 Ok((resp, keep, framing, src.into_parts()))
             })

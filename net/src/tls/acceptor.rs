@@ -92,6 +92,20 @@ impl TlsAcceptor {
     pub fn config(&self) -> &Arc<ServerConfig> {
         &self.config
     }
+
+    /// This acceptor, offering `protocol` through ALPN as well (last, so the caller's
+    /// preferences come first); itself if it offers it already.
+    pub(crate) fn with_alpn(&self, protocol: &[u8]) -> TlsAcceptor {
+        if self.config.alpn_protocols.iter().any(|p| p == protocol) {
+            return self.clone();
+        }
+        let mut config = (*self.config).clone();
+        config.alpn_protocols.push(protocol.to_vec());
+        TlsAcceptor {
+            config: Arc::new(config),
+            handshake_timeout: self.handshake_timeout,
+        }
+    }
 }
 
 impl std::fmt::Debug for TlsAcceptor {

@@ -60,6 +60,8 @@ struct Session {
     write_broken: Option<(io::ErrorKind, String)>,
     /// `close_notify` was queued (by `shutdown` or a fatal error).
     shut: bool,
+    /// The peer said `close_notify` (rustls's `peer_has_closed` after the last processing).
+    peer_closed: bool,
 }
 
 /// Result of one non-blocking attempt to read TLS bytes from the socket.
@@ -97,6 +99,7 @@ impl TlsStream {
                 broken: None,
                 write_broken: None,
                 shut: false,
+                peer_closed: false,
             }),
             client_sni,
         };
@@ -185,6 +188,29 @@ impl TlsStream {
     /// ```
     pub fn buffered_plaintext(&self) -> usize {
         self.lock().plain
+    }
+
+    /// True if the peer has left, asked without waiting and without taking plaintext: what
+    /// the socket holds goes into the session (where the next read finds it), and the
+    /// answer is yes on `close_notify`, end of stream or a TLS error, no once plaintext is
+    /// waiting or the socket has nothing more. For a server that watches a client while a
+    /// handler runs (the HTTP server's request context): on a TLS connection a goodbye is
+    /// bytes on the socket too, so peeking at the socket cannot tell it from a request.
+    pub(crate) fn peer_left_nb(&self) -> bool {
+        let mut s = self.lock();
+        loop {
+            if s.plain > 0 {
+                return false;
+            }
+            if s.peer_closed || s.broken.is_some() {
+                return true;
+            }
+            match self.fill_nb(&mut s, false) {
+                Ok(Fill::Data) => {}
+                Ok(Fill::Eof) | Err(_) => return true,
+                Ok(Fill::WouldBlock) => return false,
+            }
+        }
     }
 
     /// Sends `close_notify` (Go's `CloseWrite`), then shuts down the TCP write half, so a
@@ -411,7 +437,10 @@ impl TlsStream {
             }
         };
         match s.tls.process_new_packets() {
-            Ok(state) => s.plain = state.plaintext_bytes_to_read(),
+            Ok(state) => {
+                s.plain = state.plaintext_bytes_to_read();
+                s.peer_closed = state.peer_has_closed();
+            }
             Err(e) => {
                 let head = s.head;
                 let err = error::from_rustls(e, handshaking, &self.peer(), &head[..s.head_len]);

@@ -1,0 +1,125 @@
+//! The `proxy` example's gateway over TLS on both sides: it terminates HTTPS for its
+//! clients (`serve_tls`) and forwards to `https://` backends trusted through a test CA,
+//! held answers (pipelining off over https), streamed ones and request bodies alike.
+#![cfg(all(feature = "tls", target_os = "linux"))]
+
+mod tls_util;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use goro_net::http::{Request, ResponseWriter, Server};
+use goro_net::tls::{TlsAcceptor, TlsConnector};
+use goro_net::TcpListener;
+use tls_util::Ca;
+
+#[allow(dead_code)]
+#[path = "../../examples/proxy.rs"]
+mod proxy;
+use proxy::{Gateway, Policy};
+
+fn serve_tls(server: Server, acceptor: TlsAcceptor) -> SocketAddr {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    goro::spawn(move || server.serve_tls(ln, acceptor));
+    addr
+}
+
+/// An HTTPS backend answering `<id> <method> <path> <body length>`; `/big` is 3 MiB, more
+/// than the gateway holds, so it is streamed.
+fn backend(ca: &Ca, id: &'static str) -> SocketAddr {
+    let acceptor = TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap();
+    serve_tls(
+        Server::new(move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+            let mut body = Vec::new();
+            let _ = r.body().read_to_end(&mut body);
+            if r.path() == "/big" {
+                let _ = w.write_all(&vec![b'b'; 3 << 20]);
+                return;
+            }
+            let _ = write!(w, "{id} {} {} {}", r.method(), r.path(), body.len());
+        }),
+        acceptor,
+    )
+}
+
+#[test]
+fn the_gateway_terminates_tls_and_reaches_https_backends() {
+    let ca = Ca::new("goro test CA");
+    let backends = [backend(&ca, "b1"), backend(&ca, "b2")];
+    let connector = TlsConnector::builder()
+        .roots(ca.pool())
+        .alpn_protocols(["http/1.1"])
+        .build()
+        .unwrap();
+    let gw = Gateway::new(
+        backends
+            .iter()
+            .map(|a| format!("https://localhost:{}", a.port()))
+            .collect(),
+        Policy::RoundRobin,
+        Gateway::client_builder()
+            .tls_connector(connector.clone())
+            .build(),
+    )
+    .with_stream_client(
+        Gateway::stream_client_builder()
+            .tls_connector(connector)
+            .build(),
+    );
+    let gw = std::sync::Arc::new(gw);
+    let g = gw.clone();
+    let front = serve_tls(
+        Server::new(move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| g.serve(w, r)),
+        TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap(),
+    );
+
+    let client = goro_net::http::Client::builder()
+        .tls_connector(
+            TlsConnector::builder()
+                .roots(ca.pool())
+                .alpn_protocols(["http/1.1"])
+                .build()
+                .unwrap(),
+        )
+        .timeout(Duration::from_secs(20))
+        .build();
+    let url = |p: &str| format!("https://localhost:{}{p}", front.port());
+    let mut seen = Vec::new();
+    for i in 0..4 {
+        let resp = client.get(&url(&format!("/g{i}"))).unwrap();
+        assert_eq!(resp.status, 200);
+        let text = String::from_utf8(resp.body).unwrap();
+        let (id, rest) = text.split_once(' ').unwrap();
+        assert_eq!(rest, format!("GET /g{i} 0"));
+        seen.push(id.to_string());
+    }
+    assert_eq!(
+        seen,
+        ["b1", "b2", "b1", "b2"],
+        "round robin over both backends"
+    );
+
+    // A request body goes through (streamed to the backend).
+    let resp = client
+        .post(&url("/up"), "application/octet-stream", &vec![7u8; 500_000])
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&resp.body).ends_with(" POST /up 500000"),
+        "{resp:?}"
+    );
+    // An answer larger than the gateway holds is relayed as it arrives.
+    let resp = client.get(&url("/big")).unwrap();
+    assert_eq!(resp.body.len(), 3 << 20);
+    assert!(resp.body.iter().all(|&b| b == b'b'));
+
+    // Backend connections were kept alive: far fewer TLS dials than requests.
+    let dials = gw.client().pool_stats().dials + gw.stream_client().pool_stats().dials;
+    assert!(dials <= 4, "{dials} backend dials for 6 requests");
+    assert_eq!(
+        client.pool_stats().dials,
+        1,
+        "the client reused its connection"
+    );
+}
