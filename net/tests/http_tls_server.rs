@@ -8,42 +8,13 @@ mod tls_util;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use goro_net::http::{self, Request, ResponseWriter, Server};
 use goro_net::tls::{Certificate, TlsAcceptor, TlsStream};
 use goro_net::{TcpListener, TcpStream};
-use tls_util::{connector, pattern, temp_dir, write, Ca};
-
-/// A CA, a leaf for localhost and 127.0.0.1, and their PEM files.
-struct Files {
-    ca: Ca,
-    dir: PathBuf,
-    ca_pem: PathBuf,
-    cert_pem: PathBuf,
-    key_pem: PathBuf,
-}
-
-fn files(tag: &str) -> Files {
-    let ca = Ca::new("goro test CA");
-    let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let dir = temp_dir(tag);
-    Files {
-        ca_pem: write(&dir, "ca.pem", &ca.pem()),
-        cert_pem: write(&dir, "cert.pem", &leaf.cert_pem),
-        key_pem: write(&dir, "key.pem", &leaf.key_pem),
-        ca,
-        dir,
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use tls_util::{connector, files, pattern, Files};
 
 /// Answers `<method> <path> <body length> <body checksum>`.
 fn describe(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {

@@ -8,13 +8,13 @@ mod tls_util;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use goro_net::tls::{TlsAcceptor, TlsStream};
 use goro_net::TcpStream;
-use tls_util::{connector, server, temp_dir, write, Ca};
+use tls_util::{connector, files, server, Files};
 
 /// Runs `cmd` with `input` on stdin, killing it after 30 s.
 fn run(cmd: &mut Command, input: &[u8]) -> Output {
@@ -34,34 +34,6 @@ fn run(cmd: &mut Command, input: &[u8]) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().unwrap()
-}
-
-/// A CA, a leaf for localhost and 127.0.0.1, and their PEM files.
-struct Files {
-    ca: Ca,
-    dir: PathBuf,
-    ca_pem: PathBuf,
-    cert_pem: PathBuf,
-    key_pem: PathBuf,
-}
-
-fn files(tag: &str) -> Files {
-    let ca = Ca::new("goro test CA");
-    let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
-    let dir = temp_dir(tag);
-    Files {
-        ca_pem: write(&dir, "ca.pem", &ca.pem()),
-        cert_pem: write(&dir, "cert.pem", &leaf.cert_pem),
-        key_pem: write(&dir, "key.pem", &leaf.key_pem),
-        ca,
-        dir,
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn acceptor(f: &Files) -> TlsAcceptor {

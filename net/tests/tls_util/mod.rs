@@ -170,3 +170,32 @@ pub fn pattern(seed: u32, len: usize) -> Vec<u8> {
         .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 13) as u8)
         .collect()
 }
+
+/// A CA, a leaf for localhost and 127.0.0.1, and their PEM files.
+pub struct Files {
+    pub ca: Ca,
+    pub dir: PathBuf,
+    pub ca_pem: PathBuf,
+    pub cert_pem: PathBuf,
+    pub key_pem: PathBuf,
+}
+
+/// Makes [`Files`] in a fresh temporary directory named after `tag`; removed on drop.
+pub fn files(tag: &str) -> Files {
+    let ca = Ca::new("goro test CA");
+    let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+    let dir = temp_dir(tag);
+    Files {
+        ca_pem: write(&dir, "ca.pem", &ca.pem()),
+        cert_pem: write(&dir, "cert.pem", &leaf.cert_pem),
+        key_pem: write(&dir, "key.pem", &leaf.key_pem),
+        ca,
+        dir,
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
