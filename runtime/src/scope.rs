@@ -192,7 +192,16 @@ impl Builder {
         // waits on, and it drops last (module docs, "The argument"). If the spawn fails below,
         // the box is dropped here, before we return, the same way.
         let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
-        let handle = self.spawn(body)?;
+        let handle = match self.spawn(body) {
+            Ok(handle) => handle,
+            Err(e) => {
+                // Nothing was spawned: the job was dropped unrun, gave its count back and
+                // noted "never ran" in the packet. The caller gets the error instead; the
+                // note must not also make `scope` panic at its end.
+                lock(&packet.result).take();
+                return Err(e);
+            }
+        };
         Ok(ScopedJoinHandle {
             handle,
             packet,

@@ -164,3 +164,16 @@ fn an_unjoined_result_is_dropped_before_the_scope_returns() {
     });
     assert_eq!(drops.load(Ordering::SeqCst), 50);
 }
+
+#[test]
+fn a_refused_spawn_is_an_error_not_a_panic_of_the_scope() {
+    let v = goro::scope(|s| {
+        // No stack can be this large: the builder refuses before anything runs.
+        let r = goro::Builder::new()
+            .stack_size(usize::MAX)
+            .spawn_scoped(s, || 1);
+        assert!(r.is_err());
+        s.spawn(|| 2).join().unwrap()
+    });
+    assert_eq!(v, 2);
+}
