@@ -73,7 +73,10 @@
 //! park without a wasted `recv` while the poller reports nothing new, and a `recv` that
 //! filled rustls's buffer (rustls takes at most 4 KiB per call) leaves the socket marked
 //! readable, so the bytes still in the kernel are not lost to anyone waiting on readiness
-//! (the poller's reports are edges: it will not report them again).
+//! (the poller's reports are edges: it will not report them again). The cost of the
+//! buffered rustls API: it receives at most 4 KiB per `recv`, so a full 16 KiB record takes
+//! four; rustls's unbuffered API (caller-owned buffers) is the way past that, if profiles
+//! show it.
 //!
 //! **Where plaintext waits.** Decrypted bytes that no read has taken yet stay in rustls
 //! ([`TlsStream::buffered_plaintext`] counts them). The socket does not become readable
