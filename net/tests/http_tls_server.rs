@@ -8,13 +8,13 @@ mod tls_util;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use goro_net::http::{self, Request, ResponseWriter, Server};
 use goro_net::tls::{Certificate, TlsAcceptor, TlsStream};
 use goro_net::{TcpListener, TcpStream};
-use tls_util::{connector, files, pattern, Files};
+use tls_util::{connector, files, pattern, run_tool, Files};
 
 /// Answers `<method> <path> <body length> <body checksum>`.
 fn describe(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
@@ -40,31 +40,6 @@ fn https_server(f: &Files, b: http::Builder) -> (Server, SocketAddr) {
     let s = server.clone();
     goro::spawn(move || s.serve_tls(listener, acceptor));
     (server, addr)
-}
-
-/// Runs `cmd`, killing it after 30 s.
-fn run(cmd: &mut Command) -> Output {
-    run_with(cmd, b"")
-}
-
-/// Runs `cmd` with `input` on its stdin, killing it after 30 s.
-fn run_with(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed?): {e}"));
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("{cmd:?} did not finish in 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// A TLS connection from goro's connector, trusting the test CA, as "localhost".
@@ -112,7 +87,7 @@ fn curl_reuses_one_tls_connection() {
         .args(["--resolve", &format!("localhost:{}:127.0.0.1", addr.port())])
         .arg(format!("https://localhost:{}/a", addr.port()))
         .arg(format!("https://localhost:{}/b", addr.port()));
-    let out = run(&mut cmd);
+    let out = run_tool(&mut cmd, b"");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "curl failed: {stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "GET /a 0 0GET /b 0 0");
@@ -149,11 +124,14 @@ print(r.status, r.read().decode())
 print(c.sock.version())
 c.close()
 "#;
-    let out = run(Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&f.ca_pem)
-        .arg(addr.port().to_string()));
+    let out = run_tool(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&f.ca_pem)
+            .arg(addr.port().to_string()),
+        b"",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "python failed: {stderr}");
     let sum = (0..100000).fold(0u32, |a: u32, _| {
@@ -176,7 +154,7 @@ fn openssl_s_client_with_tls_1_2_and_1_3() {
     let f = files("https-openssl");
     let (server, addr) = https_server(&f, Server::builder());
     for (flag, version) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-        let out = run_with(
+        let out = run_tool(
             Command::new("openssl")
                 .args(["s_client", "-connect", &addr.to_string()])
                 .args(["-servername", "localhost", "-alpn", "http/1.1", "-ign_eof"])

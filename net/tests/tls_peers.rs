@@ -10,31 +10,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use goro_net::tls::{TlsAcceptor, TlsStream};
 use goro_net::TcpStream;
-use tls_util::{connector, files, server, Files};
-
-/// Runs `cmd` with `input` on stdin, killing it after 30 s.
-fn run(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed?): {e}"));
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("{cmd:?} did not finish in 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
+use tls_util::{connector, files, run_tool, server, Files};
 
 fn acceptor(f: &Files) -> TlsAcceptor {
     TlsAcceptor::builder()
@@ -60,7 +39,7 @@ fn openssl_s_client_tls12_and_tls13() {
     let f = files("openssl");
     let (addr, _errs) = server(acceptor(&f), line_echo);
     for (flag, version) in [("-tls1_2", "TLSv1_2"), ("-tls1_3", "TLSv1_3")] {
-        let out = run(
+        let out = run_tool(
             Command::new("openssl")
                 .args([
                     "s_client",
@@ -102,7 +81,7 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20) as ra
             data += chunk
         sys.stdout.write(tls.version() + "|" + data.decode())
 "#;
-    let out = run(
+    let out = run_tool(
         Command::new("python3")
             .args(["-c", script, &addr.port().to_string()])
             .arg(&f.ca_pem),
@@ -203,7 +182,7 @@ fn curl(addr: SocketAddr, ca: &Path, paths: &[&str]) -> Output {
     for p in paths {
         cmd.arg(format!("https://localhost:{}{p}", addr.port()));
     }
-    run(&mut cmd, b"")
+    run_tool(&mut cmd, b"")
 }
 
 #[test]
@@ -235,7 +214,7 @@ fn curl_over_https_reuses_the_connection() {
     cmd.args(["-sS", "--max-time", "20", "--resolve"])
         .arg(format!("localhost:{}:127.0.0.1", addr.port()))
         .arg(format!("https://localhost:{}/", addr.port()));
-    let out = run(&mut cmd, b"");
+    let out = run_tool(&mut cmd, b"");
     assert!(!out.status.success());
     let out = curl(addr, &f.ca_pem, &["/c"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello over tls #1\n");
@@ -254,7 +233,7 @@ for path in ("/x", "/y"):
     r = conn.getresponse()
     sys.stdout.write(str(r.status) + " " + r.read().decode())
 "#;
-    let out = run(
+    let out = run_tool(
         Command::new("python3")
             .args(["-c", script, &addr.port().to_string()])
             .arg(&f.ca_pem),
