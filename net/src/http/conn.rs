@@ -72,11 +72,7 @@ impl<C: Connection> Drop for Conn<C> {
     fn drop(&mut self) {
         // The socket closes when `self.slot`, the last reference once the registry let go of
         // its own, drops right after this. A hijacked connection left the registry already.
-        if !self
-            .slot
-            .hijacked
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if !self.slot.hijacked.load(Ordering::Relaxed) {
             self.srv.unregister(self.slot.index);
         }
     }
