@@ -1,4 +1,4 @@
-//! Work conservation, counted (issue #15): with 8 and 16 workers on any machine, bursts of
+//! Work conservation, counted (issue #15): with 8, 16 and 64 workers on any machine, bursts of
 //! CPU-bound coroutines and Go's worker pool spread over the workers. Counts, never speeds:
 //! every figure is read from `goro::stats()` (per-worker `starts`) or counted by the
 //! coroutines themselves (jobs per worker), after at most a few seconds of load.
@@ -319,7 +319,9 @@ fn all_cases(workers: usize) {
     for n in [8, 64, 1000, 10_000] {
         run_case(workers, &format!("thread:{n}"));
     }
-    for n in [8, 64, 1000] {
+    // 10,000 from a coroutine is past what a burst deals out (64 per worker, rt/queues.rs):
+    // the rest queue on the spawner's worker and go to thieves, a batch at a time.
+    for n in [8, 64, 1000, 10_000] {
         run_case(workers, &format!("coroutine:{n}"));
     }
     for n in [8, 64, 1000] {
@@ -338,4 +340,22 @@ fn bursts_and_pools_spread_over_8_workers() {
 #[test]
 fn bursts_and_pools_spread_over_16_workers() {
     all_cases(16);
+}
+
+/// Past the 2-core machine's counts by far: 64 workers, as on a 64-core server. The OS shares
+/// two cores among 64 worker threads, so this is the placement policy under the worst skew
+/// the OS can add, not a speed; the bursts are the ones whose shape the policy decides
+/// (the worker pool's spread is the same mechanism as the thread burst's, so it is left out
+/// to keep the case short).
+#[test]
+fn bursts_spread_over_64_workers() {
+    for case in [
+        "thread:1000",
+        "coroutine:64",
+        "coroutine:1000",
+        "coroutine:10000",
+        "nested:1000",
+    ] {
+        run_case(64, case);
+    }
 }

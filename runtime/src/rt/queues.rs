@@ -27,10 +27,21 @@
 //! out of work. Nothing here waits or spins, and a spawn while no worker is idle costs one
 //! relaxed load more than before.
 //!
-//! Thieves then take unstarted coroutines one at a time, and only from a deque holding more
-//! than [`FEW_TASKS`] (or from a worker sysmon flagged as stuck in a long run): a thief takes
-//! no more than it is about to run, so a worker whose thread got more CPU (more workers than
-//! cores) cannot carry off half of another's share of a burst.
+//! **Dealing is bounded: [`DEAL_PER_WORKER`] per worker of the spread set, per burst.** A
+//! burst longer than that (a coroutine spawning a stream of short coroutines) goes on
+//! queueing here, and the spread workers, busy with their share, take the rest by stealing
+//! once they run dry. Dealing every spawn of a long stream made half of them cross threads
+//! one by one (an inbox push, a wake-up check, the task's cache lines moving), which
+//! tripled the cost of a spawn; a steal from a deep backlog takes a batch instead
+//! (`sched::worker::steal_limit`). The counted placement bound does not move: a burst of up
+//! to `DEAL_PER_WORKER` per worker is dealt exactly as before, and a longer one is already
+//! spread `DEAL_PER_WORKER` deep on every worker of the set before anything is left to
+//! thieves, which take at most a `1/(4·workers)` share of a backlog at a time.
+//!
+//! Thieves take unstarted coroutines only from a deque holding more than `FEW_TASKS` (or
+//! from a worker sysmon flagged as stuck in a long run), one at a time unless the backlog
+//! is deep: a thief takes no more than it is about to run, so a worker whose thread got more
+//! CPU (more workers than cores) cannot carry off half of another's share of a burst.
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ptr;
@@ -42,6 +53,9 @@ use super::processor::Counters;
 use super::recycle::FreeTasks;
 use super::{Processor, Runtime};
 use crate::coroutine::Task;
+
+/// Spawns dealt to each worker of the spread set in one burst, at most (module doc).
+pub(crate) const DEAL_PER_WORKER: usize = 64;
 
 thread_local! {
     /// This worker thread's queues (null on plain threads).
@@ -77,6 +91,8 @@ pub(crate) struct RunQueues {
     pub(crate) spread: RefCell<Vec<usize>>,
     /// Where the next spawn of the burst goes among this worker (0) and `spread` (1..).
     spread_turn: Cell<usize>,
+    /// Spawns of the current burst handed to other workers (bounded by `DEAL_PER_WORKER`).
+    dealt: Cell<usize>,
     /// Mirror of `Processor::idle` as this worker last set it (saves an atomic per loop).
     pub(crate) idle_mark: Cell<bool>,
     rng: Cell<u64>,
@@ -100,6 +116,7 @@ impl RunQueues {
             runnext: Cell::new(None),
             spread: RefCell::new(Vec::new()),
             spread_turn: Cell::new(0),
+            dealt: Cell::new(0),
             idle_mark: Cell::new(true),
             rng: Cell::new(0x9e37_79b9_7f4a_7c15 ^ ((index as u64 + 1) << 17)),
             free_tasks: FreeTasks::default(),
@@ -135,7 +152,7 @@ impl RunQueues {
         }
         let to = {
             let spread = self.spread.borrow();
-            if spread.is_empty() {
+            if spread.is_empty() || self.dealt.get() >= DEAL_PER_WORKER * spread.len() {
                 None
             } else {
                 let turn = self.spread_turn.get();
@@ -155,8 +172,17 @@ impl RunQueues {
         self.rt.idle.claim_from(&self.rt.workers, start, self.index)
     }
 
+    /// Ends this worker's burst (it ran out of work): no spread set, nothing dealt.
+    pub(crate) fn end_burst(&self) {
+        if !self.spread.borrow().is_empty() {
+            self.spread.borrow_mut().clear();
+        }
+        self.dealt.set(0);
+    }
+
     /// Hands the unstarted `task` to worker `j`: its inbox, and a wake-up if it sleeps.
     fn give(&self, j: usize, task: Arc<Task>) {
+        self.dealt.set(self.dealt.get() + 1);
         tracing::trace!(worker = self.index, to = j, coroutine = %task.id, "hand-off");
         self.rt.workers[j].inbox.push(task);
         Counters::bump(&self.shared.counters.handoffs);

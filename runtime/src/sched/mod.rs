@@ -50,13 +50,14 @@
 //!   claims that idle worker and hands the new coroutine straight to its inbox (rt/queues.rs,
 //!   `push_stealable`: Go's `wakep`, with a direct hand-off instead of a steal race); the
 //!   burst's later spawns take turns over the spawner's worker and the workers it claimed,
-//!   so N spawned while W workers idle land about N/W on each before any of them runs;
+//!   so N spawned while W workers idle land about N/W on each before any of them runs
+//!   (up to 64 per claimed worker; the tail of a longer burst is left to thieves);
 //! - a plain thread deals its spawns to the workers in turn, idle ones first
 //!   (`rt::foreign_target`);
-//! - thieves take one unstarted coroutine at a time, and only from a deque holding more
-//!   than 4 (or behind a run that sysmon saw computing for a whole tick), so a spawner's
-//!   partner stays with it and a worker whose thread got more CPU cannot carry off half of
-//!   another's share.
+//! - thieves take one unstarted coroutine at a time (a small batch from a deep backlog,
+//!   `worker::steal_limit`), and only from a deque holding more than 4 (or behind a run
+//!   that sysmon saw computing for a whole tick), so a spawner's partner stays with it and
+//!   a worker whose thread got more CPU cannot carry off half of another's share.
 //!
 //! Why this conserves work: no unstarted coroutine waits behind another on a worker while
 //! a worker idles, except a spawner's first child, which starts as soon as its spawner
@@ -78,7 +79,7 @@
 //! | `runnext`  | one task woken by this worker          | `ready` on this thread       | this worker, budgeted     |
 //! | `home`     | started tasks woken or yielded here    | this worker                  | this worker               |
 //! | `inbox`    | started tasks woken by other threads; spawns from plain threads | any thread (`ready`, `submit`) | this worker: started ones into `home`, the rest into `deque` |
-//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker (the rest of a burst goes to idle workers' inboxes) | this worker; other workers steal one at a time from more than 4 |
+//! | `deque`    | unstarted (and unpinned) tasks         | `spawn` on this worker (the rest of a burst goes to idle workers' inboxes) | this worker; other workers steal from more than 4 (one at a time, a small batch from a deep backlog) |
 //!
 //! # The schedule loop (worker.rs)
 //!

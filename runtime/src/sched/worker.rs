@@ -38,6 +38,25 @@ const STEAL_ROUNDS: usize = 4;
 /// spinning would only burn CPU and delay noticing that data.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 
+/// How many unstarted coroutines a thief takes at once from a victim with `queued` of them,
+/// among `workers` workers: one (it takes no more than it is about to run) unless the victim's
+/// backlog is deep, and then at most a `1/(4·workers)` share of it, capped at [`STEAL_BATCH`].
+///
+/// One at a time keeps a burst's placement fair when there are more workers than cores (the
+/// OS decides which worker threads run, and a thief whose thread runs must not carry off
+/// half of a descheduled owner's share). But a backlog far deeper than the workers can share
+/// out in the near term (a coroutine spawning a long stream of short coroutines, faster than
+/// the others take them one by one) makes single steals the bottleneck: each one a CAS and a
+/// cache-line round trip against the spawner's pushes. A batch of `queued / (4·workers)` is
+/// under a quarter of any worker's fair share of that backlog, so the counted bound (no
+/// worker starts more than twice its share of a burst) keeps its margin.
+fn steal_limit(queued: usize, workers: usize) -> usize {
+    (queued / (4 * workers)).clamp(1, STEAL_BATCH)
+}
+
+/// The most unstarted coroutines one steal takes ([`steal_limit`]).
+const STEAL_BATCH: usize = 32;
+
 /// The schedule loop's own state, over the worker's run queues (`rt::RunQueues`, which
 /// code below the loop pushes to); only the worker's thread touches it.
 pub(crate) struct WorkerLocal {
@@ -114,7 +133,8 @@ impl WorkerLocal {
         }
     }
 
-    /// Steals one of a random victim's unstarted coroutines (a few rounds over all victims).
+    /// Steals from a random victim's unstarted coroutines (a few rounds over all victims): one,
+    /// or a batch from a deep backlog ([`steal_limit`]), of which it returns one to run.
     fn steal(&self) -> Option<Arc<Task>> {
         let n = self.rt.workers.len();
         if n < 2 {
@@ -130,12 +150,15 @@ impl WorkerLocal {
                 if !self.worth_stealing(&self.rt.workers[v]) {
                     continue;
                 }
+                let victim = &self.rt.workers[v].stealer;
+                let limit = steal_limit(victim.len(), n);
                 loop {
-                    // One at a time: a thief takes no more than it is about to run, so a
-                    // worker whose thread got more CPU does not carry off half of another's
-                    // share of a burst (with more workers than cores, the OS decides which
-                    // worker threads run).
-                    match self.rt.workers[v].stealer.steal() {
+                    let got = if limit > 1 {
+                        victim.steal_batch_with_limit_and_pop(&self.deque, limit)
+                    } else {
+                        victim.steal()
+                    };
+                    match got {
                         Steal::Success(t) => {
                             Counters::bump(&self.shared().counters.steals);
                             self.inbox_hits.set(self.inbox_hits.get().saturating_add(1));
@@ -167,7 +190,7 @@ impl WorkerLocal {
     /// than cores, an owner whose thread waits for a CPU would lose its share to a thief
     /// that already started its own, piling a burst onto it. Work conservation does not need
     /// these steals: a burst is spread at the spawn (`push_stealable`), and a steal moves
-    /// one coroutine at a time.
+    /// one coroutine at a time, or a small share of a deep backlog.
     fn worth_stealing(&self, victim: &Processor) -> bool {
         let queued = victim.stealer.len();
         if queued == 0 {
@@ -183,9 +206,7 @@ impl WorkerLocal {
     fn go_idle(&self) {
         self.idle_mark.set(true);
         self.rt.idle.mark_idle(self.shared());
-        if !self.spread.borrow().is_empty() {
-            self.spread.borrow_mut().clear(); // the burst is over
-        }
+        self.end_burst();
         self.publish_queue();
     }
 
