@@ -18,8 +18,8 @@
 //! unlock then counts the whole batch in as readers, and those that live on the unlocking
 //! coroutine's own worker cannot run, let alone release, until that coroutine parks. Its next
 //! write must wait for them, so it parks, and so on: measured with 8 readers on 2 workers
-//! (one write in 64 operations) every write parked 7 coroutines, the workers idled half the
-//! time and throughput fell to a quarter of std's threads.
+//! (one write in 64 operations) every write parked 7 coroutines (0.11 parks per operation)
+//! and both workers idled half the time, waiting for each other's handoffs.
 //!
 //! So the lock keeps `granted`: how many waiters it has handed ownership (a read slot or
 //! `WRITER`) that have not resumed yet. It is a hint for scheduling only; no correctness
