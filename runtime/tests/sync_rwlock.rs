@@ -266,3 +266,51 @@ fn debug_shows_the_value_or_locked() {
     let _r = l.read();
     assert_eq!(format!("{l:?}"), "RwLock { data: 3, .. }");
 }
+
+/// A writer's unlock that admits a reader parked on its own worker lets that reader run (and
+/// release) before the unlocking coroutine goes on. Coroutines are not preempted: without the
+/// yield the admitted reader would hold its read slot unrun until the writer parks, and the
+/// writer's next `write` would have to wait for it, which is how every write used to park all
+/// the coroutines of a read-mostly load (the convoy in `sync/rwlock.rs`'s module doc).
+#[test]
+fn an_unlock_lets_readers_it_admitted_on_its_own_worker_run_first() {
+    runtime();
+    within(Duration::from_secs(30), || {
+        let log = Arc::new(std::sync::Mutex::new(Vec::<&str>::new()));
+        let l = Arc::new(RwLock::new(0));
+        let (log2, l2) = (Arc::clone(&log), Arc::clone(&l));
+        goro::Builder::new()
+            .worker_hint(0)
+            .spawn(move || {
+                let here = goro::worker_index().expect("on a worker");
+                let g = l2.write();
+                let queued = Arc::new(AtomicBool::new(false));
+                let reader = {
+                    let (l, log, queued) =
+                        (Arc::clone(&l2), Arc::clone(&log2), Arc::clone(&queued));
+                    // Same worker: it runs only when the writer yields or parks.
+                    goro::Builder::new()
+                        .worker_hint(here)
+                        .spawn(move || {
+                            queued.store(true, Ordering::SeqCst);
+                            let r = l.read(); // parks behind the writer
+                            log.lock().unwrap().push("reader");
+                            *r
+                        })
+                        .unwrap()
+                };
+                // Let the reader run until it parks in `read` (it cannot get the lock).
+                while !queued.load(Ordering::SeqCst) {
+                    goro::yield_now();
+                }
+                goro::yield_now();
+                drop(g); // admits the reader, which must run before the next line
+                log2.lock().unwrap().push("writer after unlock");
+                reader.join().unwrap()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(*log.lock().unwrap(), ["reader", "writer after unlock"]);
+    });
+}
