@@ -377,8 +377,11 @@ impl<T: ?Sized> RwLock<T> {
     /// After an unlock that granted, or of a hold that was granted: a coroutine yields while
     /// granted waiters have not resumed (module doc), so those on this worker run and release
     /// now rather than after our next write.
+    ///
+    /// Never while unwinding: a guard dropped by a panic must not switch, since the thread's
+    /// panic count would then be seen by whatever coroutine runs next on this thread.
     fn yield_to_granted(&self) {
-        if !self.holders_running() && crate::in_coroutine() {
+        if !self.holders_running() && crate::in_coroutine() && !std::thread::panicking() {
             crate::yield_now();
         }
     }
