@@ -51,16 +51,15 @@
 //! marked `FULL` between `head` and `tail`.
 //!
 //! The *sender* that takes the spare zeroes it, not the receiver that frees it. Zeroing
-//! writes every cache line of the block, so it leaves them in the zeroing core's cache,
-//! owned for writing. Zeroed by the freeing receiver, the block reached the senders with
-//! its lines in a receiver's cache: each first slot write had to fetch its line from
-//! there while the receiver of that slot was polling it, so a sender stayed longer
-//! between its claim and its `FULL` store, and on two cores shared by eight threads it
-//! was often preempted in that window. Its receiver then spun and yielded in `read`
-//! until it ran again: with 4 senders and 4 receivers, 400 `sched_yield` calls per
-//! 100,000 values instead of 11, and 2.4 times crossbeam's time (issue #18, session 12).
-//! Zeroed by the taking sender (before it claims the block's last slot), a recycled
-//! block behaves like a fresh allocation (which the allocating sender zeroes too).
+//! writes every cache line of the block and leaves them in the zeroing core's cache,
+//! owned for writing, which is where the slot writes want them; a fresh allocation is
+//! zeroed by the allocating sender too. Zeroed by the freeing receiver, a reused block
+//! reached the senders with its lines in a receiver's cache, and the senders' window
+//! between claim and `FULL` store grew: on two cores shared by 4 senders and 4
+//! receivers, receivers spent most of their `sched_yield` calls in `read` waiting for a
+//! preempted sender's `FULL`, and a run took about twice crossbeam's time. Freeing the
+//! block instead of reusing it, or zeroing it in the sender, each removed the gap
+//! (measured in session 12 for issue #18, on the `chan_unbounded` bench).
 //!
 //! # Blocking and select
 //!
