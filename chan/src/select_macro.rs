@@ -24,7 +24,7 @@
 /// This is crossbeam-channel's syntax, all of it: `default() =>` means `default =>`, a
 /// trailing comma may follow the last operand (`recv(rx,)`), and operands may be
 /// temporaries (`recv(r.unwrap_or(&never()))`): they live until the select is over.
-/// [`select_biased!`] is the same with a fixed preference order.
+/// [`select_biased!`](crate::select_biased!) is the same with a fixed preference order.
 ///
 /// As in Go: when several arms are ready one is chosen uniformly at random; a
 /// disconnected channel counts as ready (the receive arm gets `Err(RecvError)`, like Go's

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use goro_chan::{bounded, never, unbounded, Receiver, Sender, TrySendError};
+use goro_chan::{bounded, never, unbounded, Receiver, Sender, TryRecvError, TrySendError};
 
 #[test]
 fn len_capacity_full_empty() {
@@ -86,6 +86,102 @@ fn buffered_values_are_dropped_with_the_channel() {
     }
     drop((tx, rx));
     assert_eq!(drops.load(Ordering::Relaxed), 10);
+}
+
+/// A value that records its id in a shared tally when dropped (`None`: a marker).
+struct Id(usize, Option<Arc<Vec<AtomicUsize>>>);
+impl Drop for Id {
+    fn drop(&mut self) {
+        if let Some(tally) = &self.1 {
+            tally[self.0].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The unbounded flavor reuses the blocks it frees (one spare, reset by the sender that
+/// takes it). One value at a time through many blocks: the channel is empty after each
+/// receive, also right after `head` enters a reused block. A reused block that kept its
+/// old `next` link or `FULL` states would let a receiver claim past `tail` and hand back
+/// a value taken long ago.
+#[test]
+fn unbounded_reused_block_is_empty_again() {
+    let (tx, rx) = unbounded::<usize>();
+    for i in 0..2_000 {
+        tx.send(i).unwrap();
+        assert_eq!(rx.try_recv(), Ok(i));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "after value {i}");
+        assert_eq!(rx.len(), 0);
+    }
+}
+
+/// Block reuse under contention: many blocks' worth of values through 4 senders and 4
+/// receivers, then a backlog left for the channel's drop. Every value is dropped exactly
+/// once, whether a receiver took it or the channel did.
+#[test]
+fn unbounded_reused_blocks_deliver_and_drop_each_value_once() {
+    const SENDERS: usize = 4;
+    const PER_SENDER: usize = 20_000;
+    const LEFT: usize = 1_000;
+    let total = SENDERS * PER_SENDER + LEFT;
+    let tally: Arc<Vec<AtomicUsize>> = Arc::new((0..total).map(|_| AtomicUsize::new(0)).collect());
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let t = tally.clone();
+    std::thread::spawn(move || {
+        let (tx, rx) = unbounded::<Id>();
+        let receivers: Vec<_> = (0..4)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while let Ok(v) = rx.recv() {
+                        if v.1.is_none() {
+                            // The senders' end-of-round marker: stop, leave the rest.
+                            break;
+                        }
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|s| {
+                let (tx, t) = (tx.clone(), t.clone());
+                std::thread::spawn(move || {
+                    for i in 0..PER_SENDER {
+                        tx.send(Id(s * PER_SENDER + i, Some(t.clone()))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        // One marker per receiver, after every value: each receiver stops at one.
+        for _ in 0..4 {
+            tx.send(Id(0, None)).unwrap();
+        }
+        let received: usize = receivers.into_iter().map(|r| r.join().unwrap()).sum();
+        // A backlog across block boundaries, dropped with the channel.
+        for i in 0..LEFT {
+            tx.send(Id(SENDERS * PER_SENDER + i, Some(t.clone())))
+                .unwrap();
+        }
+        drop((tx, rx));
+        let _ = done_tx.send(received);
+    });
+    let received = done_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("unbounded_reused_blocks_deliver_and_drop_each_value_once: hung or panicked");
+    assert_eq!(received, SENDERS * PER_SENDER);
+    let wrong: Vec<_> = (0..total)
+        .filter(|&i| tally[i].load(Ordering::Relaxed) != 1)
+        .take(5)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "values not dropped exactly once: {wrong:?}"
+    );
 }
 
 #[test]

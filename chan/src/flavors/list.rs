@@ -50,6 +50,17 @@
 //! allocates nothing. `Channel::drop` frees what is left, dropping exactly the slots
 //! marked `FULL` between `head` and `tail`.
 //!
+//! The *sender* that takes the spare zeroes it, not the receiver that frees it. Zeroing
+//! writes every cache line of the block and leaves them in the zeroing core's cache,
+//! owned for writing, which is where the slot writes want them; a fresh allocation is
+//! zeroed by the allocating sender too. Zeroed by the freeing receiver, a reused block
+//! reached the senders with its lines in a receiver's cache, and the senders' window
+//! between claim and `FULL` store grew: on two cores shared by 4 senders and 4
+//! receivers, receivers spent most of their `sched_yield` calls in `read` waiting for a
+//! preempted sender's `FULL`, and a run took about twice crossbeam's time. Freeing the
+//! block instead of reusing it, or zeroing it in the sender, each removed the gap
+//! (measured in session 12 for issue #18, on the `chan_unbounded` bench).
+//!
 //! # Blocking and select
 //!
 //! Sends never block. A receiver that finds the channel empty registers in `receivers`
@@ -235,26 +246,34 @@ impl<T> Channel<T> {
         }
     }
 
-    /// A fresh block: the spare if there is one, else a new allocation.
+    /// A fresh block: the spare, zeroed here, if there is one, else a new allocation.
+    ///
+    /// The zeroing is the caller's (a sender's) on purpose: it leaves the block's cache
+    /// lines in this core's cache, ready for the slot writes (module docs, "Freeing
+    /// blocks").
     fn new_block(&self) -> NonNull<Block<T>> {
-        // Acquire pairs with the Release half of the swap in `recycle`: the block's
-        // zeroing is visible.
+        // Acquire pairs with the Release half of the swap in `recycle`: every access of
+        // the block's last users happened before ours.
         match NonNull::new(self.spare.swap(ptr::null_mut(), Ordering::Acquire)) {
-            Some(b) => b,
+            Some(b) => {
+                // SAFETY: the swap made the spare ours alone (nobody else references a
+                // spare); all-zero bytes are a fresh block (`Block::alloc`).
+                unsafe { ptr::write_bytes(b.as_ptr(), 0, 1) };
+                b
+            }
             None => Block::alloc(),
         }
     }
 
-    /// Takes back a block nobody references any more: zeroes it and keeps it as the spare
-    /// (freeing the spare it replaces).
+    /// Takes back a block nobody references any more and keeps it as the spare (freeing
+    /// the spare it replaces). The block is left as it is; `new_block` zeroes it.
     ///
     /// # Safety
     /// `b` came from [`Block::alloc`] and nobody else references it.
     unsafe fn recycle(&self, b: NonNull<Block<T>>) {
-        // SAFETY: exclusive by the caller's contract; all-zero is a fresh block (`alloc`).
-        unsafe { ptr::write_bytes(b.as_ptr(), 0, 1) };
-        // AcqRel: Release publishes the zeroing to `new_block`; Acquire orders the previous
-        // recycler's zeroing before we free the block it left.
+        // AcqRel: Release hands our (and, through `done`, every finisher's) accesses of the
+        // block to the sender that takes it in `new_block`; Acquire does the same for the
+        // block the previous recycler left, before we free it.
         let old = self.spare.swap(b.as_ptr(), Ordering::AcqRel);
         if let Some(old) = NonNull::new(old) {
             // SAFETY: a spare is referenced only by the `spare` slot we just emptied.
@@ -636,7 +655,8 @@ impl<T> Drop for Channel<T> {
             }
             head = head.wrapping_add(ONE);
         }
-        // SAFETY: the block of `tail` (never null), and the spare: referenced by nobody.
+        // SAFETY: the block of `tail` (never null), and the spare: referenced by nobody. A
+        // spare's bytes are stale, not zeroed, but it holds no value (every one was read).
         unsafe {
             Block::dealloc(NonNull::new_unchecked(block));
             if let Some(spare) = NonNull::new(*self.spare.get_mut()) {
