@@ -584,4 +584,32 @@ fn write_header_1xx_sends_an_interim_answer_and_the_client_sees_it() {
         .unwrap();
     assert_eq!(resp.into_response().unwrap().body, b"page");
     assert_eq!(seen, [(103, "</b.js>; rel=preload".to_string())]);
+    // The recorder shows the final answer, the interim one only in its raw bytes.
+    let rec =
+        TestRequest::new("GET", "/").record(&|w: &mut ResponseWriter<'_>, _r: &mut Request<'_>| {
+            w.header_set("Link", "</c.js>; rel=preload");
+            w.write_header(103);
+            w.write_header(201);
+            let _ = w.write_all(b"made");
+        });
+    assert_eq!((rec.status(), rec.body()), (201, &b"made"[..]));
+    assert!(rec.raw().starts_with(b"HTTP/1.1 103 Early Hints\r\n"));
+    // No interim answers to HTTP/1.0 clients, nor once the final answer began.
+    let server = httptest::Server::new(|w: &mut ResponseWriter<'_>, _r: &mut Request<'_>| {
+        let early = w.write_interim(103, &[("Link", "</d.js>")]).is_ok();
+        let _ = w.flush();
+        let late = w.write_interim(103, &[("Link", "</e.js>")]).is_ok();
+        let _ = write!(w, "early={early} late={late}");
+    });
+    let mut c = std::net::TcpStream::connect(server.addr()).unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let all = read_rest(&mut c);
+    assert!(all.starts_with("HTTP/1.1 200 OK\r\n"), "{all}");
+    assert!(all.ends_with("early=false late=false"), "{all}");
+    let (head, body) = raw_get(server.addr(), "/", "");
+    assert!(head.starts_with("HTTP/1.1 103 "), "{head}");
+    assert!(
+        body.ends_with("early=true late=false\r\n0\r\n\r\n"),
+        "{body}"
+    );
 }

@@ -3,19 +3,37 @@
 //!
 //! **One exchange, in Go's order.** For each request: the outgoing request is built (the
 //! target's URL with the request's path and query, the target's `Host`, the inbound
-//! headers less the hop-by-hop ones, the client's address appended to `X-Forwarded-For`),
-//! the [`rewrite`](ReverseProxyBuilder::rewrite) hook (Go's `Director`) may change any of
-//! it; the body goes on to the backend as it arrives; the answer's hop-by-hop headers are
-//! dropped, [`modify_response`](ReverseProxyBuilder::modify_response) may change status
-//! and headers or refuse the answer; then head and body are relayed. Any failure before
-//! the head is relayed goes to the [`error_handler`](ReverseProxyBuilder::error_handler)
-//! (default: `502 Bad Gateway`, as Go's); a body that breaks off after it is
-//! [aborted](super::ResponseWriter::abort), so the client sees it cut.
+//! headers less the hop-by-hop ones, the client's address appended to `X-Forwarded-For`;
+//! with [`x_forwarded`](ReverseProxyBuilder::x_forwarded), `X-Forwarded-Host` and
+//! `X-Forwarded-Proto` set too), the [`rewrite`](ReverseProxyBuilder::rewrite) hook (Go's
+//! `Director`) may change any of it; the body goes on to the backend as it arrives;
+//! interim answers are relayed as they come; the answer's hop-by-hop headers are dropped,
+//! [`modify_response`](ReverseProxyBuilder::modify_response) may change status and
+//! headers or refuse the answer; then head, body and trailers are relayed. Any failure
+//! before the head is relayed goes to the
+//! [`error_handler`](ReverseProxyBuilder::error_handler) (default: `502 Bad Gateway`, as
+//! Go's); a body that breaks off after it is [aborted](super::ResponseWriter::abort), so
+//! the client sees it cut.
+//!
+//! **X-Forwarded-\*, as Go's `Director`.** By default only `X-Forwarded-For` is set; a
+//! client's own `X-Forwarded-Host` and `X-Forwarded-Proto` pass as sent, so a backend must
+//! not trust them unless the proxy sets them:
+//! [`ProxyRequest::set_x_forwarded`] (Go's `ProxyRequest.SetXForwarded`) replaces all
+//! three, `Proto` being `https` when the request came over TLS
+//! ([`Request::tls`](super::Request::tls)).
 //!
 //! **Streaming and flushes.** The answer's body is relayed as it arrives. An answer of
 //! unknown length (chunked) or of type `text/event-stream` is flushed after every piece,
 //! as Go flushes such "streaming" answers; one with a `Content-Length` goes through the
-//! writer's output buffer (16 KiB pieces). Go's periodic `FlushInterval` is not offered.
+//! writer's output buffer (16 KiB pieces), unless
+//! [`flush_interval`](ReverseProxyBuilder::flush_interval) (Go's `FlushInterval`) asks for
+//! a flush after every piece or at most an interval after one (`reverse_proxy_relay.rs`
+//! tells how the copy keeps that time without a timer).
+//!
+//! **Trailers and interim answers** (`reverse_proxy_relay.rs`). A chunked answer's
+//! trailers follow its body to the client, announced anew in `Trailer`, less the fields a
+//! trailer may not carry; `1xx` answers but `100` and `101` are relayed when they come
+//! (`103 Early Hints`), `100 Continue` being the proxy's own server's to send.
 //!
 //! **Held answers, for throughput.** A proxy in front of many small answers pays for each
 //! exchange twice; [`hold`](ReverseProxyBuilder::hold) sends bodiless `GET` and `HEAD`
@@ -23,7 +41,9 @@
 //! requests leaves in one write and the answers come back in one read) and relays each
 //! answer whole, with an exact `Content-Length`. An answer over the hold limit is fetched
 //! again as a stream, so memory stays bounded. Do not hold endpoints that stream forever
-//! (server-sent events): they would run into the holding client's timeout.
+//! (server-sent events): they would run into the holding client's timeout. A held answer
+//! carries no trailers and no interim answers (its length is exact, and the holding
+//! client skips `1xx`), nor is it flushed early.
 //!
 //! **Cancellation.** Every exchange is bound to the request's
 //! [context](super::Request::context): when the client leaves (or the server's shutdown
