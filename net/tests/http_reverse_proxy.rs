@@ -599,7 +599,7 @@ fn write_header_1xx_sends_an_interim_answer_and_the_client_sees_it() {
         let early = w.write_interim(103, &[("Link", "</d.js>")]).is_ok();
         let _ = w.flush();
         let late = w.write_interim(103, &[("Link", "</e.js>")]).is_ok();
-        let _ = write!(w, "early={early} late={late}");
+        let _ = w.write_all(format!("early={early} late={late}").as_bytes());
     });
     let mut c = std::net::TcpStream::connect(server.addr()).unwrap();
     c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
