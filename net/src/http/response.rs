@@ -126,6 +126,8 @@ pub struct ResponseWriter<'a> {
     pub(crate) on_hijack: Option<&'a (dyn Fn() + Sync)>,
     /// Trailer lines (`name: value\r\n`) for the last chunk ([`trailer_add`](Self::trailer_add)).
     trailers: Vec<u8>,
+    /// A `Trailer` header was set: the body goes chunked (no header scan per answer).
+    trailer_announced: bool,
 }
 
 impl<'a> ResponseWriter<'a> {
@@ -157,6 +159,7 @@ impl<'a> ResponseWriter<'a> {
             on_hijack: None,
             date_header: DateHeader::Auto,
             trailers: Vec::new(),
+            trailer_announced: false,
         }
     }
 
@@ -178,6 +181,8 @@ impl<'a> ResponseWriter<'a> {
             self.declared = value.trim().parse().ok();
         } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
             self.date_header = DateHeader::Handler;
+        } else if name.len() == 7 && name.eq_ignore_ascii_case("trailer") {
+            self.trailer_announced = true;
         }
         let clean = |b: u8| if b == b'\r' || b == b'\n' { b' ' } else { b };
         self.hdrs.extend(name.bytes().map(clean));
@@ -199,6 +204,8 @@ impl<'a> ResponseWriter<'a> {
             self.declared = None;
         } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
             self.date_header = DateHeader::Off;
+        } else if name.len() == 7 && name.eq_ignore_ascii_case("trailer") {
+            self.trailer_announced = false;
         }
         let mut i = 0;
         while i < self.hdrs.len() {
@@ -405,6 +412,7 @@ impl<'a> ResponseWriter<'a> {
         self.body.clear();
         self.declared = None;
         self.date_header = DateHeader::Auto;
+        self.trailer_announced = false;
         self.written = 0;
         self.status = status;
     }
@@ -503,7 +511,7 @@ impl<'a> ResponseWriter<'a> {
         if self.aborted {
             return Ok(false);
         }
-        let trailers = !self.trailers.is_empty() || self.header_get("Trailer").is_some();
+        let trailers = !self.trailers.is_empty() || self.trailer_announced;
         if trailers && self.mode == Mode::Buffering {
             // Chunked, if this answer can be: only the last chunk carries trailers.
             let chunked =
