@@ -36,6 +36,8 @@ pub struct ClientResponse {
     pub(super) spans: Vec<[u32; 3]>,
     /// The URL that gave this answer, if redirects led to it.
     pub(super) url: Option<String>,
+    /// The trailer fields after a chunked body, those [allowed](super::wire::trailer_allowed).
+    pub(super) trailers: Vec<(String, String)>,
 }
 
 impl ClientResponse {
@@ -61,6 +63,22 @@ impl ClientResponse {
         })
     }
 
+    /// The first trailer field named `name` (case-insensitive): sent after a chunked body
+    /// (Go's `resp.Trailer`).
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.trailers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every trailer field in order, as `(name, value)`: the fields a chunked body ended
+    /// with, less those that may not be trailers (framing, routing, authentication and
+    /// content headers: RFC 9110 §6.5.1), which are dropped. A `Trailer` header in the
+    /// head only announces names; the values are here.
+    pub fn trailers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.trailers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// Appends a header (how the client fills a response in; also for building one by hand,
     /// e.g. in a test of code that takes a `ClientResponse`).
     ///
@@ -84,6 +102,7 @@ impl fmt::Debug for ClientResponse {
             .field("status", &self.status)
             .field("headers", &self.headers().collect::<Vec<_>>())
             .field("body", &format_args!("{} bytes", self.body.len()))
+            .field("trailers", &self.trailers)
             .finish()
     }
 }
@@ -105,7 +124,10 @@ pub(super) fn read_response(
     head_only: bool,
 ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
     let (mut resp, keep, framing) = read_head(src, head_only)?;
-    let body_keeps = read_body(src, framing, &mut resp.body).map_err(|e| (e, false))?;
+    let mut trailers = Vec::new();
+    let body_keeps =
+        read_body(src, framing, &mut resp.body, &mut trailers).map_err(|e| (e, false))?;
+    resp.trailers = trailers;
     Ok((resp, keep && body_keeps))
 }
 
@@ -115,6 +137,20 @@ pub(super) fn read_response(
 pub(super) fn read_head(
     src: &mut Src<'_>,
     head_only: bool,
+) -> Result<(ClientResponse, bool, Framing), (io::Error, bool)> {
+    read_head_interim(src, head_only, None)
+}
+
+/// What is told of each interim answer: its status and headers (no body).
+pub(super) type OnInterim<'f> = dyn FnMut(&ClientResponse) -> io::Result<()> + 'f;
+
+/// [`read_head`] that shows each interim `1xx` answer but `101` to `on_interim` as it is
+/// read, before reading on (Go's `httptrace.ClientTrace.Got1xxResponse`); an error from
+/// it ends the exchange.
+pub(super) fn read_head_interim(
+    src: &mut Src<'_>,
+    head_only: bool,
+    mut on_interim: Option<&mut OnInterim<'_>>,
 ) -> Result<(ClientResponse, bool, Framing), (io::Error, bool)> {
     let mut began = src.pos < src.end;
     let mut interim = 0;
@@ -127,6 +163,9 @@ pub(super) fn read_head(
                     interim += 1;
                     if interim > MAX_INTERIM {
                         return Err((bad("too many 1xx interim answers"), false));
+                    }
+                    if let Some(f) = on_interim.as_deref_mut() {
+                        f(&head.0).map_err(|e| (e, false))?;
                     }
                     continue;
                 }
@@ -141,21 +180,25 @@ pub(super) fn read_head(
     }
 }
 
-/// Reads a whole body framed as `framing` into `out`, within the body limit; false if the
-/// connection cannot carry another answer after it (the body ran to the close).
+/// Reads a whole body framed as `framing` into `out`, within the body limit, and the
+/// trailer fields' lines of a chunked one into `trailers`; false if the connection cannot
+/// carry another answer after it (the body ran to the close).
 pub(super) fn read_body(
     src: &mut Src<'_>,
     framing: Framing,
     out: &mut Vec<u8>,
+    trailers: &mut Vec<(String, String)>,
 ) -> io::Result<bool> {
     match framing {
         Framing::Length(n) => src.take(n, out)?,
         Framing::Chunked => {
             let mut dec = Chunked::new();
-            while let Some(size) = src.chunk_next(&mut dec)? {
+            let mut raw = Vec::new();
+            while let Some(size) = src.chunk_next(&mut dec, Some(&mut raw))? {
                 src.take(size, out)?;
                 dec.took(size);
             }
+            *trailers = wire::trailer_fields(&raw);
         }
         Framing::UntilClose => {
             // One byte past the limit tells a body at the limit from one over it.
@@ -194,6 +237,7 @@ fn parse_head(
         text: String::with_capacity(len),
         spans: Vec::with_capacity(r.headers.len()),
         url: None,
+        trailers: Vec::new(),
     };
     let mut keep = r.version == Some(1);
     // Framing as Go's client reads it: `Transfer-Encoding` (HTTP/1.1 only) must be one
@@ -325,12 +369,16 @@ impl<'a> Src<'a> {
     }
 
     /// Consumes chunked framing through the shared decoder `dec`, reading more as needed:
-    /// the size of the data that comes next, or `None` at the end of the body (trailers
-    /// read and dropped).
-    pub(super) fn chunk_next(&mut self, dec: &mut Chunked) -> io::Result<Option<u64>> {
+    /// the size of the data that comes next, or `None` at the end of the body (the trailer
+    /// lines appended to `trailers`, if given, else dropped).
+    pub(super) fn chunk_next(
+        &mut self,
+        dec: &mut Chunked,
+        mut trailers: Option<&mut Vec<u8>>,
+    ) -> io::Result<Option<u64>> {
         loop {
             let (used, next) = dec
-                .advance(&self.buf[self.pos..self.end])
+                .advance_keeping(&self.buf[self.pos..self.end], trailers.as_deref_mut())
                 .map_err(|m| bad(m.0))?;
             self.pos += used;
             match next {

@@ -217,8 +217,16 @@ impl Client {
             |(m, u, h, b), by| {
                 let (scheme, authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
                 let host = self.host(scheme, authority);
-                ask(&host.pool, &head, m == "HEAD", by, None, self.ctx.as_ref())
-                    .map(StreamingResponse::new)
+                ask(
+                    &host.pool,
+                    &head,
+                    m == "HEAD",
+                    by,
+                    None,
+                    self.ctx.as_ref(),
+                    None,
+                )
+                .map(StreamingResponse::new)
             },
         )
     }
@@ -284,6 +292,65 @@ impl Client {
                     by,
                     upload,
                     self.ctx.as_ref(),
+                    None,
+                )
+                .map(StreamingResponse::new)
+            },
+        )
+    }
+
+    /// [`stream_from`](Self::stream_from) with `body` (or [`stream`](Self::stream)
+    /// without one, if `None`) that shows each interim answer to `on_interim` as it
+    /// arrives, before the final one comes: every `1xx` but `101`, such as `103 Early
+    /// Hints` or a `100 Continue` (Go's `httptrace.ClientTrace.Got1xxResponse`). An error
+    /// from `on_interim` fails the request. The other methods skip interim answers.
+    ///
+    /// ```
+    /// use goro_net::http::{httptest, Client, Request, ResponseWriter};
+    ///
+    /// let server = httptest::Server::new(|w: &mut ResponseWriter<'_>, _r: &mut Request<'_>| {
+    ///     let _ = w.write_interim(103, &[("Link", "</app.css>; rel=preload")]);
+    ///     w.header_set("Content-Type", "text/html");
+    /// });
+    /// let mut hints = Vec::new();
+    /// let resp = Client::new()
+    ///     .stream_interim("GET", server.url(), &[], None, &mut |interim| {
+    ///         hints.push((interim.status, interim.header("link").map(str::to_string)));
+    ///         Ok(())
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(resp.status(), 200);
+    /// assert_eq!(hints, [(103, Some("</app.css>; rel=preload".to_string()))]);
+    /// ```
+    pub fn stream_interim(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&mut dyn Read, Option<u64>)>,
+        on_interim: &mut dyn FnMut(&ClientResponse) -> io::Result<()>,
+    ) -> io::Result<StreamingResponse> {
+        let resends = body.is_none();
+        let mut reader = body;
+        redirect::follow(
+            &self.cfg,
+            (method, url, headers, &[]),
+            resends,
+            |(m, u, h, b), by| {
+                let (payload, upload) = match reader.take() {
+                    Some((r, length)) => (Payload::Reader(length), Some((r, length))),
+                    None => (Payload::Bytes(b), None),
+                };
+                let (scheme, authority, head) = request_head(m, u, h, payload)?;
+                let host = self.host(scheme, authority);
+                ask(
+                    &host.pool,
+                    &head,
+                    m == "HEAD",
+                    by,
+                    upload,
+                    self.ctx.as_ref(),
+                    Some(&mut *on_interim),
                 )
                 .map(StreamingResponse::new)
             },
@@ -352,9 +419,10 @@ impl Client {
             deadline,
             None,
             self.ctx.as_ref(),
+            None,
         )?;
         let mut src = Src::new(&*conn, buf, pos, end, cfg.max_body_bytes);
-        let body = read_body(&mut src, framing, &mut resp.body)
+        let body = read_body(&mut src, framing, &mut resp.body, &mut resp.trailers)
             .map_err(|e| super::cancel::explain(guard.as_ref(), e));
         drop(guard); // before the connection goes (`cancel.rs`)
                      // Bytes after the answer were not asked for: the connection is out of step.

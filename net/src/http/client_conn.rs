@@ -91,6 +91,16 @@ impl ClientConn {
         }
     }
 
+    /// Bytes the connection holds for the next read that the socket will not report
+    /// readable (a TLS session's decrypted plaintext).
+    pub(super) fn buffered(&self) -> usize {
+        match self {
+            ClientConn::Plain(_) => 0,
+            #[cfg(feature = "tls")]
+            ClientConn::Tls(s) => s.buffered_plaintext(),
+        }
+    }
+
     /// Reads and writes.
     pub(super) fn wire(&self) -> Wire<'_> {
         Wire::from(self)

@@ -108,6 +108,13 @@ pub trait Connection: Send + Sync + 'static {
     fn peer_left(&self) -> Option<bool> {
         None
     }
+
+    /// What was agreed when the transport's TLS session was set up (Go's `r.TLS`), for
+    /// [`Request::tls`](super::Request::tls); `None` (the default) for a transport without
+    /// TLS. Asked only when a handler asks, so it may copy.
+    fn tls(&self) -> Option<super::TlsState> {
+        None
+    }
 }
 
 impl Connection for TcpStream {
@@ -188,6 +195,14 @@ impl<'a> Wire<'a> {
             Wire::Tcp(s) => io::Write::write(&mut &*s, data),
             Wire::Dyn(c) => c.send(data),
             Wire::Memory(_) => self.write_all(data).map(|()| data.len()),
+        }
+    }
+
+    /// The TLS session's state, for a TLS transport ([`Connection::tls`]).
+    pub(crate) fn tls(self) -> Option<super::TlsState> {
+        match self {
+            Wire::Dyn(c) => c.tls(),
+            Wire::Tcp(_) | Wire::Memory(_) => None,
         }
     }
 

@@ -59,6 +59,21 @@ impl Connection for TlsStream {
     fn peer_left(&self) -> Option<bool> {
         Some(self.peer_left_nb())
     }
+
+    /// Version, ALPN, SNI and the client's certificates, copied out of the session.
+    fn tls(&self) -> Option<super::TlsState> {
+        Some(super::TlsState {
+            version: self.protocol_version().map_or(0, u16::from),
+            alpn: self.alpn_protocol(),
+            server_name: self.server_name(),
+            peer_certificates: self
+                .peer_certificates()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.as_ref().to_vec())
+                .collect(),
+        })
+    }
 }
 
 impl Server {

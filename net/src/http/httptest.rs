@@ -193,12 +193,27 @@ impl Drop for Recording<'_> {
 }
 
 /// Parses what the writer sent (it wrote it, so it is well formed: a problem is a bug).
+/// Interim `1xx` answers before the final one are skipped (they stay in `raw`).
 fn parse(raw: Vec<u8>) -> Recorded {
     let mut slots = vec![httparse::EMPTY_HEADER; 256];
+    let mut start = 0;
+    loop {
+        let mut interim = [httparse::EMPTY_HEADER; 64];
+        let mut r = httparse::Response::new(&mut interim);
+        match r.parse(&raw[start..]) {
+            Ok(httparse::Status::Complete(len))
+                if r.code.is_some_and(|c| (100..200).contains(&c) && c != 101) =>
+            {
+                start += len;
+            }
+            _ => break,
+        }
+    }
     let mut resp = httparse::Response::new(&mut slots);
-    let Ok(httparse::Status::Complete(head)) = resp.parse(&raw) else {
+    let Ok(httparse::Status::Complete(head)) = resp.parse(&raw[start..]) else {
         panic!("goro: httptest could not parse the writer's own answer");
     };
+    let head = start + head;
     let headers: Vec<(String, String)> = resp
         .headers
         .iter()

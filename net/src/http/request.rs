@@ -220,6 +220,22 @@ impl<'a> Request<'a> {
         self.remote
     }
 
+    /// The TLS session the request came over (Go's `r.TLS`): `None` on a plain
+    /// connection. Copied out of the session on each call (the certificates too), so ask
+    /// once per request.
+    ///
+    /// ```
+    /// use goro_net::http::{Request, ResponseWriter};
+    ///
+    /// fn scheme(_w: &mut ResponseWriter<'_>, r: &mut Request<'_>) -> &'static str {
+    ///     if r.tls().is_some() { "https" } else { "http" }
+    /// }
+    /// # let _ = scheme;
+    /// ```
+    pub fn tls(&self) -> Option<TlsState> {
+        self.body.wire.tls()
+    }
+
     /// The declared body length, if the request has a `Content-Length`.
     pub fn content_length(&self) -> Option<u64> {
         match self.body.kind {
@@ -233,6 +249,23 @@ impl<'a> Request<'a> {
     pub fn body(&mut self) -> &mut Body<'a> {
         &mut self.body
     }
+}
+
+/// What the TLS handshake of a request's connection agreed (Go's `tls.ConnectionState`, as
+/// `r.TLS` holds it), from [`Request::tls`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsState {
+    /// The protocol version as on the wire, as Go's `tls.VersionTLS12` (`0x0303`) and
+    /// `tls.VersionTLS13` (`0x0304`) spell it; 0 if unknown.
+    pub version: u16,
+    /// The protocol agreed through ALPN (`b"http/1.1"`), if any (Go's
+    /// `NegotiatedProtocol`).
+    pub alpn: Option<Vec<u8>>,
+    /// The server name the client asked for (SNI), if it sent one (Go's `ServerName`).
+    pub server_name: Option<String>,
+    /// The client's certificate chain, leaf first, DER-encoded; empty if it sent none
+    /// (Go's `PeerCertificates`, unparsed).
+    pub peer_certificates: Vec<Vec<u8>>,
 }
 
 pub(crate) fn find_header<'a>(headers: &[httparse::Header<'a>], name: &str) -> Option<&'a [u8]> {

@@ -124,6 +124,10 @@ pub struct ResponseWriter<'a> {
     /// What the server does when a handler hijacks: forget the connection. `None` where
     /// nothing registered it (`httptest`).
     pub(crate) on_hijack: Option<&'a (dyn Fn() + Sync)>,
+    /// Trailer lines (`name: value\r\n`) for the last chunk ([`trailer_add`](Self::trailer_add)).
+    trailers: Vec<u8>,
+    /// A `Trailer` header was set: the body goes chunked (no header scan per answer).
+    trailer_announced: bool,
 }
 
 impl<'a> ResponseWriter<'a> {
@@ -154,6 +158,8 @@ impl<'a> ResponseWriter<'a> {
             hijacked: false,
             on_hijack: None,
             date_header: DateHeader::Auto,
+            trailers: Vec::new(),
+            trailer_announced: false,
         }
     }
 
@@ -175,6 +181,8 @@ impl<'a> ResponseWriter<'a> {
             self.declared = value.trim().parse().ok();
         } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
             self.date_header = DateHeader::Handler;
+        } else if name.len() == 7 && name.eq_ignore_ascii_case("trailer") {
+            self.trailer_announced = true;
         }
         let clean = |b: u8| if b == b'\r' || b == b'\n' { b' ' } else { b };
         self.hdrs.extend(name.bytes().map(clean));
@@ -196,6 +204,8 @@ impl<'a> ResponseWriter<'a> {
             self.declared = None;
         } else if name.len() == 4 && name.eq_ignore_ascii_case("date") {
             self.date_header = DateHeader::Off;
+        } else if name.len() == 7 && name.eq_ignore_ascii_case("trailer") {
+            self.trailer_announced = false;
         }
         let mut i = 0;
         while i < self.hdrs.len() {
@@ -226,12 +236,126 @@ impl<'a> ResponseWriter<'a> {
 
     /// Sets the status code (Go's `WriteHeader`). Only the first call counts, and only
     /// before the first body byte.
+    ///
+    /// An informational status (`100` to `199`, but `101`) is not the answer, as in Go: it
+    /// goes out at once as an interim answer with the headers set so far, and the handler
+    /// goes on to set the final status and write the body (see
+    /// [`write_interim`](Self::write_interim), which names its headers instead).
     pub fn write_header(&mut self, status: u16) {
+        if (100..200).contains(&status) && status != 101 {
+            let hdrs = std::mem::take(self.hdrs);
+            let lines: Vec<(&str, &str)> = std::str::from_utf8(&hdrs)
+                .unwrap_or("")
+                .split("\r\n")
+                .filter_map(|l| l.split_once(": "))
+                .collect();
+            let _ = self.write_interim(status, &lines);
+            *self.hdrs = hdrs;
+            return;
+        }
         if self.status == 0 {
             self.status = status.clamp(100, 999);
         } else {
             tracing::debug!(status, "goro-net http: superfluous write_header");
         }
+    }
+
+    /// Sends an interim answer now, before the final one: status `status` (`100` to `199`,
+    /// but `101`) with `headers` (Go's `WriteHeader(103)` after setting the hints; RFC
+    /// 8297's `103 Early Hints` lets a client fetch what a page will need while the server
+    /// still works on it). The headers set for the final answer are left alone; framing
+    /// headers (`Content-Length`, `Transfer-Encoding`, `Trailer`) are not sent, and CR and
+    /// LF become spaces as in [`header_add`](Self::header_add).
+    ///
+    /// Sent at once, with whatever answers the connection had buffered before it. Refused
+    /// (an error, nothing sent) with another status, after the head of the final answer
+    /// went out, after [`abort`](Self::abort), or to an HTTP/1.0 client (RFC 9110 §15.2:
+    /// it would take the interim answer for the final one). The server answers a request's
+    /// `Expect: 100-continue` itself when the handler first reads the body; a handler
+    /// rarely needs to send `100`.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use goro_net::http::{Request, ResponseWriter};
+    ///
+    /// fn page(w: &mut ResponseWriter<'_>, _r: &mut Request<'_>) {
+    ///     let _ = w.write_interim(103, &[("Link", "</app.css>; rel=preload; as=style")]);
+    ///     // ... the slow part ...
+    ///     w.header_set("Content-Type", "text/html");
+    ///     let _ = w.write_all(b"<link rel=stylesheet href=/app.css>");
+    /// }
+    /// # let _ = page;
+    /// ```
+    pub fn write_interim(&mut self, status: u16, headers: &[(&str, &str)]) -> io::Result<()> {
+        let refuse = |why: &str| Err(io::Error::other(format!("goro-net http: {why}")));
+        if !(100..200).contains(&status) || status == 101 {
+            return refuse("an interim answer's status is 1xx, not 101");
+        }
+        if self.mode != Mode::Buffering || self.aborted || self.hijacked {
+            return refuse("interim answer after the final one began");
+        }
+        if self.http10 {
+            return refuse("no interim answers to an HTTP/1.0 client");
+        }
+        let clean = |b: u8| if b == b'\r' || b == b'\n' { b' ' } else { b };
+        let mut head = Vec::with_capacity(64);
+        head.extend_from_slice(b"HTTP/1.1 ");
+        let mut digits = [0u8; 20];
+        head.extend_from_slice(itoa(u64::from(status), &mut digits));
+        head.push(b' ');
+        head.extend_from_slice(reason(status).as_bytes());
+        head.extend_from_slice(b"\r\n");
+        for (n, v) in headers {
+            let framing = ["content-length", "transfer-encoding", "trailer"]
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(n));
+            if framing || n.is_empty() {
+                continue;
+            }
+            head.extend(n.bytes().map(clean));
+            head.extend_from_slice(b": ");
+            head.extend(v.bytes().map(clean));
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        self.out.push(self.wire, &head)?;
+        self.out.flush(self.wire)
+    }
+
+    /// Adds a trailer field, sent after the body in its last chunk (Go's
+    /// `w.Header().Set(name, v)` for a name announced in `Trailer` before the head, or with
+    /// `http.TrailerPrefix`). Announce the names with `header_set("Trailer", "X-Sum")`
+    /// before the head goes out, as RFC 9110 §6.6.2 asks. Trailers make the body chunked
+    /// (a short body too, which would otherwise get a `Content-Length`), so they are
+    /// dropped, with a debug log, from an answer with a `Content-Length` of the handler's,
+    /// a `HEAD` answer, one without a body, or one to an HTTP/1.0 client. A field that may
+    /// not be a trailer (`Content-Length`, `Transfer-Encoding`, `Host`, `Content-Type`,
+    /// authentication and caching fields: RFC 9110 §6.5.1) or whose name is not a token is
+    /// dropped too; CR and LF in the value become spaces.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use goro_net::http::{Request, ResponseWriter};
+    ///
+    /// fn download(w: &mut ResponseWriter<'_>, _r: &mut Request<'_>) {
+    ///     w.header_set("Trailer", "X-Checksum");
+    ///     let body = b"the data";
+    ///     let _ = w.write_all(body);
+    ///     let sum: u32 = body.iter().map(|&b| u32::from(b)).sum();
+    ///     w.trailer_add("X-Checksum", &sum.to_string());
+    /// }
+    /// # let _ = download;
+    /// ```
+    pub fn trailer_add(&mut self, name: &str, value: &str) {
+        if !super::wire::trailer_allowed(name) {
+            tracing::debug!(name, "goro-net http: not a field a trailer may carry");
+            return;
+        }
+        let clean = |b: u8| if b == b'\r' || b == b'\n' { b' ' } else { b };
+        self.trailers.extend_from_slice(name.as_bytes());
+        self.trailers.extend_from_slice(b": ");
+        self.trailers.extend(value.bytes().map(clean));
+        self.trailers.extend_from_slice(b"\r\n");
     }
 
     /// The status code that was or will be sent (200 if none was set yet).
@@ -288,6 +412,7 @@ impl<'a> ResponseWriter<'a> {
         self.body.clear();
         self.declared = None;
         self.date_header = DateHeader::Auto;
+        self.trailer_announced = false;
         self.written = 0;
         self.status = status;
     }
@@ -386,6 +511,18 @@ impl<'a> ResponseWriter<'a> {
         if self.aborted {
             return Ok(false);
         }
+        let trailers = !self.trailers.is_empty() || self.trailer_announced;
+        if trailers && self.mode == Mode::Buffering {
+            // Chunked, if this answer can be: only the last chunk carries trailers.
+            let chunked =
+                self.declared.is_none() && !self.head_only && self.body_allowed() && !self.http10;
+            if chunked {
+                self.start_streaming()?;
+            }
+        }
+        if !self.trailers.is_empty() && self.mode != Mode::Chunked {
+            tracing::debug!("goro-net http: trailers dropped: the answer is not chunked");
+        }
         match self.mode {
             Mode::Buffering => {
                 let len = self.declared.unwrap_or(self.written);
@@ -401,7 +538,14 @@ impl<'a> ResponseWriter<'a> {
                     .is_none_or(|d| d == self.written || self.head_only))
             }
             Mode::Chunked => {
-                self.out.push(self.wire, b"0\r\n\r\n")?;
+                if self.trailers.is_empty() {
+                    self.out.push(self.wire, b"0\r\n\r\n")?;
+                } else {
+                    self.out.push(self.wire, b"0\r\n")?;
+                    let trailers = std::mem::take(&mut self.trailers);
+                    self.out.push(self.wire, &trailers)?;
+                    self.out.push(self.wire, b"\r\n")?;
+                }
                 Ok(true)
             }
             Mode::Length => Ok(self
@@ -493,6 +637,8 @@ pub fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
         200 => "OK",
         201 => "Created",
         202 => "Accepted",

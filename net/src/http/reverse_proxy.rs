@@ -3,19 +3,37 @@
 //!
 //! **One exchange, in Go's order.** For each request: the outgoing request is built (the
 //! target's URL with the request's path and query, the target's `Host`, the inbound
-//! headers less the hop-by-hop ones, the client's address appended to `X-Forwarded-For`),
-//! the [`rewrite`](ReverseProxyBuilder::rewrite) hook (Go's `Director`) may change any of
-//! it; the body goes on to the backend as it arrives; the answer's hop-by-hop headers are
-//! dropped, [`modify_response`](ReverseProxyBuilder::modify_response) may change status
-//! and headers or refuse the answer; then head and body are relayed. Any failure before
-//! the head is relayed goes to the [`error_handler`](ReverseProxyBuilder::error_handler)
-//! (default: `502 Bad Gateway`, as Go's); a body that breaks off after it is
-//! [aborted](super::ResponseWriter::abort), so the client sees it cut.
+//! headers less the hop-by-hop ones, the client's address appended to `X-Forwarded-For`;
+//! with [`x_forwarded`](ReverseProxyBuilder::x_forwarded), `X-Forwarded-Host` and
+//! `X-Forwarded-Proto` set too), the [`rewrite`](ReverseProxyBuilder::rewrite) hook (Go's
+//! `Director`) may change any of it; the body goes on to the backend as it arrives;
+//! interim answers are relayed as they come; the answer's hop-by-hop headers are dropped,
+//! [`modify_response`](ReverseProxyBuilder::modify_response) may change status and
+//! headers or refuse the answer; then head, body and trailers are relayed. Any failure
+//! before the head is relayed goes to the
+//! [`error_handler`](ReverseProxyBuilder::error_handler) (default: `502 Bad Gateway`, as
+//! Go's); a body that breaks off after it is [aborted](super::ResponseWriter::abort), so
+//! the client sees it cut.
+//!
+//! **X-Forwarded-\*, as Go's `Director`.** By default only `X-Forwarded-For` is set; a
+//! client's own `X-Forwarded-Host` and `X-Forwarded-Proto` pass as sent, so a backend must
+//! not trust them unless the proxy sets them:
+//! [`ProxyRequest::set_x_forwarded`] (Go's `ProxyRequest.SetXForwarded`) replaces all
+//! three, `Proto` being `https` when the request came over TLS
+//! ([`Request::tls`](super::Request::tls)).
 //!
 //! **Streaming and flushes.** The answer's body is relayed as it arrives. An answer of
 //! unknown length (chunked) or of type `text/event-stream` is flushed after every piece,
 //! as Go flushes such "streaming" answers; one with a `Content-Length` goes through the
-//! writer's output buffer (16 KiB pieces). Go's periodic `FlushInterval` is not offered.
+//! writer's output buffer (16 KiB pieces), unless
+//! [`flush_interval`](ReverseProxyBuilder::flush_interval) (Go's `FlushInterval`) asks for
+//! a flush after every piece or at most an interval after one (`reverse_proxy_relay.rs`
+//! tells how the copy keeps that time without a timer).
+//!
+//! **Trailers and interim answers** (`reverse_proxy_relay.rs`). A chunked answer's
+//! trailers follow its body to the client, announced anew in `Trailer`, less the fields a
+//! trailer may not carry; `1xx` answers but `100` and `101` are relayed when they come
+//! (`103 Early Hints`), `100 Continue` being the proxy's own server's to send.
 //!
 //! **Held answers, for throughput.** A proxy in front of many small answers pays for each
 //! exchange twice; [`hold`](ReverseProxyBuilder::hold) sends bodiless `GET` and `HEAD`
@@ -23,7 +41,9 @@
 //! requests leaves in one write and the answers come back in one read) and relays each
 //! answer whole, with an exact `Content-Length`. An answer over the hold limit is fetched
 //! again as a stream, so memory stays bounded. Do not hold endpoints that stream forever
-//! (server-sent events): they would run into the holding client's timeout.
+//! (server-sent events): they would run into the holding client's timeout. A held answer
+//! carries no trailers and no interim answers (its length is exact, and the holding
+//! client skips `1xx`), nor is it flushed early.
 //!
 //! **Cancellation.** Every exchange is bound to the request's
 //! [context](super::Request::context): when the client leaves (or the server's shutdown
@@ -41,11 +61,13 @@
 //! `Server` never (see [`ResponseWriter`](super::ResponseWriter)), so a backend's `Date`
 //! and `Server` are relayed once each, as sent.
 use std::io::{self, Read, Write};
+use std::time::Duration;
 
-use super::answer::BodyTooLarge;
+use super::answer::{BodyTooLarge, ClientResponse};
 use super::client::Client;
 use super::request::Request;
 use super::response::ResponseWriter;
+use super::reverse_proxy_relay as relay;
 
 /// Headers of one hop, not of the message (RFC 9110 §7.6.1), never forwarded either way.
 const HOP: [&str; 9] = [
@@ -124,6 +146,38 @@ impl ProxyRequest {
         self.url = url;
         self.set_header("Host", &host);
     }
+
+    /// Sets `X-Forwarded-For`, `X-Forwarded-Host` and `X-Forwarded-Proto` from the inbound
+    /// request `r` (Go's `ProxyRequest.SetXForwarded`), replacing whatever the client sent
+    /// in them: For is the inbound `X-Forwarded-For` values with the client's address
+    /// appended (as the default already sets it), Host the inbound [host](Request::host),
+    /// Proto `https` if `r` came over TLS ([`Request::tls`]) and `http` otherwise. Call it
+    /// in [`rewrite`](ReverseProxyBuilder::rewrite), or have every request get it with
+    /// [`x_forwarded`](ReverseProxyBuilder::x_forwarded).
+    ///
+    /// ```
+    /// use goro_net::http::ReverseProxy;
+    ///
+    /// let proxy = ReverseProxy::builder()
+    ///     .target("http://127.0.0.1:8080")
+    ///     .rewrite(|out, r| out.set_x_forwarded(r))
+    ///     .build();
+    /// # let _ = proxy;
+    /// ```
+    pub fn set_x_forwarded(&mut self, r: &Request<'_>) {
+        let mut xff = String::new();
+        for (n, v) in r.headers() {
+            if n.eq_ignore_ascii_case("x-forwarded-for") {
+                xff.push_str(&String::from_utf8_lossy(v));
+                xff.push_str(", ");
+            }
+        }
+        xff.push_str(&r.remote_addr().ip().to_string());
+        self.set_header("X-Forwarded-For", &xff);
+        self.set_header("X-Forwarded-Host", r.host());
+        let proto = if r.tls().is_some() { "https" } else { "http" };
+        self.set_header("X-Forwarded-Proto", proto);
+    }
 }
 
 /// Forwards requests to a backend and relays its answers (Go's `httputil.ReverseProxy`);
@@ -159,6 +213,10 @@ pub struct ReverseProxy {
     rewrite: Option<Rewrite>,
     modify: Option<Modify>,
     on_error: Option<OnError>,
+    /// [`ReverseProxyBuilder::flush_interval`].
+    flush_interval: Option<Duration>,
+    /// [`ReverseProxyBuilder::x_forwarded`].
+    x_forwarded: bool,
 }
 
 /// Builds a [`ReverseProxy`] (Go's struct literal).
@@ -223,6 +281,33 @@ impl ReverseProxyBuilder {
         self
     }
 
+    /// How often an answer's body is flushed to the client while it is copied (Go's
+    /// `FlushInterval`):
+    ///
+    /// | setting | Go | flushes |
+    /// |---|---|---|
+    /// | `None` (the default) | `0` | only streaming answers (chunked, `text/event-stream`), after every piece; others go through the writer's 16 KiB buffer |
+    /// | `Some(Duration::ZERO)` | negative | every answer, after every piece |
+    /// | `Some(d)` | `d` | every answer, at most `d` after a piece was written, also while the backend sends nothing; streaming ones still after every piece |
+    ///
+    /// For a backend that drips a body of known length (a slow download, a long poll
+    /// answered a line at a time) whose client should see it as it comes.
+    pub fn flush_interval(mut self, interval: Option<Duration>) -> Self {
+        self.proxy.flush_interval = interval;
+        self
+    }
+
+    /// Sets `X-Forwarded-Host` and `X-Forwarded-Proto` on every outgoing request, as well
+    /// as `X-Forwarded-For` ([`ProxyRequest::set_x_forwarded`], before the
+    /// [`rewrite`](Self::rewrite) hook). Off by default, as with Go's `Director`: only
+    /// `X-Forwarded-For` is set (appended to), and the client's own `X-Forwarded-Host`
+    /// and `X-Forwarded-Proto` pass as sent, so a backend that trusts them should sit
+    /// behind a proxy with this on.
+    pub fn x_forwarded(mut self, on: bool) -> Self {
+        self.proxy.x_forwarded = on;
+        self
+    }
+
     /// The proxy.
     pub fn build(self) -> ReverseProxy {
         self.proxy
@@ -245,6 +330,8 @@ impl ReverseProxy {
                 rewrite: None,
                 modify: None,
                 on_error: None,
+                flush_interval: None,
+                x_forwarded: false,
             },
         }
     }
@@ -257,6 +344,9 @@ impl ReverseProxy {
 
     fn forward(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>, target: Option<&str>) {
         let mut out = outgoing(r, target.or(self.target.as_deref()));
+        if self.x_forwarded {
+            out.set_x_forwarded(r);
+        }
         if let Some(f) = &self.rewrite {
             f(&mut out, r);
         }
@@ -313,11 +403,12 @@ impl ReverseProxy {
             }
         }
         let client = self.client.with_context(&ctx);
-        let mut resp = if has_body {
+        let mut resp = {
+            // Interim answers (103 Early Hints) go on to the client as they come.
+            let mut interim = |i: &ClientResponse| relay::interim(w, i);
             let length = r.content_length();
-            client.stream_from(method, url, &headers, r.body(), length)?
-        } else {
-            client.stream(method, url, &headers, &[])?
+            let body = has_body.then(|| (r.body() as &mut dyn Read, length));
+            client.stream_interim(method, url, &headers, body, &mut interim)?
         };
         let head = ProxyResponse {
             status: resp.status(),
@@ -327,30 +418,19 @@ impl ReverseProxy {
             || head
                 .header("content-type")
                 .is_some_and(|t| t.starts_with("text/event-stream"));
+        let flush = relay::Flush::choose(self.flush_interval, streaming);
+        // The trailers the backend announces (`Trailer` is hop-by-hop: announced anew).
+        let announced = relay::announced_trailers(&head.headers);
         let head = self.answer(r, head, true)?;
         relay_head(w, &head);
-        if streaming {
+        if let Some(names) = announced {
+            w.header_add("Trailer", &names);
+        }
+        if flush == relay::Flush::Every {
             let _ = w.flush(); // the head now: the first event may be a while
         }
-        let mut buf = crate::pool::get(32 << 10);
-        loop {
-            let n = match resp.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::debug!(url, error = %e, "goro-net http: proxied body broke off");
-                    w.abort();
-                    return Ok(());
-                }
-            };
-            let sent = w.write_all(&buf[..n]);
-            if sent
-                .and_then(|()| if streaming { w.flush() } else { Ok(()) })
-                .is_err()
-            {
-                return Ok(()); // the client left
-            }
-        }
+        relay::copy_body(w, &mut resp, flush, url);
+        Ok(())
     }
 
     /// Forwards an `Upgrade` request (a WebSocket handshake): its head goes to the backend
@@ -514,7 +594,7 @@ fn connection_tokens(headers: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-fn hop(name: &str, listed: &[String]) -> bool {
+pub(super) fn hop(name: &str, listed: &[String]) -> bool {
     HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
         || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
 }

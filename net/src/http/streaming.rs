@@ -65,6 +65,10 @@ pub struct StreamingResponse {
     /// The server lets the connection carry another request.
     keep: bool,
     state: State,
+    /// A chunked body's trailer lines as read (`wire::Chunked::advance_keeping`).
+    raw_trailers: Vec<u8>,
+    /// The trailer fields, once the body was read to its end.
+    trailers: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +99,8 @@ impl StreamingResponse {
             buf: Some(a.buf),
             keep: a.keep,
             state,
+            raw_trailers: Vec::new(),
+            trailers: Vec::new(),
         };
         if state == State::Length(0) {
             r.finish(true);
@@ -124,7 +130,7 @@ impl StreamingResponse {
     }
 
     /// Reads the rest of the body into a [`ClientResponse`], as [`Client::request`]
-    /// returns it (without its body limit: the caller chose to stream).
+    /// returns it (without its body limit: the caller chose to stream), trailers included.
     ///
     /// [`Client::request`]: super::Client::request
     pub fn into_response(mut self) -> io::Result<ClientResponse> {
@@ -132,7 +138,56 @@ impl StreamingResponse {
         self.read_to_end(&mut body)?;
         let mut resp = std::mem::take(&mut self.head);
         resp.body = body;
+        resp.trailers = std::mem::take(&mut self.trailers);
         Ok(resp)
+    }
+
+    /// The trailer fields a chunked body ended with, once it was read to its end (a read
+    /// returned 0; Go's `resp.Trailer` after `Body` hit EOF): empty before that, and for
+    /// a body that had none. Fields that may not be trailers are dropped (see
+    /// [`ClientResponse::trailers`]).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use goro_net::http::{httptest, Client, Request, ResponseWriter};
+    ///
+    /// let server = httptest::Server::new(|w: &mut ResponseWriter<'_>, _r: &mut Request<'_>| {
+    ///     w.header_set("Trailer", "X-Checksum");
+    ///     let _ = w.write_all(b"payload");
+    ///     w.trailer_add("X-Checksum", "7");
+    /// });
+    /// let mut resp = Client::new().stream("GET", server.url(), &[], &[]).unwrap();
+    /// std::io::copy(&mut resp, &mut std::io::sink()).unwrap();
+    /// assert_eq!(resp.trailer("x-checksum"), Some("7"));
+    /// assert_eq!(resp.trailers().collect::<Vec<_>>(), [("X-Checksum", "7")]);
+    /// ```
+    pub fn trailers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.trailers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The first trailer field named `name` (case-insensitive), once the body was read to
+    /// its end (see [`trailers`](Self::trailers)).
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.trailers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Waits until the body may have bytes to read (buffered ones, or the socket turned
+    /// readable, ended or failed: true) or `by` passes first (false). Reads nothing, so
+    /// the next read finds everything. For a relay that must do something when its source
+    /// goes quiet (the proxy's periodic flush).
+    pub(crate) fn wait_readable_until(&self, by: std::time::Instant) -> bool {
+        let Some(conn) = self.conn.as_ref() else {
+            return true; // done or failed: a read returns at once
+        };
+        if self.buf.as_ref().is_some_and(|(_, pos, end)| pos < end) || conn.buffered() > 0 {
+            return true;
+        }
+        !matches!(
+            conn.socket().as_poll_fd().readable_deadline(by),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut
+        )
     }
 
     /// Ends the body: the connection goes back to the pool if `reusable` and it holds no
@@ -217,7 +272,12 @@ impl StreamingResponse {
                     return Ok(k);
                 }
                 State::Chunked(mut dec) => {
-                    let Some(size) = self.with_src(|s| s.chunk_next(&mut dec))? else {
+                    let mut raw = std::mem::take(&mut self.raw_trailers);
+                    let next = self.with_src(|s| s.chunk_next(&mut dec, Some(&mut raw)));
+                    self.raw_trailers = raw;
+                    let Some(size) = next? else {
+                        self.trailers = super::wire::trailer_fields(&self.raw_trailers);
+                        self.raw_trailers = Vec::new();
                         self.finish(true);
                         continue;
                     };

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::answer::{read_head, ClientResponse, Framing, Src, RESP_BUF};
+use super::answer::{read_head_interim, ClientResponse, Framing, OnInterim, Src, RESP_BUF};
 use super::cancel::{self, Guard};
 use super::client_builder::ClientBuilder;
 use super::client_conn::ClientConn;
@@ -87,7 +87,8 @@ pub(super) struct Answer {
 ///
 /// A reused connection may have been closed by the server meanwhile: if it fails before
 /// any byte of the answer came, the request goes again on the next one. Each failed
-/// connection is discarded, so this ends at the latest on a fresh one.
+/// connection is discarded, so this ends at the latest on a fresh one. Interim `1xx`
+/// answers go to `on_interim`, if given, as they come (`answer::read_head_interim`).
 pub(super) fn ask(
     pool: &Pool<ClientConn>,
     head: &[u8],
@@ -95,6 +96,7 @@ pub(super) fn ask(
     deadline: Option<Instant>,
     mut upload: Option<(&mut dyn Read, Option<u64>)>,
     ctx: Option<&goro::context::Context>,
+    mut on_interim: Option<&mut OnInterim<'_>>,
 ) -> io::Result<Answer> {
     // Whether a byte of the upload was taken from its reader: then it cannot go again.
     let mut taken = false;
@@ -127,7 +129,8 @@ pub(super) fn ask(
             })
             .and_then(|()| {
                 let mut src = Src::new(&*conn, pool::get(RESP_BUF), 0, 0, u64::MAX);
-                let (resp, keep, framing) = read_head(&mut src, head_only)?;
+                let (resp, keep, framing) =
+                    read_head_interim(&mut src, head_only, on_interim.as_deref_mut())?;
                 Ok((resp, keep, framing, src.into_parts()))
             })
             .map_err(|(e, before_answer)| (e, before_answer && !taken));

@@ -23,7 +23,7 @@
 //! | after chunk data | exactly `CRLF` | the same |
 //! | a framing line | at most [`MAX_LINE`] bytes | 4,096 bytes |
 //! | framing overhead | extensions may not exceed 16 KiB beyond 16 bytes + twice the data per chunk | the same rule |
-//! | trailers | `name: value` lines (token name, no obs-fold, no control characters), ended by an empty line, [`MAX_TRAILERS`] bytes in all; read and dropped | `textproto` header lines within the reader's 4 KiB buffer |
+//! | trailers | `name: value` lines (token name, no obs-fold, no control characters), ended by an empty line, [`MAX_TRAILERS`] bytes in all; kept by the client's readers (only the fields [`trailer_allowed`] passes), dropped by the server's body reader | `textproto` header lines within the reader's 4 KiB buffer |
 //!
 //! The encoder is [`chunk_line`] (the size line before each chunk a response or upload
 //! sends). [`Chunked`] is sans-I/O: it is given whatever bytes are buffered and says how many
@@ -129,6 +129,18 @@ impl Chunked {
     /// comes next. On [`Next::More`] call again with those bytes gone and more after them;
     /// an error means the body (and the connection) cannot be trusted any further.
     pub(crate) fn advance(&mut self, buf: &[u8]) -> Result<(usize, Next), Malformed> {
+        self.advance_keeping(buf, None)
+    }
+
+    /// [`advance`](Self::advance) that also appends each trailer line it takes (checked,
+    /// with its `CRLF`) to `trailers`, for a reader that passes trailers on; at most
+    /// [`MAX_TRAILERS`] bytes. Which fields may be trailers is the reader's to judge
+    /// ([`trailer_allowed`]).
+    pub(crate) fn advance_keeping(
+        &mut self,
+        buf: &[u8],
+        mut trailers: Option<&mut Vec<u8>>,
+    ) -> Result<(usize, Next), Malformed> {
         let mut used = 0;
         loop {
             let rest = &buf[used..];
@@ -177,6 +189,9 @@ impl Chunked {
                         self.state = State::Done;
                     } else if !is_field_line(line) {
                         return Err(Malformed("malformed trailer line"));
+                    } else if let Some(keep) = trailers.as_deref_mut() {
+                        keep.extend_from_slice(line);
+                        keep.extend_from_slice(b"\r\n");
                     }
                 }
             }
@@ -253,6 +268,57 @@ fn is_field_line(line: &[u8]) -> bool {
         && value
             .iter()
             .all(|&b| is_field_vchar(b) || b == b' ' || b == b'\t')
+}
+
+/// Whether field `name` may travel as a trailer, after the body (RFC 9110 §6.5.1): not
+/// one that frames or routes the message, controls the request, authenticates, or
+/// describes the content, which a recipient must have before the body (Go's
+/// `badTrailer` list, plus `Set-Cookie` and `Date`), and a token. The client drops other
+/// trailers it reads, and the server's writer refuses to send them, so a trailer cannot
+/// smuggle a second `Content-Length` past a proxy.
+pub(crate) fn trailer_allowed(name: &str) -> bool {
+    const FORBIDDEN: [&str; 23] = [
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-range",
+        "content-type",
+        "date",
+        "expect",
+        "host",
+        "keep-alive",
+        "max-forwards",
+        "pragma",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "range",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "www-authenticate",
+    ];
+    !name.is_empty()
+        && name.bytes().all(syntax::is_tchar)
+        && !FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
+/// The trailer fields of `raw` (lines kept by [`Chunked::advance_keeping`]) that
+/// [may be trailers](trailer_allowed), as `(name, value)` with the value trimmed.
+pub(crate) fn trailer_fields(raw: &[u8]) -> Vec<(String, String)> {
+    raw.split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|&b| b == b':')?;
+            let name = std::str::from_utf8(&line[..colon]).ok()?;
+            let value = String::from_utf8_lossy(line[colon + 1..].trim_ascii());
+            trailer_allowed(name).then(|| (name.to_string(), value.into_owned()))
+        })
+        .collect()
 }
 
 /// A visible character or `obs-text` (bytes of 0x80 and up), as field values allow.
@@ -488,6 +554,47 @@ mod tests {
         assert_eq!(err(b"0\r\n folded: x\r\n\r\n"), "malformed trailer line");
         assert_eq!(err(b"0\r\nX : y\r\n\r\n"), "malformed trailer line");
         assert_eq!(err(b"0\r\nX: a\0b\r\n\r\n"), "malformed trailer line");
+    }
+
+    #[test]
+    fn trailers_are_kept_and_judged() {
+        let wire = b"1\r\nx\r\n0\r\nX-Sum: 42 \r\nContent-Length: 9\r\nHost: h\r\nX-B:\tb\r\n\r\nN";
+        for step in [1, 3, wire.len()] {
+            let (mut d, mut kept, mut pos, mut have) = (Chunked::new(), Vec::new(), 0, step);
+            loop {
+                let (used, next) = d
+                    .advance_keeping(&wire[pos..have], Some(&mut kept))
+                    .unwrap();
+                pos += used;
+                match next {
+                    Next::Done => break,
+                    Next::Data(_) => {
+                        if pos == have {
+                            have = (have + step).min(wire.len());
+                            continue;
+                        }
+                        pos += 1;
+                        d.took(1);
+                    }
+                    Next::More => have = (have + step).min(wire.len()),
+                }
+            }
+            assert_eq!(&wire[pos..], b"N");
+            let fields = trailer_fields(&kept);
+            let want = [("X-Sum", "42"), ("X-B", "b")].map(|(n, v)| (n.into(), v.into()));
+            assert_eq!(fields, want, "fed {step} at a time");
+        }
+        assert!(trailer_allowed("X-Checksum") && trailer_allowed("Server-Timing"));
+        for bad in [
+            "transfer-encoding",
+            "Content-Length",
+            "HOST",
+            "Trailer",
+            "a b",
+            "",
+        ] {
+            assert!(!trailer_allowed(bad), "{bad}");
+        }
     }
 
     #[test]
