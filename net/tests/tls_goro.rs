@@ -281,6 +281,66 @@ fn socket_readiness_plus_buffered_plaintext_cover_every_byte() {
 }
 
 /// 200 clients on coroutines at once, each echoing 64 KiB in uneven pieces.
+/// The server picks the cipher suite by its own order (Go's), AES-128-GCM first, over a
+/// client that prefers AES-256-GCM (as OpenSSL's clients do), in TLS 1.3 and 1.2; a client
+/// that offers only AES-256-GCM or only ChaCha20-Poly1305 still gets it.
+#[test]
+#[allow(deprecated)] // ring's provider: see `goro_net::tls`'s module docs
+fn the_server_orders_cipher_suites_aes_128_gcm_first() {
+    use goro_net::tls::rustls::crypto::ring::{cipher_suite as cs, default_provider};
+    use goro_net::tls::rustls::{version, CipherSuite, ClientConfig};
+    let ca = Ca::new("goro test CA");
+    let addr = echo_server(&ca);
+    let (tls13, tls12) = (&[&version::TLS13][..], &[&version::TLS12][..]);
+    let cases = [
+        (
+            vec![
+                cs::TLS13_AES_256_GCM_SHA384,
+                cs::TLS13_CHACHA20_POLY1305_SHA256,
+                cs::TLS13_AES_128_GCM_SHA256,
+            ],
+            tls13,
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            vec![cs::TLS13_AES_256_GCM_SHA384],
+            tls13,
+            CipherSuite::TLS13_AES_256_GCM_SHA384,
+        ),
+        (
+            vec![cs::TLS13_CHACHA20_POLY1305_SHA256],
+            tls13,
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            vec![
+                cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            ],
+            tls12,
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+    ];
+    for (suites, versions, want) in cases {
+        let mut provider = default_provider();
+        provider.cipher_suites = suites;
+        let config = ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(ca.root_store())
+            .with_no_client_auth();
+        let c = TlsConnector::from_config(Arc::new(config));
+        let mut tls = c
+            .connect("localhost", TcpStream::connect(addr).unwrap())
+            .unwrap();
+        assert_eq!(tls.cipher_suite(), Some(want));
+        tls.write_all(b"ping").unwrap();
+        let mut back = [0u8; 4];
+        tls.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"ping", "echo under {want:?}");
+    }
+}
+
 #[test]
 fn two_hundred_concurrent_echo_clients() {
     const CLIENTS: u32 = 200;

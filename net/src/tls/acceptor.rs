@@ -11,7 +11,7 @@ use rustls::{Connection, ServerConfig, ServerConnection};
 
 use super::cert::{CertPool, Certificate};
 use super::error::invalid_input;
-use super::{provider, TlsStream, DEFAULT_HANDSHAKE_TIMEOUT};
+use super::{server_provider, TlsStream, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::TcpStream;
 
 /// Turns accepted TCP connections into TLS connections: holds the server's certificates and
@@ -176,7 +176,7 @@ impl TlsAcceptorBuilder {
 
     /// Checks the certificates (each key must match its leaf) and builds the acceptor.
     pub fn build(self) -> io::Result<TlsAcceptor> {
-        let provider = provider();
+        let provider = server_provider();
         if self.certs.is_empty() {
             return Err(invalid_input(
                 "goro-net: a TLS server needs at least one certificate".into(),
@@ -209,6 +209,8 @@ impl TlsAcceptorBuilder {
         };
         let mut config = builder.with_cert_resolver(Arc::new(resolver));
         config.alpn_protocols = self.alpn;
+        // The server's suite order, not the client's (Go's choice: see the module docs).
+        config.ignore_client_order = true;
         Ok(TlsAcceptor {
             config: Arc::new(config),
             handshake_timeout: self.handshake_timeout,

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::CertificateDer;
-use rustls::{Connection, ProtocolVersion};
+use rustls::{CipherSuite, Connection, ProtocolVersion};
 
 use super::error;
 use crate::{sys, TcpStream};
@@ -251,6 +251,12 @@ impl TlsStream {
     /// The TLS version in use (`TLSv1_2` or `TLSv1_3`).
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         self.lock().tls.protocol_version()
+    }
+
+    /// The cipher suite agreed (Go's `ConnectionState().CipherSuite`), e.g.
+    /// `TLS13_AES_128_GCM_SHA256`.
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.lock().tls.negotiated_cipher_suite().map(|s| s.suite())
     }
 
     /// Sets the socket's read deadline (Go's `SetReadDeadline`); see

@@ -55,6 +55,13 @@ impl Ca {
         pool
     }
 
+    /// A rustls root store trusting only this CA, for configurations built by hand.
+    pub fn root_store(&self) -> goro_net::tls::rustls::RootCertStore {
+        let mut roots = goro_net::tls::rustls::RootCertStore::empty();
+        roots.add(self.cert.der().clone()).unwrap();
+        roots
+    }
+
     /// A leaf for `names` (DNS names or IP addresses), valid from 1975 to 4096.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         self.leaf_with(names, |_| {})
