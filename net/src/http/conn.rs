@@ -402,9 +402,12 @@ fn one<C: Connection>(
     w.http10 = minor == 0;
     w.ka10 = minor == 0 && !close;
     w.close = close || srv.shutting_down();
-    let forget = || {
+    // Hijack (`hijack.rs`): the registry lets go, and the handler gets a reference to
+    // the record of its own; this coroutine's reference drops when it ends.
+    let forget = || -> Arc<Slot<dyn Connection>> {
         slot.hijacked.store(true, Ordering::Relaxed);
         srv.unregister(slot.index);
+        slot.clone()
     };
     w.on_hijack = Some(&forget);
     let panicked = !options_star

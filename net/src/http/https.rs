@@ -59,6 +59,11 @@ impl Connection for TlsStream {
     fn peer_left(&self) -> Option<bool> {
         Some(self.peer_left_nb())
     }
+
+    /// `close_notify`, then the TCP write half (for a hijacked connection).
+    fn close_write(&self) -> io::Result<()> {
+        self.shutdown()
+    }
 }
 
 impl Server {
