@@ -178,11 +178,14 @@ impl Hijacked {
         self.conn.conn.close_write()
     }
 
-    /// Closes the connection at once, for every handle (Go's `Close`): reads and writes
-    /// parked on it, in any coroutine, fail. No `close_notify` is sent; call
-    /// [`shutdown_write`](Self::shutdown_write) first for a clean TLS goodbye.
+    /// Closes the connection at once, for every handle (Go's `Close`): the peer sees the
+    /// end of the stream, and reads and writes parked on it, in any coroutine, fail (the
+    /// descriptor itself is released when the last handle drops). No `close_notify` is
+    /// sent; call [`shutdown_write`](Self::shutdown_write) first for a clean TLS goodbye.
     pub fn close(&self) {
-        self.socket().close();
+        let s = self.socket();
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        s.close();
     }
 }
 
