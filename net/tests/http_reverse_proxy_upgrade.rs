@@ -123,7 +123,6 @@ fn a_backend_refusing_the_upgrade_is_relayed_as_an_answer() {
 }
 
 #[cfg(all(feature = "tls", target_os = "linux"))]
-#[allow(dead_code)]
 mod tls_util;
 
 #[cfg(all(feature = "tls", target_os = "linux"))]

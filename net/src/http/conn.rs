@@ -71,7 +71,8 @@ impl<C: Connection> Conn<C> {
 impl<C: Connection> Drop for Conn<C> {
     fn drop(&mut self) {
         // The socket closes when `self.slot`, the last reference once the registry let go of
-        // its own, drops right after this. A hijacked connection left the registry already.
+        // its own, drops right after this. A hijacked connection left the registry already,
+        // and its `Hijacked` handles hold the slot (so the socket stays open) after this.
         if !self.slot.hijacked.load(Ordering::Relaxed) {
             self.srv.unregister(self.slot.index);
         }
