@@ -209,21 +209,18 @@ fn tunnel(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
     {
         return;
     }
-    // What the client sent right behind its CONNECT goes first.
-    let early = client.take_buffered();
-    let (Ok(up), Ok(down)) = (upstream.try_clone(), client.socket().try_clone()) else {
+    // What the client sent right behind its CONNECT goes first: `client` reads it before
+    // its connection. A second handle on the client's connection (through TLS when the
+    // proxy serves HTTPS) writes the other direction.
+    let (Ok(up), Ok(mut to_client)) = (upstream.try_clone(), client.try_clone()) else {
         return;
     };
-    if (&upstream).write_all(&early).is_err() {
-        return;
-    }
     let to_target = goro::spawn(move || {
-        let _ = std::io::copy(&mut &down, &mut &up);
+        let _ = std::io::copy(&mut client, &mut &up);
         let _ = up.shutdown(std::net::Shutdown::Write);
     });
-    let to_client = client.socket();
-    let _ = std::io::copy(&mut &upstream, &mut &*to_client);
-    let _ = to_client.shutdown(std::net::Shutdown::Write);
+    let _ = std::io::copy(&mut &upstream, &mut to_client);
+    let _ = to_client.shutdown_write();
     let _ = to_target.join();
 }
 

@@ -20,10 +20,7 @@ use tungstenite::{Message, WebSocket};
 
 /// Checks a WebSocket handshake (RFC 6455 §4.2.1), takes the connection over and
 /// answers `101`. On a request that is not a handshake, answers `400` and returns `None`.
-pub fn upgrade<'a>(
-    w: &mut ResponseWriter<'a>,
-    r: &mut Request<'_>,
-) -> Option<WebSocket<Hijacked<'a>>> {
+pub fn upgrade(w: &mut ResponseWriter<'_>, r: &mut Request<'_>) -> Option<WebSocket<Hijacked>> {
     let has_token = |name: &str, token: &str| {
         r.header(name)
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))

@@ -265,3 +265,73 @@ fn canceling_a_pipelined_request_closes_its_lane() {
     assert_eq!(client.pool_stats().dials, 1, "one connection");
     assert_eq!(client.pool_stats().active, 0);
 }
+
+/// An upload the handler has not read: the head, a declared 1 MB body of which 64 KiB were
+/// sent (they sit unread on the server's socket), then the client leaves by `how`. The
+/// handler asks for its context without reading the body; the context is canceled all the
+/// same, though a peek at the socket finds body bytes.
+fn upload_then_leave(how: &str) {
+    let (tx, rx) = mpsc::channel();
+    let started = Arc::new(AtomicBool::new(false));
+    let ts = httptest::Server::new(waiter_started(tx, started.clone()));
+    let c = goro_net::TcpStream::connect(ts.addr()).unwrap();
+    let mut w = &c;
+    w.write_all(b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n")
+        .unwrap();
+    w.write_all(&vec![b'u'; 64 << 10]).unwrap();
+    until(&started);
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    match how {
+        "fin" => c.shutdown(std::net::Shutdown::Write).unwrap(),
+        "rst" => {
+            c.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(c);
+        }
+        _ => unreachable!(),
+    }
+    let err = rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("{how}: the context was not canceled within 5 s"));
+    assert_eq!(err, Some(Error::Canceled), "{how}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "{how}: {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn a_client_that_half_closes_during_an_unread_upload_cancels_the_context() {
+    upload_then_leave("fin");
+}
+
+#[test]
+fn a_client_that_resets_during_an_unread_upload_cancels_the_context() {
+    upload_then_leave("rst");
+}
+
+/// A client still there, its upload unread on the socket and more arriving: the context
+/// stays live, and the handler reads the whole body after.
+#[test]
+fn an_unread_upload_from_a_live_client_does_not_cancel() {
+    let ts = httptest::Server::new(|w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+        let ctx = r.context();
+        let canceled = ctx.wait_timeout(Duration::from_millis(600));
+        let mut body = Vec::new();
+        let _ = r.body().read_to_end(&mut body);
+        let _ = write!(w, "canceled={canceled} len={}", body.len());
+    });
+    let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(
+        b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 200000\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    c.write_all(&vec![b'u'; 100_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    c.write_all(&vec![b'u'; 100_000]).unwrap();
+    let mut all = String::new();
+    c.read_to_string(&mut all).unwrap();
+    assert!(all.ends_with("canceled=false len=200000"), "{all}");
+}

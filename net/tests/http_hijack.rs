@@ -1,11 +1,14 @@
 //! Hijack and Upgrade: a WebSocket echo on the HTTP port against tungstenite's client (the
 //! `websocket` example's handler), the bytes received past the head handed over, and the
-//! server forgetting a hijacked connection.
+//! server forgetting a hijacked connection, which the handler owns and may keep past its
+//! return.
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use goro_net::http::httptest::{self, TestRequest};
-use goro_net::http::{Client, Request, ResponseWriter, ReverseProxy};
+use goro_net::http::{Client, Hijacked, Request, ResponseWriter, ReverseProxy, Server};
 use tungstenite::Message;
 
 #[allow(dead_code)]
@@ -145,4 +148,141 @@ fn a_websocket_goes_through_the_reverse_proxy() {
     // A plain request on the same proxy still works.
     let page = Client::new().get(&format!("{}/", proxy.url())).unwrap();
     assert_eq!(page.body, b"websocket echo at /ws\n");
+}
+
+/// Reads from `c` until `want` has arrived (within its read timeout), and returns all read.
+fn read_until(c: &mut std::net::TcpStream, want: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !String::from_utf8_lossy(&got).contains(want) {
+        let n = c
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("waiting for {want:?}: {e}"));
+        assert!(
+            n > 0,
+            "closed before {want:?}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+/// A chat room, as a Go program keeps one: every hijacked connection goes into a shared
+/// map and its reader into a coroutine of its own; the handler returns at once. The
+/// connections live on after their handlers returned, a line from one reaches the other,
+/// the server counts none of them (its one-connection limit lets the second in), and
+/// `close` on a member's handle ends its connection for the client.
+#[test]
+fn a_hijacked_connection_outlives_its_handler_in_a_chat_room() {
+    type Room = Arc<Mutex<Vec<(u32, Hijacked)>>>;
+    let room: Room = Arc::default();
+    let returned = Arc::new(AtomicU32::new(0));
+    let (r2, ret2) = (room.clone(), returned.clone());
+    let next = AtomicU32::new(0);
+    let server = Server::builder().max_connections(1).build(
+        move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+            let id = next.fetch_add(1, Ordering::Relaxed);
+            let Ok(mut conn) = w.hijack(r) else { return };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: chat\r\n\r\nyou are {id}\n"
+            );
+            r2.lock().unwrap().push((id, conn.try_clone().unwrap()));
+            let room = r2.clone();
+            goro::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    for (_, member) in room.lock().unwrap().iter_mut() {
+                        let _ = write!(member, "{id}: ");
+                        let _ = member.write_all(&buf[..n]);
+                    }
+                }
+            });
+            ret2.fetch_add(1, Ordering::Relaxed);
+        },
+    );
+    let ts = httptest::Server::start(server);
+    let join = |who: &str| {
+        let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(
+            b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: chat\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .unwrap();
+        let hello = read_until(&mut c, "you are");
+        assert!(hello.starts_with("HTTP/1.1 101 "), "{who}: {hello}");
+        c
+    };
+    let mut a = join("a");
+    // The first member's handler returned and its connection is the server's no more:
+    // the one-connection limit lets the second in.
+    let mut b = join("b");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while returned.load(Ordering::Relaxed) != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the handlers did not return"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(ts.server().stats().active, 0);
+
+    a.write_all(b"hello b\n").unwrap();
+    read_until(&mut b, "0: hello b\n");
+    b.write_all(b"hi a\n").unwrap();
+    read_until(&mut a, "1: hi a\n");
+
+    // The server's shutdown does not touch them.
+    assert!(ts.server().shutdown(Duration::from_secs(5)));
+    a.write_all(b"still\n").unwrap();
+    read_until(&mut b, "0: still\n");
+
+    // Closing b's handle in the room ends b's connection (its reader's handle too).
+    room.lock().unwrap().retain(|(id, m)| {
+        if *id == 1 {
+            m.close();
+        }
+        *id != 1
+    });
+    let mut rest = Vec::new();
+    match b.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+}
+
+/// The connection closes when the last handle drops, not when the handler returns: a
+/// clone kept by another coroutine writes after the handler is gone, and the client sees
+/// the end of the stream once that coroutine drops it.
+#[test]
+fn a_hijacked_connection_closes_when_its_last_handle_drops() {
+    let (tx, rx) = mpsc::channel::<()>();
+    let rx = Mutex::new(Some(rx));
+    let ts = httptest::Server::new(move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| {
+        let conn = w.hijack(r).unwrap();
+        let later = conn.try_clone().unwrap();
+        drop(conn);
+        let rx = rx.lock().unwrap().take().unwrap();
+        goro::spawn(move || {
+            let mut later = later;
+            // Released by the test once the handler has returned.
+            let go = goro::blocking(move || rx.recv_timeout(Duration::from_secs(10)));
+            let _ = write!(later, "late {}", go.is_ok());
+        });
+    });
+    let mut c = std::net::TcpStream::connect(ts.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    // The handler returned (nothing is written for the request, the connection stays).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ts.server().stats().active != 0 {
+        assert!(std::time::Instant::now() < deadline, "never forgotten");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    tx.send(()).unwrap();
+    let mut all = String::new();
+    c.read_to_string(&mut all).unwrap();
+    assert_eq!(all, "late true");
 }

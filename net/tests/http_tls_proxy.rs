@@ -123,3 +123,76 @@ fn the_gateway_terminates_tls_and_reaches_https_backends() {
         "the client reused its connection"
     );
 }
+
+/// `CONNECT` through the gateway terminating TLS: the tunnel runs inside the client's TLS
+/// session (the hijacked connection is the TLS stream, not the raw socket). The bytes sent
+/// right behind the `CONNECT` reach the target first, and each side's end of sending
+/// (`close_notify` on the client's side) reaches the other.
+#[test]
+fn connect_tunnels_through_the_tls_terminating_gateway() {
+    let ca = Ca::new("goro test CA");
+    // The target: answers each line upper-cased, and "bye" once the client has finished.
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target_addr = target.local_addr().unwrap();
+    let target_thread = std::thread::spawn(move || {
+        let (mut s, _) = target.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            while let Some(i) = got.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = got.drain(..=i).collect();
+                s.write_all(&line.to_ascii_uppercase()).unwrap();
+            }
+        }
+        s.write_all(b"bye\n").unwrap();
+    });
+    let gw = std::sync::Arc::new(Gateway::new(
+        vec![target_addr.to_string()],
+        Policy::RoundRobin,
+        Gateway::client_builder().build(),
+    ));
+    let g = gw.clone();
+    let front = serve_tls(
+        Server::new(move |w: &mut ResponseWriter<'_>, r: &mut Request<'_>| g.serve(w, r)),
+        TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap(),
+    );
+    let tcp = goro_net::TcpStream::connect(front).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = tls_util::connector(&ca).connect("localhost", tcp).unwrap();
+    write!(
+        tls,
+        "CONNECT {target_addr} HTTP/1.1\r\nHost: {target_addr}\r\n\r\nearly\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    let mut read_until = |tls: &mut goro_net::tls::TlsStream, want: &str| loop {
+        let text = String::from_utf8_lossy(&got).to_string();
+        if text.contains(want) {
+            return text;
+        }
+        let n = tls.read(&mut buf).expect("within the read timeout");
+        assert!(n > 0, "closed before {want:?}: {text:?}");
+        got.extend_from_slice(&buf[..n]);
+    };
+    let text = read_until(&mut tls, "EARLY\n");
+    assert!(
+        text.starts_with("HTTP/1.1 200 Connection Established\r\n\r\nEARLY\n"),
+        "{text}"
+    );
+    tls.write_all(b"through tls\n").unwrap();
+    read_until(&mut tls, "THROUGH TLS\n");
+    // The client's end of sending reaches the target, whose "bye" and end come back.
+    tls.shutdown().unwrap();
+    let mut rest = String::new();
+    tls.read_to_string(&mut rest).unwrap();
+    let all = format!("{}{rest}", String::from_utf8_lossy(&got));
+    assert!(all.ends_with("THROUGH TLS\nbye\n"), "{all}");
+    target_thread.join().unwrap();
+}

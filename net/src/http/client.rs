@@ -128,6 +128,12 @@ impl Default for Client {
 }
 
 impl Client {
+    /// The client's settings (for `ReverseProxy`'s upgrade dial, which takes no pooled
+    /// connection but dials as the client would, TLS connector included).
+    pub(super) fn config(&self) -> &ClientBuilder {
+        &self.cfg
+    }
+
     /// A client with the default timeouts.
     pub fn new() -> Client {
         ClientBuilder::default().build()

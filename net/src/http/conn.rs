@@ -71,7 +71,8 @@ impl<C: Connection> Conn<C> {
 impl<C: Connection> Drop for Conn<C> {
     fn drop(&mut self) {
         // The socket closes when `self.slot`, the last reference once the registry let go of
-        // its own, drops right after this. A hijacked connection left the registry already.
+        // its own, drops right after this. A hijacked connection left the registry already,
+        // and its `Hijacked` handles hold the slot (so the socket stays open) after this.
         if !self.slot.hijacked.load(Ordering::Relaxed) {
             self.srv.unregister(self.slot.index);
         }
@@ -402,9 +403,12 @@ fn one<C: Connection>(
     w.http10 = minor == 0;
     w.ka10 = minor == 0 && !close;
     w.close = close || srv.shutting_down();
-    let forget = || {
+    // Hijack (`hijack.rs`): the registry lets go, and the handler gets a reference to
+    // the record of its own; this coroutine's reference drops when it ends.
+    let forget = || -> Arc<Slot<dyn Connection>> {
         slot.hijacked.store(true, Ordering::Relaxed);
         srv.unregister(slot.index);
+        slot.clone()
     };
     w.on_hijack = Some(&forget);
     let panicked = !options_star

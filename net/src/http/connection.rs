@@ -32,7 +32,8 @@
 //! **How a TLS stream plugs in.** A `TlsStream` with `Read` and `Write` for `&TlsStream`,
 //! `get_ref()` for its socket and `buffered_plaintext()` implements the trait in four lines
 //! (`recv`: `Read::read(&mut &*self, buf)`; `send`: `Write::write(&mut &*self, data)`;
-//! `socket`: `self.get_ref()`; `buffered`: `self.buffered_plaintext()`), and an HTTPS server
+//! `socket`: `self.get_ref()`; `buffered`: `self.buffered_plaintext()`; it also says its goodbye in `peer_left` and
+//! `close_write`), and an HTTPS server
 //! is `server.serve_with(listener, move |tcp| handshake(tcp))`, the handshake running in
 //! each connection's own coroutine under a deadline it sets on the socket. Hijack, the
 //! request context's watch and `httptest` need nothing more.
@@ -115,6 +116,14 @@ pub trait Connection: Send + Sync + 'static {
     fn tls(&self) -> Option<super::TlsState> {
         None
     }
+
+    /// Ends this side's sending, reading goes on (Go's `CloseWrite`), for a
+    /// [hijacked](super::Hijacked::shutdown_write) connection: a transport with a goodbye
+    /// of its own says it first (TLS's `close_notify`). The default shuts the socket's
+    /// write half.
+    fn close_write(&self) -> io::Result<()> {
+        self.socket().shutdown(std::net::Shutdown::Write)
+    }
 }
 
 impl Connection for TcpStream {
@@ -189,29 +198,11 @@ impl<'a> Wire<'a> {
         }
     }
 
-    /// Writes some of `data` (for a hijacked stream's `Write`).
-    pub(crate) fn write(self, data: &[u8]) -> io::Result<usize> {
-        match self {
-            Wire::Tcp(s) => io::Write::write(&mut &*s, data),
-            Wire::Dyn(c) => c.send(data),
-            Wire::Memory(_) => self.write_all(data).map(|()| data.len()),
-        }
-    }
-
     /// The TLS session's state, for a TLS transport ([`Connection::tls`]).
     pub(crate) fn tls(self) -> Option<super::TlsState> {
         match self {
             Wire::Dyn(c) => c.tls(),
             Wire::Tcp(_) | Wire::Memory(_) => None,
-        }
-    }
-
-    /// The TCP socket underneath; `None` in memory.
-    pub(crate) fn socket(self) -> Option<&'a TcpStream> {
-        match self {
-            Wire::Tcp(s) => Some(s),
-            Wire::Dyn(c) => Some(c.socket()),
-            Wire::Memory(_) => None,
         }
     }
 }

@@ -16,6 +16,10 @@
 //! sent an HTTP request to an HTTPS server.", then the connection closes; the server goes
 //! on serving. Every other handshake failure closes that connection only (logged at debug).
 //!
+//! **Hijack** hands over the TLS stream itself (its `Connection` impl: reads through the
+//! session, plaintext rustls already decrypted first, `close_write` says `close_notify`),
+//! so a WebSocket upgrade or a `CONNECT` tunnel on an HTTPS server stays inside TLS.
+//!
 //! **ALPN.** The server offers `http/1.1` (added to a caller's acceptor if it lacks it, as
 //! Go's `ServeTLS` does); HTTP/2 is not spoken.
 use std::io::{self, Write};
@@ -73,6 +77,11 @@ impl Connection for TlsStream {
                 .map(|c| c.as_ref().to_vec())
                 .collect(),
         })
+    }
+
+    /// `close_notify`, then the TCP write half (for a hijacked connection).
+    fn close_write(&self) -> io::Result<()> {
+        self.shutdown()
     }
 }
 

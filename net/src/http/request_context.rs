@@ -9,8 +9,8 @@
 //!
 //! **What cancels it**, as in Go:
 //!
-//! 1. *The client leaves while the handler runs.* Go's server keeps a background read on
-//!    the connection; goro parks an *unstarted* task in the socket's read slot
+//! 1. *The client leaves while the handler runs* (also mid-upload, below). Go's server
+//!    keeps a background read on the connection; goro parks an *unstarted* task in the socket's read slot
 //!    ([`TcpStream::spawn_when_readable`], the idle watcher's design in `idle_watch.rs`): no
 //!    coroutine and no stack per request. The poller starts it on the socket's next read
 //!    edge; it peeks without consuming (`MSG_PEEK | MSG_DONTWAIT`) and cancels on end of
@@ -31,12 +31,23 @@
 //!    never looks at its context is not stopped.
 //! 4. *The handler returns*: the request owns the [`CancelFn`], and drops it.
 //!
-//! **Limits.** The socket is watched only when no body is left on it when the handler asks
-//! (no body, one that came with the head, or one the handler has read to its end), as Go
-//! starts its background read only once the body is consumed: body bytes on the socket
-//! would look like a live client, and a handler reading them sees a departed client as its
-//! read's error. So ask for the context after reading the body (Go registers the watch
-//! when the body hits its end; goro looks when the context is made).
+//! **An upload the handler has not read.** While body bytes are still on the socket a
+//! peek finds them, so a peek cannot tell a live client from one that sent part of its
+//! body and left: Go does not see it either (its background read starts only once the
+//! body is consumed). goro does, by asking the kernel instead of the bytes: a `poll` with
+//! no wait reports `POLLRDHUP` (the client's FIN, Linux and Android) and `POLLHUP` /
+//! `POLLERR` (a reset) even with unread bytes queued ahead of them. So when the handler
+//! asks for its context with body left on the socket, the watcher is parked as above
+//! (a FIN or a reset is a read edge, which starts it), and once started it looks every
+//! 25 to 200 ms while the request lasts (body bytes keep the socket readable, so parking
+//! again would start it at once): a client that leaves mid-upload cancels the context
+//! within about 200 ms. In this mode bytes never end the watch, and a FIN counts as
+//! leaving: a client that half-closes after sending its whole request (some `HTTP/1.0`
+//! tools do) is taken for gone, as Go takes it once the handler has read the body. Limits:
+//! a FIN queued behind body bytes the client could not send yet (the server's receive
+//! window is full: a large upload the handler does not read) cannot arrive, so that
+//! departure is seen only once the handler reads on; without `POLLRDHUP` (BSDs, macOS)
+//! only a reset is seen early.
 //!
 //! **A watcher that starts with nothing to read.** A read that fills its buffer leaves the
 //! socket's ready bit set (there may be more), and a body read to its exact end does; a
@@ -119,20 +130,18 @@ impl Request<'_> {
 }
 
 /// Arms the watch of a request's context on connection `slot` (step 1 and 2 of the module
-/// notes); `watch_socket` if the socket may be watched (no body is left on it).
-pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, watch_socket: bool) {
+/// notes); `body_done` if no body is left on the socket (else the upload watch, module
+/// notes).
+pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, body_done: bool) {
     *crate::lock(&slot.request_cancel) = Arc::downgrade(cancel);
+    let upload = !body_done;
     // The client may have left before the handler asked (its end of stream can have come
     // with the request's own read edge, no edge follows it; or the handler's body read
-    // failed on it): peek once now. Body bytes still on the socket read as a live client.
-    // An end that comes after this peek sets the ready bit, which starts the watcher below
-    // at once.
-    if look(&slot.conn) == Peer::Gone {
+    // failed on it): look once now. An end that comes after this look sets the ready bit,
+    // which starts the watcher below at once.
+    if look(&slot.conn, upload) == Peer::Gone {
         tracing::debug!(remote = %slot.remote, "goro-net http: client gone before the handler asked");
         cancel.cancel();
-        return;
-    }
-    if !watch_socket {
         return;
     }
     let (conn, weak) = (Arc::downgrade(slot), Arc::downgrade(cancel));
@@ -143,18 +152,19 @@ pub(crate) fn arm<C: Connection>(slot: &Arc<Slot<C>>, cancel: &Arc<CancelFn>, wa
             let (Some(cancel), Some(slot)) = (weak.upgrade(), conn.upgrade()) else {
                 return;
             };
-            match look(&slot.conn) {
+            match look(&slot.conn, upload) {
                 Peer::Gone => {
-                    tracing::debug!(remote = %slot.remote, "goro-net http: client left, request canceled");
+                    tracing::debug!(remote = %slot.remote, upload, "goro-net http: client left, request canceled");
                     cancel.cancel();
                     return;
                 }
-                Peer::Data => return, // a live client's next request: the watch ends
-                Peer::Quiet => {}
+                Peer::Data if !upload => return, // a live client's next request: the watch ends
+                Peer::Data | Peer::Quiet => {}
             }
-            // Started with nothing to read: the ready bit was left set by a read that
-            // filled its buffer (a body read to its exact end), and a watcher parked again
-            // would start again at once. Look now and then instead, while the request lasts.
+            // Started with nothing to read (the ready bit was left set by a read that
+            // filled its buffer), or with body bytes the handler has not read: parked
+            // again it would start again at once. Look now and then instead, while the
+            // request lasts.
             drop((cancel, slot));
             quiet += 1;
             goro::time::sleep(QUIET_POLL * quiet.min(8));
@@ -192,13 +202,45 @@ enum Peer {
 /// The first pause of a watcher that started with nothing to read; later ones grow to 8×.
 const QUIET_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 
-/// What the client's connection shows: the socket's peek, except that bytes on a TLS
-/// socket may be the client's goodbye (`close_notify`), which only the transport can tell.
-fn look<C: Connection>(conn: &C) -> Peer {
+/// What the client's connection shows. With no body left on the socket: the socket's
+/// peek, except that bytes on a TLS socket may be the client's goodbye (`close_notify`),
+/// which only the transport can tell. With an `upload` still on it, bytes are the body:
+/// the client is gone only if the socket says it hung up (a FIN or a reset, seen under
+/// the unread bytes), or the peek finds the end or an error.
+fn look<C: Connection>(conn: &C, upload: bool) -> Peer {
+    if upload {
+        if hung_up(conn.socket()) {
+            return Peer::Gone;
+        }
+        return peer(conn.socket());
+    }
     match peer(conn.socket()) {
         Peer::Data if conn.peer_left() == Some(true) => Peer::Gone,
         seen => seen,
     }
+}
+
+/// True if the client shut its sending side (`POLLRDHUP`, Linux and Android) or the
+/// connection hung up or failed (`POLLHUP`, `POLLERR`: a reset), even with unread bytes
+/// queued ahead of that end, which a peek would return first. A poll with no wait; the
+/// poller's edges are not touched.
+fn hung_up(s: &TcpStream) -> bool {
+    if s.as_poll_fd().is_closed() {
+        return true;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let events = libc::POLLRDHUP;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let events = 0;
+    let mut p = libc::pollfd {
+        fd: s.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: `p` is one live `pollfd`, the count says one; the fd is open while `s` is
+    // borrowed (a closed `TcpStream` keeps its fd until it drops). A zero timeout: no wait.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r == 1 && (p.revents & (events | libc::POLLHUP | libc::POLLERR)) != 0
 }
 
 /// Peeks at the client's socket without consuming and without touching the poller's

@@ -121,9 +121,9 @@ pub struct ResponseWriter<'a> {
     date_header: DateHeader,
     /// A handler took the connection over (`hijack.rs`): nothing more is sent for it.
     pub(crate) hijacked: bool,
-    /// What the server does when a handler hijacks: forget the connection. `None` where
-    /// nothing registered it (`httptest`).
-    pub(crate) on_hijack: Option<&'a (dyn Fn() + Sync)>,
+    /// What the server does when a handler hijacks: forget the connection and hand its
+    /// record over. `None` where nothing registered it (`httptest`).
+    pub(crate) on_hijack: Option<super::hijack::Takeover<'a>>,
     /// Trailer lines (`name: value\r\n`) for the last chunk ([`trailer_add`](Self::trailer_add)).
     trailers: Vec<u8>,
     /// A `Trailer` header was set: the body goes chunked (no header scan per answer).
@@ -394,11 +394,6 @@ impl<'a> ResponseWriter<'a> {
     pub fn abort(&mut self) {
         self.aborted = true;
         self.close = true;
-    }
-
-    /// The transport this writer sends on (for `hijack.rs`).
-    pub(crate) fn wire(&self) -> Wire<'a> {
-        self.wire
     }
 
     /// True if a byte of the head has been handed to the socket or output buffer.

@@ -54,8 +54,12 @@
 //! **Upgrades.** A request with `Connection: upgrade` (a WebSocket handshake) is sent to the
 //! backend with its `Upgrade` header, and the client's connection is then
 //! [hijacked](super::ResponseWriter::hijack) and spliced to the backend's both ways, as
-//! Go's proxy does after a `101`. Unlike Go's, the backend's answer is relayed as sent
-//! without `modify_response`, and the client's connection must be plain TCP.
+//! Go's proxy does after a `101`. As in Go, the `101` goes through `modify_response` first
+//! (with its `Connection` and `Upgrade` headers: they are the point of it), and a refusal
+//! there, or a backend that switches to another protocol than asked, goes to the error
+//! handler with nothing spliced. An `https://` backend is dialed with TLS (the proxy's
+//! client's connector, or the default one), and the client's side may be TLS too (an
+//! HTTPS server's hijack hands over the TLS stream).
 //!
 //! **No header twice.** The server adds `Date` only when the handler set none, and
 //! `Server` never (see [`ResponseWriter`](super::ResponseWriter)), so a backend's `Date`
@@ -63,11 +67,13 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use super::answer::{BodyTooLarge, ClientResponse};
+use super::answer::{read_body, read_head, BodyTooLarge, ClientResponse, Src, RESP_BUF};
 use super::client::Client;
+use super::client_conn::{self, ClientConn, Scheme};
 use super::request::Request;
 use super::response::ResponseWriter;
 use super::reverse_proxy_relay as relay;
+use crate::pool;
 
 /// Headers of one hop, not of the message (RFC 9110 §7.6.1), never forwarded either way.
 const HOP: [&str; 9] = [
@@ -433,10 +439,14 @@ impl ReverseProxy {
         Ok(())
     }
 
-    /// Forwards an `Upgrade` request (a WebSocket handshake): its head goes to the backend
-    /// with `Connection: Upgrade` and `Upgrade` restored, then the client's connection is
-    /// hijacked and spliced to the backend's, both ways, until both sides are done. The
-    /// backend's answer (`101`, or a refusal) reaches the client as sent.
+    /// Forwards an `Upgrade` request (a WebSocket handshake), as Go's proxy does: its head
+    /// goes to the backend (dialed as the proxy's client dials, TLS for `https://`) with
+    /// `Connection: Upgrade` and `Upgrade` restored, and the backend's answer is read.
+    /// A `101` goes through `modify_response` with all its headers (an error, or a switch
+    /// to another protocol than asked, goes to the error handler and nothing is spliced),
+    /// then the client's connection is hijacked, the `101` relayed, and the two connections
+    /// spliced, both ways, until both sides are done. Any other answer is relayed as an
+    /// ordinary one (hop-by-hop headers dropped, `modify_response`, body).
     fn upgrade(
         &self,
         w: &mut ResponseWriter<'_>,
@@ -444,16 +454,18 @@ impl ReverseProxy {
         out: &ProxyRequest,
         protocol: &str,
     ) -> io::Result<()> {
-        let rest = out
-            .url
-            .split_once("://")
-            .map_or(out.url.as_str(), |(_, r)| r);
+        let Some((scheme, rest)) = Scheme::split(&out.url) else {
+            return Err(io::Error::other(format!(
+                "goro-net http: the proxy cannot upgrade to {:?}",
+                out.url
+            )));
+        };
         let (authority, target) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let backend = crate::TcpStream::connect(authority)?;
-        let _ = backend.set_nodelay(true);
+        let cfg = self.client.config();
+        let backend = client_conn::dial(scheme, authority, cfg, None)?;
         let mut head = format!("{} {target} HTTP/1.1\r\n", out.method);
         for (n, v) in &out.headers {
             head.push_str(&format!("{n}: {v}\r\n"));
@@ -461,25 +473,74 @@ impl ReverseProxy {
         head.push_str(&format!(
             "Connection: Upgrade\r\nUpgrade: {protocol}\r\n\r\n"
         ));
-        (&backend).write_all(head.as_bytes())?;
-        let mut client = w.hijack(r)?;
-        let Some(plain) = client.tcp() else {
-            // Splicing needs a second handle on the client's stream: a plain socket's.
-            tracing::debug!("goro-net http: upgrade through the proxy needs a plain TCP client");
-            return Ok(());
+        backend.wire().write_all(head.as_bytes())?;
+        let mut src = Src::new(
+            backend.wire(),
+            pool::get(RESP_BUF),
+            0,
+            0,
+            cfg.max_body_bytes,
+        );
+        let (resp, _, framing) = read_head(&mut src, false).map_err(|(e, _)| e)?;
+        let mut answer = ProxyResponse {
+            status: resp.status,
+            headers: owned(resp.headers()),
         };
-        let (Ok(down), Ok(up)) = (plain.try_clone(), backend.try_clone()) else {
-            return Ok(());
-        };
-        if (&backend).write_all(&client.take_buffered()).is_err() {
+        if answer.status != 101 {
+            // A refusal (or an answer that ignores the upgrade): relayed as any answer.
+            let mut body = Vec::new();
+            read_body(&mut src, framing, &mut body, &mut Vec::new())?;
+            let head = self.answer(r, answer, false)?;
+            relay_head(w, &head);
+            let _ = w.write_all(&body);
             return Ok(());
         }
+        if let Some(f) = &self.modify {
+            f(&mut answer, r)?;
+        }
+        let switched = answer.header("upgrade").unwrap_or("");
+        if !switched.eq_ignore_ascii_case(protocol) {
+            return Err(io::Error::other(format!(
+                "goro-net http: backend tried to switch protocol {switched:?} when {protocol:?} was requested"
+            )));
+        }
+        // The backend's first bytes of the new protocol may have come with its `101`.
+        let (buf, lo, hi) = src.into_parts();
+        // The conversation may idle for long: the client's read timeout is for answers.
+        let _ = backend.socket().set_read_timeout(None);
+        let mut client = w.hijack(r)?;
+        let mut head = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+        for (n, v) in &answer.headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        if client.write_all(head.as_bytes()).is_err() || client.write_all(&buf[lo..hi]).is_err() {
+            return Ok(());
+        }
+        drop(buf);
+        let Ok(mut down) = client.try_clone() else {
+            return Ok(());
+        };
+        let backend = std::sync::Arc::new(backend);
+        let up = backend.clone();
+        // Client to backend (the client's bytes received past its head first: `client`
+        // reads them before its connection).
         let to_backend = goro::spawn(move || {
-            let _ = io::copy(&mut &down, &mut &up);
-            let _ = up.shutdown(std::net::Shutdown::Write);
+            let mut buf = crate::pool::get(32 << 10);
+            while let Ok(n @ 1..) = client.read(&mut buf) {
+                if up.wire().write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = close_write(&up);
         });
-        let _ = io::copy(&mut &backend, &mut &*plain);
-        let _ = plain.shutdown(std::net::Shutdown::Write);
+        let mut buf = crate::pool::get(32 << 10);
+        while let Ok(n @ 1..) = backend.wire().read(&mut buf) {
+            if down.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = down.shutdown_write();
         let _ = to_backend.join();
         Ok(())
     }
@@ -597,6 +658,15 @@ fn connection_tokens(headers: &[(String, String)]) -> Vec<String> {
 pub(super) fn hop(name: &str, listed: &[String]) -> bool {
     HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
         || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
+}
+
+/// Ends the sending half of a backend connection (TLS: `close_notify` first).
+fn close_write(c: &ClientConn) -> io::Result<()> {
+    match c {
+        ClientConn::Plain(s) => s.shutdown(std::net::Shutdown::Write),
+        #[cfg(feature = "tls")]
+        ClientConn::Tls(s) => s.shutdown(),
+    }
 }
 
 /// Copies status and headers to `w`.
