@@ -216,25 +216,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<StreamingResponse> {
-        redirect::follow(
-            &self.cfg,
-            (method, url, headers, body),
-            true,
-            |(m, u, h, b), by| {
-                let (scheme, authority, head) = request_head(m, u, h, Payload::Bytes(b))?;
-                let host = self.host(scheme, authority);
-                ask(
-                    &host.pool,
-                    &head,
-                    m == "HEAD",
-                    by,
-                    None,
-                    self.ctx.as_ref(),
-                    None,
-                )
-                .map(StreamingResponse::new)
-            },
-        )
+        self.stream_with(method, url, headers, body, None, None)
     }
 
     /// [`stream`](Self::stream) with the request's body read from `body` as it is sent
@@ -279,30 +261,7 @@ impl Client {
         body: &mut dyn Read,
         length: Option<u64>,
     ) -> io::Result<StreamingResponse> {
-        let mut reader = Some(body);
-        redirect::follow(
-            &self.cfg,
-            (method, url, headers, &[]),
-            false,
-            |(m, u, h, b), by| {
-                let (payload, upload) = match reader.take() {
-                    Some(r) => (Payload::Reader(length), Some((r, length))),
-                    None => (Payload::Bytes(b), None),
-                };
-                let (scheme, authority, head) = request_head(m, u, h, payload)?;
-                let host = self.host(scheme, authority);
-                ask(
-                    &host.pool,
-                    &head,
-                    m == "HEAD",
-                    by,
-                    upload,
-                    self.ctx.as_ref(),
-                    None,
-                )
-                .map(StreamingResponse::new)
-            },
-        )
+        self.stream_with(method, url, headers, &[], Some((body, length)), None)
     }
 
     /// [`stream_from`](Self::stream_from) with `body` (or [`stream`](Self::stream)
@@ -336,11 +295,26 @@ impl Client {
         body: Option<(&mut dyn Read, Option<u64>)>,
         on_interim: &mut dyn FnMut(&ClientResponse) -> io::Result<()>,
     ) -> io::Result<StreamingResponse> {
-        let resends = body.is_none();
-        let mut reader = body;
+        self.stream_with(method, url, headers, &[], body, Some(on_interim))
+    }
+
+    /// The streaming calls' one body: `bytes` as the request body, unless `upload` gives a
+    /// reader (sent once: a redirect that needs the body again is returned as it is), with
+    /// interim answers shown to `on_interim` if given.
+    fn stream_with(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        bytes: &[u8],
+        upload: Option<(&mut dyn Read, Option<u64>)>,
+        mut on_interim: Option<&mut dyn FnMut(&ClientResponse) -> io::Result<()>>,
+    ) -> io::Result<StreamingResponse> {
+        let resends = upload.is_none();
+        let mut reader = upload;
         redirect::follow(
             &self.cfg,
-            (method, url, headers, &[]),
+            (method, url, headers, bytes),
             resends,
             |(m, u, h, b), by| {
                 let (payload, upload) = match reader.take() {
@@ -356,7 +330,7 @@ impl Client {
                     by,
                     upload,
                     self.ctx.as_ref(),
-                    Some(&mut *on_interim),
+                    on_interim.as_mut().map(|f| &mut **f),
                 )
                 .map(StreamingResponse::new)
             },
