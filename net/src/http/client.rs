@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use goro::context::Context;
 
-use super::answer::{read_body, ClientResponse, Src};
+use super::answer::{read_body, ClientResponse, OnInterim, Src};
 use super::client_builder::ClientBuilder;
 use super::client_conn::{self, ClientConn, Scheme};
 use super::pipeline::Lanes;
@@ -308,7 +308,7 @@ impl Client {
         headers: &[(&str, &str)],
         bytes: &[u8],
         upload: Option<(&mut dyn Read, Option<u64>)>,
-        mut on_interim: Option<&mut dyn FnMut(&ClientResponse) -> io::Result<()>>,
+        mut on_interim: Option<&mut OnInterim<'_>>,
     ) -> io::Result<StreamingResponse> {
         let resends = upload.is_none();
         let mut reader = upload;
@@ -330,7 +330,7 @@ impl Client {
                     by,
                     upload,
                     self.ctx.as_ref(),
-                    on_interim.as_mut().map(|f| &mut **f),
+                    on_interim.as_deref_mut(),
                 )
                 .map(StreamingResponse::new)
             },
