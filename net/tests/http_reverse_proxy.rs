@@ -370,7 +370,7 @@ fn x_forwarded_host_and_proto_are_set_when_asked_and_passed_as_sent_by_default()
 #[test]
 fn over_https_the_request_knows_its_tls_and_the_proxy_forwards_proto_https() {
     use goro_net::http::{Handler, Server};
-    use goro_net::tls::{TlsAcceptor, TlsConnector};
+    use goro_net::tls::TlsAcceptor;
 
     let ca = tls_util::Ca::new("goro proxy test CA");
     let backend = forwarded_echo();
@@ -398,16 +398,7 @@ fn over_https_the_request_knows_its_tls_and_the_proxy_forwards_proto_https() {
     let acceptor = TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap();
     let f = front.clone();
     goro::spawn(move || f.serve_tls(ln, acceptor));
-    let client = Client::builder()
-        .tls_connector(
-            TlsConnector::builder()
-                .roots(ca.pool())
-                .alpn_protocols(["http/1.1"])
-                .build()
-                .unwrap(),
-        )
-        .timeout(Duration::from_secs(20))
-        .build();
+    let client = tls_util::https_client(&ca);
     let r = client
         .get(&format!("https://localhost:{port}/tls"))
         .unwrap();

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use goro_net::http::{self, Client, Request, ResponseWriter, Server};
-use goro_net::tls::{TlsAcceptor, TlsConnector};
+use goro_net::tls::TlsAcceptor;
 use goro_net::TcpListener;
 use tls_util::{temp_dir, write, Ca};
 
@@ -53,24 +53,11 @@ fn http_server() -> (Server, SocketAddr) {
     (server, addr)
 }
 
-/// A client trusting only `ca`.
-fn client(ca: &Ca) -> Client {
-    let connector = TlsConnector::builder()
-        .roots(ca.pool())
-        .alpn_protocols(["http/1.1"])
-        .build()
-        .unwrap();
-    Client::builder()
-        .tls_connector(connector)
-        .timeout(Duration::from_secs(20))
-        .build()
-}
-
 #[test]
 fn goro_client_reuses_one_tls_connection_for_many_requests() {
     let ca = Ca::new("goro test CA");
     let (server, addr) = https_server(&ca, &["localhost"]);
-    let c = client(&ca);
+    let c = tls_util::https_client(&ca);
     let base = format!("https://localhost:{}", addr.port());
     for i in 0..5 {
         let resp = c.get(&format!("{base}/get{i}")).unwrap();
@@ -149,7 +136,7 @@ srv.handle_request()
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line.trim().parse().unwrap();
-    let c = client(&ca);
+    let c = tls_util::https_client(&ca);
     // python's server serves one connection (`handle_request`): every request must reuse it.
     let mut conn_ids = Vec::new();
     for i in 0..3 {
@@ -184,7 +171,7 @@ fn certificate_errors_are_clear() {
     );
 
     // Our CA, but the certificate does not name 127.0.0.1.
-    let e = client(&ca)
+    let e = tls_util::https_client(&ca)
         .get(&format!("https://127.0.0.1:{}/", addr.port()))
         .unwrap_err();
     let msg = e.to_string().to_lowercase();
@@ -194,7 +181,7 @@ fn certificate_errors_are_clear() {
     );
 
     // The server still serves.
-    let resp = client(&ca)
+    let resp = tls_util::https_client(&ca)
         .get(&format!("https://localhost:{}/ok", addr.port()))
         .unwrap();
     assert_eq!(resp.body, b"https GET /ok 0");
@@ -205,7 +192,7 @@ fn certificate_errors_are_clear() {
 fn http_and_https_to_one_port_are_pooled_apart() {
     let ca = Ca::new("goro test CA");
     let (server, addr) = https_server(&ca, &["localhost"]);
-    let c = client(&ca);
+    let c = tls_util::https_client(&ca);
     let https = format!("https://localhost:{}/a", addr.port());
     let http = format!("http://localhost:{}/a", addr.port());
     assert_eq!(c.get(&https).unwrap().body, b"https GET /a 0");
@@ -227,7 +214,7 @@ fn redirects_cross_schemes_both_ways() {
     let ca = Ca::new("goro test CA");
     let (tls_server, tls_addr) = https_server(&ca, &["localhost"]);
     let (plain_server, plain_addr) = http_server();
-    let c = client(&ca);
+    let c = tls_util::https_client(&ca);
 
     // http -> https
     let resp = c

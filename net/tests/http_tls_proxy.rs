@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use goro_net::http::{Request, ResponseWriter, Server};
-use goro_net::tls::{TlsAcceptor, TlsConnector};
+use goro_net::tls::TlsAcceptor;
 use goro_net::TcpListener;
 use tls_util::Ca;
 
@@ -48,11 +48,7 @@ fn backend(ca: &Ca, id: &'static str) -> SocketAddr {
 fn the_gateway_terminates_tls_and_reaches_https_backends() {
     let ca = Ca::new("goro test CA");
     let backends = [backend(&ca, "b1"), backend(&ca, "b2")];
-    let connector = TlsConnector::builder()
-        .roots(ca.pool())
-        .alpn_protocols(["http/1.1"])
-        .build()
-        .unwrap();
+    let connector = tls_util::http_connector(&ca);
     let gw = Gateway::new(
         backends
             .iter()
@@ -75,16 +71,7 @@ fn the_gateway_terminates_tls_and_reaches_https_backends() {
         TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap(),
     );
 
-    let client = goro_net::http::Client::builder()
-        .tls_connector(
-            TlsConnector::builder()
-                .roots(ca.pool())
-                .alpn_protocols(["http/1.1"])
-                .build()
-                .unwrap(),
-        )
-        .timeout(Duration::from_secs(20))
-        .build();
+    let client = tls_util::https_client(&ca);
     let url = |p: &str| format!("https://localhost:{}{p}", front.port());
     let mut seen = Vec::new();
     for i in 0..4 {

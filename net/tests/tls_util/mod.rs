@@ -97,6 +97,23 @@ pub fn connector(ca: &Ca) -> TlsConnector {
     TlsConnector::builder().roots(ca.pool()).build().unwrap()
 }
 
+/// A connector trusting only `ca` that offers ALPN `http/1.1`, as an HTTPS client's.
+pub fn http_connector(ca: &Ca) -> TlsConnector {
+    TlsConnector::builder()
+        .roots(ca.pool())
+        .alpn_protocols(["http/1.1"])
+        .build()
+        .unwrap()
+}
+
+/// An HTTP client trusting only `ca` ([`http_connector`]), with a 20 s bound per request.
+pub fn https_client(ca: &Ca) -> goro_net::http::Client {
+    goro_net::http::Client::builder()
+        .tls_connector(http_connector(ca))
+        .timeout(Duration::from_secs(20))
+        .build()
+}
+
 /// A fresh directory for PEM files handed to outside tools.
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
