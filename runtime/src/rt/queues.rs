@@ -55,7 +55,7 @@ use super::{Processor, Runtime};
 use crate::coroutine::Task;
 
 /// Spawns dealt to each worker of the spread set in one burst, at most (module doc).
-pub(crate) const DEAL_PER_WORKER: usize = 64;
+const DEAL_PER_WORKER: usize = 64;
 
 thread_local! {
     /// This worker thread's queues (null on plain threads).
@@ -88,7 +88,7 @@ pub(crate) struct RunQueues {
     /// One task woken by this worker, run next (Go's `runnext`).
     pub(crate) runnext: Cell<Option<Arc<Task>>>,
     /// The idle workers this worker claimed for its current burst (module doc).
-    pub(crate) spread: RefCell<Vec<usize>>,
+    spread: RefCell<Vec<usize>>,
     /// Where the next spawn of the burst goes among this worker (0) and `spread` (1..).
     spread_turn: Cell<usize>,
     /// Spawns of the current burst handed to other workers (bounded by `DEAL_PER_WORKER`).
