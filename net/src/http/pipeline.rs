@@ -485,7 +485,7 @@ impl Lane {
             })
         });
         if flush {
-            self.flush(deadline);
+            KillOnUnwind::around(self, || self.flush(deadline));
         }
         let outcome = self.wait(seq, deadline);
         if let Some(stop) = stop {
@@ -501,7 +501,6 @@ impl Lane {
     /// The flusher's part: one write for everything queued meanwhile, by the flusher's
     /// `deadline` (a write that misses it kills the lane: the others go through the pool).
     fn flush(&self, deadline: Option<Instant>) {
-        let _guard = KillOnUnwind(self);
         if deadline.is_some() {
             self.conn.set_write_deadline(deadline);
         }
@@ -569,7 +568,7 @@ impl Lane {
                 st.reading = true;
                 let rbuf = st.rbuf.take();
                 drop(st);
-                self.read_answers(seq, deadline, rbuf);
+                KillOnUnwind::around(self, || self.read_answers(seq, deadline, rbuf));
                 continue;
             }
             drop(st);
@@ -588,7 +587,6 @@ impl Lane {
         deadline: Option<Instant>,
         rbuf: Option<(PooledBuf, usize, usize)>,
     ) {
-        let _guard = KillOnUnwind(self);
         let (buf, pos, end) = rbuf.unwrap_or_else(|| (pool::get(RESP_BUF), 0, 0));
         if deadline.is_some() {
             self.conn.set_read_deadline(deadline);
@@ -680,17 +678,32 @@ impl Lane {
     }
 }
 
-/// Kills the lane if the flusher or the reader unwinds (a panic in between): the role it held
-/// would otherwise stay taken, and the other callers would wait forever.
-struct KillOnUnwind<'a>(&'a Lane);
+/// Kills the lane if the flusher's or the reader's part unwinds (a panic in between): the role
+/// it held would otherwise stay taken, and the other callers would wait forever.
+///
+/// Disarmed when the part returns, rather than asking `std::thread::panicking()` on drop: a
+/// coroutine of this worker that parked while unwinding (a `Drop` that waits) leaves that true
+/// for every other coroutine the thread runs meanwhile (docs/CAVEATS.md), and each of their
+/// lanes would die on its first request.
+struct KillOnUnwind<'a>(Option<&'a Lane>);
+
+impl<'a> KillOnUnwind<'a> {
+    /// Runs `part`, one of `lane`'s roles, killing the lane if it unwinds.
+    fn around<R>(lane: &'a Lane, part: impl FnOnce() -> R) -> R {
+        let mut armed = KillOnUnwind(Some(lane));
+        let r = part();
+        armed.0 = None;
+        r
+    }
+}
 
 impl Drop for KillOnUnwind<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let mut st = lock(&self.0.st);
+        if let Some(lane) = self.0 {
+            let mut st = lock(&lane.st);
             st.reading = false;
             st.flushing = false;
-            self.0.kill(&mut st);
+            lane.kill(&mut st);
         }
     }
 }
