@@ -37,7 +37,7 @@ use crate::stack::Stack;
 /// of one worker interleave at park points; goro cannot detect or prevent them:
 ///
 /// - a `thread_local!` whose initializer parks (connects a goro socket, sleeps, calls
-///   [`blocking`](crate::blocking)): another coroutine on the same worker runs the
+///   [`blocking`](crate::blocking())): another coroutine on the same worker runs the
 ///   initializer too, and std then drops one value while a coroutine still holds a reference
 ///   to it. Use [`coroutine_local!`](crate::coroutine_local) or
 ///   [`sync::OnceLock`](crate::sync::OnceLock), whose initializers may park;

@@ -285,7 +285,7 @@ impl fmt::Display for CoroutineId {
 
 /// A handle to a coroutine: its id and name (like `std::thread::Thread`).
 ///
-/// Obtained from [`current`](crate::current) or [`JoinHandle::coroutine`](crate::JoinHandle::coroutine).
+/// Obtained from [`current`] or [`JoinHandle::coroutine`](crate::JoinHandle::coroutine).
 ///
 /// ```
 /// let h = goro::Builder::new().name("worker-1").spawn(|| {

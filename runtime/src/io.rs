@@ -322,7 +322,7 @@ impl PollFd {
     /// [`read`](Self::read) does. The coroutine runs on the worker whose poller watches the
     /// fd, where a coroutine that waited there would have resumed, and stays there. The
     /// fd's read deadline and timeout do not apply to this wait. To give up on it, close
-    /// the fd: `f` then starts and its reads fail. While it waits, [`stats`](crate::stats)
+    /// the fd: `f` then starts and its reads fail. While it waits, [`stats`](crate::stats())
     /// counts the coroutine among `coroutines` (spawned, not finished), not `parked`.
     ///
     /// # Errors

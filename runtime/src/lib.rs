@@ -31,7 +31,7 @@
 //! | `context.Context`, `WithCancel`, `WithTimeout`, `AfterFunc` | [`context`] |
 //! | `errgroup.Group` (`golang.org/x/sync`) | [`sync::ErrGroup`] |
 //! | `gopark`/`goready` | [`park::park`], [`park::Unparker`] |
-//! | `runtime.NumGoroutine`, `GODEBUG=schedtrace` | [`stats`], `GORO_SCHEDTRACE=ms` |
+//! | `runtime.NumGoroutine`, `GODEBUG=schedtrace` | [`stats()`], `GORO_SCHEDTRACE=ms` |
 //! | `GOMAXPROCS` | `GORO_MAXPROCS`, [`Config`] |
 //! | netpoll (`internal/poll.FD`) | [`io::PollFd`], [`io::spawn_balanced`]; sockets in `goro-net` |
 //! | stack shrinking at GC (`shrinkstack`) | [`shrink_stack`], called by the coroutine before a long wait |

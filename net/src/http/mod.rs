@@ -21,7 +21,7 @@
 //! | `r.Method`, `r.URL.Path`, `r.Header.Get(k)`, `r.Body` | [`Request::method`], [`Request::path`], [`Request::header`], [`Request::body`] |
 //! | `r.FormValue(k)` | [`Request::form_value`] |
 //! | `r.Cookie(name)`, `r.Cookies()`, `http.SetCookie(w, &c)` | [`Request::cookie`], [`Request::cookies`], [`set_cookie`]`(w, &c)` |
-//! | `http.Error`, `http.NotFound`, `http.Redirect` | [`error`], [`not_found`], [`redirect`] |
+//! | `http.Error`, `http.NotFound`, `http.Redirect` | [`error`], [`not_found`], [`redirect()`] |
 //! | `http.FileServer(http.Dir(root))`, `http.ServeFile`, `http.StripPrefix` | [`FileServer::new`]`(root)`, [`serve_file`], [`strip_prefix`] |
 //! | `http.Client{Timeout}`, `Transport` pool | [`Client`] over [`connpool`](crate::connpool), [`ClientBuilder::timeout`] |
 //! | `client.Do(req)`, reading `resp.Body` as it arrives | [`Client::stream`], [`StreamingResponse`] (`Read`) |

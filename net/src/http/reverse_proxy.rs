@@ -62,7 +62,7 @@
 //! HTTPS server's hijack hands over the TLS stream).
 //!
 //! **No header twice.** The server adds `Date` only when the handler set none, and
-//! `Server` never (see [`ResponseWriter`](super::ResponseWriter)), so a backend's `Date`
+//! `Server` never (see [`ResponseWriter`]), so a backend's `Date`
 //! and `Server` are relayed once each, as sent.
 use std::io::{self, Read, Write};
 use std::time::Duration;

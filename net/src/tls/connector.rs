@@ -131,7 +131,7 @@ pub struct TlsConnectorBuilder {
 
 impl TlsConnectorBuilder {
     /// Trusts these roots instead of Mozilla's (Go's `RootCAs`): a private CA, a test
-    /// certificate, or [`CertPool::system`] (feature `tls-native-roots`) for the operating
+    /// certificate, or `CertPool::system` (feature `tls-native-roots`) for the operating
     /// system's store.
     pub fn roots(mut self, roots: CertPool) -> Self {
         self.roots = Some(roots);

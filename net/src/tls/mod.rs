@@ -8,7 +8,7 @@
 //! | `tls.Client(conn, cfg)` + `Handshake()` | [`TlsConnector::connect`]`(host, tcp)` |
 //! | `tls.Dial("tcp", addr, cfg)` | [`TlsConnector::dial`]`(addr)` |
 //! | `*tls.Conn` | [`TlsStream`] (`Read` + `Write`, also through `&TlsStream`) |
-//! | `x509.CertPool`, `SystemCertPool` | [`CertPool`], [`CertPool::system`] (feature `tls-native-roots`) |
+//! | `x509.CertPool`, `SystemCertPool` | [`CertPool`], `CertPool::system` (feature `tls-native-roots`) |
 //! | `conn.ConnectionState()` | [`TlsStream::peer_certificates`], [`alpn_protocol`](TlsStream::alpn_protocol), [`server_name`](TlsStream::server_name), [`protocol_version`](TlsStream::protocol_version), [`cipher_suite`](TlsStream::cipher_suite) |
 //! | `conn.CloseWrite()` | [`TlsStream::shutdown`] |
 //!

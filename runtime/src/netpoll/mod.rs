@@ -4,7 +4,7 @@
 //!
 //! A coroutine calls a blocking-looking `read`. The fd is non-blocking, so `read(2)` runs
 //! directly; on `EAGAIN` the coroutine records itself as the fd's read waiter in the fd's
-//! [`PollDesc`](poll_desc::PollDesc) and parks. Its worker runs other coroutines; when it
+//! [`PollDesc`] and parks. Its worker runs other coroutines; when it
 //! polls its OS poller (without blocking when it is idle or every 61 ticks when busy, blocking
 //! when it has nothing else to do) the kernel reports the fd, [`dispatch`] takes the waiter
 //! out of the descriptor and unparks it, and the coroutine resumes inside `read` and retries
@@ -65,7 +65,7 @@ use crossbeam_utils::CachePadded;
 
 use poll_desc::PollDesc;
 
-/// Handles one readiness event reported by a worker's poller (any token but [`WAKE_TOKEN`]).
+/// Handles one readiness event reported by a worker's poller (any token but [`WAKE_TOKEN`](crate::poller::WAKE_TOKEN)).
 ///
 /// Called on the worker's scheduler stack; it only unparks, never blocks.
 pub(crate) fn dispatch(token: u64) {
