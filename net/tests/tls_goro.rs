@@ -1,7 +1,7 @@
 //! goro's TLS client against goro's TLS server on 127.0.0.1: echo from coroutines and from a
 //! plain thread, 1 MiB both ways, SNI with two certificates, ALPN, client certificates,
-//! close_notify, buffered plaintext, shared-reference reads and writes, deadlines, and 200
-//! concurrent echo clients with every byte checked.
+//! close_notify, buffered plaintext, shared-reference reads and writes, deadlines, session
+//! tickets and resumption, and 200 concurrent echo clients with every byte checked.
 #![cfg(all(feature = "tls", target_os = "linux"))]
 
 mod tls_util;
@@ -10,8 +10,12 @@ use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use goro_net::tls::rustls;
 use goro_net::tls::{ClientAuth, TlsAcceptor, TlsConnector, TlsStream};
 use goro_net::TcpStream;
+use rustls::client::{ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue};
+use rustls::pki_types::ServerName;
+use rustls::NamedGroup;
 use tls_util::{connector, echo, echo_once, pattern, server, Ca};
 
 fn echo_server(ca: &Ca) -> std::net::SocketAddr {
@@ -407,4 +411,80 @@ fn write_deadline_stops_writes_but_not_reads() {
     let mut ok = [0u8; 2];
     (&tls).read_exact(&mut ok).unwrap();
     assert_eq!(&ok, b"ok");
+}
+
+/// A client session store that counts the TLS 1.3 tickets it is given.
+#[derive(Debug)]
+struct CountingStore {
+    inner: rustls::client::ClientSessionMemoryCache,
+    tickets: std::sync::atomic::AtomicUsize,
+}
+
+impl ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: NamedGroup) {
+        self.inner.set_kx_hint(name, group)
+    }
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.inner.kx_hint(name)
+    }
+    fn set_tls12_session(&self, name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.inner.set_tls12_session(name, value)
+    }
+    fn tls12_session(&self, name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.inner.tls12_session(name)
+    }
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.inner.remove_tls12_session(name)
+    }
+    fn insert_tls13_ticket(&self, name: ServerName<'static>, value: Tls13ClientSessionValue) {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.insert_tls13_ticket(name, value)
+    }
+    fn take_tls13_ticket(&self, name: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(name)
+    }
+}
+
+#[test]
+fn the_server_sends_one_session_ticket_and_a_client_resumes_with_it() {
+    // Go's server sends one TLS 1.3 ticket per full handshake; rustls's default is two.
+    let ca = Ca::new("goro test CA");
+    let addr = echo_server(&ca);
+    let store = Arc::new(CountingStore {
+        inner: rustls::client::ClientSessionMemoryCache::new(8),
+        tickets: Default::default(),
+    });
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(ca.root_store())
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::store(store.clone());
+    let config = Arc::new(config);
+    let connect = |msg: &[u8]| {
+        let sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let conn =
+            rustls::ClientConnection::new(config.clone(), "localhost".try_into().unwrap()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        tls.write_all(msg).unwrap();
+        let mut back = vec![0; msg.len()];
+        // The tickets come before the echo, so reading it has taken them in.
+        tls.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg);
+        let kind = tls.conn.handshake_kind();
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        kind
+    };
+    assert_eq!(connect(b"first"), Some(rustls::HandshakeKind::Full));
+    assert_eq!(
+        store.tickets.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "tickets sent after one full handshake"
+    );
+    assert_eq!(connect(b"second"), Some(rustls::HandshakeKind::Resumed));
 }

@@ -211,6 +211,10 @@ impl TlsAcceptorBuilder {
         config.alpn_protocols = self.alpn;
         // The server's suite order, not the client's (Go's choice: see the module docs).
         config.ignore_client_order = true;
+        // One TLS 1.3 session ticket per handshake, as Go's server sends (rustls sends two):
+        // a client resumes with one, and each ticket is a record to encrypt and write, and a
+        // session to store.
+        config.send_tls13_tickets = 1;
         Ok(TlsAcceptor {
             config: Arc::new(config),
             handshake_timeout: self.handshake_timeout,

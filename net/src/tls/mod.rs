@@ -119,6 +119,9 @@
 //! (constant-time, only slower for it). A configuration built by hand
 //! ([`TlsAcceptor::from_config`]) keeps its own `ignore_client_order` and suites.
 //!
+//! **Session tickets.** The server sends one TLS 1.3 ticket per full handshake, as Go's does
+//! (rustls's default is two), and keeps resumable sessions in rustls's in-memory cache (256).
+//!
 //! Files: `acceptor.rs` (server side, SNI choice), `connector.rs` (client side),
 //! `stream.rs` (the session over the socket), `cert.rs` (PEM, certificates, root pools),
 //! `error.rs` (errors naming their cause).
