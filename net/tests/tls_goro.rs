@@ -447,6 +447,7 @@ impl ClientSessionStore for CountingStore {
 }
 
 #[test]
+#[allow(deprecated)] // ring's provider: see `goro_net::tls`'s module docs
 fn the_server_sends_one_session_ticket_and_a_client_resumes_with_it() {
     // Go's server sends one TLS 1.3 ticket per full handshake; rustls's default is two.
     let ca = Ca::new("goro test CA");
