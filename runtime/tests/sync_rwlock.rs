@@ -212,6 +212,52 @@ fn a_writer_is_not_starved_by_a_stream_of_readers() {
     });
 }
 
+/// Two readers whose holds overlap (each keeps its guard until the other one entered too, so
+/// the read count does not drop to 0 while the door is open) must not keep a writer out: the
+/// writer's spin before queueing is bounded, and once it queues the door closes, the readers
+/// drain, and it gets in. A coroutine reader and a thread reader, so both waiting paths run.
+#[test]
+fn a_writer_gets_in_between_readers_whose_holds_overlap() {
+    runtime();
+    within(Duration::from_secs(30), || {
+        let l = Arc::new(RwLock::new(0u64));
+        let entries = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = |me: usize| {
+            let (l, entries, stop) = (Arc::clone(&l), Arc::clone(&entries), Arc::clone(&stop));
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let g = l.read();
+                    entries[me].fetch_add(1, Ordering::SeqCst);
+                    let other = entries[1 - me].load(Ordering::SeqCst);
+                    let held = Instant::now();
+                    // Hold until the other reader entered as well, or for 20 ms: then a
+                    // writer closed the door (or the OS did not run the other reader).
+                    while entries[1 - me].load(Ordering::SeqCst) == other
+                        && held.elapsed() < Duration::from_millis(20)
+                    {
+                        std::hint::spin_loop();
+                    }
+                    std::hint::black_box(*g);
+                }
+            }
+        };
+        let a = goro::spawn(reader(0));
+        let b = thread::spawn(reader(1));
+        // Let the relay start: both readers entering in turn.
+        while entries.iter().any(|e| e.load(Ordering::SeqCst) < 10) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        for _ in 0..10 {
+            *l.write() += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(*l.read(), 10);
+    });
+}
+
 #[test]
 fn a_panic_while_holding_a_guard_releases_it() {
     runtime();
