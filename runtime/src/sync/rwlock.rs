@@ -894,6 +894,40 @@ mod loom_models {
         });
     }
 
+    /// The main thread holds the write lock while `readers` readers and `writers` writers
+    /// start, then releases it: readers that find WRITER set queue (or spin) and race the
+    /// write unlock's batch admission, a writer queues behind the held lock or the admitted
+    /// readers, and each other's handoff.
+    fn run_held(readers: usize, writers: usize) {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound.get_or_insert(3);
+        model.check(move || {
+            let l = Arc::new(RwLock::new(Checked(UnsafeCell::new(0))));
+            let g = l.write();
+            let mut hs = Vec::new();
+            for _ in 0..readers {
+                let l = Arc::clone(&l);
+                hs.push(thread::spawn(move || reader(&l, writers + 1)));
+            }
+            for _ in 0..writers {
+                let l = Arc::clone(&l);
+                hs.push(thread::spawn(move || writer(&l)));
+            }
+            // SAFETY: the write guard is held.
+            g.0.with_mut(|p| unsafe { *p += 1 });
+            drop(g);
+            for h in hs {
+                h.join().unwrap();
+            }
+            let g = l.write();
+            // SAFETY: the write guard is held.
+            assert_eq!(g.0.with(|p| unsafe { *p }), writers + 1);
+            drop(g);
+            assert_eq!(l.state.load(std::sync::atomic::Ordering::Relaxed), 0);
+            assert_eq!(l.granted.load(std::sync::atomic::Ordering::Relaxed), 0);
+        });
+    }
+
     /// Two readers (one on the main thread) and a writer: door closing, the last reader's
     /// handoff, the writer's batch admission.
     #[test]
@@ -906,5 +940,25 @@ mod loom_models {
     #[test]
     fn loom_rwlock_one_reader_two_writers() {
         run(1, 2);
+    }
+
+    /// A reader arrives while a writer holds: its queueing races the write unlock.
+    #[test]
+    fn loom_rwlock_reader_meets_held_writer() {
+        run_held(1, 0);
+    }
+
+    /// Two readers arrive while a writer holds: one fast read after the unlock racing the
+    /// other's queueing and batch admission.
+    #[test]
+    fn loom_rwlock_two_readers_meet_held_writer() {
+        run_held(2, 0);
+    }
+
+    /// A reader and a writer arrive while a writer holds: a writer queued behind a queued
+    /// reader, the batch admission, and the admitted reader's handoff to the writer.
+    #[test]
+    fn loom_rwlock_reader_and_writer_meet_held_writer() {
+        run_held(1, 1);
     }
 }
