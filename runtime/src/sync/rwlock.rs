@@ -35,10 +35,11 @@
 //!   door, and readers that then found the lock handed to the writer blocked; on OS threads a
 //!   block and wake costs microseconds. Measured with goro's lock on 4 and 8 plain threads
 //!   (benches/rwlock.rs, one write in 64 operations) the spin halves the time per operation.
-//!   Coroutine readers on 2 workers rarely wait with it (one write in 150 queues). This spin cannot overtake a queued writer (the word is never 0 while one is
-//!   queued: every release hands over to it directly) and stops as soon as one queues. Then,
-//!   once it queued and closed the door, it spins for its grant, so writer preference is
-//!   exact from there: a stream of readers delays a writer by at most one bounded spin.
+//!   Coroutine readers on 2 workers rarely wait with it (one write in 150 queues). This
+//!   spin cannot overtake a queued writer (the word is never 0 while one is queued: every
+//!   release hands over to it directly) and stops as soon as one queues. Then, once it
+//!   queued and closed the door, it spins for its grant, so writer preference is exact from
+//!   there: a stream of readers delays a writer by at most one bounded spin.
 //! - A coroutine whose unlock granted the lock to waiters, or whose read hold was itself
 //!   granted by a batch admission, yields after releasing while `granted` is non-zero: the
 //!   granted waiters hold the lock without running, and on this worker only a yield lets them
@@ -99,7 +100,8 @@ const MAX_READERS: usize = READERS - ONE_READER;
 /// # Fairness: writer-preferring, as Go's `sync.RWMutex`
 ///
 /// Once a writer waits (after a spin of a microsecond or two in which readers may still
-/// enter), new readers queue behind it (even [`try_read`](RwLock::try_read) fails), so a steady stream of readers cannot starve a writer. The last active reader hands
+/// enter), new readers queue behind it (even [`try_read`](RwLock::try_read) fails), so a
+/// steady stream of readers cannot starve a writer. The last active reader hands
 /// the lock directly to the oldest waiting writer; that writer's unlock admits *all* readers
 /// queued meanwhile at once, and the next writer waits for them, so writers cannot starve
 /// readers either. Writers among themselves are FIFO.
