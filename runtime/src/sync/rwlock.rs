@@ -385,18 +385,11 @@ impl<T: ?Sized> RwLock<T> {
     /// door to open. Never enters while a writer holds or waits. True if it got a read slot.
     #[cold]
     fn spin_read(&self) -> bool {
-        for _ in 0..SPINS {
-            if !self.holders_running() {
-                return false;
-            }
-            spin_loop();
-            if self.state.load(Ordering::Relaxed) & (WRITER | WRITER_QUEUED) == 0
-                && self.try_add_reader()
-            {
-                return true;
-            }
-        }
-        false
+        self.spin(|| {
+            (self.state.load(Ordering::Relaxed) & (WRITER | WRITER_QUEUED) == 0
+                && self.try_add_reader())
+            .then_some(true)
+        })
     }
 
     /// Contended write, before queueing: spin (bounded) while the holders run and no writer
@@ -405,27 +398,36 @@ impl<T: ?Sized> RwLock<T> {
     /// (module doc). True if it took the lock.
     #[cold]
     fn spin_write(&self) -> bool {
-        for _ in 0..SPINS {
-            if !self.holders_running() {
-                return false;
-            }
-            spin_loop();
+        self.spin(|| {
             let s = self.state.load(Ordering::Relaxed);
             // A queued writer goes first: queue behind it rather than spin.
             if s & WRITER_QUEUED != 0 {
-                return false;
+                return Some(false);
             }
             // `s == 0` means nobody holds the lock and nobody is queued: a release hands over
             // to a queued writer directly (the word goes to WRITER, never through 0), and
             // READER_QUEUED implies WRITER or WRITER_QUEUED. So this CAS never overtakes a
             // waiter. Acquire: as in `write`.
-            if s == 0
+            (s == 0
                 && self
                     .state
                     .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                return true;
+                    .is_ok())
+            .then_some(true)
+        })
+    }
+
+    /// The pre-queue spin of `spin_read` and `spin_write`: up to `SPINS` rounds while the
+    /// holders run, each a `spin_loop` and then `attempt`, whose `Some(r)` ends the spin
+    /// with `r`. False if the rounds ran out or a granted waiter appeared.
+    fn spin(&self, mut attempt: impl FnMut() -> Option<bool>) -> bool {
+        for _ in 0..SPINS {
+            if !self.holders_running() {
+                return false;
+            }
+            spin_loop();
+            if let Some(r) = attempt() {
+                return r;
             }
         }
         false
