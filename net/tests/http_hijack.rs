@@ -15,6 +15,8 @@ use tungstenite::Message;
 #[path = "../../examples/websocket.rs"]
 mod websocket;
 
+mod common;
+
 #[test]
 fn a_websocket_echo_shares_the_http_port_and_outlives_shutdown() {
     let ts = httptest::Server::new(websocket::mux());
@@ -39,14 +41,7 @@ fn a_websocket_echo_shares_the_http_port_and_outlives_shutdown() {
     assert!(ts.server().shutdown(Duration::from_secs(5)));
     ws.send(Message::text("still here")).unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("still here"));
-    ws.close(None).unwrap();
-    loop {
-        match ws.read() {
-            Ok(_) => {}
-            Err(tungstenite::Error::ConnectionClosed) => break,
-            Err(e) => panic!("closing: {e}"),
-        }
-    }
+    common::close_websocket(&mut ws);
 }
 
 /// A client that sends its first frame in the same segment as its upgrade request: the

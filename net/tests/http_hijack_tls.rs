@@ -4,6 +4,7 @@
 //! rustls still held them decrypted.
 #![cfg(all(feature = "tls", target_os = "linux"))]
 
+mod common;
 mod tls_util;
 
 use std::io::{Read, Write};
@@ -54,14 +55,7 @@ fn a_websocket_echo_over_https() {
     assert!(server.shutdown(Duration::from_secs(5)));
     ws.send(Message::text("after shutdown")).unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("after shutdown"));
-    ws.close(None).unwrap();
-    loop {
-        match ws.read() {
-            Ok(_) => {}
-            Err(tungstenite::Error::ConnectionClosed) => break,
-            Err(e) => panic!("closing: {e}"),
-        }
-    }
+    common::close_websocket(&mut ws);
 }
 
 /// The upgrade request and a 10 KB frame in one TLS record: the server's first read takes

@@ -65,3 +65,16 @@ pub fn ask(addr: SocketAddr, method: &str, target: &str, extra: &str) -> (u16, S
         &format!("{method} {target} HTTP/1.1\r\n{host}{extra}Connection: close\r\n\r\n"),
     )
 }
+
+/// Closes `ws` and reads until the peer's closing frame and the end of the connection,
+/// failing on any other error.
+pub fn close_websocket<S: Read + Write>(ws: &mut tungstenite::WebSocket<S>) {
+    ws.close(None).unwrap();
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(e) => panic!("closing: {e}"),
+        }
+    }
+}
