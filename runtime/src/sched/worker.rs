@@ -147,11 +147,11 @@ impl WorkerLocal {
                 if v == self.index {
                     continue;
                 }
-                if !self.worth_stealing(&self.rt.workers[v]) {
+                let Some(queued) = self.worth_stealing(&self.rt.workers[v]) else {
                     continue;
-                }
+                };
                 let victim = &self.rt.workers[v].stealer;
-                let limit = steal_limit(victim.len(), n);
+                let limit = steal_limit(queued, n);
                 loop {
                     let got = if limit > 1 {
                         victim.steal_batch_with_limit_and_pop(&self.deque, limit)
@@ -175,10 +175,11 @@ impl WorkerLocal {
         None
     }
 
-    /// Whether to steal from `victim`: always from a burst (more than [`FEW_TASKS`]
-    /// queued); a few only once sysmon has flagged the victim's current run as a long one
-    /// (a whole sysmon tick on a CPU without a switch; sysmon then wakes a thief). False
-    /// when the deque is empty.
+    /// Whether to steal from `victim`, as the number of tasks its deque held when looked at
+    /// (the one read that [`steal_limit`] sizes the batch by): always from a burst (more than
+    /// [`FEW_TASKS`] queued); a few only once sysmon has flagged the victim's current run as a
+    /// long one (a whole sysmon tick on a CPU without a switch; sysmon then wakes a thief).
+    /// `None` when the deque is empty.
     ///
     /// A few unstarted tasks on a busy worker are its own: partners the running coroutine
     /// (or a thread) has just made and is about to talk to (a channel peer, a pipeline
@@ -191,14 +192,13 @@ impl WorkerLocal {
     /// that already started its own, piling a burst onto it. Work conservation does not need
     /// these steals: a burst is spread at the spawn (`push_stealable`), and a steal moves
     /// one coroutine at a time, or a small share of a deep backlog.
-    fn worth_stealing(&self, victim: &Processor) -> bool {
+    fn worth_stealing(&self, victim: &Processor) -> Option<usize> {
         let queued = victim.stealer.len();
-        if queued == 0 {
-            return false;
-        }
-        queued > FEW_TASKS
-            || (victim.long_run.load(Ordering::Relaxed)
-                && victim.running.load(Ordering::Relaxed) != 0)
+        let worth = queued > FEW_TASKS
+            || (queued != 0
+                && victim.long_run.load(Ordering::Relaxed)
+                && victim.running.load(Ordering::Relaxed) != 0);
+        worth.then_some(queued)
     }
 
     /// Nothing to run here: counts this worker among the idle ones (a hand-off target) and
