@@ -6,25 +6,30 @@
 //! Criterion reports time per operation *per reader*, so flat lines across `n` mean
 //! throughput grows linearly with readers.
 //!
-//! What bounds the figure once readers overlap: the lock word's cache line moving between
-//! cores (each read is a CAS and a `fetch_sub` on it). An operation alone takes about 27 ns;
-//! two readers that run side by side the whole time pay 130–150 ns each per operation on the
-//! 2-core test machine, and readers that block part of the time pay less, as the others then
-//! run alone (`perf stat` of the 2-reader cases: goro_coroutines used 1.8 CPUs, std_threads
-//! 1.6, goro_threads 1.0). So at 2 readers the lines compare how much each setup runs its
-//! readers concurrently as much as the locks' code paths.
+//! What bounded the figure once readers overlap, before the reader bias: the lock word's
+//! cache line moving between cores (each read a CAS and a `fetch_sub` on it): two coroutine
+//! readers on 2 workers paid 120–150 ns each per operation where one alone pays 27. With the
+//! bias (`runtime/src/sync/rwlock.rs`, "Reader bias") a coroutine's read counts itself in a
+//! word of its own worker's, and two readers pay about 60–75 ns, the rest being the writes
+//! (each revokes the bias and readers go through the word until it is back). goro's lock on
+//! plain threads never biases, so `goro_threads` still shows the shared word; std's readers
+//! block part of the time and then run alone, which flatters it at 2 readers (`perf stat`:
+//! 1.6 CPUs busy against goro_threads' 1.0).
 //!
 //! `cargo bench -p goro-benches --bench rwlock`
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-/// One write per this many operations.
-const WRITE_EVERY: u64 = 64;
+/// One write per this many operations: 64, or `RW_WRITE_EVERY` (e.g. 4 for the write-heavy
+/// case the reader bias costs something in: see `runtime/src/sync/rwlock.rs`).
+static WRITE_EVERY: LazyLock<u64> = LazyLock::new(|| {
+    std::env::var("RW_WRITE_EVERY").map_or(64, |v| v.parse().expect("RW_WRITE_EVERY: a number"))
+});
 
 fn table() -> HashMap<u64, u64> {
     (0..64).map(|k| (k, k * 2)).collect()
@@ -38,7 +43,7 @@ fn op<R: std::ops::Deref<Target = HashMap<u64, u64>>, W>(
 ) where
     W: std::ops::DerefMut<Target = HashMap<u64, u64>>,
 {
-    if i % WRITE_EVERY == WRITE_EVERY - 1 {
+    if i % *WRITE_EVERY == *WRITE_EVERY - 1 {
         let mut m = write();
         *m.entry(i % 64).or_default() += 1;
     } else {

@@ -360,3 +360,63 @@ fn an_unlock_lets_readers_it_admitted_on_its_own_worker_run_first() {
         assert_eq!(*log.lock().unwrap(), ["reader", "writer after unlock"]);
     });
 }
+
+/// Once coroutines read a lock, their reads count in their worker's reader slot instead of
+/// the shared word (the reader bias). A writer must still wait for every such read: from a
+/// thread, from a coroutine on the other worker, and from a coroutine on the holder's own
+/// worker, which has to park (not spin) for the holder to run at all. Fails (a write inside a
+/// read) if the revocation does not drain the slots, and (the 60 s bound) if a writer on the
+/// holder's worker spins for it.
+#[test]
+fn writers_wait_for_coroutine_read_holds_on_every_worker() {
+    runtime();
+    within(Duration::from_secs(60), || {
+        let l = Arc::new(RwLock::new(0u32));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let (holding, held) = std::sync::mpsc::channel();
+        let readers: Vec<_> = (0..2)
+            .map(|w| {
+                let (l, inside, holding) = (Arc::clone(&l), Arc::clone(&inside), holding.clone());
+                goro::Builder::new()
+                    .worker_hint(w)
+                    .spawn(move || {
+                        // Reads from coroutines turn the bias on.
+                        for _ in 0..64 {
+                            drop(l.read());
+                        }
+                        let g = l.read();
+                        inside.fetch_add(1, Ordering::SeqCst);
+                        holding.send(()).unwrap();
+                        goro::time::sleep(Duration::from_millis(200));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        drop(g);
+                    })
+                    .unwrap()
+            })
+            .collect();
+        held.recv().unwrap();
+        held.recv().unwrap();
+        let write = |l: &RwLock<u32>, inside: &AtomicUsize| {
+            let mut g = l.write();
+            assert_eq!(
+                inside.load(Ordering::SeqCst),
+                0,
+                "a write overlapped a read"
+            );
+            *g += 1;
+        };
+        let coroutines: Vec<_> = (0..2)
+            .map(|w| {
+                let (l, inside) = (Arc::clone(&l), Arc::clone(&inside));
+                goro::Builder::new()
+                    .worker_hint(w)
+                    .spawn(move || write(&l, &inside))
+                    .unwrap()
+            })
+            .collect();
+        write(&l, &inside);
+        coroutines.into_iter().for_each(|h| h.join().unwrap());
+        readers.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(*l.read(), 3);
+    });
+}

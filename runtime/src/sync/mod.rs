@@ -75,6 +75,12 @@
 //! | `WRITER_QUEUED` | the writer queue is non-empty: new readers queue (writer preference) | set by a writer under the queue lock (CAS, covering n so a leaving reader is not missed); cleared under the queue lock when the last queued writer is handed `WRITER` |
 //! | n > 0 and `WRITER_QUEUED` | readers draining before a writer | the reader whose `fetch_sub` takes n from 1 to 0 takes the queue lock and hands `WRITER` to the oldest writer (a plain store: nobody else may change the word then) |
 //!
+//! Reads from coroutines may bypass this word: while `RwLock::biased` is set, a coroutine's
+//! read counts itself in its worker's reader slot for the lock (`sync/reader_slots.rs`: the
+//! lock's address and a count of holds in one word), and a writer, once it holds `WRITER`,
+//! clears `biased` and waits for those slots to drain. The protocol (steps B1–B3, R1–R3,
+//! D1–D3) and why it excludes writers are in `sync/rwlock.rs`, "Reader bias".
+//!
 //! `WaitGroup::count` (`sync/wait_group.rs`), an `AtomicUsize`: the number of `add`s not yet
 //! matched by a `done`. Any `add` increments it (panics on overflow); a `done` decrements it
 //! with a CAS while it is ≥ 2 and panics at 0; the step 1 → 0 is done only under the queue
@@ -110,9 +116,11 @@
 //!   only with careful `unsafe` about when the waker may last touch the node; an `Arc` per
 //!   *contended* wait costs one allocation next to a park that costs far more, and keeps this
 //!   module free of `unsafe` except the Mutex's data access.
-//! - *Spinning before parking* (Go spins a few rounds on multicore): a spinning coroutine holds
-//!   its worker; with one worker per core and critical sections that may themselves park, the
-//!   spin mostly burns the CPU the owner needs. Barging gives most of the benefit.
+//! - *Spinning before parking* in the Mutex (Go spins a few rounds on multicore): a spinning
+//!   coroutine holds its worker; with one worker per core and critical sections that may
+//!   themselves park, the spin mostly burns the CPU the owner needs. Barging gives most of
+//!   the benefit. (`RwLock` does spin, bounded and only while every holder took the lock
+//!   itself and so is presumably running: parking there is contagious, see `sync/rwlock.rs`.)
 //!
 //! # Poisoning
 //!
@@ -124,6 +132,7 @@ mod errgroup;
 mod mutex;
 mod once_lock;
 mod pool;
+mod reader_slots;
 mod rwlock;
 mod semaphore;
 mod wait_group;
