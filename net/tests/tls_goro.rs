@@ -202,6 +202,42 @@ fn close_notify_ends_the_stream_and_writes_after_shutdown_fail() {
     assert_eq!(e.kind(), ErrorKind::BrokenPipe);
 }
 
+/// A peer that ends the TCP connection without `close_notify` (many clients do): the data
+/// before it arrives whole, then every read says end of file, as Go's `tls.Conn` does at a
+/// record boundary.
+#[test]
+fn a_tcp_close_without_close_notify_reads_as_end_of_file_every_time() {
+    let ca = Ca::new("goro test CA");
+    let acceptor = TlsAcceptor::new(ca.leaf(&["localhost"]).certificate()).unwrap();
+    let (addr, _errs) = server(acceptor, |s| {
+        (&s).write_all(b"no goodbye").unwrap();
+        s.get_ref().shutdown(std::net::Shutdown::Write).unwrap();
+        // Hold the socket until the client hangs up.
+        let _ = s.get_ref().set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = (&s).read(&mut [0u8; 1]);
+    });
+    let c = connector(&ca);
+    // On a thread of its own, so a read that spins at the end of the stream fails the test
+    // instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tls = c
+            .connect("localhost", TcpStream::connect(addr).unwrap())
+            .unwrap();
+        tls.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        tls.read_to_end(&mut got).unwrap();
+        let again: Vec<usize> = (0..3).map(|_| tls.read(&mut [0u8; 8]).unwrap()).collect();
+        let _ = tx.send((got, again, tls.buffered_plaintext()));
+    });
+    let (got, again, buffered) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the client did not see the end of the stream");
+    assert_eq!(got, b"no goodbye");
+    assert_eq!(again, [0, 0, 0], "EOF stays EOF");
+    assert_eq!(buffered, 0);
+}
+
 #[test]
 fn buffered_plaintext_counts_what_rustls_decrypted() {
     let ca = Ca::new("goro test CA");

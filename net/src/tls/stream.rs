@@ -2,6 +2,7 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,14 @@ use crate::{sys, TcpStream};
 pub struct TlsStream {
     tcp: TcpStream,
     session: Mutex<Session>,
+    /// Decrypted bytes not yet returned by a read (rustls's `plaintext_bytes_to_read` after
+    /// the last `process_new_packets`, less what reads took since). Changed only with the
+    /// session lock held; read without it by [`buffered_plaintext`](Self::buffered_plaintext),
+    /// which the HTTP server asks after every batch of requests (one lock fewer per
+    /// request). `Relaxed` is enough: the stores are ordered by the session lock, and a
+    /// reader on another thread is a snapshot either way (the coroutine that read is the one
+    /// that asks, or it handed the stream on through the scheduler, which orders the two).
+    plain: AtomicUsize,
     /// The name a client connected to (the server's SNI comes from rustls).
     client_sni: Option<String>,
 }
@@ -48,9 +57,6 @@ pub struct TlsStream {
 /// `TlsStream::session`, which is never held across a park.
 struct Session {
     tls: Connection,
-    /// Decrypted bytes not yet returned by a read (rustls's `plaintext_bytes_to_read` after
-    /// the last `process_new_packets`, less what reads took since).
-    plain: usize,
     /// The first bytes the peer sent, kept during the handshake for error messages.
     head: [u8; 8],
     head_len: usize,
@@ -62,6 +68,8 @@ struct Session {
     shut: bool,
     /// The peer said `close_notify` (rustls's `peer_has_closed` after the last processing).
     peer_closed: bool,
+    /// The socket reached the end of the stream (rustls saw it too).
+    eof: bool,
 }
 
 /// Result of one non-blocking attempt to read TLS bytes from the socket.
@@ -93,14 +101,15 @@ impl TlsStream {
             tcp,
             session: Mutex::new(Session {
                 tls,
-                plain: 0,
                 head: [0; 8],
                 head_len: 0,
                 broken: None,
                 write_broken: None,
                 shut: false,
                 peer_closed: false,
+                eof: false,
             }),
+            plain: AtomicUsize::new(0),
             client_sni,
         };
         match stream.run_handshake(limit) {
@@ -187,7 +196,7 @@ impl TlsStream {
     /// # Ok(()) }
     /// ```
     pub fn buffered_plaintext(&self) -> usize {
-        self.lock().plain
+        self.plain.load(Ordering::Relaxed)
     }
 
     /// True if the peer has left, asked without waiting and without taking plaintext: what
@@ -199,7 +208,7 @@ impl TlsStream {
     pub(crate) fn peer_left_nb(&self) -> bool {
         let mut s = self.lock();
         loop {
-            if s.plain > 0 {
+            if self.plain.load(Ordering::Relaxed) > 0 {
                 return false;
             }
             if s.peer_closed || s.broken.is_some() {
@@ -311,23 +320,35 @@ impl TlsStream {
         }
         loop {
             {
+                // One lock for the whole attempt: take what is decrypted, else receive and
+                // decrypt, then take it.
                 let mut s = self.lock();
-                match s.tls.reader().read(buf) {
-                    Ok(n) => {
-                        s.plain = s.plain.saturating_sub(n);
-                        return Ok(n);
+                loop {
+                    // rustls's reader has nothing to say but `WouldBlock` unless plaintext
+                    // waits or the stream ended (the count is exact: `fill_nb` sets it), so
+                    // it is asked only then: a request that arrives on an empty session
+                    // goes straight to the socket.
+                    let plain = self.plain.load(Ordering::Relaxed);
+                    if plain > 0 || s.peer_closed || s.eof {
+                        match s.tls.reader().read(buf) {
+                            Ok(n) => {
+                                self.plain.store(plain.saturating_sub(n), Ordering::Relaxed);
+                                return Ok(n);
+                            }
+                            // The TCP connection ended without close_notify: end of file,
+                            // as in Go.
+                            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => return Err(e),
+                        }
                     }
-                    // The TCP connection ended without close_notify: end of file, as in Go.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-                if let Some((kind, msg)) = &s.broken {
-                    return Err(io::Error::new(*kind, msg.clone()));
-                }
-                match self.fill_nb(&mut s, false)? {
-                    Fill::Data | Fill::Eof => continue,
-                    Fill::WouldBlock => {}
+                    if let Some((kind, msg)) = &s.broken {
+                        return Err(io::Error::new(*kind, msg.clone()));
+                    }
+                    match self.fill_nb(&mut s, false)? {
+                        Fill::Data | Fill::Eof => {}
+                        Fill::WouldBlock => break,
+                    }
                 }
                 // Records rustls wants to send in answer (a TLS 1.3 key update): best
                 // effort now, the next write or flush sends the rest.
@@ -444,7 +465,8 @@ impl TlsStream {
         };
         match s.tls.process_new_packets() {
             Ok(state) => {
-                s.plain = state.plaintext_bytes_to_read();
+                self.plain
+                    .store(state.plaintext_bytes_to_read(), Ordering::Relaxed);
                 s.peer_closed = state.peer_has_closed();
             }
             Err(e) => {
@@ -465,7 +487,11 @@ impl TlsStream {
                 return Err(err);
             }
         }
-        Ok(if n == 0 { Fill::Eof } else { Fill::Data })
+        if n == 0 {
+            s.eof = true;
+            return Ok(Fill::Eof);
+        }
+        Ok(Fill::Data)
     }
 }
 
@@ -570,15 +596,34 @@ impl Read for RecvNb<'_> {
 }
 
 /// Non-blocking sends for rustls's `write_tls`, which hands over its queued records as one
-/// vectored write.
+/// vectored write. Usually that is one record (one response, one buffer): it goes out with
+/// `send(2)`, as `TcpStream::write` sends, which spares the kernel the message header and
+/// iovec array that `sendmsg(2)` copies in and checks; several go out with one `sendmsg`.
 struct SendNb(RawFd);
+
+impl SendNb {
+    /// One non-blocking `send` of `buf`, `MSG_NOSIGNAL` (a closed peer is `EPIPE`).
+    fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is a live slice of `buf.len()` bytes for the call, which only reads
+        // it; `self.0` is the stream's open socket, borrowed for the call.
+        let r = unsafe { libc::send(self.0, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+}
 
 impl Write for SendNb {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        sys::send_vectored(self.0, &[IoSlice::new(buf)])
+        self.send(buf)
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        sys::send_vectored(self.0, bufs)
+        match bufs {
+            [one] => self.send(one),
+            _ => sys::send_vectored(self.0, bufs),
+        }
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
