@@ -52,7 +52,7 @@
 //! writes a response through shared references, possibly from two coroutines on one
 //! worker), the session sits behind a lock, and a lock held across a park deadlocks the
 //! worker (a std `Mutex`) or panics (a `RefCell`). So rustls gets *non-blocking* adaptors
-//! (`stream.rs`: `RecvNb`, `SendNb`): one `recv`/`send` per call that hands `EAGAIN`
+//! (`stream.rs`: `RecvNb`, `SendNb`): one `recv`/`send` (or `sendmsg`) per call that hands `EAGAIN`
 //! back as `WouldBlock`. Each operation is a loop:
 //!
 //! 1. lock the session; try (return decrypted bytes / encrypt and send records);
@@ -69,10 +69,8 @@
 //! fresh `Vec`), and a read copies it out from there into the caller's buffer. A write
 //! encrypts from the caller's buffers (a vectored write's buffers go into the same
 //! records, unjoined) into rustls's outgoing queue (a fresh `Vec` per record), which
-//! leaves in one system call: a
-//! lone record (the usual response) with `send`, several with one `sendmsg` (whose message
-//! header and iovec array the kernel copies in and checks: measurably dearer per call for one
-//! small buffer). Receives go through `PollFd::try_read_with`, the readiness bookkeeping
+//! leaves in one system call (`sys::send_vectored`: a lone record, the usual response, with
+//! `send`; several with one `sendmsg`). Receives go through `PollFd::try_read_with`, the readiness bookkeeping
 //! of `TcpStream::read` without its wait: a read that drained the socket lets the next one
 //! park without a wasted `recv` while the poller reports nothing new, and a `recv` that
 //! filled rustls's buffer (rustls takes at most 4 KiB per call) leaves the socket marked

@@ -596,34 +596,15 @@ impl Read for RecvNb<'_> {
 }
 
 /// Non-blocking sends for rustls's `write_tls`, which hands over its queued records as one
-/// vectored write. Usually that is one record (one response, one buffer): it goes out with
-/// `send(2)`, as `TcpStream::write` sends, which spares the kernel the message header and
-/// iovec array that `sendmsg(2)` copies in and checks; several go out with one `sendmsg`.
+/// vectored write (usually one record: one response; `send_vectored` then uses `send`).
 struct SendNb(RawFd);
-
-impl SendNb {
-    /// One non-blocking `send` of `buf`, `MSG_NOSIGNAL` (a closed peer is `EPIPE`).
-    fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is a live slice of `buf.len()` bytes for the call, which only reads
-        // it; `self.0` is the stream's open socket, borrowed for the call.
-        let r = unsafe { libc::send(self.0, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(r as usize)
-        }
-    }
-}
 
 impl Write for SendNb {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.send(buf)
+        sys::send_vectored(self.0, &[IoSlice::new(buf)])
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match bufs {
-            [one] => self.send(one),
-            _ => sys::send_vectored(self.0, bufs),
-        }
+        sys::send_vectored(self.0, bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
