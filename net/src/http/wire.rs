@@ -454,12 +454,28 @@ pub(crate) fn target<'a>(method: &str, target: &'a str) -> Option<Target<'a>> {
 /// (Go's `httpguts.ValidHostHeader`: letters, digits and ``!$%&'()*+,-.:;=[]_~``; empty
 /// is valid).
 pub(crate) fn host(v: &[u8]) -> Option<&str> {
-    let ok = v
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b));
+    let ok = v.iter().all(|&b| HOST_BYTE[b as usize]);
     // All ASCII, so this never fails.
     ok.then(|| std::str::from_utf8(v).ok()).flatten()
 }
+
+/// The bytes `host` accepts, as a table: every request's `Host` goes through it, and a scan
+/// of the 19 punctuation bytes per byte showed in the HTTPS keep-alive profile (0.6–0.8%).
+static HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let punct = b"!$%&'()*+,-.:;=[]_~";
+    let mut i = 0;
+    while i < punct.len() {
+        t[punct[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -653,6 +669,11 @@ mod tests {
         assert_eq!(host(b""), Some(""));
         for bad in [&b"a b"[..], b"a/b", b"a\0", b"a@b", b"\xff"] {
             assert_eq!(host(bad), None);
+        }
+        // The table is Go's set exactly, byte by byte.
+        for b in 0..=255u8 {
+            let go = b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b);
+            assert_eq!(host(&[b]).is_some(), go, "byte {b:#04x}");
         }
     }
 
