@@ -83,10 +83,10 @@
 //! load are `SeqCst` too: if D3's load misses D1's store, the count-out comes before D1's
 //! look, which sees it; otherwise the releasing reader takes the queue lock after D1
 //! registered the drainer, and wakes it. A release that finds `draining` clear takes no lock,
-//! so releases after a revocation stay off the queue lock unless a writer is parked. Visibility: the count-out
-//! is a Release that the writer's R2/D1 load (an Acquire) reads, so the reader's reads
-//! happen before the writer's writes; and B3's load is an Acquire of the Release store that
-//! set `biased`, made by a reader that had acquired the last write unlock.
+//! so releases after a revocation stay off the queue lock unless a writer is parked.
+//! Visibility: the count-out is a Release that the writer's R2/D1 load (an Acquire) reads, so
+//! the reader's reads happen before the writer's writes; and B3's load is an Acquire of the
+//! Release store that set `biased`, made by a reader that had acquired the last write unlock.
 //!
 //! When the bias is on: a coroutine's read through `state` turns it on again after a
 //! revocation, but only at every `REBIAS_EVERY`th such read on its thread (the first
@@ -150,7 +150,9 @@ const MAX_READERS: usize = READERS - ONE_READER;
 /// A contended [`read`](RwLock::read) or [`write`](RwLock::write) spins for a microsecond or
 /// two while the holders are running, then parks the calling coroutine (its worker runs other
 /// coroutines meanwhile); on a plain OS thread it blocks the thread. Uncontended, taking and
-/// releasing either side is one atomic operation each.
+/// releasing either side is one atomic operation each. A coroutine whose release hands the
+/// lock to parked waiters yields, so the readers it admitted on its own worker run (and
+/// release) at once instead of holding their read slots unrun (see the module source).
 ///
 /// # Reads from coroutines scale across workers
 ///
@@ -162,9 +164,7 @@ const MAX_READERS: usize = READERS - ONE_READER;
 /// biased reads revokes the bias and waits for those reads to finish, which costs a look at
 /// one word per worker. After a write the bias comes back only after several more reads, so
 /// a lock written about as often as it is read stays unbiased. Reads from plain threads never
-/// use it. A coroutine whose release hands the
-/// lock to parked waiters yields, so the readers it admitted on its own worker run (and
-/// release) at once instead of holding their read slots unrun (see the module source).
+/// use it.
 ///
 /// # Fairness: writer-preferring, as Go's `sync.RWMutex`
 ///
