@@ -1141,30 +1141,52 @@ mod loom_models {
         g.0.with_mut(|p| unsafe { *p += 1 });
     }
 
+    /// Starts `readers` reader threads (seeing at most `writes` writes; thread `i` marked
+    /// worker `i + first_worker` if `first_worker` is set) and `writers` writer threads.
+    fn start(
+        l: &Arc<RwLock<Checked>>,
+        readers: usize,
+        writers: usize,
+        writes: usize,
+        first_worker: Option<usize>,
+    ) -> Vec<thread::JoinHandle<()>> {
+        let mut hs = Vec::new();
+        for i in 0..readers {
+            let l = Arc::clone(l);
+            hs.push(thread::spawn(move || {
+                if let Some(w) = first_worker {
+                    super::reader_slots::loom_prim::be_worker(w + i);
+                }
+                reader(&l, writes);
+            }));
+        }
+        for _ in 0..writers {
+            let l = Arc::clone(l);
+            hs.push(thread::spawn(move || writer(&l)));
+        }
+        hs
+    }
+
+    /// Joins `hs`, then reads the value under the write lock: how many writes happened.
+    fn finish(l: &RwLock<Checked>, hs: Vec<thread::JoinHandle<()>>) -> usize {
+        for h in hs {
+            h.join().unwrap();
+        }
+        let g = l.write();
+        // SAFETY: the write guard is held.
+        g.0.with(|p| unsafe { *p })
+    }
+
     fn run(readers: usize, writers: usize) {
         let mut model = loom::model::Builder::new();
         // 3 preemptions: 4 s for both models; 4 take a minute (and pass).
         model.preemption_bound.get_or_insert(3);
         model.check(move || {
             let l = Arc::new(RwLock::new(Checked(UnsafeCell::new(0))));
-            let mut hs = Vec::new();
-            for _ in 1..readers {
-                let l = Arc::clone(&l);
-                hs.push(thread::spawn(move || reader(&l, writers)));
-            }
-            for _ in 0..writers {
-                let l = Arc::clone(&l);
-                hs.push(thread::spawn(move || writer(&l)));
-            }
+            let hs = start(&l, readers - 1, writers, writers, None);
             reader(&l, writers);
-            for h in hs {
-                h.join().unwrap();
-            }
             // Everything released: the word is clear, and every write happened once.
-            let g = l.write();
-            // SAFETY: the write guard is held.
-            assert_eq!(g.0.with(|p| unsafe { *p }), writers);
-            drop(g);
+            assert_eq!(finish(&l, hs), writers);
             assert_eq!(l.state.load(std::sync::atomic::Ordering::Relaxed), 0);
             assert_eq!(l.granted.load(std::sync::atomic::Ordering::Relaxed), 0);
         });
@@ -1180,25 +1202,11 @@ mod loom_models {
         model.check(move || {
             let l = Arc::new(RwLock::new(Checked(UnsafeCell::new(0))));
             let g = l.write();
-            let mut hs = Vec::new();
-            for _ in 0..readers {
-                let l = Arc::clone(&l);
-                hs.push(thread::spawn(move || reader(&l, writers + 1)));
-            }
-            for _ in 0..writers {
-                let l = Arc::clone(&l);
-                hs.push(thread::spawn(move || writer(&l)));
-            }
+            let hs = start(&l, readers, writers, writers + 1, None);
             // SAFETY: the write guard is held.
             g.0.with_mut(|p| unsafe { *p += 1 });
             drop(g);
-            for h in hs {
-                h.join().unwrap();
-            }
-            let g = l.write();
-            // SAFETY: the write guard is held.
-            assert_eq!(g.0.with(|p| unsafe { *p }), writers + 1);
-            drop(g);
+            assert_eq!(finish(&l, hs), writers + 1);
             assert_eq!(l.state.load(std::sync::atomic::Ordering::Relaxed), 0);
             assert_eq!(l.granted.load(std::sync::atomic::Ordering::Relaxed), 0);
         });
@@ -1218,26 +1226,9 @@ mod loom_models {
             be_worker(0);
             drop(l.read());
             assert!(l.biased.load(std::sync::atomic::Ordering::Relaxed));
-            let mut hs = Vec::new();
-            for i in 1..readers {
-                let l = Arc::clone(&l);
-                hs.push(thread::spawn(move || {
-                    be_worker(i);
-                    reader(&l, writers);
-                }));
-            }
-            for _ in 0..writers {
-                let l = Arc::clone(&l);
-                hs.push(thread::spawn(move || writer(&l)));
-            }
+            let hs = start(&l, readers - 1, writers, writers, Some(1));
             reader(&l, writers);
-            for h in hs {
-                h.join().unwrap();
-            }
-            let g = l.write();
-            // SAFETY: the write guard is held.
-            assert_eq!(g.0.with(|p| unsafe { *p }), writers);
-            drop(g);
+            assert_eq!(finish(&l, hs), writers);
             // Every hold counted out: all slots free, the word clear, the bias off (the last
             // write revoked it).
             for t in TABLES.iter() {
