@@ -182,6 +182,13 @@ const MAX_READERS: usize = READERS - ONE_READER;
 /// (recursive read locking): if a writer queued in between, the second `read` waits for the
 /// writer, which waits for the first read guard: deadlock.
 ///
+/// The handoff has a cost on plain threads when there are more of them than cores: a thread
+/// handed the lock may not be running, and the running threads wait for it. With one write
+/// in 64 operations, 4 threads on 2 cores switched context about 60 times as often as on
+/// `std::sync::RwLock` (whose woken waiters compete instead) and took 2–5× as long per
+/// operation (`benches/rwlock.rs`, `goro_threads`). For a lock that only plain threads use,
+/// prefer std's.
+///
 /// # No poisoning
 ///
 /// A panic while a guard is held simply releases it (like `parking_lot` and goro's
