@@ -2,18 +2,24 @@
 //! is counted without touching the lock's shared state word (the "visible readers" of BRAVO,
 //! Dice and Kogan, 2019).
 //!
-//! Each worker thread owns a table of `SLOTS` words. A slot holds a lock's address in its
-//! high bits and a count of read holds (at most `MAX_COUNT`) in the low bits the lock's
-//! alignment leaves free; a count of 0 means the slot is free, whatever address it still
-//! shows. A coroutine reading lock `L` on worker `w` counts itself into `table[w][hash(L)]`
-//! if that slot is free or already `L`'s, and out again when its guard drops. The table is
-//! written almost only by its own worker's thread, so the read path's atomics stay in that
-//! core's cache: no cache line moves between cores while readers on several workers read
-//! the same lock, which is what makes the central word slow (about three line transfers per
-//! read with two readers on two cores).
+//! Each worker thread owns a table of `SLOTS` words. A slot holds a lock's key in its high
+//! bits and a count of read holds (at most `MAX_COUNT`) in the low bits the key leaves free;
+//! a count of 0 means the slot is free, whatever key it still shows. A coroutine reading lock
+//! `L` on worker `w` counts itself into `table[w][hash(key(L))]` if that slot is free or
+//! already `L`'s, and out again when its guard drops. The table is written almost only by
+//! its own worker's thread, so the read path's atomics stay in that core's cache: no cache
+//! line moves between cores while readers on several workers read the same lock, which is
+//! what makes the central word slow (about three line transfers per read with two readers on
+//! two cores).
 //!
-//! A writer finds `L`'s read holds by looking at `table[w][hash(L)]` on every worker that
-//! ever took a slot (`used()`): one word per worker, not a scan of the tables.
+//! A writer finds `L`'s read holds by looking at `table[w][hash(key(L))]` on every worker
+//! that ever took a slot (`used()`): one word per worker, not a scan of the tables.
+//!
+//! A key is a number no other lock was given ([`new_key`]), not the lock's address: a read
+//! guard that was leaked (`mem::forget`) leaves its count in a slot for good, and keyed by
+//! address it would hold off the writers of whatever lock is later made at that address,
+//! which may be unrelated to the leak. Keyed so, it holds off only its own lock's writers,
+//! as a leaked guard of `std::sync::RwLock` does.
 //!
 //! Who may change a slot: any thread, always with one atomic read-modify-write (a count-in is
 //! a CAS from the value it read, a count-out a `fetch_sub`). Normally only the owning worker
@@ -31,8 +37,8 @@ use crossbeam_utils::CachePadded;
 
 use prim::{AtomicUsize, MAX_WORKERS, SLOTS, TABLES};
 
-/// The low bits of a slot that count holds: a lock is 8-byte aligned (`RwLock` is
-/// `#[repr(align(8))]`), so its address leaves these three free.
+/// The low bits of a slot that count holds: keys are multiples of 8, so they leave these three
+/// free.
 const COUNT: usize = 0b111;
 /// Read holds one slot can count; further readers of the lock on that worker use the central
 /// word.
@@ -49,7 +55,7 @@ mod prim {
     use crossbeam_utils::CachePadded;
 
     /// Slots per worker (a power of two): 128 words, 1 KiB per worker. Two hot locks share a
-    /// slot only if their addresses hash alike; the loser of that race reads through the
+    /// slot only if their keys hash alike; the loser of that race reads through the
     /// central word.
     pub(super) const SLOTS: usize = 128;
     /// Workers that get a table (64 KiB of zeroed static memory, touched only by the workers
@@ -141,14 +147,32 @@ pub(crate) mod loom_prim {
 /// `SeqCst` and after its R1, so if R2 must see the count-in, this load sees the raise.
 static USED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// The last key given out ([`new_key`]).
+static LAST_KEY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A key for a lock that turns biased for the first time: a non-zero multiple of 8 that no
+/// lock had before. (They run out only after 2^61 locks on a 64-bit target, 2^29 on a 32-bit
+/// one; two locks that then shared a key would only see each other's reads as holds, and
+/// wait for them: slower, never unsafe.)
+pub(super) fn new_key() -> usize {
+    let k = LAST_KEY
+        .fetch_add(COUNT + 1, Ordering::Relaxed)
+        .wrapping_add(COUNT + 1);
+    if k == 0 {
+        new_key()
+    } else {
+        k
+    }
+}
+
 /// A read hold counted in a slot: which word to count out of.
 #[derive(Clone, Copy)]
 pub(super) struct Slot(&'static AtomicUsize);
 
-/// The slot of `lock` (an 8-byte aligned address) in worker `w`'s table.
-fn slot_of(w: usize, lock: usize) -> &'static AtomicUsize {
-    // Fibonacci hashing of the address without its always-zero low bits.
-    let h = (lock >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
+/// The slot of the lock keyed `key` (see [`new_key`]) in worker `w`'s table.
+fn slot_of(w: usize, key: usize) -> &'static AtomicUsize {
+    // Fibonacci hashing of the key without its always-zero low bits.
+    let h = (key >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
     &table(w)[h >> (usize::BITS - SLOTS.trailing_zeros())]
 }
 
@@ -156,23 +180,23 @@ fn table(w: usize) -> &'static Table {
     &TABLES[w]
 }
 
-/// Counts one read hold of `lock` into this worker's slot for it. `None` on a plain thread, on
-/// a worker without a table, or when the slot belongs to another lock or is full: read
-/// through the central word then.
+/// Counts one read hold of the lock keyed `key` into this worker's slot for it. `None` on a
+/// plain thread, on a worker without a table, or when the slot belongs to another lock or is
+/// full: read through the central word then.
 ///
 /// The count-in is `SeqCst`: it is one of the four accesses whose single total order excludes
 /// a writer (`RwLock::read_biased`, B3).
-pub(super) fn count_in(lock: usize) -> Option<Slot> {
-    debug_assert_eq!(lock & COUNT, 0, "goro: RwLock not 8-byte aligned");
+pub(super) fn count_in(key: usize) -> Option<Slot> {
+    debug_assert!(key != 0 && key & COUNT == 0, "goro: not an RwLock key");
     let w = worker().filter(|&w| w < MAX_WORKERS)?;
     if USED.load(Ordering::Acquire) <= w {
         USED.fetch_max(w + 1, Ordering::SeqCst);
     }
-    let slot = slot_of(w, lock);
+    let slot = slot_of(w, key);
     let s = slot.load(Ordering::Relaxed);
     let next = if s & COUNT == 0 {
-        lock | 1
-    } else if s & !COUNT == lock && s & COUNT < MAX_COUNT {
+        key | 1
+    } else if s & !COUNT == key && s & COUNT < MAX_COUNT {
         s + 1
     } else {
         return None;
@@ -199,11 +223,12 @@ pub(super) fn used() -> usize {
     USED.load(Ordering::SeqCst)
 }
 
-/// True if worker `w`'s slot counts read holds of `lock`. `SeqCst` (so also Acquire, pairing
-/// with `count_out`): the writer's R2 of `RwLock::read_biased`'s total order.
-pub(super) fn held_on(w: usize, lock: usize) -> bool {
-    let s = slot_of(w, lock).load(Ordering::SeqCst);
-    s & COUNT != 0 && s & !COUNT == lock
+/// True if worker `w`'s slot counts read holds of the lock keyed `key`. `SeqCst` (so also
+/// Acquire, pairing with `count_out`): the writer's R2 of `RwLock::read_biased`'s total
+/// order.
+pub(super) fn held_on(w: usize, key: usize) -> bool {
+    let s = slot_of(w, key).load(Ordering::SeqCst);
+    s & COUNT != 0 && s & !COUNT == key
 }
 
 /// After a read through a lock's central word with the bias off: true if the reader should

@@ -160,10 +160,10 @@ const MAX_READERS: usize = READERS - ONE_READER;
 /// # Reads from coroutines scale across workers
 ///
 /// A lock read from coroutines turns *biased*: a coroutine's read then counts itself in a
-/// word of its own worker's (one per worker and lock address) instead of the lock's shared
-/// word, so readers on different workers write no common cache line and reads scale with
-/// workers (two readers on two workers: 2× the throughput of `std::sync::RwLock` on two
-/// threads in `benches/rwlock.rs`). The price is paid by writers: the first write after
+/// word of its own worker's (one per worker and lock) instead of the lock's shared word, so
+/// readers on different workers write no common cache line and reads scale with workers
+/// (two readers on two workers in `benches/rwlock.rs`: twice the throughput of the same
+/// lock without the bias, 1.2× that of `std::sync::RwLock` on two threads). The price is paid by writers: the first write after
 /// biased reads revokes the bias and waits for those reads to finish, which costs a look at
 /// one word per worker. After a write the bias comes back only after several more reads, so
 /// a lock written about as often as it is read stays unbiased. Reads from plain threads never
@@ -220,8 +220,7 @@ const MAX_READERS: usize = READERS - ONE_READER;
 // the bias off, every read loads `biased` before its CAS on `state`, and on `state`'s line
 // that load fetched the line a CAS then had to take again (two coroutine readers on two
 // workers, one write in 4 operations: 12–18% slower per read than with the flags apart).
-// Aligned to 8 so the address leaves `reader_slots` three bits to count in.
-#[repr(C, align(8))]
+#[repr(C)]
 pub struct RwLock<T: ?Sized> {
     /// Reader count × `ONE_READER` | `WRITER` | `WRITER_QUEUED` | `READER_QUEUED`; see the
     /// table in `sync/mod.rs`.
@@ -232,6 +231,10 @@ pub struct RwLock<T: ?Sized> {
     granted: AtomicUsize,
     /// Parked readers and writers. Never held across a park.
     queue: StdMutex<Queues>,
+    /// This lock's key in the reader slots (`reader_slots::new_key`), given when the bias
+    /// first turns on (before `biased` is set); 0 until then. Never changes once given, so a
+    /// reader that loads a non-zero key has the right one whatever the ordering.
+    key: AtomicUsize,
     /// Reads from coroutines may count themselves in per-worker reader slots instead of in
     /// `state` (module doc, "Reader bias"). Set only by a reader holding a read lock through
     /// `state`; cleared only by a writer holding `WRITER`.
@@ -326,6 +329,7 @@ impl<T> RwLock<T> {
             biased: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             granted: AtomicUsize::new(0),
+            key: AtomicUsize::new(0),
             queue: StdMutex::new(Queues {
                 readers: VecDeque::new(),
                 writers: VecDeque::new(),
@@ -343,6 +347,7 @@ impl<T> RwLock<T> {
             biased: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             granted: AtomicUsize::new(0),
+            key: AtomicUsize::new(0),
             queue: StdMutex::new(Queues {
                 readers: VecDeque::new(),
                 writers: VecDeque::new(),
@@ -813,25 +818,23 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// This lock's address: its key in the reader slots.
-    fn addr(&self) -> usize {
-        (self as *const Self).cast::<u8>() as usize
-    }
-
     /// The biased read (B1–B3 of the module doc): counts a read hold into this worker's reader
     /// slot if the bias is on and no writer holds or awaits the lock. `None`: read through
     /// `state`.
     #[inline]
     fn read_biased(&self) -> Option<Slot> {
         // B1: the bias is on, and no writer holds or waits (this check only keeps writer
-        // preference as readers through `state` see it; B3 is what excludes writers).
-        if !self.biased.load(Ordering::Relaxed)
+        // preference as readers through `state` see it; B3 is what excludes writers). A key
+        // of 0 was never biased.
+        let key = self.key.load(Ordering::Relaxed);
+        if key == 0
+            || !self.biased.load(Ordering::Relaxed)
             || self.state.load(Ordering::Relaxed) & (WRITER | WRITER_QUEUED) != 0
         {
             return None;
         }
         // B2: count in (None off a worker, or if the slot is taken).
-        let slot = reader_slots::count_in(self.addr())?;
+        let slot = reader_slots::count_in(key)?;
         // B3: with the count-in done, is the bias still on? SeqCst, as the count-in and the
         // writer's two steps (R1: bias off, R2: look at the slots): in their single total
         // order, if this load comes before R1 then our count-in comes before R2, which sees
@@ -864,6 +867,15 @@ impl<T: ?Sized> RwLock<T> {
     /// Release of our unlock) and revokes it.
     fn bias(&self) {
         if !self.biased.load(Ordering::Relaxed) && reader_slots::rebias_due() {
+            if self.key.load(Ordering::Relaxed) == 0 {
+                // Readers racing here give one key between them: the first CAS wins.
+                let _ = self.key.compare_exchange(
+                    0,
+                    reader_slots::new_key(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
             // Release: pairs with B3's Acquire.
             self.biased.store(true, Ordering::Release);
         }
@@ -873,7 +885,7 @@ impl<T: ?Sized> RwLock<T> {
     /// has counted out (R1–R3 of the module doc).
     #[cold]
     fn revoke_bias(&self) {
-        let me = self.addr();
+        let me = self.key.load(Ordering::Relaxed);
         if self.revoke_bias_now() {
             return;
         }
@@ -891,7 +903,8 @@ impl<T: ?Sized> RwLock<T> {
         // R1, SeqCst: see B3.
         self.biased.store(false, Ordering::SeqCst);
         sc_fence();
-        let me = self.addr();
+        // Relaxed: given before the bias was first set, which our WRITER's Acquire sees.
+        let me = self.key.load(Ordering::Relaxed);
         (0..reader_slots::used()).all(|w| !reader_slots::held_on(w, me))
     }
 
@@ -1398,6 +1411,38 @@ mod bias_tests {
             h.join().unwrap();
             assert!(l.queue.lock().unwrap().drainer.is_none());
             assert!(!l.draining.load(Ordering::Relaxed));
+        });
+    }
+
+    /// Fails with slots keyed by the lock's address: the leaked hold of the first lock would
+    /// count as a hold of the second, made at the same address, and keep its writers out.
+    #[test]
+    fn a_leaked_biased_read_binds_no_later_lock_at_the_same_address() {
+        within(|| {
+            crate::running::set_worker(0);
+            let mut place = Box::new(RwLock::new(0));
+            let bias = |l: &RwLock<u32>| {
+                for _ in 0..64 {
+                    drop(l.read());
+                }
+                assert!(l.biased.load(Ordering::Relaxed), "the bias never turned on");
+            };
+            bias(&place);
+            let g = place.read();
+            assert!(
+                matches!(g.hold, ReadHold::Biased(_)),
+                "not counted in a slot"
+            );
+            std::mem::forget(g);
+            let first = &*place as *const RwLock<u32>;
+            // The first lock drops here and the second takes its place.
+            *place = RwLock::new(1);
+            assert_eq!(&*place as *const RwLock<u32>, first);
+            bias(&place);
+            *place
+                .try_write()
+                .expect("an earlier lock's leaked read kept this one's writer out") += 1;
+            assert_eq!(*place.read(), 2);
         });
     }
 
