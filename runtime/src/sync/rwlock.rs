@@ -1359,6 +1359,15 @@ mod bias_tests {
             .expect("did not finish: lost wake-up or deadlock");
     }
 
+    /// Reads `l` through `state` until a read turns the bias on (at most `REBIAS_EVERY`), on
+    /// a thread marked as a worker.
+    fn turn_bias_on(l: &RwLock<u32>) {
+        for _ in 0..64 {
+            drop(l.read());
+        }
+        assert!(l.biased.load(Ordering::Relaxed), "the bias never turned on");
+    }
+
     /// Starts a thread that is worker 0 for the slots: it turns the bias on, takes a read
     /// guard counted in its slot, says so on the returned channel, holds the guard 200 ms,
     /// sets `released` and drops it.
@@ -1370,11 +1379,7 @@ mod bias_tests {
         let (holding, rx) = mpsc::channel();
         let h = thread::spawn(move || {
             crate::running::set_worker(0);
-            // Reads through `state` until one turns the bias on (at most `REBIAS_EVERY`).
-            for _ in 0..64 {
-                drop(l.read());
-            }
-            assert!(l.biased.load(Ordering::Relaxed), "the bias never turned on");
+            turn_bias_on(&l);
             let g = l.read();
             assert!(
                 matches!(g.hold, ReadHold::Biased(_)),
@@ -1421,13 +1426,7 @@ mod bias_tests {
         within(|| {
             crate::running::set_worker(0);
             let mut place = Box::new(RwLock::new(0));
-            let bias = |l: &RwLock<u32>| {
-                for _ in 0..64 {
-                    drop(l.read());
-                }
-                assert!(l.biased.load(Ordering::Relaxed), "the bias never turned on");
-            };
-            bias(&place);
+            turn_bias_on(&place);
             let g = place.read();
             assert!(
                 matches!(g.hold, ReadHold::Biased(_)),
@@ -1438,7 +1437,7 @@ mod bias_tests {
             // The first lock drops here and the second takes its place.
             *place = RwLock::new(1);
             assert_eq!(&*place as *const RwLock<u32>, first);
-            bias(&place);
+            turn_bias_on(&place);
             *place
                 .try_write()
                 .expect("an earlier lock's leaked read kept this one's writer out") += 1;
