@@ -163,11 +163,11 @@ const MAX_READERS: usize = READERS - ONE_READER;
 /// word of its own worker's (one per worker and lock) instead of the lock's shared word, so
 /// readers on different workers write no common cache line and reads scale with workers
 /// (two readers on two workers in `benches/rwlock.rs`: twice the throughput of the same
-/// lock without the bias, 1.2× that of `std::sync::RwLock` on two threads). The price is paid by writers: the first write after
-/// biased reads revokes the bias and waits for those reads to finish, which costs a look at
-/// one word per worker. After a write the bias comes back only after several more reads, so
-/// a lock written about as often as it is read stays unbiased. Reads from plain threads never
-/// use it.
+/// lock without the bias, 1.2× that of `std::sync::RwLock` on two threads). The price is
+/// paid by writers: the first write after biased reads revokes the bias and waits for those
+/// reads to finish, which costs a look at one word per worker. After a write the bias comes
+/// back only after several more reads, so a lock written about as often as it is read stays
+/// unbiased. Reads from plain threads never use it.
 ///
 /// # Fairness: writer-preferring, as Go's `sync.RWMutex`
 ///
