@@ -77,7 +77,7 @@
 //!
 //! Reads from coroutines may bypass this word: while `RwLock::biased` is set, a coroutine's
 //! read counts itself in its worker's reader slot for the lock (`sync/reader_slots.rs`: the
-//! lock's address and a count of holds in one word), and a writer, once it holds `WRITER`,
+//! lock's key and a count of holds in one word), and a writer, once it holds `WRITER`,
 //! clears `biased` and waits for those slots to drain. The protocol (steps B1–B3, R1–R3,
 //! D1–D3) and why it excludes writers are in `sync/rwlock.rs`, "Reader bias".
 //!
