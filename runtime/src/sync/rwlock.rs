@@ -1287,16 +1287,14 @@ mod loom_models {
             let l = Arc::new(RwLock::new(Checked(UnsafeCell::new(0))));
             be_worker(0);
             drop(l.read());
-            let l2 = Arc::clone(&l);
-            let h = thread::spawn(move || {
-                be_worker(1);
-                reader(&l2, 1);
-            });
+            let hs = start(&l, 1, 0, 1, Some(1));
             if let Some(g) = l.try_write() {
                 // SAFETY: the write guard is held.
                 g.0.with_mut(|p| unsafe { *p += 1 });
             }
-            h.join().unwrap();
+            for h in hs {
+                h.join().unwrap();
+            }
             assert_eq!(l.state.load(std::sync::atomic::Ordering::Relaxed), 0);
         });
     }
@@ -1368,40 +1366,39 @@ mod bias_tests {
         assert!(l.biased.load(Ordering::Relaxed), "the bias never turned on");
     }
 
-    /// Starts a thread that is worker 0 for the slots: it turns the bias on, takes a read
-    /// guard counted in its slot, says so on the returned channel, holds the guard 200 ms,
-    /// sets `released` and drops it.
-    fn hold_biased(
-        l: &Arc<RwLock<u32>>,
-        released: &Arc<AtomicBool>,
-    ) -> (JoinHandle<()>, mpsc::Receiver<()>) {
-        let (l, released) = (Arc::clone(l), Arc::clone(released));
-        let (holding, rx) = mpsc::channel();
-        let h = thread::spawn(move || {
-            crate::running::set_worker(0);
-            turn_bias_on(&l);
-            let g = l.read();
-            assert!(
-                matches!(g.hold, ReadHold::Biased(_)),
-                "not counted in a slot"
-            );
-            assert_eq!(l.state.load(Ordering::Relaxed), 0, "counted in `state` too");
-            holding.send(()).unwrap();
-            thread::sleep(Duration::from_millis(200));
-            released.store(true, Ordering::SeqCst);
-            drop(g);
+    /// A lock, and a thread that is worker 0 for the slots holding a read of it counted in its
+    /// slot: returned once the hold is counted. The thread holds it 200 ms, sets the flag
+    /// and releases it.
+    fn hold_biased() -> (Arc<RwLock<u32>>, Arc<AtomicBool>, JoinHandle<()>) {
+        let l = Arc::new(RwLock::new(0));
+        let released = Arc::new(AtomicBool::new(false));
+        let (holding, held) = mpsc::channel();
+        let h = thread::spawn({
+            let (l, released) = (Arc::clone(&l), Arc::clone(&released));
+            move || {
+                crate::running::set_worker(0);
+                turn_bias_on(&l);
+                let g = l.read();
+                assert!(
+                    matches!(g.hold, ReadHold::Biased(_)),
+                    "not counted in a slot"
+                );
+                assert_eq!(l.state.load(Ordering::Relaxed), 0, "counted in `state` too");
+                holding.send(()).unwrap();
+                thread::sleep(Duration::from_millis(200));
+                released.store(true, Ordering::SeqCst);
+                drop(g);
+            }
         });
-        (h, rx)
+        held.recv().expect("the holder failed");
+        (l, released, h)
     }
 
     /// Fails without the revocation's drain: the write would go in during the read.
     #[test]
     fn a_writer_waits_for_a_read_hold_counted_in_a_slot() {
         within(|| {
-            let l = Arc::new(RwLock::new(0));
-            let released = Arc::new(AtomicBool::new(false));
-            let (h, holding) = hold_biased(&l, &released);
-            holding.recv().unwrap();
+            let (l, released, h) = hold_biased();
             let mut w = l.write(); // spins, then parks as the drainer: the release wakes it
             assert!(
                 released.load(Ordering::SeqCst),
@@ -1448,10 +1445,7 @@ mod bias_tests {
     #[test]
     fn try_write_fails_while_a_read_hold_is_counted_in_a_slot() {
         within(|| {
-            let l = Arc::new(RwLock::new(0));
-            let released = Arc::new(AtomicBool::new(false));
-            let (h, holding) = hold_biased(&l, &released);
-            holding.recv().unwrap();
+            let (l, _released, h) = hold_biased();
             assert!(
                 l.try_write().is_none(),
                 "try_write got in during a biased read"
